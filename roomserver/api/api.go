@@ -1,0 +1,154 @@
+// Package api is the roomserver's contract: arrow 4 (clientapi → roomserver: computing and
+// sending new events, serving /state), arrow 2 (syncapi → roomserver: backfill) and, with
+// federation, arrow 3. Its outputs are topic 2 (→ syncapi), topic 4 (→ clientapi) and
+// topic 6 (→ federationsender), described in output.go.
+//
+// Errors meant for clients are *httputil.MatrixError (M_FORBIDDEN when auth rules reject an
+// event, M_NOT_FOUND for an unknown room, ...), so they keep their errcode end to end.
+package api
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// RoomserverAPI is the roomserver's interface.
+type RoomserverAPI interface {
+	// CreateRoom creates a room on behalf of a local user (POST /createRoom).
+	CreateRoom(ctx context.Context, req *CreateRoomRequest) (*CreateRoomResponse, error)
+	// SendEvent builds, signs, authorises and stores one event sent by a local user: a
+	// message (StateKey nil) or a state event. A repeated (Sender, DeviceID, TxnID) returns
+	// the first event's ID without sending again.
+	SendEvent(ctx context.Context, req *SendEventRequest) (*SendEventResponse, error)
+	// PerformMembership joins, leaves, invites, kicks, bans, unbans or knocks.
+	PerformMembership(ctx context.Context, req *MembershipRequest) (*SendEventResponse, error)
+	// Forget hides a room the user has left from their /sync (POST /forget). It fails with
+	// M_UNKNOWN (400) while the user is still joined or invited.
+	Forget(ctx context.Context, roomID, userID string) error
+
+	// QueryMembership returns the user's current membership in a room ("" if none) and the
+	// ID of that membership event. M_NOT_FOUND if the room is unknown.
+	QueryMembership(ctx context.Context, roomID, userID string) (membership, eventID string, err error)
+	// QueryCurrentState returns the room's current state events (federation format JSON),
+	// filtered to the given tuples when tuples is non-empty.
+	QueryCurrentState(ctx context.Context, roomID string, tuples []StateTuple) ([]json.RawMessage, error)
+	// QueryStateForUser serves GET /rooms/{roomId}/state[/{type}/{key}]: the current state if
+	// the user is joined, the state at their leave if they left, M_FORBIDDEN otherwise.
+	QueryStateForUser(ctx context.Context, roomID, userID string, tuples []StateTuple) ([]json.RawMessage, error)
+	// QueryEvent returns an event by ID (federation format JSON) and its room version, or M_NOT_FOUND.
+	QueryEvent(ctx context.Context, eventID string) (*EventJSON, error)
+	// QueryRoomVersion returns a known room's version, or M_NOT_FOUND.
+	QueryRoomVersion(ctx context.Context, roomID string) (string, error)
+	// QueryRoomsForUser lists the rooms in which the user's membership is one of memberships.
+	QueryRoomsForUser(ctx context.Context, userID string, memberships []string) ([]string, error)
+
+	// Aliases and the directory
+	SetRoomAlias(ctx context.Context, alias, roomID, userID string) error // M_UNKNOWN 409 if taken
+	ResolveRoomAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	RemoveRoomAlias(ctx context.Context, alias, userID string) error
+	GetAliasesForRoom(ctx context.Context, roomID string) ([]string, error)
+	SetRoomVisibility(ctx context.Context, roomID, userID, visibility string) error // "public" | "private"
+	GetRoomVisibility(ctx context.Context, roomID string) (string, error)
+	QueryPublicRooms(ctx context.Context, req *PublicRoomsRequest) (*PublicRoomsResponse, error)
+}
+
+// StateTuple names one piece of state.
+type StateTuple struct {
+	EventType string `json:"type"`
+	StateKey  string `json:"state_key"`
+}
+
+// EventJSON is a stored event with its room version.
+type EventJSON struct {
+	RoomVersion string          `json:"room_version"`
+	Event       json.RawMessage `json:"event"`
+	// Redacted is true when the stored event has been redacted (Event is then the redacted form).
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// CreateRoomRequest is POST /createRoom, already parsed by the clientapi.
+type CreateRoomRequest struct {
+	UserID                    string            `json:"user_id"`
+	RoomVersion               string            `json:"room_version,omitempty"` // "" = default (12)
+	Preset                    string            `json:"preset,omitempty"`       // private_chat | trusted_private_chat | public_chat
+	Visibility                string            `json:"visibility,omitempty"`   // public | private
+	Name                      string            `json:"name,omitempty"`
+	Topic                     string            `json:"topic,omitempty"`
+	RoomAliasName             string            `json:"room_alias_name,omitempty"`
+	Invite                    []string          `json:"invite,omitempty"`
+	IsDirect                  bool              `json:"is_direct,omitempty"`
+	CreationContent           json.RawMessage   `json:"creation_content,omitempty"`
+	InitialState              []InitialStateEvt `json:"initial_state,omitempty"`
+	PowerLevelContentOverride json.RawMessage   `json:"power_level_content_override,omitempty"`
+}
+
+// InitialStateEvt is one entry of createRoom's initial_state.
+type InitialStateEvt struct {
+	Type     string          `json:"type"`
+	StateKey string          `json:"state_key"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// CreateRoomResponse is the new room.
+type CreateRoomResponse struct {
+	RoomID    string `json:"room_id"`
+	RoomAlias string `json:"room_alias,omitempty"`
+}
+
+// SendEventRequest asks for one local event.
+type SendEventRequest struct {
+	RoomID   string          `json:"room_id"`
+	Sender   string          `json:"sender"`
+	DeviceID string          `json:"device_id,omitempty"`
+	TxnID    string          `json:"txn_id,omitempty"` // for idempotency and unsigned.transaction_id
+	Type     string          `json:"type"`
+	StateKey *string         `json:"state_key,omitempty"`
+	Content  json.RawMessage `json:"content"`
+	Redacts  string          `json:"redacts,omitempty"` // for m.room.redaction
+}
+
+// SendEventResponse names the stored event.
+type SendEventResponse struct {
+	EventID string `json:"event_id"`
+	RoomID  string `json:"room_id,omitempty"`
+}
+
+// MembershipRequest is join / leave / invite / kick / ban / unban / knock.
+type MembershipRequest struct {
+	Action   string          `json:"action"`  // join | leave | invite | kick | ban | unban | knock
+	RoomID   string          `json:"room_id"` // for join/knock this may be an alias (#a:b), resolved first
+	Sender   string          `json:"sender"`
+	Target   string          `json:"target,omitempty"` // for invite/kick/ban/unban
+	Reason   string          `json:"reason,omitempty"`
+	DeviceID string          `json:"device_id,omitempty"`
+	Content  json.RawMessage `json:"content,omitempty"` // extra content keys (e.g. displayname overrides)
+}
+
+// PublicRoomsRequest is the local public room directory query.
+type PublicRoomsRequest struct {
+	Limit  int    `json:"limit,omitempty"`
+	Since  string `json:"since,omitempty"`
+	Filter string `json:"filter,omitempty"` // generic_search_term
+}
+
+// PublicRoom is one directory entry (the spec's PublishedRoomsChunk).
+type PublicRoom struct {
+	RoomID           string `json:"room_id"`
+	Name             string `json:"name,omitempty"`
+	Topic            string `json:"topic,omitempty"`
+	CanonicalAlias   string `json:"canonical_alias,omitempty"`
+	AvatarURL        string `json:"avatar_url,omitempty"`
+	NumJoinedMembers int    `json:"num_joined_members"`
+	WorldReadable    bool   `json:"world_readable"`
+	GuestCanJoin     bool   `json:"guest_can_join"`
+	JoinRule         string `json:"join_rule,omitempty"`
+	RoomType         string `json:"room_type,omitempty"`
+}
+
+// PublicRoomsResponse is a page of the directory.
+type PublicRoomsResponse struct {
+	Chunk     []PublicRoom `json:"chunk"`
+	NextBatch string       `json:"next_batch,omitempty"`
+	PrevBatch string       `json:"prev_batch,omitempty"`
+	Total     int          `json:"total_room_count_estimate"`
+}

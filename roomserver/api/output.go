@@ -1,0 +1,62 @@
+package api
+
+import "encoding/json"
+
+// OutputType says which kind of message a topic 2 record is.
+type OutputType string
+
+const (
+	// OutputNewRoomEvent is a new event added to a room's timeline (and maybe its state).
+	OutputNewRoomEvent OutputType = "new_room_event"
+	// OutputRedaction says an earlier event was redacted; consumers replace their copy.
+	OutputRedaction OutputType = "redacted_event"
+)
+
+// OutputEvent is one topic 2 record (roomserver → syncapi). Its log Key is the room ID, so
+// a room's events arrive in order.
+//
+// StreamPos is the sync position of the record. The roomserver assigns it in the same
+// database transaction that stores the event, from a single counter row, so positions are
+// dense (1, 2, 3, … with no gaps, since a rolled-back transaction also rolls back its
+// increment) and committed in order. A sync instance that has received every position up to
+// N may serve N; it never exposes a position beyond the first gap. Positions are never
+// broker offsets, so every sync instance agrees on them and a recreated topic changes nothing.
+type OutputEvent struct {
+	Type      OutputType `json:"type"`
+	StreamPos int64      `json:"stream_pos"`
+
+	NewRoomEvent *OutputNewRoomEventData `json:"new_room_event,omitempty"`
+	Redaction    *OutputRedactionData    `json:"redaction,omitempty"`
+}
+
+// OutputNewRoomEventData is a new timeline event.
+type OutputNewRoomEventData struct {
+	RoomVersion string          `json:"room_version"`
+	Event       json.RawMessage `json:"event"` // federation format, as stored
+	// AddsStateEventIDs / RemovesStateEventIDs are the change to the room's current state
+	// that this event causes (after state resolution where extremities diverged). Consumers
+	// that do not have an added event's JSON fetch it with QueryEvent; usually it is Event.
+	AddsStateEventIDs    []string `json:"adds_state_event_ids,omitempty"`
+	RemovesStateEventIDs []string `json:"removes_state_event_ids,omitempty"`
+	// Sender's device and transaction ID, for unsigned.transaction_id in the sender's sync.
+	TxnDeviceID string `json:"txn_device_id,omitempty"`
+	TxnID       string `json:"txn_id,omitempty"`
+	// HistoryVisibility in force for this event.
+	HistoryVisibility string `json:"history_visibility,omitempty"`
+}
+
+// OutputRedactionData says RedactedEventID was redacted by RedactionEventID.
+type OutputRedactionData struct {
+	RedactedEventID  string          `json:"redacted_event_id"`
+	RedactionEventID string          `json:"redaction_event_id"`
+	RedactedEvent    json.RawMessage `json:"redacted_event"` // the redacted form
+}
+
+// OutputMembership is one topic 4 record (roomserver → clientapi): a local user's
+// membership changed. Keyed by the user ID.
+type OutputMembership struct {
+	RoomID     string `json:"room_id"`
+	UserID     string `json:"user_id"`
+	Membership string `json:"membership"`
+	EventID    string `json:"event_id"`
+}
