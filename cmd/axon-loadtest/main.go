@@ -1,0 +1,381 @@
+// Command axon-loadtest measures a homeserver through the public client-server API only, so
+// it can be pointed at Axon or any other homeserver: it registers N users, creates M rooms,
+// runs S concurrent senders and C long-polling /sync clients for a bounded time, and reports
+// sends/s, p50/p99 send latency, p50/p99 send→sync delivery latency, and missing and
+// duplicate deliveries. Figures for Axon are in docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type options struct {
+	hs        string
+	users     int
+	rooms     int
+	members   int
+	senders   int
+	syncers   int
+	duration  time.Duration
+	rate      float64
+	drain     time.Duration
+	serverPID int
+	jsonOut   bool
+	setupPar  int
+}
+
+type user struct {
+	name string
+	c    *csClient
+	id   string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.hs, "hs", "http://127.0.0.1:8008", "homeserver base URL")
+	flag.IntVar(&o.users, "users", 2, "users to register")
+	flag.IntVar(&o.rooms, "rooms", 1, "rooms to create")
+	flag.IntVar(&o.members, "members", 0, "members per room (default: users/rooms, at least 1)")
+	flag.IntVar(&o.senders, "senders", 1, "concurrent senders")
+	flag.IntVar(&o.syncers, "syncers", -1, "users that long-poll /sync (default: all users)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long senders send (bounded)")
+	flag.Float64Var(&o.rate, "rate", 0, "total sends per second across all senders (0: as fast as possible)")
+	flag.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait after sending for deliveries to arrive")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of a server on this machine whose RSS to report (optional)")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.IntVar(&o.setupPar, "setup-concurrency", 16, "parallel requests while registering and joining")
+	flag.Parse()
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
+		os.Exit(2)
+	}
+	rep, err := run(context.Background(), o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
+		os.Exit(1)
+	}
+	rep.print(o.jsonOut)
+	if rep.Missing > 0 || rep.Duplicates > 0 {
+		os.Exit(3)
+	}
+}
+
+func (o *options) validate() error {
+	if o.users < 1 || o.rooms < 1 || o.senders < 0 {
+		return fmt.Errorf("need users ≥ 1, rooms ≥ 1, senders ≥ 0")
+	}
+	if o.members <= 0 {
+		o.members = max(1, o.users/o.rooms)
+	}
+	if o.members > o.users {
+		return fmt.Errorf("members per room (%d) > users (%d)", o.members, o.users)
+	}
+	if o.syncers < 0 || o.syncers > o.users {
+		o.syncers = o.users
+	}
+	if o.duration <= 0 || o.duration > time.Hour {
+		return fmt.Errorf("duration must be in (0, 1h]")
+	}
+	return nil
+}
+
+func run(ctx context.Context, o options) (*report, error) {
+	tr := &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: o.users + o.senders + 16, IdleConnTimeout: 90 * time.Second}
+	hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	runID := strconv.FormatInt(time.Now().UnixNano()%1e10, 36) + strconv.Itoa(rand.IntN(1000))
+	rep := &report{Options: o.summary()}
+	if o.serverPID > 0 {
+		rep.ServerRSSIdleKB = rssKB(o.serverPID)
+	}
+
+	// Setup: users, rooms, memberships.
+	t0 := time.Now()
+	users := make([]*user, o.users)
+	if err := parallel(o.setupPar, o.users, func(i int) error {
+		u := &user{name: fmt.Sprintf("lt%s_%d", runID, i), c: &csClient{base: o.hs, http: hc}}
+		r, err := u.c.register(ctx, u.name, "loadtest-"+runID)
+		if err != nil {
+			return fmt.Errorf("register %s: %w", u.name, err)
+		}
+		u.c.token, u.id = r.AccessToken, r.UserID
+		users[i] = u
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	roomIDs := make([]string, o.rooms)
+	members := make([][]int, o.rooms) // user indexes per room
+	for r := range o.rooms {
+		for k := range o.members {
+			members[r] = append(members[r], (r*o.members+k)%o.users)
+		}
+	}
+	if err := parallel(o.setupPar, o.rooms, func(r int) error {
+		id, err := users[members[r][0]].c.createRoom(ctx)
+		roomIDs[r] = id
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("createRoom: %w", err)
+	}
+	type joinJob struct{ r, u int }
+	var joins []joinJob
+	for r := range o.rooms {
+		for _, u := range members[r][1:] {
+			joins = append(joins, joinJob{r, u})
+		}
+	}
+	if err := parallel(o.setupPar, len(joins), func(i int) error {
+		return users[joins[i].u].c.join(ctx, roomIDs[joins[i].r])
+	}); err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	rep.SetupSeconds = time.Since(t0).Seconds()
+
+	// Which syncing users must receive each room's messages.
+	syncing := make([]bool, o.users)
+	for i := range o.syncers {
+		syncing[i] = true
+	}
+	roomRecipients := make([]int, o.rooms)
+	for r := range o.rooms {
+		for _, u := range members[r] {
+			if syncing[u] {
+				roomRecipients[r]++
+			}
+		}
+	}
+
+	// Syncers: one long-polling /sync loop per syncing user.
+	sent := sync.Map{} // load ID → send start time
+	var delivery latencies
+	received := make([]map[string]int, o.syncers)
+	syncCtx, stopSync := context.WithCancel(ctx)
+	defer stopSync()
+	var syncWG, ready sync.WaitGroup
+	var syncErrors, limited atomic.Int64
+	for i := range o.syncers {
+		received[i] = map[string]int{}
+		syncWG.Add(1)
+		ready.Add(1)
+		go func(i int) {
+			defer syncWG.Done()
+			c := users[i].c
+			first, err := c.sync(syncCtx, "", 0)
+			ready.Done()
+			if err != nil {
+				syncErrors.Add(1)
+				return
+			}
+			since := first.NextBatch
+			for syncCtx.Err() == nil {
+				res, err := c.sync(syncCtx, since, 30*time.Second)
+				if err != nil {
+					if syncCtx.Err() == nil {
+						syncErrors.Add(1)
+						time.Sleep(100 * time.Millisecond)
+					}
+					continue
+				}
+				now := time.Now()
+				for _, room := range res.Rooms.Join {
+					if room.Timeline.Limited {
+						limited.Add(1)
+					}
+					for _, ev := range room.Timeline.Events {
+						id := ev.Content.LoadID
+						if id == "" {
+							continue
+						}
+						received[i][id]++
+						if st, ok := sent.Load(id); ok && received[i][id] == 1 {
+							delivery.add(now.Sub(st.(time.Time)))
+						}
+					}
+				}
+				since = res.NextBatch
+			}
+		}(i)
+	}
+	ready.Wait()
+
+	// Senders.
+	var sendLat latencies
+	var okSends, failedSends, expected atomic.Int64
+	var sendWG sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	for s := range o.senders {
+		sendWG.Add(1)
+		go func(s int) {
+			defer sendWG.Done()
+			r := s % o.rooms
+			u := users[members[r][(s/o.rooms)%len(members[r])]]
+			var interval time.Duration
+			if o.rate > 0 {
+				interval = time.Duration(float64(time.Second) * float64(o.senders) / o.rate)
+			}
+			next := time.Now()
+			for seq := 0; time.Now().Before(deadline); seq++ {
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					next = next.Add(interval)
+				}
+				id := fmt.Sprintf("%s.%d.%d", runID, s, seq)
+				st := time.Now()
+				sent.Store(id, st)
+				_, err := u.c.send(ctx, roomIDs[r], id, map[string]any{"msgtype": "m.text", "body": "load " + id, "axon_loadtest_id": id})
+				if err != nil {
+					failedSends.Add(1)
+					sent.Delete(id)
+					continue
+				}
+				sendLat.add(time.Since(st))
+				okSends.Add(1)
+				expected.Add(int64(roomRecipients[r]))
+			}
+		}(s)
+	}
+	sendWG.Wait()
+	elapsed := time.Since(start)
+
+	// Drain: wait for outstanding deliveries, then stop the syncers.
+	drainEnd := time.Now().Add(o.drain)
+	for time.Now().Before(drainEnd) && int64(delivery.count()) < expected.Load() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopSync()
+	syncWG.Wait()
+
+	// Count missing and duplicate deliveries against what each syncing member should have.
+	var dup, got int64
+	for i := range o.syncers {
+		for _, n := range received[i] {
+			got++
+			if n > 1 {
+				dup += int64(n - 1)
+			}
+		}
+	}
+	_ = got
+	rep.Sends = okSends.Load()
+	rep.FailedSends = failedSends.Load()
+	rep.SendsPerSecond = float64(rep.Sends) / elapsed.Seconds()
+	n, p50, p99, mx := sendLat.summary()
+	rep.SendLatency = latencyReport{N: n, P50ms: ms(p50), P99ms: ms(p99), Maxms: ms(mx)}
+	n, p50, p99, mx = delivery.summary()
+	rep.DeliveryLatency = latencyReport{N: n, P50ms: ms(p50), P99ms: ms(p99), Maxms: ms(mx)}
+	rep.ExpectedDeliveries = expected.Load()
+	rep.Missing = max(0, expected.Load()-int64(n))
+	rep.Duplicates = dup
+	rep.SyncErrors = syncErrors.Load()
+	rep.LimitedTimelines = limited.Load()
+	if o.serverPID > 0 {
+		rep.ServerRSSAfterKB = rssKB(o.serverPID)
+	}
+	return rep, nil
+}
+
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// parallel runs f(0…n-1) with at most par at once and returns the first error.
+func parallel(par, n int, f func(i int) error) error {
+	sem := make(chan struct{}, max(1, par))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
+}
+
+// rssKB reads a process's resident set size from /proc (Linux only; 0 elsewhere).
+func rssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+type latencyReport struct {
+	N     int     `json:"n"`
+	P50ms float64 `json:"p50_ms"`
+	P99ms float64 `json:"p99_ms"`
+	Maxms float64 `json:"max_ms"`
+}
+
+type report struct {
+	Options            string        `json:"options"`
+	SetupSeconds       float64       `json:"setup_seconds"`
+	Sends              int64         `json:"sends"`
+	FailedSends        int64         `json:"failed_sends"`
+	SendsPerSecond     float64       `json:"sends_per_second"`
+	SendLatency        latencyReport `json:"send_latency"`
+	DeliveryLatency    latencyReport `json:"delivery_latency"`
+	ExpectedDeliveries int64         `json:"expected_deliveries"`
+	Missing            int64         `json:"missing"`
+	Duplicates         int64         `json:"duplicates"`
+	SyncErrors         int64         `json:"sync_errors"`
+	LimitedTimelines   int64         `json:"limited_timelines"`
+	ServerRSSIdleKB    int64         `json:"server_rss_idle_kb,omitempty"`
+	ServerRSSAfterKB   int64         `json:"server_rss_after_kb,omitempty"`
+}
+
+func (o options) summary() string {
+	return fmt.Sprintf("users=%d rooms=%d members=%d senders=%d syncers=%d duration=%s rate=%g",
+		o.users, o.rooms, o.members, o.senders, o.syncers, o.duration, o.rate)
+}
+
+func (r *report) print(asJSON bool) {
+	if asJSON {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Println(string(b))
+		return
+	}
+	fmt.Printf("axon-loadtest: %s\n", r.Options)
+	fmt.Printf("  setup:    %.1f s\n", r.SetupSeconds)
+	fmt.Printf("  sends:    %d ok, %d failed, %.0f sends/s\n", r.Sends, r.FailedSends, r.SendsPerSecond)
+	fmt.Printf("  send latency:     p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.SendLatency.P50ms, r.SendLatency.P99ms, r.SendLatency.Maxms)
+	fmt.Printf("  send→sync delivery: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%d deliveries)\n", r.DeliveryLatency.P50ms, r.DeliveryLatency.P99ms, r.DeliveryLatency.Maxms, r.DeliveryLatency.N)
+	fmt.Printf("  deliveries: expected %d, missing %d, duplicate %d; sync errors %d; limited timelines %d\n", r.ExpectedDeliveries, r.Missing, r.Duplicates, r.SyncErrors, r.LimitedTimelines)
+	if r.ServerRSSIdleKB > 0 {
+		fmt.Printf("  server RSS: idle %.1f MB, after %.1f MB\n", float64(r.ServerRSSIdleKB)/1024, float64(r.ServerRSSAfterKB)/1024)
+	}
+}
