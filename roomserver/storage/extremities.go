@@ -1,0 +1,25 @@
+package storage
+
+import "context"
+
+// ForwardExtremities returns the room's forward extremities (its DAG's current leaves),
+// which new local events take as prev_events.
+func (s *Store) ForwardExtremities(ctx context.Context, roomID string) ([]string, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT event_id FROM roomserver_forward_extremities WHERE room_id = $1 ORDER BY event_id`, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// UpdateForwardExtremities removes the events that a new event references and adds the new
+// event: a new local event replaces all of them; a federated event may replace only some.
+func (s *Store) UpdateForwardExtremities(ctx context.Context, roomID string, remove []string, add string) error {
+	for _, id := range remove {
+		if _, err := s.q.ExecContext(ctx, `DELETE FROM roomserver_forward_extremities WHERE room_id = $1 AND event_id = $2`, roomID, id); err != nil {
+			return err
+		}
+	}
+	_, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_forward_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, roomID, add)
+	return err
+}
