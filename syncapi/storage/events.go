@@ -1,0 +1,318 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
+)
+
+// Event is a room event as the syncapi stores it.
+type Event struct {
+	// StreamPos is the topic 2 position; 0 for a state event never seen on the timeline.
+	StreamPos int64
+	EventID   string
+	RoomID    string
+	Type      string
+	Sender    string
+	// StateKey is nil for a message event.
+	StateKey *string
+	// Membership is content.membership of an m.room.member event, "" otherwise.
+	Membership     string
+	OriginServerTS int64
+	// JSON is the event in federation format (its redacted form once redacted).
+	JSON []byte
+	// TxnDeviceID and TxnID are the sender's device and transaction ID, for
+	// unsigned.transaction_id in that device's sync.
+	TxnDeviceID, TxnID string
+	// HistoryVisibility is the room's history visibility in force for the event.
+	HistoryVisibility string
+	// RedactedBecause is the redaction event (federation format) once redacted, else nil.
+	RedactedBecause []byte
+}
+
+// NewRoomEvent is one topic 2 new-event record, ready to store.
+type NewRoomEvent struct {
+	Event Event
+	// AddsStateEventIDs and RemovesStateEventIDs are the state change the event causes.
+	AddsStateEventIDs    []string
+	RemovesStateEventIDs []string
+	// StateEvents are added state events other than Event (fetched from the roomserver);
+	// stored without a position. An added ID that is neither Event, here nor already
+	// stored is an error.
+	StateEvents []Event
+}
+
+const eventCols = `stream_pos, event_id, room_id, event_type, sender, state_key, membership, origin_server_ts, event_json, txn_device_id, txn_id, history_visibility, redacted_because`
+
+func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var pos sql.NullInt64
+	var sk sql.NullString
+	var js, because string
+	if err := sc.Scan(&pos, &e.EventID, &e.RoomID, &e.Type, &e.Sender, &sk, &e.Membership, &e.OriginServerTS, &js,
+		&e.TxnDeviceID, &e.TxnID, &e.HistoryVisibility, &because); err != nil {
+		return Event{}, err
+	}
+	e.StreamPos = pos.Int64
+	if sk.Valid {
+		s := sk.String
+		e.StateKey = &s
+	}
+	e.JSON = []byte(js)
+	if because != "" {
+		e.RedactedBecause = []byte(because)
+	}
+	return e, nil
+}
+
+func scanEvents(rows *sql.Rows, err error) ([]Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) error {
+	var pos any
+	if e.StreamPos > 0 {
+		pos = e.StreamPos
+	}
+	var sk any
+	if e.StateKey != nil {
+		sk = *e.StateKey
+	}
+	// An event first stored as a position-less state event gets its position when it
+	// arrives on the timeline; an event that already has one keeps it (replays change nothing).
+	_, err := tx.ExecContext(ctx, `INSERT INTO syncapi_events (`+eventCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '')
+		ON CONFLICT (event_id) DO UPDATE SET stream_pos = excluded.stream_pos, txn_device_id = excluded.txn_device_id,
+			txn_id = excluded.txn_id, history_visibility = excluded.history_visibility
+		WHERE syncapi_events.stream_pos IS NULL AND excluded.stream_pos IS NOT NULL`,
+		pos, e.EventID, e.RoomID, e.Type, e.Sender, sk, e.Membership, e.OriginServerTS, string(e.JSON),
+		e.TxnDeviceID, e.TxnID, e.HistoryVisibility)
+	return err
+}
+
+// StoreRoomEvent stores a topic 2 new-event record at position pos, the state change it
+// causes, and advances the room stream's watermark, all in one transaction. A record whose
+// position was stored before changes nothing (Duplicate).
+func (d *Database) StoreRoomEvent(ctx context.Context, pos int64, ev *NewRoomEvent) (adv Advance, err error) {
+	err = sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		w, err := d.lockStream(ctx, tx, StreamRoom)
+		if err != nil {
+			return err
+		}
+		if dup, err := seen(ctx, tx, StreamRoom, w, pos); err != nil || dup {
+			adv = Advance{From: w, To: w, Duplicate: dup}
+			return err
+		}
+		e := ev.Event
+		e.StreamPos = pos
+		if err := insertEvent(ctx, tx, &e); err != nil {
+			return fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
+		}
+		known := map[string]*Event{e.EventID: &e}
+		for i := range ev.StateEvents {
+			se := ev.StateEvents[i]
+			se.StreamPos = 0
+			if err := insertEvent(ctx, tx, &se); err != nil {
+				return fmt.Errorf("syncapi storage: storing state event %s: %w", se.EventID, err)
+			}
+			known[se.EventID] = &se
+		}
+		if err := applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
+			return err
+		}
+		adv, err = receive(ctx, tx, StreamRoom, w, pos)
+		return err
+	})
+	return adv, err
+}
+
+// SkipPosition marks a position as stored without storing anything, for a record that can
+// never be stored (malformed): without it the watermark would stop at it forever.
+func (d *Database) SkipPosition(ctx context.Context, s Stream, pos int64) (adv Advance, err error) {
+	err = sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		w, err := d.lockStream(ctx, tx, s)
+		if err != nil {
+			return err
+		}
+		if dup, err := seen(ctx, tx, s, w, pos); err != nil || dup {
+			adv = Advance{From: w, To: w, Duplicate: dup}
+			return err
+		}
+		adv, err = receive(ctx, tx, s, w, pos)
+		return err
+	})
+	return adv, err
+}
+
+// applyStateChange writes the history rows of one event's state change.
+func applyStateChange(ctx context.Context, tx *sql.Tx, roomID string, pos int64, known map[string]*Event, adds, removes []string) error {
+	type change struct {
+		eventID    any
+		membership string
+	}
+	changes := map[[2]string]change{}
+	for _, id := range adds {
+		e, err := lookupStateEvent(ctx, tx, known, id)
+		if err != nil {
+			return err
+		}
+		if e == nil || e.StateKey == nil {
+			return fmt.Errorf("syncapi storage: added state event %s is unknown or not a state event", id)
+		}
+		changes[[2]string{e.Type, *e.StateKey}] = change{eventID: e.EventID, membership: e.Membership}
+	}
+	for _, id := range removes {
+		e, err := lookupStateEvent(ctx, tx, known, id)
+		if err != nil {
+			return err
+		}
+		if e == nil || e.StateKey == nil {
+			continue // never in our state: nothing to remove
+		}
+		k := [2]string{e.Type, *e.StateKey}
+		if _, replaced := changes[k]; !replaced {
+			changes[k] = change{eventID: nil}
+		}
+	}
+	for k, c := range changes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_state_history (room_id, event_type, state_key, stream_pos, event_id, membership)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, roomID, k[0], k[1], pos, c.eventID, c.membership); err != nil {
+			return fmt.Errorf("syncapi storage: storing state change: %w", err)
+		}
+	}
+	return nil
+}
+
+func lookupStateEvent(ctx context.Context, tx *sql.Tx, known map[string]*Event, id string) (*Event, error) {
+	if e, ok := known[id]; ok {
+		return e, nil
+	}
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// StoreRedaction replaces a stored event by its redacted form and records the redaction
+// event, then (for pos > 0) marks the record's position on the room stream. Replaying it
+// changes nothing. An event the syncapi never stored is left alone.
+func (d *Database) StoreRedaction(ctx context.Context, pos int64, redactedEventID string, redactedJSON, redactionEvent []byte) (adv Advance, err error) {
+	err = sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		w, err := d.lockStream(ctx, tx, StreamRoom)
+		if err != nil {
+			return err
+		}
+		adv = Advance{From: w, To: w}
+		if len(redactedJSON) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE syncapi_events SET event_json = $2, redacted_because = $3 WHERE event_id = $1`,
+				redactedEventID, string(redactedJSON), string(redactionEvent)); err != nil {
+				return fmt.Errorf("syncapi storage: redacting %s: %w", redactedEventID, err)
+			}
+		}
+		if pos <= 0 {
+			return nil
+		}
+		if dup, err := seen(ctx, tx, StreamRoom, w, pos); err != nil || dup {
+			adv.Duplicate = dup
+			return err
+		}
+		adv, err = receive(ctx, tx, StreamRoom, w, pos)
+		return err
+	})
+	return adv, err
+}
+
+// MissingEvents returns those of ids the syncapi has not stored.
+func (d *Database) MissingEvents(ctx context.Context, ids []string) ([]string, error) {
+	var missing []string
+	for _, id := range ids {
+		var n int
+		if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM syncapi_events WHERE event_id = $1`, id).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+// EventByID returns a stored event, or nil if unknown.
+func (d *Database) EventByID(ctx context.Context, eventID string) (*Event, error) {
+	e, err := scanEvent(d.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id = $1`, eventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// RoomEvents returns up to limit timeline events of a room with after < stream_pos ≤ upTo,
+// newest first when backwards, oldest first otherwise.
+func (d *Database) RoomEvents(ctx context.Context, roomID string, after, upTo int64, backwards bool, limit int) ([]Event, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`,
+		roomID, after, upTo, limit))
+}
+
+// EventsBetween returns every timeline event with after < stream_pos ≤ upTo, oldest first
+// (what became visible when the watermark moved from after to upTo).
+func (d *Database) EventsBetween(ctx context.Context, after, upTo int64) ([]Event, error) {
+	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
+		WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY stream_pos`, after, upTo))
+}
+
+// RoomsWithEvents returns the rooms among roomIDs that have timeline events with
+// after < stream_pos ≤ upTo.
+func (d *Database) RoomsWithEvents(ctx context.Context, roomIDs []string, after, upTo int64) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(roomIDs) == 0 || upTo <= after {
+		return out, nil
+	}
+	args := []any{after, upTo}
+	ph := make([]string, len(roomIDs))
+	for i, r := range roomIDs {
+		args = append(args, r)
+		ph[i] = fmt.Sprintf("$%d", i+3)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT room_id FROM syncapi_events
+		WHERE stream_pos > $1 AND stream_pos <= $2 AND room_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out[r] = true
+	}
+	return out, rows.Err()
+}

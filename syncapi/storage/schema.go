@@ -1,0 +1,69 @@
+package storage
+
+import "github.com/axon-matrix/axon/internal/sqlutil"
+
+// component is the name the syncapi's migrations are recorded under.
+const component = "syncapi"
+
+// schemaV1 is the first version of the syncapi's tables. They are built only from the log
+// topics (topic 2 room events, topic 1 account data), never from another component's tables.
+//
+//   - syncapi_events: every room event the syncapi knows, in client-servable form. stream_pos
+//     is the topic 2 position the roomserver gave it; NULL for a state event that was never
+//     on the timeline here (fetched with QueryEvent because a state change named it).
+//   - syncapi_state_history: each change to a room's state, keyed by the position of the
+//     event that caused it; event_id NULL means the (type, state_key) left the state. The
+//     state at position P is, per (type, state_key), the row with the highest stream_pos ≤ P.
+//   - syncapi_account_data: the newest value of each account data item and its topic 1 position.
+//   - syncapi_stream_positions: per stream ("room", "account_data"), the watermark: the
+//     highest position P such that every position ≤ P has been stored. Clients are never
+//     shown anything beyond it. Persisted so a restart continues where it stopped.
+//   - syncapi_received_positions: positions above the watermark that have arrived (the
+//     other side of a gap). Rows at or below the watermark are deleted as it advances.
+var migrations = []sqlutil.Migration{{Version: 1, SQL: `
+CREATE TABLE syncapi_events (
+	event_id TEXT PRIMARY KEY,
+	stream_pos BIGINT UNIQUE,
+	room_id TEXT NOT NULL,
+	event_type TEXT NOT NULL,
+	sender TEXT NOT NULL,
+	state_key TEXT,
+	membership TEXT NOT NULL DEFAULT '',
+	origin_server_ts BIGINT NOT NULL DEFAULT 0,
+	event_json TEXT NOT NULL,
+	txn_device_id TEXT NOT NULL DEFAULT '',
+	txn_id TEXT NOT NULL DEFAULT '',
+	history_visibility TEXT NOT NULL DEFAULT '',
+	redacted_because TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX syncapi_events_room_pos_idx ON syncapi_events (room_id, stream_pos);
+CREATE TABLE syncapi_state_history (
+	room_id TEXT NOT NULL,
+	event_type TEXT NOT NULL,
+	state_key TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	event_id TEXT,
+	membership TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (room_id, event_type, state_key, stream_pos)
+);
+CREATE INDEX syncapi_state_history_key_idx ON syncapi_state_history (event_type, state_key, room_id, stream_pos);
+CREATE INDEX syncapi_state_history_pos_idx ON syncapi_state_history (room_id, stream_pos);
+CREATE TABLE syncapi_account_data (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	data_type TEXT NOT NULL,
+	content TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (user_id, room_id, data_type)
+);
+CREATE INDEX syncapi_account_data_pos_idx ON syncapi_account_data (user_id, stream_pos);
+CREATE TABLE syncapi_stream_positions (
+	stream TEXT PRIMARY KEY,
+	watermark BIGINT NOT NULL
+);
+INSERT INTO syncapi_stream_positions (stream, watermark) VALUES ('room', 0), ('account_data', 0);
+CREATE TABLE syncapi_received_positions (
+	stream TEXT NOT NULL,
+	pos BIGINT NOT NULL,
+	PRIMARY KEY (stream, pos)
+)`}}

@@ -1,0 +1,102 @@
+// Package types holds the syncapi's value types that its storage, engine and handlers
+// share: sync tokens and pagination tokens. Positions in them are the producer-assigned
+// stream positions of topic 2 (room events) and topic 1 (account data), never broker
+// offsets, so a token means the same on every sync instance (ARCHITECTURE.md §7).
+package types
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// StreamToken is a sync token: one position per stream. Its text form is
+// "s<room>_<accountData>"; further "_"-separated parts (typing, receipts, to-device, device
+// lists, added later) are kept verbatim in Extra and ignored by this version, so an old
+// instance can still parse a newer instance's token.
+type StreamToken struct {
+	// Room is the topic 2 position: every room event at or below it has been seen.
+	Room int64
+	// AccountData is the topic 1 position.
+	AccountData int64
+	// Extra are parts this version does not know.
+	Extra []string
+}
+
+// String renders the token, e.g. "s42_7".
+func (t StreamToken) String() string {
+	var b strings.Builder
+	b.WriteString("s")
+	b.WriteString(strconv.FormatInt(t.Room, 10))
+	b.WriteString("_")
+	b.WriteString(strconv.FormatInt(t.AccountData, 10))
+	for _, e := range t.Extra {
+		b.WriteString("_")
+		b.WriteString(e)
+	}
+	return b.String()
+}
+
+// IsAfter reports whether t is ahead of o in any stream.
+func (t StreamToken) IsAfter(o StreamToken) bool {
+	return t.Room > o.Room || t.AccountData > o.AccountData
+}
+
+// ParseStreamToken parses a sync token. "s<room>" alone (no account data part) is accepted
+// as account data position 0.
+func ParseStreamToken(s string) (StreamToken, error) {
+	if len(s) < 2 || s[0] != 's' {
+		return StreamToken{}, fmt.Errorf("sync token %q does not start with 's'", s)
+	}
+	parts := strings.Split(s[1:], "_")
+	var t StreamToken
+	var err error
+	if t.Room, err = parsePos(parts[0]); err != nil {
+		return StreamToken{}, err
+	}
+	if len(parts) > 1 {
+		if t.AccountData, err = parsePos(parts[1]); err != nil {
+			return StreamToken{}, err
+		}
+	}
+	if len(parts) > 2 {
+		t.Extra = append([]string(nil), parts[2:]...)
+	}
+	return t, nil
+}
+
+func parsePos(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad stream position %q", s)
+	}
+	return n, nil
+}
+
+// PaginationToken names a point in a room's timeline for /messages, /context and
+// prev_batch: the point just after the room event at topic 2 position Pos. Paginating
+// backwards from it returns events at positions ≤ Pos; forwards, events at positions > Pos.
+// Its text form is "t<pos>". A sync token (next_batch) is accepted wherever a pagination
+// token is, meaning its room position.
+type PaginationToken struct {
+	Pos int64
+}
+
+// String renders the token, e.g. "t41".
+func (p PaginationToken) String() string { return "t" + strconv.FormatInt(p.Pos, 10) }
+
+// ParsePaginationToken parses "t<pos>" or a sync token "s<room>_…".
+func ParsePaginationToken(s string) (PaginationToken, error) {
+	if len(s) >= 2 && s[0] == 't' {
+		n, err := parsePos(s[1:])
+		if err != nil {
+			return PaginationToken{}, err
+		}
+		return PaginationToken{Pos: n}, nil
+	}
+	st, err := ParseStreamToken(s)
+	if err != nil {
+		return PaginationToken{}, fmt.Errorf("pagination token %q is neither t<pos> nor a sync token", s)
+	}
+	return PaginationToken{Pos: st.Room}, nil
+}
