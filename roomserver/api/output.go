@@ -33,6 +33,9 @@ type OutputEvent struct {
 type OutputNewRoomEventData struct {
 	RoomVersion string          `json:"room_version"`
 	Event       json.RawMessage `json:"event"` // federation format, as stored
+	// EventID is Event's ID. Federation-format events of room versions 3+ carry no
+	// event_id (it is their reference hash), so consumers take it from here.
+	EventID string `json:"event_id,omitempty"`
 	// AddsStateEventIDs / RemovesStateEventIDs are the change to the room's current state
 	// that this event causes (after state resolution where extremities diverged). Consumers
 	// that do not have an added event's JSON fetch it with QueryEvent; usually it is Event.
