@@ -1,0 +1,201 @@
+// Package config is the one YAML configuration file every Axon binary reads
+// (ARCHITECTURE.md §8): a global section (server name, signing key, default database, the
+// event log that carries topics 1–6, metrics, logging, the internal API secret) and one
+// section per component (internal API listen address and URL — the transport of arrows
+// 2–13 in the polylith —, an optional database override and, for Tier 1 components, a
+// public listen address). Every key has a default that runs the monolith from a data
+// directory with no file at all (see Defaults).
+package config
+
+import (
+	"time"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Global           Global           `yaml:"global"`
+	ClientAPI        ClientAPI        `yaml:"client_api"`
+	SyncAPI          SyncAPI          `yaml:"sync_api"`
+	FederationAPI    FederationAPI    `yaml:"federation_api"`
+	MediaAPI         MediaAPI         `yaml:"media_api"`
+	RoomServer       RoomServer       `yaml:"room_server"`
+	EDUServer        EDUServer        `yaml:"edu_server"`
+	FederationSender FederationSender `yaml:"federation_sender"`
+	AppService       AppService       `yaml:"app_service"`
+	KeyServer        KeyServer        `yaml:"key_server"`
+	ServerKeyAPI     ServerKeyAPI     `yaml:"server_key_api"`
+	UserAPI          UserAPI          `yaml:"user_api"`
+	Monolith         Monolith         `yaml:"monolith"`
+}
+
+// Global holds the settings every component shares.
+type Global struct {
+	// ServerName is the server part of user IDs and room aliases (e.g. "example.org").
+	ServerName string `yaml:"server_name"`
+	// DataDir is where the defaults put SQLite files, the embedded event log, the signing
+	// key and media.
+	DataDir string `yaml:"data_dir"`
+	// PrivateKeyPath is the Synapse-style signing key file ("ed25519 <id> <base64 seed>").
+	PrivateKeyPath string `yaml:"private_key_path"`
+	// KeyID, when set, must equal the key file's ID ("ed25519:<id>"); empty takes the file's.
+	KeyID string `yaml:"key_id"`
+	// Database is used by every component whose own section names no database.
+	Database Database `yaml:"database"`
+	// EventLog carries the log topics 1–6 between components.
+	EventLog EventLog `yaml:"event_log"`
+	// Metrics controls the Prometheus /metrics endpoint.
+	Metrics Metrics `yaml:"metrics"`
+	// Logging controls the log level and format.
+	Logging Logging `yaml:"logging"`
+	// InternalAPISecret, when set, must be presented by every internal API call (arrows
+	// 2–13 over HTTP in the polylith).
+	InternalAPISecret string `yaml:"internal_api_secret"`
+}
+
+// Database says how to reach one database and size its connection pool.
+type Database struct {
+	// ConnectionString is a postgres:// URL / key=value DSN, or file:PATH for SQLite.
+	ConnectionString string `yaml:"connection_string"`
+	// MaxOpenConns caps open connections (0: sqlutil's default; SQLite always uses one).
+	MaxOpenConns int `yaml:"max_open_conns"`
+	// MaxIdleConns caps idle connections (0: sqlutil's default).
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// ConnMaxLifetime closes connections older than this (0: never), e.g. "5m".
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+}
+
+// Options converts d into what sqlutil.Open takes.
+func (d Database) Options() sqlutil.Options {
+	return sqlutil.Options{
+		ConnectionString: d.ConnectionString,
+		MaxOpenConns:     d.MaxOpenConns,
+		MaxIdleConns:     d.MaxIdleConns,
+		ConnMaxLifetime:  d.ConnMaxLifetime,
+	}
+}
+
+// The event log backends.
+const (
+	EventLogEmbedded = "embedded"
+	EventLogKafka    = "kafka"
+)
+
+// EventLog chooses and configures the backend of the log topics 1–6 (ARCHITECTURE.md §5).
+type EventLog struct {
+	// Backend is "embedded" (a durable log in a database) or "kafka".
+	Backend string `yaml:"backend"`
+	// Database is where the embedded backend keeps the log.
+	Database Database `yaml:"database"`
+	// Kafka configures the kafka backend; TopicPrefix applies to both backends.
+	Kafka Kafka `yaml:"kafka"`
+}
+
+// Kafka configures the kafka event log backend.
+type Kafka struct {
+	// Brokers are host:port addresses of the Kafka cluster.
+	Brokers []string `yaml:"brokers"`
+	// TopicPrefix is put before every topic name (both backends), so several servers can
+	// share one cluster.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Partitions is the partition count of topics Axon creates.
+	Partitions int `yaml:"partitions"`
+	// OffsetResetPolicy is where a consumer group starts when its stored offset no longer
+	// exists: "earliest" or "latest".
+	OffsetResetPolicy string `yaml:"offset_reset_policy"`
+}
+
+// Metrics controls the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves /metrics.
+	Enabled bool `yaml:"enabled"`
+}
+
+// Logging controls logrus.
+type Logging struct {
+	// Level is a logrus level: trace, debug, info, warn, error, fatal, panic.
+	Level string `yaml:"level"`
+	// Format is "text" or "json".
+	Format string `yaml:"format"`
+}
+
+// Component is what every component section has.
+type Component struct {
+	// InternalAPIListen is where the polylith binary serves the component's internal API.
+	InternalAPIListen string `yaml:"internal_api_listen"`
+	// InternalAPIURL is where other polylith binaries reach that internal API.
+	InternalAPIURL string `yaml:"internal_api_url"`
+	// Database overrides global.database for this component.
+	Database Database `yaml:"database"`
+}
+
+// PublicComponent is a Tier 1 component: it also faces the network.
+type PublicComponent struct {
+	Component `yaml:",inline"`
+	// PublicListen is where the polylith binary serves the public routes.
+	PublicListen string `yaml:"public_listen"`
+}
+
+// ClientAPI configures the clientapi (Tier 1).
+type ClientAPI struct {
+	PublicComponent `yaml:",inline"`
+}
+
+// SyncAPI configures the syncapi (Tier 1).
+type SyncAPI struct {
+	PublicComponent `yaml:",inline"`
+}
+
+// FederationAPI configures the federationapi (Tier 1).
+type FederationAPI struct {
+	PublicComponent `yaml:",inline"`
+}
+
+// MediaAPI configures the mediaapi (Tier 1).
+type MediaAPI struct {
+	PublicComponent `yaml:",inline"`
+	// BasePath is the directory uploaded and cached media files are stored in.
+	BasePath string `yaml:"base_path"`
+}
+
+// RoomServer configures the roomserver (Tier 2).
+type RoomServer struct {
+	Component `yaml:",inline"`
+}
+
+// EDUServer configures the eduserver (Tier 2).
+type EDUServer struct {
+	Component `yaml:",inline"`
+}
+
+// FederationSender configures the federationsender (Tier 2).
+type FederationSender struct {
+	Component `yaml:",inline"`
+}
+
+// AppService configures the appservice component (Tier 2).
+type AppService struct {
+	Component `yaml:",inline"`
+}
+
+// KeyServer configures the keyserver (Tier 2).
+type KeyServer struct {
+	Component `yaml:",inline"`
+}
+
+// ServerKeyAPI configures the serverkeyapi (Tier 2).
+type ServerKeyAPI struct {
+	Component `yaml:",inline"`
+}
+
+// UserAPI configures the userapi (Tier 2).
+type UserAPI struct {
+	Component `yaml:",inline"`
+}
+
+// Monolith configures the axon-monolith binary.
+type Monolith struct {
+	// HTTPBind is the address the monolith serves every public route on.
+	HTTPBind string `yaml:"http_bind"`
+}

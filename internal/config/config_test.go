@@ -1,0 +1,217 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Defaults("/srv/axon")
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Defaults do not validate: %v", err)
+	}
+	if c.Global.ServerName != "localhost" || c.Monolith.HTTPBind != ":8008" || c.Global.EventLog.Backend != "embedded" {
+		t.Fatalf("unexpected defaults: %+v", c.Global)
+	}
+	if got, want := c.Global.PrivateKeyPath, filepath.Join("/srv/axon", "signing.key"); got != want {
+		t.Fatalf("private_key_path = %q, want %q", got, want)
+	}
+	if Defaults("").Global.DataDir != DefaultDataDir {
+		t.Fatalf("empty data dir does not default to %s", DefaultDataDir)
+	}
+}
+
+func TestDatabaseFor(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		component string
+		want      Database
+	}{
+		{"default sqlite per component", "", ComponentUserAPI,
+			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"default embedded event log", "", ComponentEventLog,
+			Database{ConnectionString: "file:/d/eventlog.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"global database moves every component", "global: {database: {connection_string: 'postgres://h/axon', max_open_conns: 20}}", ComponentRoomServer,
+			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 20, MaxIdleConns: 2}},
+		{"global database moves the event log", "global: {database: {connection_string: 'postgres://h/axon'}}", ComponentEventLog,
+			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"component override wins", "global: {database: {connection_string: 'postgres://h/axon'}}\nsync_api: {database: {connection_string: 'postgres://h/sync', max_idle_conns: 5, conn_max_lifetime: 5m}}", ComponentSyncAPI,
+			Database{ConnectionString: "postgres://h/sync", MaxOpenConns: 10, MaxIdleConns: 5, ConnMaxLifetime: 5 * time.Minute}},
+		{"override leaves others alone", "sync_api: {database: {connection_string: 'postgres://h/sync'}}", ComponentClientAPI,
+			Database{ConnectionString: "file:/d/clientapi.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"event log override", "global: {event_log: {database: {connection_string: 'file:/x/log.db'}}}", ComponentEventLog,
+			Database{ConnectionString: "file:/x/log.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"unknown component gets its own file", "", "widgets",
+			Database{ConnectionString: "file:/d/widgets.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Global.DataDir = "/d" // DatabaseFor derives SQLite paths when called
+			if got := c.DatabaseFor(tt.component); got != tt.want {
+				t.Fatalf("DatabaseFor(%s) = %+v, want %+v", tt.component, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTopicName(t *testing.T) {
+	tests := []struct{ yaml, base, want string }{
+		{"", "room_event", "axon.room_event"},
+		{"global: {event_log: {kafka: {topic_prefix: 'prod-'}}}", "edu", "prod-edu"},
+		{"global: {event_log: {kafka: {topic_prefix: ''}}}", "edu", "edu"},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.TopicName(tt.base); got != tt.want {
+			t.Errorf("TopicName(%q) with %q = %q, want %q", tt.base, tt.yaml, got, tt.want)
+		}
+	}
+}
+
+func TestParseMergesOverDefaults(t *testing.T) {
+	c, err := Parse([]byte(`
+global:
+  server_name: example.org
+  data_dir: /var/lib/axon
+  event_log:
+    backend: kafka
+    kafka:
+      brokers: [k1:9092, k2:9092]
+client_api:
+  public_listen: "127.0.0.1:9000"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults("/var/lib/axon")
+	want.Global.ServerName = "example.org"
+	want.Global.EventLog.Backend = "kafka"
+	want.Global.EventLog.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
+	want.ClientAPI.PublicListen = "127.0.0.1:9000"
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("Parse =\n%+v\nwant\n%+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unknown key", "global: {server_nam: x}", "field server_nam not found"},
+		{"wrong type", "global: {metrics: {enabled: maybe}}", "cannot unmarshal"},
+		{"bad duration", "global: {database: {conn_max_lifetime: soon}}", "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse(%q) error = %v, want it to contain %q", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error; empty: valid
+	}{
+		{"defaults", "", nil},
+		{"ipv4 server name with port", "global: {server_name: '1.2.3.4:8448'}", nil},
+		{"ipv6 server name", "global: {server_name: '[::1]:8448'}", nil},
+		{"kafka ok", "global: {event_log: {backend: kafka, kafka: {brokers: ['127.0.0.1:9092']}}}", nil},
+		{"bad backend", "global: {event_log: {backend: rabbit}}",
+			[]string{`global.event_log.backend: must be "embedded" or "kafka"`}},
+		{"kafka without brokers", "global: {event_log: {backend: kafka}}",
+			[]string{"global.event_log.kafka.brokers: must list at least one"}},
+		{"bad broker", "global: {event_log: {kafka: {brokers: ['nohost']}}}",
+			[]string{"global.event_log.kafka.brokers[0]:"}},
+		{"bad partitions and policy", "global: {event_log: {kafka: {partitions: 0, offset_reset_policy: newest}}}",
+			[]string{"global.event_log.kafka.partitions: must be at least 1", "global.event_log.kafka.offset_reset_policy:"}},
+		{"bad topic prefix", "global: {event_log: {kafka: {topic_prefix: 'a b'}}}",
+			[]string{"global.event_log.kafka.topic_prefix:"}},
+		{"empty server name", "global: {server_name: ''}", []string{"global.server_name: must not be empty"}},
+		{"bad server name", "global: {server_name: 'exa mple.org'}", []string{"global.server_name:"}},
+		{"bad server port", "global: {server_name: 'example.org:99999'}", []string{"global.server_name:", "port"}},
+		{"ipv4 in brackets", "global: {server_name: '[1.2.3.4]'}", []string{"global.server_name:"}},
+		{"bad key id", "global: {key_id: 'rsa:1'}", []string{"global.key_id:"}},
+		{"bad log level and format", "global: {logging: {level: loud, format: xml}}",
+			[]string{"global.logging.level:", `global.logging.format: must be "text" or "json"`}},
+		{"negative pool", "global: {database: {max_open_conns: -1}}", []string{"global.database.max_open_conns:"}},
+		{"idle over open", "user_api: {database: {max_open_conns: 2, max_idle_conns: 3}}", []string{"user_api.database.max_idle_conns:"}},
+		{"negative lifetime", "global: {event_log: {database: {conn_max_lifetime: -1s}}}", []string{"global.event_log.database.conn_max_lifetime:"}},
+		{"short secret", "global: {internal_api_secret: short}", []string{"global.internal_api_secret:"}},
+		{"bad internal listen", "room_server: {internal_api_listen: 'nope'}", []string{"room_server.internal_api_listen:"}},
+		{"bad internal url", "user_api: {internal_api_url: 'ftp://x'}", []string{"user_api.internal_api_url:"}},
+		{"bad public listen", "sync_api: {public_listen: '8072'}", []string{"sync_api.public_listen:"}},
+		{"bad monolith bind", "monolith: {http_bind: 'localhost'}", []string{"monolith.http_bind:"}},
+		{"empty media path", "media_api: {base_path: ''}", []string{"media_api.base_path:"}},
+		{"several at once", "global: {server_name: '', logging: {format: xml}}",
+			[]string{"global.server_name:", "global.logging.format:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want errors %q, got none", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "axon.yaml")
+	if err := os.WriteFile(path, []byte("global: {server_name: example.org}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Global.ServerName != "example.org" || c.Global.DataDir != DefaultDataDir {
+		t.Fatalf("Load: %+v", c.Global)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Fatal("Load of a missing file succeeded")
+	}
+	empty := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(empty); err != nil || !reflect.DeepEqual(c, Defaults(DefaultDataDir)) {
+		t.Fatalf("empty file: %v, %+v", err, c)
+	}
+	if c, err := LoadOrDefaults("", dir); err != nil || c.Global.DataDir != dir {
+		t.Fatalf("LoadOrDefaults(\"\"): %v, %+v", err, c)
+	}
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"bytes"
+	"strconv"
+	"text/template"
+)
+
+// Generate returns a fully commented example configuration for serverName whose files live
+// under dataDir. Every key is present with its default, so loading the result gives
+// Defaults(dataDir) with the server name set.
+func Generate(serverName, dataDir string) []byte {
+	c := Defaults(dataDir)
+	if serverName != "" {
+		c.Global.ServerName = serverName
+	}
+	type sec struct {
+		Key, Name, Listen, URL, Public, Tier string
+		HasPublic                            bool
+		BasePath                             string
+	}
+	var secs []sec
+	for _, s := range c.sections() {
+		x := sec{Key: s.yamlKey, Name: s.name, Listen: s.comp.InternalAPIListen, URL: s.comp.InternalAPIURL, Tier: "2"}
+		if s.public != nil {
+			x.HasPublic, x.Public, x.Tier = true, *s.public, "1"
+		}
+		if s.name == ComponentMediaAPI {
+			x.BasePath = c.MediaAPI.BasePath
+		}
+		secs = append(secs, x)
+	}
+	var buf bytes.Buffer
+	if err := generateTmpl.Execute(&buf, map[string]any{"C": c, "Sections": secs}); err != nil {
+		panic("config: example template: " + err.Error()) // the template is fixed: a bug, not input
+	}
+	return buf.Bytes()
+}
+
+var generateTmpl = template.Must(template.New("config").Funcs(template.FuncMap{"q": strconv.Quote}).Parse(`# Axon configuration. One file serves every binary: the monolith and each polylith
+# component read the same file. Every key below shows its default; delete what you do not
+# change. Reference: docs/config.md.
+
+global:
+  # The server part of user IDs and room aliases (@alice:SERVER_NAME). Cannot be changed
+  # once users and rooms exist.
+  server_name: {{q .C.Global.ServerName}}
+
+  # Where the defaults keep SQLite files, the embedded event log, the signing key and media.
+  data_dir: {{q .C.Global.DataDir}}
+
+  # The ed25519 signing key, in Synapse's format ("ed25519 <version> <base64 seed>").
+  # Create one with axon-generate-keys; the monolith creates it on first start.
+  private_key_path: {{q .C.Global.PrivateKeyPath}}
+
+  # If set, must equal the key file's ID ("ed25519:<version>"). Empty: take the file's.
+  key_id: {{q .C.Global.KeyID}}
+
+  # The default database of every component whose own section names none. Empty
+  # connection_string: one SQLite file per component, DATA_DIR/<component>.db.
+  # Postgres: "postgres://user:pass@host:5432/axon?sslmode=disable".
+  database:
+    connection_string: {{q .C.Global.Database.ConnectionString}}
+    # Pool limits (SQLite always uses one connection).
+    max_open_conns: {{.C.Global.Database.MaxOpenConns}}
+    max_idle_conns: {{.C.Global.Database.MaxIdleConns}}
+    # Close connections older than this (Go duration, e.g. "5m"; 0 = never).
+    conn_max_lifetime: {{.C.Global.Database.ConnMaxLifetime}}
+
+  # The log that carries topics 1-6 between components (ARCHITECTURE.md section 5).
+  event_log:
+    # "embedded": a durable log in a database (monolith, single machine).
+    # "kafka": a Kafka cluster (polylith).
+    backend: {{q .C.Global.EventLog.Backend}}
+    # Where the embedded backend keeps the log. Empty connection_string:
+    # global.database, or DATA_DIR/eventlog.db when that is empty too.
+    database:
+      connection_string: {{q .C.Global.EventLog.Database.ConnectionString}}
+      max_open_conns: {{.C.Global.EventLog.Database.MaxOpenConns}}
+      max_idle_conns: {{.C.Global.EventLog.Database.MaxIdleConns}}
+      conn_max_lifetime: {{.C.Global.EventLog.Database.ConnMaxLifetime}}
+    kafka:
+      # host:port of the brokers (needed when backend is "kafka").
+      brokers: []
+      # Put before every topic name, with either backend.
+      topic_prefix: {{q .C.Global.EventLog.Kafka.TopicPrefix}}
+      # Partitions of the topics Axon creates (messages are keyed by room ID).
+      partitions: {{.C.Global.EventLog.Kafka.Partitions}}
+      # Where a consumer group starts when its stored offset no longer exists:
+      # "earliest" or "latest".
+      offset_reset_policy: {{q .C.Global.EventLog.Kafka.OffsetResetPolicy}}
+
+  metrics:
+    # Serve Prometheus metrics on /metrics.
+    enabled: {{.C.Global.Metrics.Enabled}}
+
+  logging:
+    # trace, debug, info, warn, error, fatal or panic.
+    level: {{q .C.Global.Logging.Level}}
+    # "text" or "json".
+    format: {{q .C.Global.Logging.Format}}
+
+  # If set (16 characters or more), every internal API call between polylith binaries
+  # must carry it. Empty: internal APIs are unauthenticated; keep them off public networks.
+  internal_api_secret: {{q .C.Global.InternalAPISecret}}
+
+# One section per component. In the polylith each binary serves its internal API on
+# internal_api_listen and the others reach it at internal_api_url; Tier 1 binaries also
+# serve their public routes on public_listen. The monolith uses none of these addresses.
+# database overrides global.database for that component.
+{{range .Sections}}
+{{.Key}}:  # {{.Name}}, Tier {{.Tier}}
+  internal_api_listen: {{q .Listen}}
+  internal_api_url: {{q .URL}}
+{{- if .HasPublic}}
+  public_listen: {{q .Public}}
+{{- end}}
+{{- if .BasePath}}
+  # Directory of uploaded and cached remote media.
+  base_path: {{q .BasePath}}
+{{- end}}
+  database:
+    connection_string: ""
+    max_open_conns: 0
+    max_idle_conns: 0
+    conn_max_lifetime: 0s
+{{end}}
+monolith:
+  # Where the monolith serves every public route (client, federation, media).
+  http_bind: {{q .C.Monolith.HTTPBind}}
+`))

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultDataDir is where the monolith keeps its files when nothing says otherwise.
+const DefaultDataDir = "./data"
+
+// Defaults returns the configuration that runs the monolith with no file at all: server
+// name "localhost", the embedded event log in dataDir/eventlog.db, one SQLite file per
+// component under dataDir (dataDir/userapi.db, …), the signing key at dataDir/signing.key,
+// media under dataDir/media, and the client API on :8008. The database connection strings
+// stay empty: DatabaseFor derives the SQLite files, so a file that sets only
+// global.database moves every component (and the embedded event log) there.
+func Defaults(dataDir string) *Config {
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	c := &Config{
+		Global: Global{
+			ServerName:     "localhost",
+			DataDir:        dataDir,
+			PrivateKeyPath: filepath.Join(dataDir, "signing.key"),
+			Database: Database{
+				MaxOpenConns: 10,
+				MaxIdleConns: 2,
+			},
+			EventLog: EventLog{
+				Backend: EventLogEmbedded,
+				Kafka: Kafka{
+					TopicPrefix:       "axon.",
+					Partitions:        8,
+					OffsetResetPolicy: "earliest",
+				},
+			},
+			Metrics: Metrics{Enabled: true},
+			Logging: Logging{Level: "info", Format: "text"},
+		},
+		Monolith: Monolith{HTTPBind: ":8008"},
+	}
+	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
+	for _, s := range c.sections() {
+		s.comp.InternalAPIListen = ":" + strconv.Itoa(s.port)
+		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)
+		if s.public != nil {
+			*s.public = ":" + strconv.Itoa(s.publicPrt)
+		}
+	}
+	return c
+}
+
+// Load reads the YAML file at path and merges it over Defaults(global.data_dir of the file,
+// or DefaultDataDir). Keys the file does not name keep their defaults; unknown keys are an
+// error (a typo never silently does nothing). Load does not call Validate.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LoadOrDefaults loads path when it is not empty, or returns Defaults(dataDir) otherwise.
+func LoadOrDefaults(path, dataDir string) (*Config, error) {
+	if path == "" {
+		return Defaults(dataDir), nil
+	}
+	return Load(path)
+}
+
+// Parse is Load for YAML already in memory.
+func Parse(raw []byte) (*Config, error) {
+	// First pass: what the file itself says, to find data_dir.
+	var file Config
+	if err := decodeStrict(raw, &file); err != nil {
+		return nil, err
+	}
+	c := Defaults(file.Global.DataDir)
+	if err := decodeStrict(raw, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decodeStrict(raw []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file is all defaults
+		}
+		return err
+	}
+	return nil
+}

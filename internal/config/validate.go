@@ -1,0 +1,187 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every key and returns all problems at once, each naming the bad key by
+// its YAML path, e.g. `global.event_log.backend: must be "embedded" or "kafka"`.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...)))
+	}
+	g := &c.Global
+	if g.ServerName == "" {
+		bad("global.server_name", "must not be empty")
+	} else if err := checkServerName(g.ServerName); err != nil {
+		bad("global.server_name", "%v", err)
+	}
+	if g.DataDir == "" {
+		bad("global.data_dir", "must not be empty")
+	}
+	if g.PrivateKeyPath == "" {
+		bad("global.private_key_path", "must not be empty")
+	}
+	if g.KeyID != "" && !keyIDRE.MatchString(g.KeyID) {
+		bad("global.key_id", `must look like "ed25519:<letters, digits, _>", got %q`, g.KeyID)
+	}
+	checkDatabase("global.database", g.Database, bad)
+
+	el := &g.EventLog
+	switch el.Backend {
+	case EventLogEmbedded, EventLogKafka:
+	default:
+		bad("global.event_log.backend", `must be "embedded" or "kafka", got %q`, el.Backend)
+	}
+	checkDatabase("global.event_log.database", el.Database, bad)
+	if el.Backend == EventLogKafka && len(el.Kafka.Brokers) == 0 {
+		bad("global.event_log.kafka.brokers", `must list at least one host:port when backend is "kafka"`)
+	}
+	for i, b := range el.Kafka.Brokers {
+		if err := checkHostPort(b, true); err != nil {
+			bad(fmt.Sprintf("global.event_log.kafka.brokers[%d]", i), "%v", err)
+		}
+	}
+	if !topicPrefixRE.MatchString(el.Kafka.TopicPrefix) {
+		bad("global.event_log.kafka.topic_prefix", "may only hold letters, digits, '.', '_' and '-' (at most 200), got %q", el.Kafka.TopicPrefix)
+	}
+	if el.Kafka.Partitions < 1 {
+		bad("global.event_log.kafka.partitions", "must be at least 1, got %d", el.Kafka.Partitions)
+	}
+	switch el.Kafka.OffsetResetPolicy {
+	case "earliest", "latest":
+	default:
+		bad("global.event_log.kafka.offset_reset_policy", `must be "earliest" or "latest", got %q`, el.Kafka.OffsetResetPolicy)
+	}
+
+	switch strings.ToLower(g.Logging.Level) {
+	case "trace", "debug", "info", "warn", "warning", "error", "fatal", "panic":
+	default:
+		bad("global.logging.level", "must be one of trace, debug, info, warn, error, fatal, panic, got %q", g.Logging.Level)
+	}
+	switch g.Logging.Format {
+	case "text", "json":
+	default:
+		bad("global.logging.format", `must be "text" or "json", got %q`, g.Logging.Format)
+	}
+	if g.InternalAPISecret != "" && len(g.InternalAPISecret) < 16 {
+		bad("global.internal_api_secret", "must be empty (no check) or at least 16 characters long")
+	}
+
+	for _, s := range c.sections() {
+		if err := checkHostPort(s.comp.InternalAPIListen, false); err != nil {
+			bad(s.yamlKey+".internal_api_listen", "%v", err)
+		}
+		if err := checkHTTPURL(s.comp.InternalAPIURL); err != nil {
+			bad(s.yamlKey+".internal_api_url", "%v", err)
+		}
+		checkDatabase(s.yamlKey+".database", s.comp.Database, bad)
+		if s.public != nil {
+			if err := checkHostPort(*s.public, false); err != nil {
+				bad(s.yamlKey+".public_listen", "%v", err)
+			}
+		}
+	}
+	if c.MediaAPI.BasePath == "" {
+		bad("media_api.base_path", "must not be empty")
+	}
+	if err := checkHostPort(c.Monolith.HTTPBind, false); err != nil {
+		bad("monolith.http_bind", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	keyIDRE       = regexp.MustCompile(`^ed25519:[A-Za-z0-9_]+$`)
+	topicPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{0,200}$`)
+	dnsNameRE     = regexp.MustCompile(`^[A-Za-z0-9.-]{1,255}$`)
+)
+
+func checkDatabase(path string, d Database, bad func(path, format string, a ...any)) {
+	if d.MaxOpenConns < 0 {
+		bad(path+".max_open_conns", "must not be negative, got %d", d.MaxOpenConns)
+	}
+	if d.MaxIdleConns < 0 {
+		bad(path+".max_idle_conns", "must not be negative, got %d", d.MaxIdleConns)
+	}
+	if d.MaxOpenConns > 0 && d.MaxIdleConns > d.MaxOpenConns {
+		bad(path+".max_idle_conns", "must not exceed max_open_conns (%d), got %d", d.MaxOpenConns, d.MaxIdleConns)
+	}
+	if d.ConnMaxLifetime < 0 {
+		bad(path+".conn_max_lifetime", "must not be negative, got %s", d.ConnMaxLifetime)
+	}
+	cs := strings.TrimSpace(d.ConnectionString)
+	if cs != d.ConnectionString {
+		bad(path+".connection_string", "must not start or end with spaces")
+	} else if strings.HasPrefix(cs, "postgres://") || strings.HasPrefix(cs, "postgresql://") {
+		if _, err := url.Parse(cs); err != nil {
+			bad(path+".connection_string", "is not a valid postgres URL")
+		}
+	} else if p := strings.TrimPrefix(strings.TrimPrefix(cs, "sqlite:"), "file:"); cs != "" && p == "" {
+		bad(path+".connection_string", "names no SQLite file")
+	}
+}
+
+// checkServerName checks the spec's server name grammar (appendices, "Server Name"):
+// hostname [ ":" port ], where hostname is an IPv4 literal, a bracketed IPv6 literal or a
+// DNS name.
+func checkServerName(s string) error {
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return fmt.Errorf("%q: unclosed '[' of an IPv6 literal", s)
+		}
+		host, port = s[1:end], strings.TrimPrefix(s[end+1:], ":")
+		if s[end+1:] != "" && !strings.HasPrefix(s[end+1:], ":") {
+			return fmt.Errorf("%q: junk after the IPv6 literal", s)
+		}
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+			return fmt.Errorf("%q: not an IPv6 literal", s)
+		}
+	} else {
+		if i := strings.LastIndex(s, ":"); i >= 0 {
+			host, port = s[:i], s[i+1:]
+		}
+		if !dnsNameRE.MatchString(host) {
+			return fmt.Errorf("%q: hostname may only hold letters, digits, '.' and '-'", s)
+		}
+	}
+	if port != "" || strings.HasSuffix(s, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port must be 1-65535", s)
+		}
+	}
+	return nil
+}
+
+// checkHostPort checks a listen address (":8008", "127.0.0.1:7771") or, when needHost, a
+// host:port to connect to.
+func checkHostPort(s string, needHost bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if needHost && host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port must be 0-65535", s)
+	}
+	return nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	return nil
+}
