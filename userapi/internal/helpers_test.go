@@ -15,6 +15,7 @@ import (
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
 	"github.com/axon-matrix/axon/userapi/api"
+	"github.com/axon-matrix/axon/userapi/storage"
 )
 
 const testServer = "example.org"
@@ -175,4 +176,8 @@ func wantErrCode(t *testing.T, err error, want string) {
 	if me.ErrCode != want {
 		t.Fatalf("errcode = %s (%s), want %s", me.ErrCode, me.Err, want)
 	}
+}
+
+func cachedTestDevice(deviceID string) storage.TokenDevice {
+	return storage.TokenDevice{DeviceRow: storage.DeviceRow{Localpart: "alice", DeviceID: deviceID}, AccountType: 1}
 }
