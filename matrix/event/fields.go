@@ -1,0 +1,246 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/cjson"
+)
+
+// BadEventError says why an event from outside was rejected as malformed. Federation
+// code maps it to M_BAD_JSON (M_NOT_JSON if it is not JSON at all).
+type BadEventError struct {
+	Msg string
+	// Err is a sentinel the error wraps, such as ErrTooLarge, or nil.
+	Err error
+}
+
+func (e *BadEventError) Error() string { return "malformed event: " + e.Msg }
+
+// Unwrap lets errors.Is(err, ErrTooLarge) find size rejections.
+func (e *BadEventError) Unwrap() error { return e.Err }
+
+func badf(format string, args ...any) error {
+	return &BadEventError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// topLevel parses an event's JSON object into its members.
+func topLevel(raw []byte) (map[string]json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, badf("not a JSON object: %v", err)
+	}
+	if top == nil {
+		return nil, badf("not a JSON object")
+	}
+	return top, nil
+}
+
+// marshalCanonical writes a member map back as canonical JSON.
+func marshalCanonical(top map[string]json.RawMessage) ([]byte, error) {
+	raw, err := json.Marshal(top)
+	if err != nil {
+		return nil, err
+	}
+	return cjson.Canonical(raw, false)
+}
+
+// setTopLevel sets (or with nil value, removes) one top-level key of an event.
+func setTopLevel(raw []byte, key string, value json.RawMessage) ([]byte, error) {
+	top, err := topLevel(raw)
+	if err != nil {
+		return nil, err
+	}
+	if value == nil {
+		delete(top, key)
+	} else {
+		top[key] = value
+	}
+	return marshalCanonical(top)
+}
+
+func isNull(raw json.RawMessage) bool { return raw == nil || bytes.Equal(raw, []byte("null")) }
+
+// stringField decodes an optional string member; present is false if absent or null.
+func stringField(top map[string]json.RawMessage, key string) (s string, present bool, err error) {
+	raw, ok := top[key]
+	if !ok || isNull(raw) {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", true, badf("%q is not a string", key)
+	}
+	return s, true, nil
+}
+
+// intField decodes an optional integer member.
+func intField(top map[string]json.RawMessage, key string) (n int64, present bool, err error) {
+	raw, ok := top[key]
+	if !ok || isNull(raw) {
+		return 0, false, nil
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, true, badf("%q is not an integer", key)
+	}
+	return n, true, nil
+}
+
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// references decodes prev_events or auth_events: a list of IDs (v3+) or of
+// [ID, {"sha256": hash}] pairs (v1–v2).
+func references(top map[string]json.RawMessage, key string, v *matrix.RoomVersion) ([]EventReference, bool, error) {
+	raw, ok := top[key]
+	if !ok || isNull(raw) {
+		return nil, false, nil
+	}
+	if v.EventIDFormat != matrix.EventIDFormatServer {
+		var ids []string
+		if err := json.Unmarshal(raw, &ids); err != nil {
+			return nil, true, badf("%q is not a list of event IDs", key)
+		}
+		refs := make([]EventReference, len(ids))
+		for i, id := range ids {
+			refs[i] = EventReference{EventID: id}
+		}
+		return refs, true, nil
+	}
+	var pairs []json.RawMessage
+	if err := json.Unmarshal(raw, &pairs); err != nil {
+		return nil, true, badf("%q is not a list", key)
+	}
+	refs := make([]EventReference, len(pairs))
+	for i, p := range pairs {
+		var pair []json.RawMessage
+		if err := json.Unmarshal(p, &pair); err != nil || len(pair) != 2 {
+			return nil, true, badf("%q entries must be [event_id, hashes] pairs", key)
+		}
+		var hashes map[string]json.RawMessage
+		if err := json.Unmarshal(pair[0], &refs[i].EventID); err != nil {
+			return nil, true, badf("%q entry has a non-string event ID", key)
+		}
+		if err := json.Unmarshal(pair[1], &hashes); err != nil || hashes == nil {
+			return nil, true, badf("%q entry has no hashes object", key)
+		}
+		if h, ok := hashes["sha256"]; ok {
+			if err := json.Unmarshal(h, &refs[i].SHA256); err != nil {
+				return nil, true, badf("%q entry has a non-string sha256", key)
+			}
+		}
+	}
+	return refs, true, nil
+}
+
+// newEvent reads an event's fields. It checks types (a field of the wrong JSON type is an
+// error) but not presence, lengths or hashes; see NewEventFromUntrustedJSON for that.
+// eventID, if "", is taken from the JSON (v1–v2) or computed (v3+).
+func newEvent(raw []byte, v *matrix.RoomVersion, eventID string) (*Event, error) {
+	top, err := topLevel(raw)
+	if err != nil {
+		return nil, err
+	}
+	e := &Event{raw: raw, version: v}
+	if e.roomID, _, err = stringField(top, "room_id"); err != nil {
+		return nil, err
+	}
+	if e.sender, _, err = stringField(top, "sender"); err != nil {
+		return nil, err
+	}
+	if e.typ, _, err = stringField(top, "type"); err != nil {
+		return nil, err
+	}
+	if e.origin, _, err = stringField(top, "origin"); err != nil {
+		return nil, err
+	}
+	if sk, present, err := stringField(top, "state_key"); err != nil {
+		return nil, err
+	} else if present {
+		e.stateKey = &sk
+	}
+	e.content = top["content"]
+	if isNull(e.content) {
+		e.content = json.RawMessage("{}")
+	} else if !isObject(e.content) {
+		return nil, badf(`"content" is not an object`)
+	}
+	if u, ok := top["unsigned"]; ok && !isNull(u) {
+		if !isObject(u) {
+			return nil, badf(`"unsigned" is not an object`)
+		}
+		e.unsigned = u
+	}
+	if e.prevEvents, _, err = references(top, "prev_events", v); err != nil {
+		return nil, err
+	}
+	if e.authEvents, _, err = references(top, "auth_events", v); err != nil {
+		return nil, err
+	}
+	if e.depth, _, err = intField(top, "depth"); err != nil {
+		return nil, err
+	}
+	if e.ts, _, err = intField(top, "origin_server_ts"); err != nil {
+		return nil, err
+	}
+	if v.RedactsInContent {
+		var c map[string]json.RawMessage
+		_ = json.Unmarshal(e.content, &c)
+		if e.typ == "m.room.redaction" {
+			if e.redacts, _, err = stringField(c, "redacts"); err != nil {
+				return nil, err
+			}
+		}
+	} else if e.redacts, _, err = stringField(top, "redacts"); err != nil {
+		return nil, err
+	}
+
+	switch {
+	case eventID != "":
+		e.eventID = eventID
+	case v.EventIDFormat == matrix.EventIDFormatServer:
+		id, present, err := stringField(top, "event_id")
+		if err != nil {
+			return nil, err
+		}
+		if !present {
+			return nil, badf(`room version %s events need "event_id"`, v.ID)
+		}
+		e.eventID = id
+	default:
+		if e.eventID, err = computeEventID(raw, v); err != nil {
+			return nil, err
+		}
+	}
+	if v.RoomIDFromCreateEvent && e.typ == "m.room.create" && e.StateKeyEquals("") {
+		e.roomID = "!" + e.eventID[1:]
+	}
+	return e, nil
+}
+
+// NewEventFromTrustedJSON reads an event from our own database: no size, field or hash
+// checks. The event ID is taken from the JSON (v1–v2) or computed from it (v3+).
+func NewEventFromTrustedJSON(eventJSON []byte, version matrix.RoomVersionID) (*Event, error) {
+	v, err := matrix.GetRoomVersion(version)
+	if err != nil {
+		return nil, err
+	}
+	return newEvent(eventJSON, v, "")
+}
+
+// NewEventFromTrustedJSONWithEventID is NewEventFromTrustedJSON with an event ID known
+// already (stored next to the JSON), which saves hashing the event.
+func NewEventFromTrustedJSONWithEventID(eventID string, eventJSON []byte, version matrix.RoomVersionID) (*Event, error) {
+	v, err := matrix.GetRoomVersion(version)
+	if err != nil {
+		return nil, err
+	}
+	if eventID == "" {
+		return nil, errors.New("event: empty event ID")
+	}
+	return newEvent(eventJSON, v, eventID)
+}
