@@ -201,3 +201,15 @@ func placeholders(n, from int) string {
 	}
 	return b.String()
 }
+
+// SetEventStateAfter records the snapshot of the state after a state event.
+func (s *Store) SetEventStateAfter(ctx context.Context, nid, snapshotID int64) error {
+	_, err := s.q.ExecContext(ctx, `UPDATE roomserver_events SET state_after_snapshot_id = $1 WHERE event_nid = $2`, snapshotID, nid)
+	return err
+}
+
+// SetEventStreamPos records the topic 2 stream position assigned to an event.
+func (s *Store) SetEventStreamPos(ctx context.Context, nid, pos int64) error {
+	_, err := s.q.ExecContext(ctx, `UPDATE roomserver_events SET stream_pos = $1 WHERE event_nid = $2`, pos, nid)
+	return err
+}

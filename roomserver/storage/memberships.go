@@ -55,3 +55,12 @@ func (s *Store) JoinedCount(ctx context.Context, roomID string) (int, error) {
 	err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM roomserver_memberships WHERE room_id = $1 AND membership = 'join'`, roomID).Scan(&n)
 	return n, err
 }
+
+// RoomMembers lists the users whose membership in the room is membership, sorted.
+func (s *Store) RoomMembers(ctx context.Context, roomID, membership string) ([]string, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT user_id FROM roomserver_memberships WHERE room_id = $1 AND membership = $2 ORDER BY user_id`, roomID, membership)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}

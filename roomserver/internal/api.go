@@ -1,0 +1,51 @@
+// Package internal implements api.RoomserverAPI: the room DAG, event auth, room state and
+// its storage, and the roomserver's outputs. It serves arrow 4 (clientapi → roomserver:
+// computing prev/auth events and sending new events, serving /state) and, later, arrows 2
+// and 3; it produces topic 2 (→ syncapi) and topic 4 (→ clientapi) through the outbox.
+// Topic 6 (→ federationsender) is not produced yet: federation is not built.
+package internal
+
+import (
+	"crypto/ed25519"
+	"time"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
+)
+
+// maxEventSize is the spec's limit on a whole event in federation format.
+const maxEventSize = 65536
+
+// Topics are the full names (with the configured prefix) of the topics the roomserver
+// produces.
+type Topics struct {
+	// RoomEvent is topic 2 (roomserver → syncapi).
+	RoomEvent string
+	// Membership is topic 4 (roomserver → clientapi).
+	Membership string
+}
+
+// RoomserverInternalAPI is the direct implementation of api.RoomserverAPI.
+type RoomserverInternalAPI struct {
+	db         *storage.Database
+	serverName string
+	events     eventLib
+	outbox     eventlog.Outbox
+	topics     Topics
+	locks      roomLocks
+	now        func() time.Time
+}
+
+var _ api.RoomserverAPI = (*RoomserverInternalAPI)(nil)
+
+// New returns the roomserver implementation over an opened storage.Database, signing
+// local events with key (keyID "ed25519:…") as serverName.
+func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
+	return newAPI(db, serverName, newMatrixEventLib(serverName, keyID, key), outbox, topics)
+}
+
+// newAPI wires the implementation; NewInternalAPI (roomserver.go) builds its arguments.
+func newAPI(db *storage.Database, serverName string, events eventLib, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
+	return &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics, now: time.Now}
+}

@@ -1,0 +1,175 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/auth"
+	"github.com/axon-matrix/axon/roomserver/api"
+)
+
+// PerformMembership joins, leaves, invites, kicks, bans, unbans or knocks for a local user
+// (arrow 4). Only rooms this server knows are handled: joining or knocking on a room known
+// only to other servers needs federation (make_join/send_join), which is not built yet, so
+// such a room is M_NOT_FOUND.
+func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.MembershipRequest) (*api.SendEventResponse, error) {
+	if !matrix.ValidUserID(req.Sender) {
+		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
+	}
+	roomID := req.RoomID
+	if strings.HasPrefix(roomID, "#") {
+		if req.Action != "join" && req.Action != "knock" {
+			return nil, httputil.InvalidParam("Only join and knock accept a room alias")
+		}
+		resolved, _, err := a.ResolveRoomAlias(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		roomID = resolved
+	}
+	target, membership := req.Sender, ""
+	switch req.Action {
+	case "join":
+		membership = auth.MembershipJoin
+	case "leave":
+		membership = auth.MembershipLeave
+	case "knock":
+		membership = auth.MembershipKnock
+	case "invite", "kick", "ban", "unban":
+		target = req.Target
+		if !matrix.ValidUserID(target) {
+			return nil, httputil.InvalidParam("Invalid user ID %q", target)
+		}
+		membership = map[string]string{"invite": auth.MembershipInvite, "kick": auth.MembershipLeave,
+			"ban": auth.MembershipBan, "unban": auth.MembershipLeave}[req.Action]
+		if req.Action == "invite" {
+			if err := a.checkLocalInvitee(target); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, httputil.InvalidParam("Unknown membership action %q", req.Action)
+	}
+	content, err := objectOrEmpty(req.Content, "content")
+	if err != nil {
+		return nil, err
+	}
+	content["membership"] = mustJSON(membership)
+	if req.Reason != "" {
+		content["reason"] = mustJSON(req.Reason)
+	}
+	var eventID string
+	err = a.writeRoom(ctx, roomID, func(ctx context.Context, w *roomWriter) error {
+		current, _, _, err := w.s.Membership(ctx, roomID, target)
+		if err != nil {
+			return err
+		}
+		switch req.Action {
+		case "unban":
+			if current != auth.MembershipBan {
+				return httputil.Forbidden("%s is not banned", target)
+			}
+		case "kick":
+			if current != auth.MembershipJoin && current != auth.MembershipInvite && current != auth.MembershipKnock {
+				return httputil.Forbidden("%s is not in the room", target)
+			}
+		case "join":
+			if err := w.authoriseRestrictedJoin(ctx, req.Sender, current, content); err != nil {
+				return err
+			}
+		}
+		e, err := w.send(ctx, eventTemplate{Type: "m.room.member", StateKey: strPtr(target), Content: mustJSON(content)},
+			req.Sender, sendOpts{DeviceID: req.DeviceID})
+		if err != nil {
+			return err
+		}
+		eventID = e.EventID()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.SendEventResponse{EventID: eventID, RoomID: roomID}, nil
+}
+
+// authoriseRestrictedJoin fills join_authorised_via_users_server for a join to a room
+// whose join rule is restricted or knock_restricted (v8+/v10+), when the user is not
+// already invited or joined and is joined to one of the rooms the rule allows: the
+// authorising user is a local joined member who may invite. If no allow condition holds,
+// nothing is added and the auth rules refuse the join.
+func (w *roomWriter) authoriseRestrictedJoin(ctx context.Context, userID, current string, content map[string]json.RawMessage) error {
+	if !w.version.RestrictedJoins || current == auth.MembershipJoin || current == auth.MembershipInvite {
+		return nil
+	}
+	jr, err := w.stateEvent(ctx, "m.room.join_rules", "")
+	if err != nil || jr == nil {
+		return err
+	}
+	rule := auth.JoinRule(jr)
+	if rule != auth.JoinRuleRestricted && !(rule == auth.JoinRuleKnockRestricted && w.version.KnockRestricted) {
+		return nil
+	}
+	var c struct {
+		Allow []struct {
+			Type   string `json:"type"`
+			RoomID string `json:"room_id"`
+		} `json:"allow"`
+	}
+	_ = json.Unmarshal(jr.Content(), &c)
+	allowed := false
+	for _, cond := range c.Allow {
+		if cond.Type != "m.room_membership" {
+			continue
+		}
+		m, _, _, err := w.s.Membership(ctx, cond.RoomID, userID)
+		if err != nil {
+			return err
+		}
+		if m == auth.MembershipJoin {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		return nil
+	}
+	state, _, err := w.stateEvents(ctx, []matrix.StateKeyTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}})
+	if err != nil {
+		return err
+	}
+	pl, err := auth.NewPowerLevels(state[matrix.StateKeyTuple{EventType: "m.room.create"}], state[matrix.StateKeyTuple{EventType: "m.room.power_levels"}])
+	if err != nil {
+		return err
+	}
+	members, err := w.s.RoomMembers(ctx, w.room.RoomID, auth.MembershipJoin)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		if server, _ := matrix.ServerNameOf(m); server == w.a.serverName && pl.UserPowerLevel(m) >= pl.Invite {
+			content["join_authorised_via_users_server"] = mustJSON(m)
+			return nil
+		}
+	}
+	return nil
+}
+
+// Forget hides a room the user has left (POST /forget); M_UNKNOWN while still in it.
+func (a *RoomserverInternalAPI) Forget(ctx context.Context, roomID, userID string) error {
+	unlock := a.locks.lock(roomID)
+	defer unlock()
+	m, _, _, err := a.db.Reader().Membership(ctx, roomID, userID)
+	if err != nil {
+		return err
+	}
+	switch m {
+	case auth.MembershipJoin, auth.MembershipInvite, auth.MembershipKnock:
+		return httputil.Unknown("You must leave the room before forgetting it")
+	case "":
+		return httputil.NotFound("You have never been in room %s", roomID)
+	}
+	return a.db.Reader().ForgetRoom(ctx, roomID, userID)
+}

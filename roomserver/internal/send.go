@@ -1,0 +1,204 @@
+package internal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/auth"
+	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
+)
+
+// writeRoom runs fn with a roomWriter for an existing room, under the room's lock and in
+// one transaction, and wakes the outbox relay after the commit.
+func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, roomID string, fn func(ctx context.Context, w *roomWriter) error) error {
+	unlock := a.locks.lock(roomID)
+	defer unlock()
+	staged := 0
+	err := a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
+		room, err := s.GetRoom(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		if room == nil {
+			return httputil.NotFound("Unknown room %s", roomID)
+		}
+		w, err := a.newWriter(s, tx, room)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctx, w); err != nil {
+			return err
+		}
+		err = w.flush(ctx)
+		staged = w.staged
+		return err
+	})
+	if err == nil && staged > 0 {
+		a.outbox.Kick()
+	}
+	return err
+}
+
+// SendEvent builds, signs, authorises and stores one event from a local user (arrow 4).
+func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEventRequest) (*api.SendEventResponse, error) {
+	if req.Type == "" {
+		return nil, httputil.BadJSON("Event type is missing")
+	}
+	if !matrix.ValidUserID(req.Sender) {
+		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
+	}
+	var eventID string
+	err := a.writeRoom(ctx, req.RoomID, func(ctx context.Context, w *roomWriter) error {
+		if req.TxnID != "" {
+			// Idempotency: the room lock and the transaction make the check and the insert
+			// one step for this room.
+			id, err := w.s.TxnEventID(ctx, req.Sender, req.DeviceID, req.TxnID)
+			if err != nil {
+				return err
+			}
+			if id != "" {
+				eventID = id
+				return nil
+			}
+		}
+		t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts}
+		opts := sendOpts{DeviceID: req.DeviceID, TxnID: req.TxnID}
+		var e matrix.PDU
+		var err error
+		switch {
+		case req.Type == "m.room.redaction":
+			e, err = w.sendRedaction(ctx, t, req.Sender, opts)
+		case req.Type == "m.room.canonical_alias" && req.StateKey != nil && *req.StateKey == "":
+			if err = w.checkCanonicalAlias(ctx, req.Content); err == nil {
+				e, err = w.send(ctx, t, req.Sender, opts)
+			}
+		default:
+			e, err = w.send(ctx, t, req.Sender, opts)
+		}
+		if err != nil {
+			return err
+		}
+		eventID = e.EventID()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.SendEventResponse{EventID: eventID, RoomID: req.RoomID}, nil
+}
+
+// send builds, authorises and stores one event.
+func (w *roomWriter) send(ctx context.Context, t eventTemplate, sender string, opts sendOpts) (matrix.PDU, error) {
+	e, _, err := w.build(ctx, t, sender)
+	if err != nil {
+		return nil, err
+	}
+	return e, w.store(ctx, e, opts)
+}
+
+// sendRedaction sends an m.room.redaction and applies it: the redacted event's stored JSON
+// is replaced by its redacted form and topic 2 carries an OutputRedaction. From v3 the auth
+// rules accept any redaction; the server applies it only if the sender may redact the event
+// (its own event, or the redact power level), and refuses to send one that it would not apply.
+func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender string, opts sendOpts) (matrix.PDU, error) {
+	if t.Redacts == "" {
+		var c struct {
+			Redacts string `json:"redacts"`
+		}
+		_ = json.Unmarshal(t.Content, &c)
+		t.Redacts = c.Redacts
+	}
+	if t.Redacts == "" {
+		return nil, httputil.MissingParam("A redaction must name the event it redacts")
+	}
+	if w.version.RedactsInContent {
+		c, err := objectOrEmpty(t.Content, "content")
+		if err != nil {
+			return nil, err
+		}
+		c["redacts"] = mustJSON(t.Redacts)
+		t.Content = mustJSON(c)
+	}
+	target, err := w.s.EventByID(ctx, t.Redacts)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil || target.RoomID != w.room.RoomID {
+		return nil, httputil.NotFound("Event %s not found in this room", t.Redacts)
+	}
+	e, provider, err := w.build(ctx, t, sender)
+	if err != nil {
+		return nil, err
+	}
+	if target.Sender != sender {
+		pl, err := auth.NewPowerLevels(provider.Create(), provider.PowerLevels())
+		if err != nil {
+			return nil, err
+		}
+		if pl.UserPowerLevel(sender) < pl.Redact {
+			return nil, httputil.Forbidden("You may only redact your own events: redacting others' needs power level %d", pl.Redact)
+		}
+	}
+	if err := w.store(ctx, e, opts); err != nil {
+		return nil, err
+	}
+	redacted, err := w.a.events.Redact(w.version, target.JSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.s.SetEventRedacted(ctx, target.EventID, redacted); err != nil {
+		return nil, err
+	}
+	delete(w.parsed, target.NID)
+	if err := w.s.InsertRedaction(ctx, e.EventID(), target.EventID, true); err != nil {
+		return nil, err
+	}
+	// Topic 2: the redaction record takes its own stream position, after the redaction
+	// event's, so positions stay dense.
+	w.pending = append(w.pending, pendingOutput{topic: w.a.topics.RoomEvent, key: w.room.RoomID,
+		roomEvent: &api.OutputEvent{Type: api.OutputRedaction, Redaction: &api.OutputRedactionData{
+			RedactedEventID: target.EventID, RedactionEventID: e.EventID(), RedactedEvent: redacted}}})
+	return e, nil
+}
+
+// checkCanonicalAlias validates m.room.canonical_alias content: alias and alt_aliases must
+// be valid aliases, and those on this server must point at this room (M_BAD_ALIAS).
+func (w *roomWriter) checkCanonicalAlias(ctx context.Context, content json.RawMessage) error {
+	var c struct {
+		Alias      *string  `json:"alias"`
+		AltAliases []string `json:"alt_aliases"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil {
+		return httputil.BadJSON("Invalid m.room.canonical_alias content: %v", err)
+	}
+	aliases := append([]string(nil), c.AltAliases...)
+	if c.Alias != nil && *c.Alias != "" {
+		aliases = append(aliases, *c.Alias)
+	}
+	for _, alias := range aliases {
+		if !matrix.ValidRoomAlias(alias) {
+			return badAlias("%q is not a valid room alias", alias)
+		}
+		if server, _ := matrix.ServerNameOf(alias); server != w.a.serverName {
+			continue // resolving other servers' aliases needs federation
+		}
+		roomID, _, err := w.s.Alias(ctx, alias)
+		if err != nil {
+			return err
+		}
+		if roomID != w.room.RoomID {
+			return badAlias("Alias %s does not point at this room", alias)
+		}
+	}
+	return nil
+}
+
+func badAlias(format string, a ...any) error {
+	e := httputil.InvalidParam(format, a...)
+	e.ErrCode = "M_BAD_ALIAS"
+	return e
+}

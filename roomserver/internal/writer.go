@@ -1,0 +1,339 @@
+package internal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/auth"
+	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
+)
+
+// roomWriter adds local events to one room inside one database transaction (arrow 4:
+// computing prev/auth events and sending new events). The caller holds the room's lock, so
+// the forward extremities it reads stay the room's leaves until the commit. Every write of
+// an event — the event and its DAG edges, its state snapshot, the current state, the
+// memberships, the forward extremities, its stream position and its staged outputs — happens
+// in that one transaction: the event and its outputs share one fate.
+type roomWriter struct {
+	a       *RoomserverInternalAPI
+	s       *storage.Store
+	tx      *sql.Tx
+	room    *storage.Room
+	version *matrix.RoomVersion
+	// parsed caches events parsed from storage by numeric ID.
+	parsed map[int64]matrix.PDU
+	// pending are the outputs of this transaction, staged by flush in one outbox call.
+	pending []pendingOutput
+	// staged counts messages staged on the outbox, to Kick it after the commit.
+	staged int
+}
+
+// pendingOutput is an output waiting for flush. A topic 2 record gets its stream position
+// at flush time, and so does its event row (eventNID, 0 for a redaction record).
+type pendingOutput struct {
+	topic, key string
+	roomEvent  *api.OutputEvent
+	eventNID   int64
+	other      any
+}
+
+// sendOpts carries the sender's device and transaction for idempotency and for
+// unsigned.transaction_id in the sender's sync.
+type sendOpts struct {
+	DeviceID, TxnID string
+}
+
+func (a *RoomserverInternalAPI) newWriter(s *storage.Store, tx *sql.Tx, room *storage.Room) (*roomWriter, error) {
+	v, err := matrix.GetRoomVersion(matrix.RoomVersionID(room.RoomVersion))
+	if err != nil {
+		return nil, err
+	}
+	return &roomWriter{a: a, s: s, tx: tx, room: room, version: v, parsed: map[int64]matrix.PDU{}}, nil
+}
+
+// stateEvents loads the current state events of the given tuples.
+func (w *roomWriter) stateEvents(ctx context.Context, tuples []matrix.StateKeyTuple) (map[matrix.StateKeyTuple]matrix.PDU, storage.StateMap, error) {
+	nids, err := w.s.CurrentState(ctx, w.room.RoomID, tuples)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[matrix.StateKeyTuple]matrix.PDU, len(nids))
+	var missing []int64
+	for _, nid := range nids {
+		if w.parsed[nid] == nil {
+			missing = append(missing, nid)
+		}
+	}
+	if len(missing) > 0 {
+		rows, err := w.s.EventsByNID(ctx, missing)
+		if err != nil {
+			return nil, nil, err
+		}
+		for nid, row := range rows {
+			e, err := w.a.events.Parse(w.version, row.EventID, row.JSON)
+			if err != nil {
+				return nil, nil, fmt.Errorf("roomserver: parsing stored event %s: %w", row.EventID, err)
+			}
+			w.parsed[nid] = e
+		}
+	}
+	for t, nid := range nids {
+		e := w.parsed[nid]
+		if e == nil {
+			return nil, nil, fmt.Errorf("roomserver: current state names unknown event %d", nid)
+		}
+		out[t] = e
+	}
+	return out, nids, nil
+}
+
+// stateEvent returns one current state event, or nil.
+func (w *roomWriter) stateEvent(ctx context.Context, typ, key string) (matrix.PDU, error) {
+	t := matrix.StateKeyTuple{EventType: typ, StateKey: key}
+	m, _, err := w.stateEvents(ctx, []matrix.StateKeyTuple{t})
+	if err != nil {
+		return nil, err
+	}
+	return m[t], nil
+}
+
+// build turns a template into a signed event that passes the auth rules against the room's
+// current state, without storing it. Errors meant for the client are *httputil.MatrixError.
+func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) (matrix.PDU, *auth.AuthEvents, error) {
+	if len(t.Content) == 0 || t.Content[0] != '{' || !json.Valid(t.Content) {
+		return nil, nil, httputil.BadJSON("Event content must be a JSON object")
+	}
+	prev, err := w.s.ForwardExtremities(ctx, w.room.RoomID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(prev) == 0 {
+		return nil, nil, fmt.Errorf("roomserver: room %s has no forward extremities", w.room.RoomID)
+	}
+	prevRows, err := w.s.EventsByID(ctx, prev)
+	if err != nil {
+		return nil, nil, err
+	}
+	var depth int64
+	for _, r := range prevRows {
+		depth = max(depth, r.Depth)
+	}
+	p := &proto{RoomID: w.room.RoomID, Sender: sender, Type: t.Type, StateKey: t.StateKey, Content: t.Content,
+		Redacts: t.Redacts, PrevEvents: prev, Depth: depth + 1, OriginServerTS: w.a.now().UnixMilli()}
+
+	// Auth events: the current state the auth events selection names (matrix/event), plus
+	// the create event, which v12 does not list but the auth rules still need.
+	createTuple := matrix.StateKeyTuple{EventType: "m.room.create"}
+	tuples := w.a.events.AuthEventTuples(w.version, p)
+	state, _, err := w.stateEvents(ctx, append(tuples, createTuple))
+	if err != nil {
+		return nil, nil, err
+	}
+	create := state[createTuple]
+	if create == nil {
+		return nil, nil, fmt.Errorf("roomserver: room %s has no create event in its current state", w.room.RoomID)
+	}
+	var authPDUs []matrix.PDU
+	for _, tuple := range tuples {
+		if e := state[tuple]; e != nil {
+			authPDUs = append(authPDUs, e)
+			p.AuthEvents = append(p.AuthEvents, e.EventID())
+		}
+	}
+	if w.version.EventIDFormat == matrix.EventIDFormatServer {
+		// v1–v2 list each reference with its reference hash.
+		if p.ReferenceHashes, err = w.referenceHashes(prevRows, authPDUs); err != nil {
+			return nil, nil, err
+		}
+	}
+	e, err := w.a.events.Build(w.version, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(e.JSON()) > maxEventSize {
+		return nil, nil, httputil.TooLarge("Event is %d bytes, more than the limit of %d", len(e.JSON()), maxEventSize)
+	}
+	provider, err := auth.CheckAuthEvents(e, authPDUs, create)
+	if err != nil {
+		return nil, nil, fmt.Errorf("roomserver: own auth events rejected: %w", err)
+	}
+	if err := auth.Allowed(e, provider); err != nil {
+		return nil, nil, forbidden(err)
+	}
+	return e, provider, nil
+}
+
+// referenceHashes computes the reference hashes of prev and auth events (v1–v2).
+func (w *roomWriter) referenceHashes(prevRows map[string]*storage.EventRow, authPDUs []matrix.PDU) (map[string]string, error) {
+	out := map[string]string{}
+	events := append([]matrix.PDU(nil), authPDUs...)
+	for _, r := range prevRows {
+		e := w.parsed[r.NID]
+		if e == nil {
+			var err error
+			if e, err = w.a.events.Parse(w.version, r.EventID, r.JSON); err != nil {
+				return nil, err
+			}
+		}
+		events = append(events, e)
+	}
+	for _, e := range events {
+		h, err := w.a.events.ReferenceHash(e)
+		if err != nil {
+			return nil, err
+		}
+		out[e.EventID()] = h
+	}
+	return out, nil
+}
+
+// forbidden maps an auth rule failure to M_FORBIDDEN, saying which rule failed.
+func forbidden(err error) error {
+	var na *auth.NotAllowed
+	if errors.As(err, &na) {
+		return httputil.Forbidden("%s", na.Reason)
+	}
+	return err
+}
+
+// store writes a built, authorised event and stages its outputs.
+func (w *roomWriter) store(ctx context.Context, e matrix.PDU, opts sendOpts) error {
+	hv, err := w.historyVisibility(ctx)
+	if err != nil {
+		return err
+	}
+	before := w.room.SnapshotID
+	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
+		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
+		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}
+	nid, err := w.s.InsertEvent(ctx, row)
+	if err != nil {
+		return err
+	}
+	w.parsed[nid] = e
+	out := &api.OutputNewRoomEventData{RoomVersion: string(w.version.ID), Event: e.JSON(), EventID: e.EventID(),
+		TxnDeviceID: opts.DeviceID, TxnID: opts.TxnID, HistoryVisibility: hv}
+	if tuple, ok := matrix.Tuple(e); ok {
+		if err := w.applyState(ctx, nid, e, tuple, out); err != nil {
+			return err
+		}
+	}
+	if err := w.s.UpdateForwardExtremities(ctx, w.room.RoomID, e.PrevEventIDs(), e.EventID()); err != nil {
+		return err
+	}
+	if opts.TxnID != "" {
+		if err := w.s.InsertTxn(ctx, e.Sender(), opts.DeviceID, opts.TxnID, e.EventID()); err != nil {
+			return err
+		}
+	}
+	// Topic 2 (roomserver → syncapi): the new event.
+	w.pending = append(w.pending, pendingOutput{topic: w.a.topics.RoomEvent, key: w.room.RoomID, eventNID: nid,
+		roomEvent: &api.OutputEvent{Type: api.OutputNewRoomEvent, NewRoomEvent: out}})
+	// Topic 6 (roomserver → federationsender) goes here once federation exists: the event
+	// for the room's other servers, and joined-host changes.
+	return nil
+}
+
+// applyState makes a state event part of the room's current state: a new snapshot (a delta
+// over the previous one), the current state row, and for m.room.member the membership row
+// and topic 4.
+func (w *roomWriter) applyState(ctx context.Context, nid int64, e matrix.PDU, tuple matrix.StateKeyTuple, out *api.OutputNewRoomEventData) error {
+	old, err := w.s.CurrentState(ctx, w.room.RoomID, []matrix.StateKeyTuple{tuple})
+	if err != nil {
+		return err
+	}
+	if oldNID, ok := old[tuple]; ok {
+		oldRows, err := w.s.EventsByNID(ctx, []int64{oldNID})
+		if err != nil {
+			return err
+		}
+		if r := oldRows[oldNID]; r != nil {
+			out.RemovesStateEventIDs = []string{r.EventID}
+		}
+	}
+	out.AddsStateEventIDs = []string{e.EventID()}
+	snap, err := w.s.NewSnapshot(ctx, w.room.RoomID, w.room.SnapshotID, storage.StateMap{tuple: nid})
+	if err != nil {
+		return err
+	}
+	if err := w.s.SetEventStateAfter(ctx, nid, snap); err != nil {
+		return err
+	}
+	if err := w.s.SetRoomSnapshot(ctx, w.room.RoomID, snap); err != nil {
+		return err
+	}
+	w.room.SnapshotID = snap
+	if err := w.s.UpdateCurrentState(ctx, w.room.RoomID, storage.StateMap{tuple: nid}, nil); err != nil {
+		return err
+	}
+	if tuple.EventType != "m.room.member" {
+		return nil
+	}
+	membership := auth.Membership(e)
+	if err := w.s.SetMembership(ctx, w.room.RoomID, tuple.StateKey, membership, nid); err != nil {
+		return err
+	}
+	if server, ok := matrix.ServerNameOf(tuple.StateKey); ok && server == w.a.serverName {
+		// Topic 4 (roomserver → clientapi): a local user's membership changed.
+		w.pending = append(w.pending, pendingOutput{topic: w.a.topics.Membership, key: tuple.StateKey, other: api.OutputMembership{
+			RoomID: w.room.RoomID, UserID: tuple.StateKey, Membership: membership, EventID: e.EventID()}})
+	}
+	return nil
+}
+
+// historyVisibility is the room's history visibility before the event being stored.
+func (w *roomWriter) historyVisibility(ctx context.Context) (string, error) {
+	e, err := w.stateEvent(ctx, "m.room.history_visibility", "")
+	if err != nil || e == nil {
+		return "shared", err
+	}
+	var c struct {
+		HV string `json:"history_visibility"`
+	}
+	if json.Unmarshal(e.Content(), &c) != nil || c.HV == "" {
+		return "shared", nil
+	}
+	return c.HV, nil
+}
+
+// flush assigns the topic 2 stream positions of this transaction's records and stages all
+// its outputs in one outbox call. Run it last in the transaction: the counter row it
+// updates stays locked until the commit (that lock is what makes positions commit in
+// order), so taking it last keeps other rooms' transactions waiting as briefly as possible.
+func (w *roomWriter) flush(ctx context.Context) error {
+	msgs := make([]eventlog.Message, 0, len(w.pending))
+	for _, p := range w.pending {
+		v := p.other
+		if p.roomEvent != nil {
+			pos, err := w.s.NextStreamPos(ctx)
+			if err != nil {
+				return err
+			}
+			p.roomEvent.StreamPos = pos
+			if p.eventNID != 0 {
+				if err := w.s.SetEventStreamPos(ctx, p.eventNID, pos); err != nil {
+					return err
+				}
+			}
+			v = p.roomEvent
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, eventlog.Message{Topic: p.topic, Key: p.key, Value: b})
+	}
+	w.pending = nil
+	if len(msgs) == 0 {
+		return nil
+	}
+	w.staged += len(msgs)
+	return w.a.outbox.Stage(ctx, w.tx, msgs...)
+}
