@@ -1,0 +1,274 @@
+// Package outbox is the transactional outbox of ARCHITECTURE.md §5: a producer component
+// (the roomserver for topics 2, 4 and 6, the eduserver for 3 and 5, the clientapi for 1)
+// stages its log messages in its own database inside the transaction that makes the change
+// they announce, and a relay publishes them after the commit. A process killed between the
+// commit and the publish publishes them when it starts again, so no committed change ever
+// fails to reach its consumers. Delivery is at-least-once: a crash after the publish but
+// before the staged rows are deleted publishes them again (consumers are idempotent).
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/eventlog/internal/dispatch"
+	"github.com/axon-matrix/axon/internal/eventlog/internal/metrics"
+	"github.com/axon-matrix/axon/internal/sqlutil"
+)
+
+var componentName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// Outbox stages messages in a component's database and relays them to a Producer. It
+// implements eventlog.Outbox.
+type Outbox struct {
+	db        *sqlutil.DB
+	component string
+	table     string
+	producer  eventlog.Producer
+	kick      chan struct{}
+	opts      options
+	log       *logrus.Entry
+}
+
+var _ eventlog.Outbox = (*Outbox)(nil)
+
+type options struct {
+	batch   int
+	poll    time.Duration
+	backoff dispatch.Backoff
+}
+
+// Option tunes an Outbox.
+type Option func(*options)
+
+// WithBatchSize sets how many staged messages one relay round publishes (default 100).
+func WithBatchSize(n int) Option { return func(o *options) { o.batch = n } }
+
+// WithPollInterval sets how often the relay looks for staged rows without a Kick, which
+// catches rows staged by another process or a Kick that was never sent (default 1s).
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithBackoff sets the wait between relay attempts after a failed publish.
+func WithBackoff(b dispatch.Backoff) Option { return func(o *options) { o.backoff = b } }
+
+// NewOutbox creates (migrating if needed) the outbox table <component>_outbox in db, the
+// producing component's own database, relaying to producer. component must be a lower-case
+// identifier such as "roomserver".
+func NewOutbox(db *sqlutil.DB, component string, producer eventlog.Producer, opts ...Option) (*Outbox, error) {
+	if !componentName.MatchString(component) {
+		return nil, fmt.Errorf("outbox: bad component name %q", component)
+	}
+	if producer == nil {
+		return nil, fmt.Errorf("outbox: nil producer")
+	}
+	o := &Outbox{
+		db:        db,
+		component: component,
+		table:     component + "_outbox",
+		producer:  producer,
+		kick:      make(chan struct{}, 1),
+		opts:      options{batch: 100, poll: time.Second, backoff: dispatch.DefaultBackoff},
+		log:       logrus.WithField("outbox", component),
+	}
+	for _, f := range opts {
+		f(&o.opts)
+	}
+	if o.opts.batch <= 0 {
+		o.opts.batch = 100
+	}
+	if o.opts.poll <= 0 {
+		o.opts.poll = time.Second
+	}
+	if err := sqlutil.Migrate(context.Background(), db, component+"_outbox", migrations(o.table)); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Stage writes msgs into the outbox inside tx, the caller's transaction on the component's
+// database: they are relayed if and only if tx commits. Call Kick after the commit.
+//
+// Messages of one key are relayed in commit order. On Postgres, Stage takes a
+// transaction-scoped advisory lock per key so that two transactions staging for the same key
+// commit in the order their rows were numbered; stage all messages of a transaction in one
+// call (the keys are locked in sorted order, so concurrent calls cannot deadlock).
+func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if o.db.Dialect == sqlutil.Postgres {
+		keys := make([]string, 0, len(msgs))
+		seen := map[string]bool{}
+		for _, m := range msgs {
+			if !seen[m.Key] {
+				seen[m.Key] = true
+				keys = append(keys, m.Key)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, hash32(o.table), hash32(k)); err != nil {
+				return fmt.Errorf("outbox: locking key: %w", err)
+			}
+		}
+	}
+	now := time.Now().UnixMilli()
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return fmt.Errorf("outbox: message without topic")
+		}
+		headers := ""
+		if len(m.Headers) > 0 {
+			b, err := json.Marshal(m.Headers)
+			if err != nil {
+				return err
+			}
+			headers = string(b)
+		}
+		value := m.Value
+		if value == nil {
+			value = []byte{}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+o.table+` (topic, msg_key, value, headers, created_ms)
+			VALUES ($1, $2, $3, $4, $5)`, m.Topic, m.Key, value, headers, now); err != nil {
+			return fmt.Errorf("outbox: staging: %w", err)
+		}
+	}
+	return nil
+}
+
+// Kick wakes the relay so messages staged by a transaction that just committed go out at
+// once. It never blocks.
+func (o *Outbox) Kick() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays staged messages until ctx is done, then returns nil. Publish failures are
+// retried with backoff; nothing is deleted before its publish succeeded.
+func (o *Outbox) Run(ctx context.Context) error {
+	poll := time.NewTicker(o.opts.poll)
+	defer poll.Stop()
+	failures := 0
+	for {
+		n, err := o.Relay(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			o.log.WithError(err).WithField("attempt", failures).Warn("relaying outbox failed; retrying")
+			t := time.NewTimer(o.opts.backoff.Delay(failures))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		failures = 0
+		if n == o.opts.batch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.kick:
+		case <-poll.C:
+		}
+	}
+}
+
+// Relay publishes one batch of staged messages, oldest first, and deletes them once the
+// producer has stored them. It returns how many it relayed. Run calls it in a loop; tools
+// and tests may call it directly.
+func (o *Outbox) Relay(ctx context.Context) (int, error) {
+	if o.db.Dialect == sqlutil.Postgres {
+		// Several processes may run this component's relay; a transaction-scoped lock lets
+		// one at a time publish, so they neither duplicate nor reorder messages. Holding a
+		// transaction across the publish is fine on Postgres's connection pool.
+		n := 0
+		err := sqlutil.WithTransaction(ctx, o.db.DB, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(hash32(o.table))); err != nil {
+				return err
+			}
+			var err error
+			n, err = o.relay(ctx, tx)
+			return err
+		})
+		return n, err
+	}
+	// SQLite has one connection, which the producer may need (the embedded log can live in
+	// the same database), so no transaction is held across the publish; only one process
+	// writes a SQLite database.
+	return o.relay(ctx, o.db.DB)
+}
+
+func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, topic, msg_key, value, headers FROM `+o.table+` ORDER BY id LIMIT $1`, o.opts.batch)
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	var msgs []eventlog.Message
+	for rows.Next() {
+		var id int64
+		var m eventlog.Message
+		var headers string
+		if err := rows.Scan(&id, &m.Topic, &m.Key, &m.Value, &headers); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if headers != "" {
+			if err := json.Unmarshal([]byte(headers), &m.Headers); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("outbox: bad headers in row %d: %w", id, err)
+			}
+		}
+		ids = append(ids, id)
+		msgs = append(msgs, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if err := o.producer.Publish(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("outbox: publishing: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := q.ExecContext(ctx, `DELETE FROM `+o.table+` WHERE id = $1`, id); err != nil {
+			// Published but still staged: relayed again later (at-least-once).
+			return 0, fmt.Errorf("outbox: deleting relayed row: %w", err)
+		}
+	}
+	metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
+	return len(msgs), nil
+}
+
+// Pending reports how many messages are staged and not yet relayed.
+func (o *Outbox) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+o.table).Scan(&n)
+	return n, err
+}
+
+func hash32(s string) int32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return int32(h.Sum32())
+}
