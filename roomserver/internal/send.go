@@ -56,7 +56,7 @@ func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEven
 		if req.TxnID != "" {
 			// Idempotency: the room lock and the transaction make the check and the insert
 			// one step for this room.
-			id, err := w.s.TxnEventID(ctx, req.Sender, req.DeviceID, req.TxnID)
+			id, err := w.s.TxnEventID(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID)
 			if err != nil {
 				return err
 			}

@@ -229,7 +229,7 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, opts sendOpts) err
 		return err
 	}
 	if opts.TxnID != "" {
-		if err := w.s.InsertTxn(ctx, e.Sender(), opts.DeviceID, opts.TxnID, e.EventID()); err != nil {
+		if err := w.s.InsertTxn(ctx, w.room.RoomID, e.Sender(), opts.DeviceID, opts.TxnID, e.EventID()); err != nil {
 			return err
 		}
 	}

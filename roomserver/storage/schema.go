@@ -37,7 +37,8 @@ func dialectSQL(d sqlutil.Dialect, s string) string {
 //     loading any state costs at most that many small reads (one recursive query).
 //   - roomserver_current_state: the materialised current state per room (fast queries).
 //   - roomserver_memberships: each user's latest membership per room, with forgotten.
-//   - roomserver_transactions: (sender, device, txn) → event ID, for idempotent sends.
+//   - roomserver_transactions: (room, sender, device, txn) → event ID, for idempotent sends
+//     (the spec scopes a transaction ID to a device and an endpoint, which names the room).
 //   - roomserver_stream: the single counter row that assigns topic 2 stream positions.
 //   - roomserver_redactions: which redaction redacts which event, and whether applied.
 //   - roomserver_room_aliases: local aliases.
@@ -114,11 +115,12 @@ CREATE TABLE roomserver_memberships (
 );
 CREATE INDEX roomserver_memberships_user_idx ON roomserver_memberships (user_id, membership);
 CREATE TABLE roomserver_transactions (
+	room_id TEXT NOT NULL,
 	sender TEXT NOT NULL,
 	device_id TEXT NOT NULL,
 	txn_id TEXT NOT NULL,
 	event_id TEXT NOT NULL,
-	PRIMARY KEY (sender, device_id, txn_id)
+	PRIMARY KEY (room_id, sender, device_id, txn_id)
 );
 CREATE TABLE roomserver_stream (
 	id INTEGER PRIMARY KEY,

@@ -234,12 +234,15 @@ func TestMembershipsAliasesTxns(t *testing.T) {
 		if room, creator, _ := r.Alias(ctx, "#a:x"); room != "!a:x" || creator != "@u:x" {
 			t.Fatalf("alias %s %s", room, creator)
 		}
-		tx(t, d, func(s *Store) error { return s.InsertTxn(ctx, "@u:x", "D", "t1", "$e") })
-		if id, _ := r.TxnEventID(ctx, "@u:x", "D", "t1"); id != "$e" {
+		tx(t, d, func(s *Store) error { return s.InsertTxn(ctx, "!a:x", "@u:x", "D", "t1", "$e") })
+		if id, _ := r.TxnEventID(ctx, "!a:x", "@u:x", "D", "t1"); id != "$e" {
 			t.Fatalf("txn %q", id)
 		}
-		if id, _ := r.TxnEventID(ctx, "@u:x", "E", "t1"); id != "" {
+		if id, _ := r.TxnEventID(ctx, "!a:x", "@u:x", "E", "t1"); id != "" {
 			t.Fatalf("txn other device %q", id)
+		}
+		if id, _ := r.TxnEventID(ctx, "!b:x", "@u:x", "D", "t1"); id != "" {
+			t.Fatalf("txn other room %q", id)
 		}
 	})
 }
