@@ -17,9 +17,15 @@ import (
 // bcrypt has always done and what hashes imported from Synapse expect.
 const bcryptMaxBytes = 72
 
-// dummyHash is compared against when the user does not exist, so a wrong localpart costs as
-// long as a wrong password and the timing reveals nothing.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("axon-dummy-password"), bcrypt.MinCost)
+// burnPasswordCheck compares password against a hash of the configured cost that matches
+// nothing, so a check for an unknown or deactivated user takes as long as a wrong password
+// and the timing does not tell which localparts exist.
+func (u *UserAPI) burnPasswordCheck(password string) {
+	u.dummyOnce.Do(func() {
+		u.dummyHash, _ = bcrypt.GenerateFromPassword(passwordBytes(newAccessToken()), u.cfg.BcryptCost)
+	})
+	_ = bcrypt.CompareHashAndPassword(u.dummyHash, passwordBytes(password))
+}
 
 func passwordBytes(pw string) []byte {
 	b := []byte(pw)
@@ -52,16 +58,18 @@ func (u *UserAPI) toAccount(r *storage.AccountRow) *api.Account {
 }
 
 // CreateAccount creates an account and its profile in one transaction. A guest account
-// with an empty localpart gets the next free numeric one, as Synapse does.
+// with an empty localpart gets the next free numeric one, as Synapse does. A zero
+// AccountType means AccountTypeUser.
 func (u *UserAPI) CreateAccount(ctx context.Context, req *api.CreateAccountRequest) (*api.Account, error) {
-	if req.AccountType == 0 {
-		req.AccountType = api.AccountTypeUser
+	accountType := req.AccountType
+	if accountType == 0 {
+		accountType = api.AccountTypeUser
 	}
-	if !validAccountType(req.AccountType) {
-		return nil, httputil.InvalidParam("Unknown account type %d", req.AccountType)
+	if !validAccountType(accountType) {
+		return nil, httputil.InvalidParam("Unknown account type %d", accountType)
 	}
-	guest := req.AccountType == api.AccountTypeGuest
-	appservice := req.AccountType == api.AccountTypeAppService
+	guest := accountType == api.AccountTypeGuest
+	appservice := accountType == api.AccountTypeAppService
 	if req.Localpart != "" || !guest {
 		if err := u.checkLocalpart(req.Localpart, guest, appservice); err != nil {
 			return nil, err
@@ -77,7 +85,7 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req *api.CreateAccountReque
 	row := &storage.AccountRow{
 		Localpart:    req.Localpart,
 		PasswordHash: hash,
-		AccountType:  int(req.AccountType),
+		AccountType:  int(accountType),
 		CreatedTS:    u.nowMS(),
 	}
 	err = u.db.WithTransaction(ctx, func(tx *sql.Tx) error {
@@ -157,7 +165,7 @@ func (u *UserAPI) CheckPassword(ctx context.Context, userID, password string) (*
 	forbidden := httputil.Forbidden("Invalid username or password")
 	local, err := u.localpartOf(userID)
 	if err != nil {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, passwordBytes(password))
+		u.burnPasswordCheck(password)
 		return nil, forbidden
 	}
 	row, err := storage.SelectAccount(ctx, u.db.DB, local)
@@ -165,7 +173,7 @@ func (u *UserAPI) CheckPassword(ctx context.Context, userID, password string) (*
 		return nil, err
 	}
 	if row == nil || row.Deactivated || row.PasswordHash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, passwordBytes(password))
+		u.burnPasswordCheck(password)
 		return nil, forbidden
 	}
 	if bcrypt.CompareHashAndPassword([]byte(row.PasswordHash), passwordBytes(password)) != nil {

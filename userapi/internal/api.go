@@ -5,6 +5,7 @@ package internal
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
@@ -73,6 +74,9 @@ type UserAPI struct {
 	cfg        Config
 	reserved   map[string]bool
 	tokens     *tokenCache
+
+	dummyOnce sync.Once
+	dummyHash []byte
 }
 
 var _ api.UserAPI = (*UserAPI)(nil)

@@ -4,10 +4,8 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
 )
-
-// maxUserIDLength is the spec's limit on a full user ID, in bytes (appendices, "User Identifiers").
-const maxUserIDLength = 255
 
 // userID returns @localpart:server for this server.
 func (u *UserAPI) userID(localpart string) string {
@@ -30,32 +28,16 @@ func (u *UserAPI) localpartOf(userID string) (string, error) {
 	return local, nil
 }
 
-// validLocalpartChar is the spec's grammar for new user IDs: a-z 0-9 . _ = - / +.
-func validLocalpartChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-		c == '.' || c == '_' || c == '=' || c == '-' || c == '/' || c == '+'
-}
-
-// checkLocalpart applies the rules for a new account's localpart, as Synapse does: only the
-// spec's characters, not empty, a full user ID of at most 255 bytes; purely numeric
-// localparts are kept for guests and a leading "_" for application services (so neither
-// applies to those two account types).
+// checkLocalpart applies the rules for a new account's localpart, as Synapse does: the
+// spec's grammar (non-empty, a-z 0-9 . _ = - / +, a full user ID of at most 255 bytes, see
+// matrix.ValidLocalpart); purely numeric localparts are kept for guests and a leading "_"
+// for application services (so neither rule applies to those two account types).
 func (u *UserAPI) checkLocalpart(localpart string, guest, appservice bool) error {
-	if localpart == "" {
-		return httputil.InvalidUsername("User ID cannot be empty")
+	if err := matrix.ValidLocalpart(localpart, u.serverName); err != nil {
+		return httputil.InvalidUsername("Invalid user ID: %v", err)
 	}
-	for i := 0; i < len(localpart); i++ {
-		if !validLocalpartChar(localpart[i]) {
-			return httputil.InvalidUsername("User ID can only contain characters a-z, 0-9, or '=_-./+'")
-		}
-	}
-	if len(u.userID(localpart)) > maxUserIDLength {
-		return httputil.InvalidUsername("User ID may not be longer than %d characters", maxUserIDLength)
-	}
-	if !guest {
-		if isAllDigits(localpart) {
-			return httputil.InvalidUsername("Numeric user IDs are reserved for guest users")
-		}
+	if !guest && isAllDigits(localpart) {
+		return httputil.InvalidUsername("Numeric user IDs are reserved for guest users")
 	}
 	if !appservice && localpart[0] == '_' {
 		return httputil.InvalidUsername("User ID may not begin with _")
