@@ -2,9 +2,13 @@ package internal
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/axon-matrix/axon/internal/testenv"
 	"github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -255,4 +259,23 @@ func TestDeactivateAccount(t *testing.T) {
 		wantErrCode(t, e.api.DeactivateAccount(ctx, alice.UserID), "M_NOT_FOUND")
 		wantErrCode(t, e.api.SetPassword(ctx, alice.UserID, "again", false, ""), "M_NOT_FOUND")
 	})
+}
+
+func TestBcryptCost(t *testing.T) {
+	for _, cost := range []int{4, 6} {
+		t.Run(fmt.Sprint(cost), func(t *testing.T) {
+			e := newTestEnv(t, testenv.SQLitePath(t, "cost"), Config{BcryptCost: cost})
+			e.mustAccount(t, "alice", "pw")
+			var hash string
+			if err := e.db.QueryRow(`SELECT password_hash FROM userapi_accounts WHERE localpart = 'alice'`).Scan(&hash); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := bcrypt.Cost([]byte(hash)); err != nil || got != cost {
+				t.Fatalf("stored hash cost = %d, %v; want %d", got, err, cost)
+			}
+		})
+	}
+	if DefaultConfig().BcryptCost != 12 {
+		t.Fatalf("default bcrypt cost = %d, want 12", DefaultConfig().BcryptCost)
+	}
 }
