@@ -1,0 +1,185 @@
+package routing
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+
+	"github.com/axon-matrix/axon/clientapi/auth"
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// maxPasswordLength is the longest password accepted (Synapse's limit).
+const maxPasswordLength = 512
+
+// registrationFlows is what Synapse offers when no email or captcha is configured.
+var registrationFlows = []auth.Flow{{Stages: []string{auth.StageDummy}}}
+
+type registerRequest struct {
+	Username                 string     `json:"username"`
+	Password                 string     `json:"password"`
+	DeviceID                 string     `json:"device_id"`
+	InitialDeviceDisplayName string     `json:"initial_device_display_name"`
+	InhibitLogin             bool       `json:"inhibit_login"`
+	RefreshToken             bool       `json:"refresh_token"`
+	Auth                     *auth.Dict `json:"auth"`
+}
+
+// registerUser serves POST /register: user-interactive auth with m.login.dummy, then the
+// account and (unless inhibit_login) a device. Refresh tokens are not supported, so
+// refresh_token is never returned even when asked for (the spec allows that).
+func (rt *Routes) registerUser(r *http.Request, _ *userapi.Device) (any, error) {
+	var req registerRequest
+	if err := readJSON(r, bodyLimit, &req); err != nil {
+		return nil, err
+	}
+	switch kind := r.URL.Query().Get("kind"); kind {
+	case "", "user":
+	case "guest":
+		return rt.registerGuest(r, &req)
+	default:
+		return nil, httputil.InvalidParam("Unknown kind %q: must be user or guest", kind)
+	}
+	if rt.cfg.RegistrationDisabled {
+		return nil, httputil.Forbidden("Registration has been disabled")
+	}
+	ctx := r.Context()
+	localpart := req.Username
+	if localpart != "" {
+		if err := rt.checkUsernameAvailable(ctx, localpart); err != nil {
+			return nil, err
+		}
+	}
+	if err := rt.runUIA(ctx, "register", "", registrationFlows, req.Auth); err != nil {
+		return nil, err
+	}
+	if req.Password == "" {
+		return nil, httputil.MissingParam("Missing password")
+	}
+	if len(req.Password) > maxPasswordLength {
+		return nil, httputil.InvalidParam("Password is longer than %d bytes", maxPasswordLength)
+	}
+	if localpart == "" {
+		var err error
+		if localpart, err = rt.generateLocalpart(ctx); err != nil {
+			return nil, err
+		}
+	}
+	acc, err := rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{
+		Localpart: localpart, Password: req.Password, AccountType: userapi.AccountTypeUser})
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.seedPushRules(ctx, acc.UserID); err != nil {
+		return nil, err
+	}
+	return rt.registered(r, acc, &req)
+}
+
+func (rt *Routes) registerGuest(r *http.Request, req *registerRequest) (any, error) {
+	if !rt.cfg.GuestsEnabled {
+		return nil, httputil.Forbidden("Guest access is disabled")
+	}
+	ctx := r.Context()
+	localpart, err := rt.generateLocalpart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{Localpart: localpart, AccountType: userapi.AccountTypeGuest})
+	if err != nil {
+		return nil, err
+	}
+	// Guests cannot choose their device ID (they have no password to log in again with).
+	guestReq := *req
+	guestReq.DeviceID = ""
+	return rt.registered(r, acc, &guestReq)
+}
+
+func (rt *Routes) registered(r *http.Request, acc *userapi.Account, req *registerRequest) (any, error) {
+	resp := map[string]any{"user_id": acc.UserID, "home_server": rt.cfg.ServerName}
+	if req.InhibitLogin {
+		return resp, nil
+	}
+	dev, err := rt.userAPI.CreateDevice(r.Context(), &userapi.CreateDeviceRequest{
+		UserID: acc.UserID, DeviceID: req.DeviceID, DisplayName: req.InitialDeviceDisplayName, IP: clientIP(r)})
+	if err != nil {
+		return nil, err
+	}
+	resp["access_token"] = dev.AccessToken
+	resp["device_id"] = dev.DeviceID
+	return resp, nil
+}
+
+// checkUsername validates a desired localpart: M_INVALID_USERNAME when it is malformed.
+func (rt *Routes) checkUsername(localpart string) error {
+	switch {
+	case localpart == "":
+		return httputil.InvalidUsername("User ID cannot be empty")
+	case strings.HasPrefix(localpart, "_"):
+		return httputil.InvalidUsername("User ID may not begin with '_'")
+	}
+	if err := matrix.ValidLocalpart(localpart, rt.cfg.ServerName); err != nil {
+		return httputil.InvalidUsername("Invalid username: %v", err)
+	}
+	return nil
+}
+
+// checkUsernameAvailable is checkUsername plus M_USER_IN_USE for a taken localpart.
+func (rt *Routes) checkUsernameAvailable(ctx context.Context, localpart string) error {
+	if err := rt.checkUsername(localpart); err != nil {
+		return err
+	}
+	ok, err := rt.userAPI.LocalpartAvailable(ctx, localpart)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return httputil.UserInUse("User ID already taken")
+	}
+	return nil
+}
+
+// generateLocalpart picks a free numeric localpart for users that name none and for guests.
+func (rt *Routes) generateLocalpart(ctx context.Context) (string, error) {
+	for i := 0; i < 10; i++ {
+		n, err := rand.Int(rand.Reader, big.NewInt(1e12))
+		if err != nil {
+			return "", err
+		}
+		l := fmt.Sprintf("%012d", n)
+		ok, err := rt.userAPI.LocalpartAvailable(ctx, l)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("could not generate a free localpart")
+}
+
+// registerAvailable serves GET /register/available.
+func (rt *Routes) registerAvailable(r *http.Request, _ *userapi.Device) (any, error) {
+	username := r.URL.Query().Get("username")
+	if username == "" {
+		return nil, httputil.MissingParam("Missing username")
+	}
+	if err := rt.checkUsernameAvailable(r.Context(), username); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"available": true}, nil
+}
+
+// clientIP is the request's remote address without the port.
+func clientIP(r *http.Request) string {
+	addr := r.RemoteAddr
+	if i := strings.LastIndexByte(addr, ':'); i > 0 {
+		addr = addr[:i]
+	}
+	return strings.Trim(addr, "[]")
+}

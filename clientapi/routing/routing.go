@@ -1,0 +1,219 @@
+// Package routing holds the clientapi's public handlers: the /_matrix/client/{r0,v3}
+// endpoints that are neither sync's nor media's (ARCHITECTURE.md §1), the well-known
+// document and Synapse's shared-secret registration admin endpoint. Handlers validate the
+// request, check the access token with the userapi (the "every Tier 1 → userapi" arrow) and
+// call the userapi or, for rooms, the roomserver (arrow 4).
+package routing
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/clientapi/auth"
+	"github.com/axon-matrix/axon/clientapi/storage"
+	"github.com/axon-matrix/axon/internal/httputil"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// Body limits: event content is capped at the spec's 65,536-byte event size, other
+// request bodies at 1 MiB.
+const (
+	contentLimit = 65536
+	bodyLimit    = 1 << 20
+)
+
+// Config is what the handlers need from the configuration.
+type Config struct {
+	// ServerName is the homeserver's name, the domain part of local user IDs.
+	ServerName string
+	// PublicBaseURL is the client API's public base URL, e.g. "https://matrix.example.org",
+	// advertised in /.well-known/matrix/client and the login response.
+	PublicBaseURL string
+	// RegistrationDisabled closes POST /register to new users (shared-secret registration
+	// stays open when a secret is set).
+	RegistrationDisabled bool
+	// GuestsEnabled allows kind=guest registration (off by default).
+	GuestsEnabled bool
+	// RegistrationSharedSecret enables /_synapse/admin/v1/register when non-empty.
+	RegistrationSharedSecret string
+}
+
+// Routes holds the handlers' dependencies.
+type Routes struct {
+	cfg     Config
+	userAPI userapi.UserAPI
+	rsAPI   rsapi.RoomserverAPI
+	db      *storage.Database
+	uia     *auth.UIA
+	log     *logrus.Entry
+	now     func() time.Time
+	paths   []routerPath
+}
+
+// access says who may call an endpoint.
+type access int
+
+const (
+	public  access = iota // no access token
+	user                  // a logged-in non-guest user
+	guestOK               // a logged-in user, guests included
+)
+
+// handlerFunc handles one request; dev is nil on public endpoints. A nil error means 200
+// with resp as JSON.
+type handlerFunc func(r *http.Request, dev *userapi.Device) (resp any, err error)
+
+// challengeError carries a UIA 401 challenge out of a handler.
+type challengeError struct{ ch *auth.Challenge }
+
+func (c challengeError) Error() string { return "user-interactive authentication required" }
+
+// Routers are where the routes go; each is a router (or subrouter) whose paths are
+// relative to its prefix, as internal/setup's Base provides them.
+type Routers struct {
+	// Client serves /_matrix/client (setup.Base.PublicClientAPIMux).
+	Client *mux.Router
+	// WellKnown serves /.well-known/matrix (setup.Base.PublicWellKnownAPIMux).
+	WellKnown *mux.Router
+	// SynapseAdmin serves /_synapse/admin (shared-secret registration); nil leaves it out.
+	SynapseAdmin *mux.Router
+}
+
+// Setup registers every clientapi route and returns the handlers. CORS and OPTIONS
+// preflights, unknown paths (404 M_UNRECOGNIZED) and wrong methods (405 M_UNRECOGNIZED)
+// are the process base's (internal/setup) job.
+func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, db *storage.Database) *Routes {
+	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
+		uia: &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName},
+		log: logrus.WithField("component", "clientapi")}
+	rt.register(routers)
+	rt.addMethodFallbacks()
+	return rt
+}
+
+// client registers path under both /_matrix/client/r0 and /_matrix/client/v3.
+func (rt *Routes) client(router *mux.Router, method, path string, a access, h handlerFunc) {
+	for _, prefix := range []string{"/r0", "/v3"} {
+		rt.route(router, method, prefix+path, a, h)
+	}
+}
+
+// route registers one method and path on router.
+func (rt *Routes) route(router *mux.Router, method, path string, a access, h handlerFunc) {
+	router.Handle(path, rt.wrap(a, h)).Methods(method)
+	rt.paths = append(rt.paths, routerPath{router, path})
+}
+
+type routerPath struct {
+	router *mux.Router
+	path   string
+}
+
+// addMethodFallbacks answers a known path with the wrong method 405 M_UNRECOGNIZED.
+// gorilla/mux loses the method mismatch when a subrouter holds several routes (a later
+// route's failed path match hides it, and the request ends as 404), so each path gets a
+// method-less route after all the real ones.
+func (rt *Routes) addMethodFallbacks() {
+	seen := map[routerPath]bool{}
+	wrongMethod := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		httputil.WriteError(w, httputil.Unrecognized(http.StatusMethodNotAllowed))
+	})
+	for _, p := range rt.paths {
+		if !seen[p] {
+			seen[p] = true
+			p.router.Handle(p.path, wrongMethod)
+		}
+	}
+}
+
+func (rt *Routes) wrap(a access, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var dev *userapi.Device
+		if a != public {
+			token, me := httputil.AccessToken(r)
+			if me != nil {
+				httputil.WriteError(w, me)
+				return
+			}
+			d, err := rt.userAPI.QueryAccessToken(r.Context(), token)
+			if err != nil {
+				rt.writeError(w, r, err)
+				return
+			}
+			if a == user && d.AccountType == userapi.AccountTypeGuest {
+				httputil.WriteJSON(w, http.StatusForbidden, map[string]string{
+					"errcode": "M_GUEST_ACCESS_FORBIDDEN", "error": "Guest access is not allowed for this endpoint"})
+				return
+			}
+			dev = d
+		}
+		resp, err := h(r, dev)
+		if err != nil {
+			rt.writeError(w, r, err)
+			return
+		}
+		httputil.WriteJSON(w, http.StatusOK, resp)
+	})
+}
+
+func (rt *Routes) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ce challengeError
+	if errors.As(err, &ce) {
+		httputil.WriteJSON(w, http.StatusUnauthorized, ce.ch)
+		return
+	}
+	var me *httputil.MatrixError
+	if !errors.As(err, &me) && !errors.Is(err, context.Canceled) {
+		rt.log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
+	}
+	httputil.WriteError(w, err)
+}
+
+// runUIA runs one round of user-interactive auth; a nil error means a flow is complete.
+func (rt *Routes) runUIA(ctx context.Context, op, userID string, flows []auth.Flow, d *auth.Dict) error {
+	done, ch, err := rt.uia.Check(ctx, &auth.Request{Operation: op, UserID: userID, Flows: flows, Auth: d})
+	if err != nil {
+		return err
+	}
+	if !done {
+		return challengeError{ch}
+	}
+	return nil
+}
+
+var passwordFlows = []auth.Flow{{Stages: []string{auth.StagePassword}}}
+
+// readJSON decodes a JSON-object body of at most limit bytes into v.
+func readJSON(r *http.Request, limit int64, v any) error {
+	if me := httputil.ReadJSONObject(r, limit, v); me != nil {
+		return me
+	}
+	return nil
+}
+
+// readOptionalJSON is readJSON for endpoints whose body may be empty (treated as {}).
+func readOptionalJSON(r *http.Request, limit int64, v any) error {
+	raw, me := httputil.ReadBody(r, limit)
+	if me != nil {
+		if me.ErrCode == "M_NOT_JSON" { // no body at all
+			return nil
+		}
+		return me
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	if me := httputil.DecodeJSONObject(raw, v); me != nil {
+		return me
+	}
+	return nil
+}
+
+// empty is the {} response.
+var empty = struct{}{}
