@@ -87,8 +87,8 @@ func checkRequired(top map[string]json.RawMessage, v *matrix.RoomVersion) error 
 		required = append(required, "event_id")
 	}
 	eventType, _, _ := stringField(top, "type")
-	_, hasStateKey := top["state_key"]
-	isCreate := eventType == "m.room.create" && hasStateKey
+	stateKey, hasStateKey, _ := stringField(top, "state_key")
+	isCreate := eventType == "m.room.create" && hasStateKey && stateKey == ""
 	if !(v.RoomIDFromCreateEvent && isCreate) {
 		required = append(required, "room_id")
 	}
