@@ -62,3 +62,21 @@ func (d *Database) AccountDataBetween(ctx context.Context, userID string, after,
 	}
 	return out, rows.Err()
 }
+
+// AccountDataUsersBetween returns the users whose account data has a position in (after, upTo].
+func (d *Database) AccountDataUsersBetween(ctx context.Context, after, upTo int64) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT user_id FROM syncapi_account_data WHERE stream_pos > $1 AND stream_pos <= $2`, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

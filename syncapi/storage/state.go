@@ -132,3 +132,43 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// StateChange is one change of a (type, state_key): the position and the new event's JSON
+// (nil when the tuple left the state).
+type StateChange struct {
+	Pos  int64
+	JSON []byte
+}
+
+// TupleHistory returns the changes of one (type, state_key) of a room with position ≤
+// upTo, oldest first.
+func (d *Database) TupleHistory(ctx context.Context, roomID, eventType, stateKey string, upTo int64) ([]StateChange, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT h.stream_pos, COALESCE(e.event_json, '') FROM syncapi_state_history h
+		LEFT JOIN syncapi_events e ON e.event_id = h.event_id
+		WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos <= $4 ORDER BY h.stream_pos`,
+		roomID, eventType, stateKey, upTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StateChange
+	for rows.Next() {
+		var c StateChange
+		var js string
+		if err := rows.Scan(&c.Pos, &js); err != nil {
+			return nil, err
+		}
+		if js != "" {
+			c.JSON = []byte(js)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// RoomKnown reports whether the syncapi has any event of the room.
+func (d *Database) RoomKnown(ctx context.Context, roomID string) (bool, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM syncapi_events WHERE room_id = $1 LIMIT 1) x`, roomID).Scan(&n)
+	return n > 0, err
+}

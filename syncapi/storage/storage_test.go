@@ -43,7 +43,9 @@ func state(id, typ, key string) Event {
 	return Event{EventID: id, RoomID: room, Type: typ, Sender: "@a:test", StateKey: sk(key), JSON: []byte(`{"event_id":"` + id + `"}`)}
 }
 
-func asState(e Event) *NewRoomEvent { return &NewRoomEvent{Event: e, AddsStateEventIDs: []string{e.EventID}} }
+func asState(e Event) *NewRoomEvent {
+	return &NewRoomEvent{Event: e, AddsStateEventIDs: []string{e.EventID}}
+}
 
 func ids(evs []Event) []string {
 	out := make([]string, len(evs))

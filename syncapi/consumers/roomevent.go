@@ -1,0 +1,177 @@
+// Package consumers holds the syncapi's log consumers: topic 2 (roomserver → syncapi, room
+// events and redactions) and topic 1 (account data → syncapi). Each stores what it
+// receives at the producer-assigned stream position, advances that stream's watermark in
+// the same transaction, and then tells the Notifier what became visible.
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/httputil"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/syncapi/internal"
+	"github.com/axon-matrix/axon/syncapi/storage"
+)
+
+// RoomEventConsumer handles topic 2 (roomserver → syncapi).
+type RoomEventConsumer struct {
+	db       *storage.Database
+	notifier *internal.Notifier
+	// rsAPI is arrow 2 (syncapi → roomserver): fetching added state events the syncapi lacks.
+	rsAPI rsapi.RoomserverAPI
+	log   *logrus.Entry
+}
+
+// NewRoomEventConsumer builds the topic 2 handler.
+func NewRoomEventConsumer(db *storage.Database, n *internal.Notifier, rsAPI rsapi.RoomserverAPI) *RoomEventConsumer {
+	return &RoomEventConsumer{db: db, notifier: n, rsAPI: rsAPI, log: logrus.WithField("component", "syncapi.consumers.room_event")}
+}
+
+// Handle is the eventlog.Handler for topic 2. It is idempotent: a record whose position was
+// stored before changes nothing. A record that can never be stored (malformed) is logged
+// and its position skipped, so the watermark does not stop there forever; a temporary
+// failure (database, roomserver) returns an error so the log delivers the record again.
+func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
+	var out rsapi.OutputEvent
+	if err := json.Unmarshal(msg.Value, &out); err != nil {
+		c.log.WithError(err).WithField("offset", msg.Offset).Error("undecodable topic 2 record")
+		var pos struct {
+			StreamPos int64 `json:"stream_pos"`
+		}
+		if json.Unmarshal(msg.Value, &pos) != nil || pos.StreamPos <= 0 {
+			return nil // no position to skip: nothing can be done with it
+		}
+		adv, err := c.db.SkipPosition(ctx, storage.StreamRoom, pos.StreamPos)
+		if err != nil {
+			return err
+		}
+		return c.notify(ctx, adv)
+	}
+	if out.StreamPos <= 0 && out.Type != rsapi.OutputRedaction {
+		c.log.WithField("type", out.Type).Error("topic 2 record without a stream position; dropped")
+		return nil
+	}
+	var adv storage.Advance
+	var err error
+	switch out.Type {
+	case rsapi.OutputNewRoomEvent:
+		adv, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent)
+	case rsapi.OutputRedaction:
+		adv, err = c.storeRedaction(ctx, out.StreamPos, out.Redaction)
+	default:
+		c.log.WithField("type", out.Type).Warn("unknown topic 2 record type; position skipped")
+		adv, err = c.db.SkipPosition(ctx, storage.StreamRoom, out.StreamPos)
+	}
+	if err != nil {
+		return err
+	}
+	return c.notify(ctx, adv)
+}
+
+func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) error {
+	if !adv.Advanced() {
+		return nil
+	}
+	evs, err := c.db.EventsBetween(ctx, adv.From, adv.To)
+	if err != nil {
+		// Stored and committed: the notifier still must learn the position.
+		c.log.WithError(err).Error("reading newly visible events")
+	}
+	c.notifier.OnRoomEvents(adv.To, evs)
+	return nil
+}
+
+func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData) (storage.Advance, error) {
+	var ev *storage.Event
+	if d != nil {
+		ev = internal.ParseEvent(d.Event, d.EventID)
+	}
+	if ev == nil || ev.RoomID == "" {
+		c.log.WithField("pos", pos).Error("topic 2 new event record without a usable event; position skipped")
+		return c.db.SkipPosition(ctx, storage.StreamRoom, pos)
+	}
+	ev.TxnDeviceID, ev.TxnID, ev.HistoryVisibility = d.TxnDeviceID, d.TxnID, d.HistoryVisibility
+	rec := &storage.NewRoomEvent{Event: *ev, RemovesStateEventIDs: d.RemovesStateEventIDs}
+	// Added state events other than the event itself that the syncapi has not stored are
+	// fetched from the roomserver (arrow 2).
+	var others []string
+	for _, id := range d.AddsStateEventIDs {
+		if id != ev.EventID {
+			others = append(others, id)
+		}
+	}
+	missing, err := c.db.MissingEvents(ctx, others)
+	if err != nil {
+		return storage.Advance{}, err
+	}
+	skip := map[string]bool{}
+	for _, id := range missing {
+		res, err := c.rsAPI.QueryEvent(ctx, id)
+		if err != nil {
+			var me *httputil.MatrixError
+			if errors.As(err, &me) && me.ErrCode == "M_NOT_FOUND" {
+				c.log.WithField("event_id", id).Error("added state event unknown to the roomserver; left out of the state")
+				skip[id] = true
+				continue
+			}
+			return storage.Advance{}, fmt.Errorf("fetching state event %s: %w", id, err)
+		}
+		se := internal.ParseEvent(res.Event, id)
+		if se == nil || se.StateKey == nil {
+			c.log.WithField("event_id", id).Error("added state event is not a state event; left out of the state")
+			skip[id] = true
+			continue
+		}
+		if se.RoomID == "" {
+			se.RoomID = ev.RoomID
+		}
+		rec.StateEvents = append(rec.StateEvents, *se)
+	}
+	for _, id := range d.AddsStateEventIDs {
+		if !skip[id] {
+			rec.AddsStateEventIDs = append(rec.AddsStateEventIDs, id)
+		}
+	}
+	return c.db.StoreRoomEvent(ctx, pos, rec)
+}
+
+func (c *RoomEventConsumer) storeRedaction(ctx context.Context, pos int64, d *rsapi.OutputRedactionData) (storage.Advance, error) {
+	if d == nil || d.RedactedEventID == "" {
+		if pos > 0 {
+			return c.db.SkipPosition(ctx, storage.StreamRoom, pos)
+		}
+		return storage.Advance{}, nil
+	}
+	// unsigned.redacted_because is the redaction event; keep it with its ID, which a v3+
+	// federation event does not carry.
+	var because []byte
+	red, err := c.db.EventByID(ctx, d.RedactionEventID)
+	if err != nil {
+		return storage.Advance{}, err
+	}
+	if red != nil {
+		because = withEventID(red.JSON, red.EventID)
+	} else if res, err := c.rsAPI.QueryEvent(ctx, d.RedactionEventID); err == nil {
+		because = withEventID(res.Event, d.RedactionEventID)
+	} else {
+		c.log.WithError(err).WithField("event_id", d.RedactionEventID).Warn("redaction event unavailable; redacted_because left out")
+	}
+	return c.db.StoreRedaction(ctx, pos, d.RedactedEventID, d.RedactedEvent, because)
+}
+
+// withEventID returns the event JSON with its event_id set.
+func withEventID(raw []byte, id string) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	m["event_id"], _ = json.Marshal(id)
+	b, _ := json.Marshal(m)
+	return b
+}

@@ -1,0 +1,165 @@
+package internal
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/axon-matrix/axon/syncapi/storage"
+)
+
+// clientKeys are the top-level keys of a federation event that the client format keeps
+// (the spec's ClientEvent); the rest (auth_events, prev_events, depth, hashes, signatures,
+// origin, prev_state, membership) are federation-only.
+var clientKeys = []string{"content", "event_id", "origin_server_ts", "sender", "state_key", "type", "redacts"}
+
+// FormatOptions says for whom and how an event is rendered.
+type FormatOptions struct {
+	// IncludeRoomID is false in /sync (ClientEventWithoutRoomID), true elsewhere.
+	IncludeRoomID bool
+	// UserID and DeviceID are the requester; the sender's own device gets
+	// unsigned.transaction_id.
+	UserID, DeviceID string
+	// Now is the time age is computed against.
+	Now time.Time
+}
+
+// ClientEvent renders a stored event in the client format.
+func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
+	var fed map[string]json.RawMessage
+	if err := json.Unmarshal(e.JSON, &fed); err != nil {
+		fed = map[string]json.RawMessage{}
+	}
+	out := make(map[string]json.RawMessage, 9)
+	for _, k := range clientKeys {
+		if v, ok := fed[k]; ok {
+			out[k] = v
+		}
+	}
+	out["event_id"], _ = json.Marshal(e.EventID)
+	out["type"], _ = json.Marshal(e.Type)
+	out["sender"], _ = json.Marshal(e.Sender)
+	if _, ok := out["content"]; !ok {
+		out["content"] = json.RawMessage(`{}`)
+	}
+	if e.StateKey != nil {
+		out["state_key"], _ = json.Marshal(*e.StateKey)
+	}
+	if o.IncludeRoomID {
+		out["room_id"], _ = json.Marshal(e.RoomID)
+	}
+	unsigned := map[string]json.RawMessage{}
+	if raw, ok := fed["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	// Federation-only unsigned keys a client must not see as the sender's data.
+	delete(unsigned, "age_ts")
+	if e.OriginServerTS > 0 && !o.Now.IsZero() {
+		age := o.Now.UnixMilli() - e.OriginServerTS
+		if age < 0 {
+			age = 0
+		}
+		unsigned["age"], _ = json.Marshal(age)
+	}
+	delete(unsigned, "transaction_id")
+	if e.TxnID != "" && e.Sender == o.UserID && e.TxnDeviceID == o.DeviceID && o.DeviceID != "" {
+		unsigned["transaction_id"], _ = json.Marshal(e.TxnID)
+	}
+	if len(e.RedactedBecause) > 0 {
+		if red := parseStoredEvent(e.RedactedBecause); red != nil {
+			ro := o
+			ro.DeviceID = "" // no transaction_id inside redacted_because
+			unsigned["redacted_because"] = ClientEvent(red, ro)
+		}
+	}
+	if len(unsigned) > 0 {
+		out["unsigned"], _ = json.Marshal(unsigned)
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// ClientEvents renders a list of events.
+func ClientEvents(evs []storage.Event, o FormatOptions) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(evs))
+	for i := range evs {
+		out = append(out, ClientEvent(&evs[i], o))
+	}
+	return out
+}
+
+// StrippedEvent renders a state event as the spec's StrippedStateEvent (invite_state,
+// knock_state): content, sender, state_key, type.
+func StrippedEvent(e *storage.Event) json.RawMessage {
+	var fed struct {
+		Content json.RawMessage `json:"content"`
+	}
+	_ = json.Unmarshal(e.JSON, &fed)
+	if len(fed.Content) == 0 {
+		fed.Content = json.RawMessage(`{}`)
+	}
+	sk := ""
+	if e.StateKey != nil {
+		sk = *e.StateKey
+	}
+	b, _ := json.Marshal(map[string]any{"content": fed.Content, "sender": e.Sender, "state_key": sk, "type": e.Type})
+	return b
+}
+
+// eventFields is the part of a federation-format event the syncapi indexes.
+type eventFields struct {
+	EventID        string          `json:"event_id"`
+	RoomID         string          `json:"room_id"`
+	Sender         string          `json:"sender"`
+	Type           string          `json:"type"`
+	StateKey       *string         `json:"state_key"`
+	OriginServerTS int64           `json:"origin_server_ts"`
+	Content        json.RawMessage `json:"content"`
+}
+
+// ParseEvent reads the indexed fields of a federation-format event. eventID overrides the
+// JSON's event_id (absent in room versions 3+). It returns nil for JSON that is not an
+// event (no ID, type or sender).
+func ParseEvent(raw []byte, eventID string) *storage.Event {
+	var f eventFields
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil
+	}
+	if eventID != "" {
+		f.EventID = eventID
+	}
+	if f.EventID == "" || f.Type == "" || f.Sender == "" {
+		return nil
+	}
+	e := &storage.Event{EventID: f.EventID, RoomID: f.RoomID, Type: f.Type, Sender: f.Sender, StateKey: f.StateKey,
+		OriginServerTS: f.OriginServerTS, JSON: raw}
+	if f.Type == "m.room.member" {
+		var c struct {
+			Membership string `json:"membership"`
+		}
+		_ = json.Unmarshal(f.Content, &c)
+		e.Membership = c.Membership
+	}
+	return e
+}
+
+func parseStoredEvent(raw []byte) *storage.Event { return ParseEvent(raw, "") }
+
+// contentField returns a string field of an event's content ("" if absent).
+func contentField(e *storage.Event, field string) string {
+	var fed struct {
+		Content map[string]json.RawMessage `json:"content"`
+	}
+	_ = json.Unmarshal(e.JSON, &fed)
+	var s string
+	_ = json.Unmarshal(fed.Content[field], &s)
+	return s
+}
+
+// eventContent returns an event's raw content.
+func eventContent(e *storage.Event) json.RawMessage {
+	var fed struct {
+		Content json.RawMessage `json:"content"`
+	}
+	_ = json.Unmarshal(e.JSON, &fed)
+	return fed.Content
+}

@@ -1,0 +1,235 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/axon-matrix/axon/syncapi/storage"
+	"github.com/axon-matrix/axon/syncapi/types"
+)
+
+// build assembles the response for req at position pos. It also returns the rooms whose
+// events should wake the request if it has to wait (joined, invited and knocked rooms).
+func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamToken) (*SyncResponse, []string, error) {
+	resp := newSyncResponse(pos)
+	f := req.Filter
+	fo := FormatOptions{UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now()}
+	memberships, err := s.db.MembershipsAt(ctx, req.UserID, pos.Room)
+	if err != nil {
+		return nil, nil, err
+	}
+	incremental := req.Since != nil
+	var since, sinceAD int64
+	changed := map[string]bool{}
+	before := map[string]string{}
+	if incremental {
+		since, sinceAD = req.Since.Room, req.Since.AccountData
+		changes, err := s.db.MembershipChanges(ctx, req.UserID, since, pos.Room)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range changes {
+			changed[c.RoomID] = true
+		}
+		if len(changes) > 0 {
+			old, err := s.db.MembershipsAt(ctx, req.UserID, since)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, m := range old {
+				before[m.RoomID] = m.Membership
+			}
+		}
+	}
+
+	// Topic 1: account data, global and per room.
+	ads, err := s.db.AccountDataBetween(ctx, req.UserID, sinceAD, pos.AccountData)
+	if err != nil {
+		return nil, nil, err
+	}
+	roomAD := map[string][]json.RawMessage{}
+	for _, ad := range ads {
+		ev, _ := json.Marshal(map[string]any{"type": ad.Type, "content": json.RawMessage(ad.Content)})
+		if ad.RoomID == "" {
+			if f.AccountData.Matches(ad.Type, "") && underLimit(f.AccountData.Limit, len(resp.AccountData.Events)) {
+				resp.AccountData.Events = append(resp.AccountData.Events, ev)
+			}
+		} else if f.Room.AccountData.MatchesEvent(ad.RoomID, ad.Type, "", nil) && f.Room.IncludesRoom(ad.RoomID) &&
+			underLimit(f.Room.AccountData.Limit, len(roomAD[ad.RoomID])) {
+			roomAD[ad.RoomID] = append(roomAD[ad.RoomID], ev)
+		}
+	}
+
+	// Topic 2: which of the user's rooms saw events in (since, pos].
+	var interest, candidates []string
+	for _, m := range memberships {
+		switch m.Membership {
+		case "join", "invite", "knock":
+			interest = append(interest, m.RoomID)
+		}
+		if m.Membership == "join" || changed[m.RoomID] {
+			candidates = append(candidates, m.RoomID)
+		}
+	}
+	active := map[string]bool{}
+	if incremental && !req.FullState {
+		if active, err = s.db.RoomsWithEvents(ctx, candidates, since, pos.Room); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	for _, m := range memberships {
+		if !f.Room.IncludesRoom(m.RoomID) {
+			continue
+		}
+		switch m.Membership {
+		case "join":
+			var rd *roomData
+			switch {
+			case !incremental || (changed[m.RoomID] && before[m.RoomID] != "join"):
+				// Initial sync, or joined since the token: the room's full state.
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, pos.Room, true)
+			case req.FullState:
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, true)
+			case active[m.RoomID] || changed[m.RoomID] || len(roomAD[m.RoomID]) > 0:
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, false)
+			default:
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			if incremental && !req.FullState && rd.empty() && len(roomAD[m.RoomID]) == 0 {
+				continue
+			}
+			jr := &JoinedRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID]), Ephemeral: newEventList()}
+			if jr.Summary, err = s.summary(ctx, m.RoomID, req.UserID, pos.Room); err != nil {
+				return nil, nil, err
+			}
+			resp.Rooms.Join[m.RoomID] = jr
+		case "invite", "knock":
+			if incremental && !changed[m.RoomID] {
+				continue
+			}
+			stripped, err := s.strippedState(ctx, m, fo)
+			if err != nil {
+				return nil, nil, err
+			}
+			if m.Membership == "invite" {
+				resp.Rooms.Invite[m.RoomID] = &InvitedRoom{InviteState: stripped}
+			} else {
+				resp.Rooms.Knock[m.RoomID] = &KnockedRoom{KnockState: stripped}
+			}
+		case "leave", "ban":
+			var rd *roomData
+			switch {
+			case incremental && changed[m.RoomID] && before[m.RoomID] != "leave" && before[m.RoomID] != "ban":
+				// Left (or was kicked, banned, or rejected an invite) since the token: the
+				// timeline up to the leave. Full state if the client never had the room's state.
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, m.Pos, before[m.RoomID] != "join")
+			case (!incremental || req.FullState) && f.Room.IncludeLeave:
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, m.Pos, true)
+			default:
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			resp.Rooms.Leave[m.RoomID] = &LeftRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID])}
+		}
+	}
+	return resp, interest, nil
+}
+
+func underLimit(limit *int, n int) bool { return limit == nil || n < *limit }
+
+func eventListOf(evs []json.RawMessage) EventList {
+	if evs == nil {
+		return newEventList()
+	}
+	return EventList{Events: evs}
+}
+
+// summary is a joined room's m.joined_member_count, m.invited_member_count and, for a room
+// without a name or canonical alias, up to five m.heroes (other members, in join order).
+func (s *Syncer) summary(ctx context.Context, roomID, userID string, pos int64) (*Summary, error) {
+	joined, invited, err := s.db.MemberCounts(ctx, roomID, pos)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Joined: joined, Invited: invited}
+	named, err := s.db.StateAt(ctx, roomID, pos, "m.room.name", "m.room.canonical_alias")
+	if err != nil {
+		return nil, err
+	}
+	for i := range named {
+		if contentField(&named[i], "name") != "" || contentField(&named[i], "alias") != "" {
+			return sum, nil
+		}
+	}
+	members, err := s.db.StateAt(ctx, roomID, pos, "m.room.member")
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, m := range members {
+		if m.StateKey == nil || *m.StateKey == userID {
+			continue
+		}
+		switch m.Membership {
+		case "join", "invite":
+			if len(sum.Heroes) < 5 {
+				sum.Heroes = append(sum.Heroes, *m.StateKey)
+			}
+		case "leave", "ban":
+			gone = append(gone, *m.StateKey)
+		}
+	}
+	if len(sum.Heroes) == 0 && len(gone) > 0 {
+		// Everyone else left: name the room after those who were there.
+		if len(gone) > 5 {
+			gone = gone[:5]
+		}
+		sum.Heroes = gone
+	}
+	return sum, nil
+}
+
+// strippedState builds invite_state / knock_state: the stripped state the roomserver put
+// in the membership event's unsigned (invite_room_state / knock_room_state) or, when it
+// did not (a local room whose state the syncapi has), the spec's recommended state events
+// at the membership event; then the membership event itself.
+func (s *Syncer) strippedState(ctx context.Context, m storage.Membership, fo FormatOptions) (EventList, error) {
+	out := newEventList()
+	ev, err := s.db.EventByID(ctx, m.EventID)
+	if err != nil || ev == nil {
+		return out, err
+	}
+	key := "invite_room_state"
+	if m.Membership == "knock" {
+		key = "knock_room_state"
+	}
+	var fed struct {
+		Unsigned map[string][]json.RawMessage `json:"unsigned"`
+	}
+	_ = json.Unmarshal(ev.JSON, &fed)
+	if st, ok := fed.Unsigned[key]; ok {
+		out.Events = append(out.Events, st...)
+	} else {
+		st, err := s.db.StateAt(ctx, m.RoomID, m.Pos-1, "m.room.create", "m.room.join_rules", "m.room.name",
+			"m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic")
+		if err != nil {
+			return out, err
+		}
+		for i := range st {
+			out.Events = append(out.Events, StrippedEvent(&st[i]))
+		}
+		if sender, err := s.db.StateEventAt(ctx, m.RoomID, "m.room.member", ev.Sender, m.Pos-1); err != nil {
+			return out, err
+		} else if sender != nil && ev.Sender != fo.UserID {
+			out.Events = append(out.Events, StrippedEvent(sender))
+		}
+	}
+	out.Events = append(out.Events, ClientEvent(ev, fo))
+	return out, nil
+}

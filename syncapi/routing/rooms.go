@@ -1,0 +1,136 @@
+package routing
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/syncapi/internal"
+	"github.com/axon-matrix/axon/syncapi/types"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+func paginationParam(r *http.Request, name string) (*types.PaginationToken, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := types.ParsePaginationToken(v)
+	if err != nil {
+		return nil, httputil.InvalidParam("Invalid %s token: %v", name, err)
+	}
+	return &t, nil
+}
+
+// limitParam is the limit parameter of /messages and /context: default 10, capped at 1000.
+func limitParam(r *http.Request) (int, error) {
+	n, err := intParam(r, "limit", internal.DefaultPaginationLimit)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		n = internal.DefaultPaginationLimit
+	}
+	if n > internal.MaxPaginationLimit {
+		n = internal.MaxPaginationLimit
+	}
+	return n, nil
+}
+
+// messages serves GET /rooms/{roomId}/messages (spec: message_pagination.yaml).
+func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	q := r.URL.Query()
+	req := &internal.MessagesRequest{UserID: dev.UserID, DeviceID: dev.DeviceID, RoomID: mux.Vars(r)["roomId"], FromText: q.Get("from")}
+	switch q.Get("dir") {
+	case "b":
+		req.Backwards = true
+	case "f":
+	case "":
+		httputil.WriteError(w, httputil.MissingParam("dir is required"))
+		return
+	default:
+		httputil.WriteError(w, httputil.InvalidParam("dir must be b or f"))
+		return
+	}
+	var err error
+	if req.From, err = paginationParam(r, "from"); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	if req.To, err = paginationParam(r, "to"); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	if req.Limit, err = limitParam(r); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	if req.Filter, err = internal.ParseRoomEventFilter(q.Get("filter")); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	resp, err := h.Syncer.Messages(r.Context(), req)
+	respond(w, r, resp, err)
+}
+
+// context serves GET /rooms/{roomId}/context/{eventId} (spec: event_context.yaml).
+func (h *Handlers) context(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	limit, err := limitParam(r)
+	if err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	f, err := internal.ParseRoomEventFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	v := mux.Vars(r)
+	resp, err := h.Syncer.Context(r.Context(), dev.UserID, dev.DeviceID, v["roomId"], v["eventId"], limit, f)
+	respond(w, r, resp, err)
+}
+
+var memberships = map[string]bool{"join": true, "invite": true, "knock": true, "leave": true, "ban": true}
+
+// members serves GET /rooms/{roomId}/members (spec: rooms.yaml).
+func (h *Handlers) members(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	q := r.URL.Query()
+	at, err := paginationParam(r, "at")
+	if err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	m, notM := q.Get("membership"), q.Get("not_membership")
+	if (m != "" && !memberships[m]) || (notM != "" && !memberships[notM]) {
+		httputil.WriteError(w, httputil.InvalidParam("membership and not_membership must be join, invite, knock, leave or ban"))
+		return
+	}
+	chunk, err := h.Syncer.Members(r.Context(), dev.UserID, mux.Vars(r)["roomId"], at, m, notM)
+	if err != nil {
+		respond(w, r, nil, err)
+		return
+	}
+	if chunk == nil {
+		chunk = []json.RawMessage{}
+	}
+	respond(w, r, map[string]any{"chunk": chunk}, nil)
+}
+
+// joinedMembers serves GET /rooms/{roomId}/joined_members (spec: rooms.yaml).
+func (h *Handlers) joinedMembers(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	joined, err := h.Syncer.JoinedMembers(r.Context(), dev.UserID, mux.Vars(r)["roomId"])
+	if err != nil {
+		respond(w, r, nil, err)
+		return
+	}
+	respond(w, r, map[string]any{"joined": joined}, nil)
+}
+
+// event serves GET /rooms/{roomId}/event/{eventId} (spec: rooms.yaml).
+func (h *Handlers) event(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	v := mux.Vars(r)
+	ev, err := h.Syncer.Event(r.Context(), dev.UserID, dev.DeviceID, v["roomId"], v["eventId"])
+	respond(w, r, ev, err)
+}

@@ -1,0 +1,77 @@
+package routing
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/syncapi/internal"
+	"github.com/axon-matrix/axon/syncapi/types"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// MaxSyncTimeout caps a /sync long-poll.
+const MaxSyncTimeout = 10 * time.Minute
+
+// sync serves GET /sync (spec: client-server sync.yaml).
+func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
+	q := r.URL.Query()
+	req := &internal.SyncRequest{UserID: dev.UserID, DeviceID: dev.DeviceID}
+	if s := q.Get("since"); s != "" {
+		tok, err := types.ParseStreamToken(s)
+		if err != nil {
+			httputil.WriteError(w, httputil.InvalidParam("Invalid since token: %v", err))
+			return
+		}
+		req.Since = &tok
+	}
+	ms, err := intParam(r, "timeout", 0)
+	if err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	req.Timeout = time.Duration(ms) * time.Millisecond
+	if req.Timeout > MaxSyncTimeout {
+		req.Timeout = MaxSyncTimeout
+	}
+	if req.FullState, err = boolParam(r, "full_state"); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	switch q.Get("set_presence") {
+	case "", "online", "offline", "unavailable":
+		// Accepted; presence is carried by topic 3 once the eduserver feeds the syncapi.
+	default:
+		httputil.WriteError(w, httputil.InvalidParam("set_presence must be online, offline or unavailable"))
+		return
+	}
+	if req.Filter, err = h.loadFilter(r, dev.UserID, q.Get("filter")); err != nil {
+		httputil.WriteError(w, err)
+		return
+	}
+	resp, err := h.Syncer.Sync(r.Context(), req)
+	respond(w, r, resp, err)
+}
+
+// loadFilter reads the filter parameter: inline JSON (starting with "{") or the ID of a
+// filter the user stored (POST /user/{userId}/filter) in the userapi.
+func (h *Handlers) loadFilter(r *http.Request, userID, param string) (*internal.Filter, error) {
+	if param == "" {
+		return &internal.Filter{}, nil
+	}
+	raw := []byte(param)
+	if !strings.HasPrefix(strings.TrimSpace(param), "{") {
+		stored, err := h.UserAPI.GetFilter(r.Context(), userID, param)
+		if err != nil {
+			var me *httputil.MatrixError
+			if errors.As(err, &me) && me.ErrCode == "M_NOT_FOUND" {
+				return nil, httputil.InvalidParam("Unknown filter %q", param)
+			}
+			return nil, err
+		}
+		raw = stored
+	}
+	return internal.ParseFilter(raw)
+}

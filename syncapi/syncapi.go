@@ -1,0 +1,129 @@
+// Package syncapi is the sync component (Tier 1): it builds each user's view of their
+// rooms from the log topics only — topic 2 (roomserver → syncapi: room events, redactions)
+// and topic 1 (account data → syncapi) — and serves GET /sync, /messages, /context,
+// /members, /joined_members and /event. It calls the roomserver over arrow 2 (fetching
+// state events it lacks) and the userapi for access tokens and filters.
+//
+// Positions are the producers' stream positions, so any sync instance can serve any token
+// (ARCHITECTURE.md §7). Each instance consumes the topics itself, under its own consumer
+// group, into its own tables.
+package syncapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/sqlutil"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/syncapi/consumers"
+	"github.com/axon-matrix/axon/syncapi/internal"
+	"github.com/axon-matrix/axon/syncapi/routing"
+	"github.com/axon-matrix/axon/syncapi/storage"
+	"github.com/axon-matrix/axon/syncapi/types"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// Topics are the full names (with the configured prefix) of the topics the syncapi consumes.
+type Topics struct {
+	// RoomEvent is topic 2 (eventlog.TopicRoomEvent with prefix).
+	RoomEvent string
+	// AccountData is topic 1 (eventlog.TopicAccountData with prefix).
+	AccountData string
+}
+
+// DefaultTopics are the topic names without a prefix.
+var DefaultTopics = Topics{RoomEvent: eventlog.TopicRoomEvent, AccountData: eventlog.TopicAccountData}
+
+// SyncAPI is a running sync component.
+type SyncAPI struct {
+	DB       *storage.Database
+	Notifier *internal.Notifier
+	Syncer   *internal.Syncer
+	// RoomEvents and AccountData are the topic handlers (exported for tests and for
+	// wiring them to a log by hand).
+	RoomEvents  *consumers.RoomEventConsumer
+	AccountData *consumers.AccountDataConsumer
+
+	userAPI userapi.UserAPI
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+}
+
+// New migrates the syncapi's tables in db and builds the component, starting from the
+// persisted watermarks.
+func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI userapi.UserAPI) (*SyncAPI, error) {
+	st, err := storage.NewDatabase(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	room, ad, err := st.Watermarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad})
+	return &SyncAPI{
+		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n),
+		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),
+		AccountData: consumers.NewAccountDataConsumer(st, n),
+		userAPI:     userAPI,
+	}, nil
+}
+
+// AddPublicRoutes registers the public endpoints on router.
+func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {
+	(&routing.Handlers{Syncer: s.Syncer, UserAPI: s.userAPI}).Register(router)
+}
+
+// StartConsumers consumes topics 2 and 1 from consumer under the consumer group `group`
+// (one group per sync instance, e.g. "syncapi-<instance>", since every instance needs every
+// record) until Stop.
+func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, group string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	run := func(topic string, h eventlog.Handler) {
+		defer s.wg.Done()
+		if err := consumer.Consume(ctx, topic, group, h); err != nil && !errors.Is(err, context.Canceled) {
+			logrus.WithError(err).WithField("topic", topic).Error("syncapi consumer stopped")
+			s.mu.Lock()
+			s.errs = append(s.errs, fmt.Errorf("consuming %s: %w", topic, err))
+			s.mu.Unlock()
+		}
+	}
+	s.wg.Add(2)
+	go run(topics.RoomEvent, s.RoomEvents.Handle)
+	go run(topics.AccountData, s.AccountData.Handle)
+}
+
+// Stop stops the consumers, waits for the handlers in flight, and returns the errors the
+// consumers stopped with, if any.
+func (s *SyncAPI) Stop() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.errs...)
+}
+
+// AddPublicRoutes is the one-call wiring: it builds the component on db, registers its
+// routes on router and starts consuming topics from consumer. Call Stop on the result to
+// shut down.
+func AddPublicRoutes(ctx context.Context, router *mux.Router, db *sqlutil.DB, consumer eventlog.Consumer, topics Topics, group string,
+	userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI) (*SyncAPI, error) {
+	s, err := New(ctx, db, rsAPI, userAPI)
+	if err != nil {
+		return nil, err
+	}
+	s.AddPublicRoutes(router)
+	s.StartConsumers(consumer, topics, group)
+	return s, nil
+}
