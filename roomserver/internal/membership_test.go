@@ -154,4 +154,3 @@ func TestKnockAndRestrictedJoin(t *testing.T) {
 		}
 	})
 }
-

@@ -42,7 +42,9 @@ func tx(t *testing.T, d *Database, fn func(s *Store) error) {
 	}
 }
 
-func tup(typ, key string) matrix.StateKeyTuple { return matrix.StateKeyTuple{EventType: typ, StateKey: key} }
+func tup(typ, key string) matrix.StateKeyTuple {
+	return matrix.StateKeyTuple{EventType: typ, StateKey: key}
+}
 
 func TestSnapshots(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d *Database) {
