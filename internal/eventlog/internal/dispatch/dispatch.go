@@ -201,6 +201,9 @@ func (d *Dispatcher) handle(msg eventlog.Message) bool {
 			}
 			return true
 		}
+		if d.stopped() {
+			return false // a handler cut short by shutdown is not a failure to report
+		}
 		if d.cfg.OnError != nil {
 			d.cfg.OnError(msg, attempt, err)
 		}
