@@ -83,7 +83,8 @@ type createContent struct {
 }
 
 // Creators returns the room creators named by a create event: content.creator before v11,
-// the sender from v11, and in v12 the sender plus content.additional_creators.
+// the sender from v11, and in v12 the sender plus content.additional_creators. The first
+// element is always the primary creator (content.creator, or the sender).
 func Creators(create matrix.PDU) []string {
 	if create == nil {
 		return nil

@@ -33,11 +33,11 @@ func memberAllowed(e matrix.PDU, authEvents AuthEventProvider, create matrix.PDU
 	switch membership {
 	case MembershipJoin:
 		prev := e.PrevEventIDs()
+		// The creator's own first join: content.creator before v11, the create event's
+		// sender from v11 (in v12 too: additional creators join like anyone else).
 		if len(prev) == 1 && prev[0] == create.EventID() {
-			for _, cr := range Creators(create) {
-				if cr == target {
-					return nil
-				}
+			if cs := Creators(create); len(cs) > 0 && cs[0] == target {
+				return nil
 			}
 		}
 		if sender != target {

@@ -97,12 +97,9 @@ func TestCreatorFirstJoin(t *testing.T) {
 		t.Run("v"+string(v.ID), func(t *testing.T) {
 			r := authtest.NewRoom(v, alice, `"additional_creators":["@bob:b.org"]`)
 			expect(t, check(t, r, r.Build(TypeMember, sk(alice), alice, `{"membership":"join"}`)), "")
+			// Additional creators (v12) get no first-join exception.
 			bobJoin := r.Build(TypeMember, sk(bob), bob, `{"membership":"join"}`)
-			if v.PrivilegedCreators {
-				expect(t, check(t, r, bobJoin), "")
-			} else {
-				expect(t, check(t, r, bobJoin), "member.join.invite")
-			}
+			expect(t, check(t, r, bobJoin), "member.join.invite")
 			r.Join(alice)
 			// Not the first event after create any more; no join rules means invite.
 			expect(t, check(t, r, r.Build(TypeMember, sk(carol), carol, `{"membership":"join"}`)), "member.join.invite")

@@ -103,7 +103,7 @@ func (h *powerHeap) Less(i, j int) bool {
 	return a.id < b.id
 }
 func (h *powerHeap) Swap(i, j int) { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
-func (h *powerHeap) Push(x any)   { h.idx = append(h.idx, x.(int)) }
+func (h *powerHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
 func (h *powerHeap) Pop() any {
 	n := len(h.idx)
 	x := h.idx[n-1]

@@ -174,7 +174,6 @@ func (r *resolver) authDifference(stateSets []StateMap, unconflicted StateMap, c
 	for _, id := range unconflicted {
 		common = append(common, id)
 	}
-	sort.Strings(common)
 	chain, err := r.authChain(common)
 	if err != nil {
 		return nil, fmt.Errorf("stateres: auth chain: %w", err)
