@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the one command that runs Axon's whole test suite.
+#
+#   scripts/test.sh              go vet, every Go test, then every tests/e2e/*.sh
+#   scripts/test.sh ./userapi/...  go vet and go test of those packages only (no e2e)
+#
+# It provisions what the tests need in a temporary directory, on free loopback ports:
+# a PostgreSQL server (scripts/postgres.sh) and a single-node Kafka broker
+# (scripts/kafka.sh), and exports AXON_TEST_POSTGRES_DSN and AXON_TEST_KAFKA_BROKERS for
+# internal/testenv. If either variable is already set, that service is used as is and not
+# started. Services are stopped on exit, whatever happens. With CI=true a test whose service
+# is missing fails instead of skipping (internal/testenv), so nothing passes silently.
+#
+# Environment: GO_TEST_FLAGS adds flags to go test (e.g. "-race" or "-run TestX");
+# KEEP_TMP=1 keeps the temporary directory (service logs) even on success.
+# Exit status: 0 only if every step passed. The last line is a one-line summary.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+start_time=$(date +%s)
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/axon-test.XXXXXX")"
+export AXON_TEST_TMPDIR="$tmp"
+started_pg=""
+started_kafka=""
+failed=()
+passed=()
+status=1
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [[ -n "$started_kafka" ]]; then
+		scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || echo "test.sh: stopping Kafka failed; see $tmp/kafka" >&2
+	fi
+	if [[ -n "$started_pg" ]]; then
+		scripts/postgres.sh stop "$tmp/postgres" >/dev/null 2>&1 || echo "test.sh: stopping Postgres failed; see $tmp/postgres" >&2
+	fi
+	if [[ "$status" -eq 0 && -z "${KEEP_TMP:-}" ]]; then
+		rm -rf "$tmp"
+	else
+		echo "test.sh: service logs kept in $tmp" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "test.sh: interrupted" >&2; exit 130' INT TERM
+
+section() { printf '\n=== %s\n' "$*" >&2; }
+
+# run NAME CMD... runs a step, remembering whether it passed.
+run() {
+	local name="$1"
+	shift
+	section "$name: $*"
+	if "$@"; then
+		passed+=("$name")
+	else
+		failed+=("$name")
+	fi
+}
+
+# start_service NAME SCRIPT DIR evals the export line SCRIPT start DIR prints.
+start_service() {
+	local name="$1" script="$2" dir="$3" out
+	section "starting $name"
+	if ! out="$("$script" start "$dir")"; then
+		echo "test.sh: could not start $name (see $dir)" >&2
+		return 1
+	fi
+	if [[ "$out" != export\ AXON_TEST_* ]]; then
+		echo "test.sh: $script printed no export line: $out" >&2
+		return 1
+	fi
+	eval "$out"
+	echo "$out" >&2
+}
+
+command -v go >/dev/null 2>&1 || { echo "test.sh: go is not installed (see .ci/run)" >&2; exit 1; }
+go version >&2
+
+if [[ -n "${AXON_TEST_POSTGRES_DSN:-}" ]]; then
+	echo "test.sh: using the Postgres server in AXON_TEST_POSTGRES_DSN" >&2
+elif start_service Postgres scripts/postgres.sh "$tmp/postgres"; then
+	started_pg=1
+else
+	failed+=("postgres")
+fi
+
+if [[ -n "${AXON_TEST_KAFKA_BROKERS:-}" ]]; then
+	echo "test.sh: using the Kafka brokers in AXON_TEST_KAFKA_BROKERS" >&2
+elif [[ ! -x scripts/kafka.sh ]]; then
+	echo "test.sh: scripts/kafka.sh is missing; Kafka tests skip (or fail with CI=true)" >&2
+	failed+=("kafka(missing)")
+elif start_service Kafka scripts/kafka.sh "$tmp/kafka"; then
+	started_kafka=1
+else
+	failed+=("kafka")
+fi
+
+packages=("$@")
+[[ ${#packages[@]} -gt 0 ]] || packages=(./...)
+
+run "go vet" go vet "${packages[@]}"
+# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+run "go test" go test -p 2 -count=1 -timeout 30m ${GO_TEST_FLAGS:-} "${packages[@]}"
+
+e2e_total=0
+if [[ $# -eq 0 ]]; then
+	shopt -s nullglob
+	for f in tests/e2e/*.sh; do
+		e2e_total=$((e2e_total + 1))
+		run "e2e $(basename "$f")" bash "$f"
+	done
+	shopt -u nullglob
+fi
+
+elapsed=$(($(date +%s) - start_time))
+if [[ ${#failed[@]} -eq 0 ]]; then
+	status=0
+	printf '\ntest.sh: PASS — %d steps passed (%d end-to-end scripts) in %ds\n' "${#passed[@]}" "$e2e_total" "$elapsed"
+	exit 0
+fi
+printf '\ntest.sh: FAIL — failed: %s; passed: %s (%ds)\n' "$(IFS=,; echo "${failed[*]}")" "$(IFS=,; echo "${passed[*]:-none}")" "$elapsed"
+exit 1
