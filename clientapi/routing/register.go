@@ -85,12 +85,9 @@ func (rt *Routes) registerGuest(r *http.Request, req *registerRequest) (any, err
 	if !rt.cfg.GuestsEnabled {
 		return nil, httputil.Forbidden("Guest access is disabled")
 	}
-	ctx := r.Context()
-	localpart, err := rt.generateLocalpart(ctx)
-	if err != nil {
-		return nil, err
-	}
-	acc, err := rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{Localpart: localpart, AccountType: userapi.AccountTypeGuest})
+	// The userapi gives a guest the next free numeric localpart (numeric IDs are kept for
+	// guests, as in Synapse).
+	acc, err := rt.userAPI.CreateAccount(r.Context(), &userapi.CreateAccountRequest{AccountType: userapi.AccountTypeGuest})
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +119,8 @@ func (rt *Routes) checkUsername(localpart string) error {
 		return httputil.InvalidUsername("User ID cannot be empty")
 	case strings.HasPrefix(localpart, "_"):
 		return httputil.InvalidUsername("User ID may not begin with '_'")
+	case strings.Trim(localpart, "0123456789") == "":
+		return httputil.InvalidUsername("Numeric user IDs are reserved for guest users")
 	}
 	if err := matrix.ValidLocalpart(localpart, rt.cfg.ServerName); err != nil {
 		return httputil.InvalidUsername("Invalid username: %v", err)
@@ -144,14 +143,15 @@ func (rt *Routes) checkUsernameAvailable(ctx context.Context, localpart string) 
 	return nil
 }
 
-// generateLocalpart picks a free numeric localpart for users that name none and for guests.
+// generateLocalpart picks a free localpart for a user who names none. Purely numeric
+// localparts are kept for guests, so it is "user-" and ten random digits.
 func (rt *Routes) generateLocalpart(ctx context.Context) (string, error) {
 	for i := 0; i < 10; i++ {
-		n, err := rand.Int(rand.Reader, big.NewInt(1e12))
+		n, err := rand.Int(rand.Reader, big.NewInt(1e10))
 		if err != nil {
 			return "", err
 		}
-		l := fmt.Sprintf("%012d", n)
+		l := fmt.Sprintf("user-%010d", n)
 		ok, err := rt.userAPI.LocalpartAvailable(ctx, l)
 		if err != nil {
 			return "", err
