@@ -61,7 +61,7 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 	var err error
 	switch out.Type {
 	case rsapi.OutputNewRoomEvent:
-		adv, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent)
+		adv, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent, msg.Key)
 	case rsapi.OutputRedaction:
 		adv, err = c.storeRedaction(ctx, out.StreamPos, out.Redaction)
 	default:
@@ -87,10 +87,15 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 	return nil
 }
 
-func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData) (storage.Advance, error) {
+func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, error) {
 	var ev *storage.Event
 	if d != nil {
 		ev = internal.ParseEvent(d.Event, d.EventID)
+	}
+	if ev != nil && ev.RoomID == "" {
+		// A v12 create event carries no room_id (its ID derives the room's); the record's
+		// log key is the room ID.
+		ev.RoomID = key
 	}
 	if ev == nil || ev.RoomID == "" {
 		c.log.WithField("pos", pos).Error("topic 2 new event record without a usable event; position skipped")

@@ -1,0 +1,190 @@
+package syncapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/eventlog/embedded"
+	"github.com/axon-matrix/axon/internal/eventlog/outbox"
+	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/internal/testenv"
+	"github.com/axon-matrix/axon/roomserver"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/syncapi"
+	"github.com/axon-matrix/axon/userapi"
+	uapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// TestWithRealComponents runs the syncapi against the real roomserver and userapi, whose
+// topic 2 and topic 1 records travel through their transactional outboxes and the
+// embedded event log, on SQLite and Postgres.
+func TestWithRealComponents(t *testing.T) {
+	for name, dsn := range testenv.Databases(t) {
+		t.Run(name, func(t *testing.T) { runWithRealComponents(t, dsn(t)) })
+	}
+}
+
+func runWithRealComponents(t *testing.T, dsn string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log, err := embedded.New(ctx, db, embedded.Config{PollInterval: 20 * time.Millisecond, RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	topics := syncapi.Topics{RoomEvent: "axon." + eventlog.TopicRoomEvent, AccountData: "axon." + eventlog.TopicAccountData}
+	membership := "axon." + eventlog.TopicMembership
+	if err := log.EnsureTopics(ctx, 3, topics.RoomEvent, topics.AccountData, membership); err != nil {
+		t.Fatal(err)
+	}
+	uOut, err := outbox.NewOutbox(db, "userapi", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rOut, err := outbox.NewOutbox(db, "roomserver", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = uOut.Run(ctx) }()
+	go func() { _ = rOut.Run(ctx) }()
+	userAPI, err := userapi.NewInternalAPI(db, "test", uOut, topics.AccountData, userapi.WithBcryptCost(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	rsAPI, err := roomserver.NewInternalAPI(ctx, db, "test", "ed25519:test", key, rOut,
+		roomserver.Topics{RoomEvent: topics.RoomEvent, Membership: membership})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := mux.NewRouter()
+	sapi, err := syncapi.AddPublicRoutes(ctx, router, db, log.Consumer(), topics, "syncapi-test", userAPI, rsAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := sapi.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+
+	login := func(lp string) string {
+		if _, err := userAPI.CreateAccount(ctx, &uapi.CreateAccountRequest{Localpart: lp, AccountType: uapi.AccountTypeUser}); err != nil {
+			t.Fatal(err)
+		}
+		dev, err := userAPI.CreateDevice(ctx, &uapi.CreateDeviceRequest{UserID: "@" + lp + ":test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dev.AccessToken
+	}
+	aliceTok, bobTok := login("alice"), login("bob")
+	get := func(tok, path string) map[string]any {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != 200 {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+		}
+		return body
+	}
+	s0 := get(aliceTok, "/_matrix/client/v3/sync")
+	since := s0["next_batch"].(string)
+
+	cr, err := rsAPI.CreateRoom(ctx, &rsapi.CreateRoomRequest{UserID: "@alice:test", Preset: "private_chat", Name: "Sync room",
+		Invite: []string{"@bob:test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alice's long-poll wakes when the room's events arrive through the log.
+	s1 := get(aliceTok, "/_matrix/client/v3/sync?timeout=10000&since="+since)
+	join := s1["rooms"].(map[string]any)["join"].(map[string]any)
+	if join[cr.RoomID] == nil {
+		t.Fatalf("created room not in alice's sync: %v", s1["rooms"])
+	}
+	// Wait until the whole creation (create … invite) is visible.
+	deadline := time.Now().Add(10 * time.Second)
+	var bobInvite map[string]any
+	for time.Now().Before(deadline) {
+		sb := get(bobTok, "/_matrix/client/v3/sync")
+		if inv := sb["rooms"].(map[string]any)["invite"].(map[string]any); inv[cr.RoomID] != nil {
+			bobInvite = inv[cr.RoomID].(map[string]any)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if bobInvite == nil {
+		t.Fatal("bob never saw the invite")
+	}
+	if _, err := rsAPI.PerformMembership(ctx, &rsapi.MembershipRequest{Action: "join", RoomID: cr.RoomID, Sender: "@bob:test"}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := rsAPI.SendEvent(ctx, &rsapi.SendEventRequest{RoomID: cr.RoomID, Sender: "@bob:test", DeviceID: "X", TxnID: "1",
+		Type: "m.room.message", Content: json.RawMessage(`{"msgtype":"m.text","body":"hello"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := userAPI.SetAccountData(ctx, &uapi.AccountData{UserID: "@alice:test", Type: "m.direct", Content: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Alice's incremental syncs eventually carry bob's message and her account data.
+	next := s1["next_batch"].(string)
+	gotMsg, gotAD := false, false
+	for time.Now().Before(deadline) && !(gotMsg && gotAD) {
+		s := get(aliceTok, "/_matrix/client/v3/sync?timeout=2000&since="+next)
+		next = s["next_batch"].(string)
+		if jr, ok := s["rooms"].(map[string]any)["join"].(map[string]any)[cr.RoomID].(map[string]any); ok {
+			for _, e := range jr["timeline"].(map[string]any)["events"].([]any) {
+				gotMsg = gotMsg || e.(map[string]any)["event_id"] == sent.EventID
+			}
+		}
+		for _, e := range s["account_data"].(map[string]any)["events"].([]any) {
+			gotAD = gotAD || e.(map[string]any)["type"] == "m.direct"
+		}
+	}
+	if !gotMsg || !gotAD {
+		t.Fatalf("message seen %v, account data seen %v", gotMsg, gotAD)
+	}
+	// The event endpoint and members agree with the roomserver.
+	ev := get(aliceTok, "/_matrix/client/v3/rooms/"+url.PathEscape(cr.RoomID)+"/event/"+url.PathEscape(sent.EventID))
+	if ev["content"].(map[string]any)["body"] != "hello" || ev["room_id"] != cr.RoomID {
+		t.Fatalf("event: %v", ev)
+	}
+	jm := get(aliceTok, "/_matrix/client/v3/rooms/"+url.PathEscape(cr.RoomID)+"/joined_members")
+	if len(jm["joined"].(map[string]any)) != 2 {
+		t.Fatalf("joined members: %v", jm)
+	}
+	// A redaction through the roomserver reaches /event.
+	if _, err := rsAPI.SendEvent(ctx, &rsapi.SendEventRequest{RoomID: cr.RoomID, Sender: "@bob:test", Type: "m.room.redaction",
+		Redacts: sent.EventID, Content: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Before(deadline) {
+		ev = get(aliceTok, "/_matrix/client/v3/rooms/"+url.PathEscape(cr.RoomID)+"/event/"+url.PathEscape(sent.EventID))
+		if u, ok := ev["unsigned"].(map[string]any); ok && u["redacted_because"] != nil {
+			if len(ev["content"].(map[string]any)) != 0 {
+				t.Fatalf("redacted content kept: %v", ev)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redaction never reached the syncapi: %v", ev)
+}
