@@ -185,69 +185,86 @@ func (r *resolver) authDifference(stateSets []StateMap, unconflicted StateMap, c
 }
 
 // conflictedSubgraph returns the events on auth_events paths from one conflicted state
-// event to another, endpoints included (v2.1).
+// event to another, endpoints included (v2.1). It first loads the auth chains below the
+// conflicted events breadth first, one fetch per level, then marks, children before
+// parents, the events from which a conflicted event is reachable.
 func (r *resolver) conflictedSubgraph(conflictedIDs map[string]bool) (map[string]bool, error) {
-	// reaches[id] records whether some conflicted event is reachable from id (id itself
-	// included); computed depth-first over the auth DAG below the conflicted events.
-	reaches := map[string]bool{}
 	visited := map[string]bool{}
-	type frame struct {
-		id   string
-		auth []string
-		next int
+	level := sortedKeys(conflictedIDs)
+	for _, id := range level {
+		visited[id] = true
 	}
-	sub := map[string]bool{}
-	for _, start := range sortedKeys(conflictedIDs) {
-		if visited[start] {
-			continue
-		}
-		e, err := r.events.mustGet(start)
-		if err != nil {
+	var order []matrix.PDU // every reachable event, parents before their auth events
+	for len(level) > 0 {
+		if err := r.events.load(level); err != nil {
 			return nil, err
 		}
-		if err := r.events.load(e.AuthEventIDs()); err != nil {
-			return nil, err
-		}
-		visited[start] = true
-		stack := []frame{{id: start, auth: e.AuthEventIDs()}}
-		for len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			if top.next < len(top.auth) {
-				a := top.auth[top.next]
-				top.next++
-				if visited[a] {
-					continue
-				}
-				visited[a] = true
-				ae, err := r.events.get(a)
-				if err != nil {
-					return nil, err
-				}
-				if ae == nil {
-					continue
-				}
-				if err := r.events.load(ae.AuthEventIDs()); err != nil {
-					return nil, err
-				}
-				stack = append(stack, frame{id: a, auth: ae.AuthEventIDs()})
+		var next []string
+		for _, id := range level {
+			e, err := r.events.get(id)
+			if err != nil {
+				return nil, err
+			}
+			if e == nil {
 				continue
 			}
-			// All children done: id reaches a conflicted event if it is one or a child does.
-			res := conflictedIDs[top.id]
-			for _, a := range top.auth {
-				if reaches[a] {
-					res = true
-					break
+			order = append(order, e)
+			for _, a := range e.AuthEventIDs() {
+				if !visited[a] {
+					visited[a] = true
+					next = append(next, a)
 				}
 			}
-			reaches[top.id] = res
-			stack = stack[:len(stack)-1]
+		}
+		level = next
+	}
+	// reaches[id]: a conflicted event is reachable from id (id itself included). Process
+	// in an order where every event comes after its auth events: reverse topological
+	// order by Kahn's algorithm over the loaded events.
+	pending := make(map[string]int, len(order))
+	parents := make(map[string][]string, len(order))
+	byID := make(map[string]matrix.PDU, len(order))
+	for _, e := range order {
+		byID[e.EventID()] = e
+	}
+	for _, e := range order {
+		for _, a := range e.AuthEventIDs() {
+			if _, ok := byID[a]; ok {
+				pending[e.EventID()]++
+				parents[a] = append(parents[a], e.EventID())
+			}
 		}
 	}
-	// Every visited event is reachable from a conflicted event; those that also reach
-	// one lie on a path between two of them.
-	for id := range visited {
-		if reaches[id] {
+	var ready []string
+	for _, e := range order {
+		if pending[e.EventID()] == 0 {
+			ready = append(ready, e.EventID())
+		}
+	}
+	reaches := make(map[string]bool, len(order))
+	for len(ready) > 0 {
+		id := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		res := conflictedIDs[id]
+		for _, a := range byID[id].AuthEventIDs() {
+			if reaches[a] {
+				res = true
+				break
+			}
+		}
+		reaches[id] = res
+		for _, p := range parents[id] {
+			pending[p]--
+			if pending[p] == 0 {
+				ready = append(ready, p)
+			}
+		}
+	}
+	// Every loaded event is reachable from a conflicted event; those that also reach one
+	// lie on a path between two of them.
+	sub := map[string]bool{}
+	for id, ok := range reaches {
+		if ok {
 			sub[id] = true
 		}
 	}

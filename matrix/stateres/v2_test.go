@@ -2,6 +2,7 @@ package stateres
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/axon-matrix/axon/matrix"
@@ -194,5 +195,33 @@ func TestResolveTrivial(t *testing.T) {
 	other := StateMap{matrix.StateKeyTuple{EventType: "m.room.topic"}: "$missing"}
 	if _, err := Resolve(context.Background(), v, []StateMap{st, other}, d.fetch, d.authChain); err == nil {
 		t.Fatal("missing conflicted event accepted")
+	}
+}
+
+// Store errors from either fetcher are returned, not swallowed.
+func TestResolveFetchErrors(t *testing.T) {
+	for _, id := range []matrix.RoomVersionID{"1", "10", "12"} {
+		v := matrix.MustRoomVersion(id)
+		d := newDAG(t, v)
+		s := d.initial()
+		d.add("T1", "m.room.topic", alice, "", topic("1"), s)
+		d.add("T2", "m.room.topic", alice, "", topic("2"), s)
+		sets := []StateMap{d.stateAfter["T1"], d.stateAfter["T2"]}
+		boom := errors.New("store down")
+		badFetch := func(context.Context, []string) ([]matrix.PDU, error) { return nil, boom }
+		if _, err := Resolve(context.Background(), v, sets, badFetch, d.authChain); !errors.Is(err, boom) {
+			t.Errorf("v%s: fetch error: got %v", id, err)
+		}
+		if v.StateRes != matrix.StateResV1 {
+			badChain := func(context.Context, []string) ([]string, error) { return nil, boom }
+			if _, err := Resolve(context.Background(), v, sets, d.fetch, badChain); !errors.Is(err, boom) {
+				t.Errorf("v%s: auth chain error: got %v", id, err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Resolve(ctx, v, sets, d.fetch, d.authChain); !errors.Is(err, context.Canceled) {
+			t.Errorf("v%s: cancelled context: got %v", id, err)
+		}
 	}
 }
