@@ -151,6 +151,31 @@ func ValidRoomID(id string) bool {
 	return err == nil
 }
 
+// ValidRoomIDForVersion checks a room ID against the form of a room version: v1–11 need
+// "!opaque:server"; v12 room IDs are "!" + 43 characters of URL-safe base64 (the create
+// event's reference hash) with no server.
+func ValidRoomIDForVersion(id string, v *RoomVersion) error {
+	opaque, server, err := ParseRoomID(id)
+	if err != nil {
+		return err
+	}
+	if !v.RoomIDFromCreateEvent {
+		if server == "" {
+			return idErr(id, "room version %s room IDs need a server name", v.ID)
+		}
+		return nil
+	}
+	if server != "" || len(opaque) != 43 {
+		return idErr(id, "room version %s room IDs are 43 characters of URL-safe base64", v.ID)
+	}
+	for i := 0; i < len(opaque); i++ {
+		if !isBase64Char(opaque[i], true) {
+			return idErr(id, "room version %s room IDs are URL-safe base64", v.ID)
+		}
+	}
+	return nil
+}
+
 // ParseEventID splits an event ID: "$opaque:server" (room versions 1–2) or "$hash"
 // (v3+, server ""). Which form is right depends on the room version; see
 // ValidEventIDForVersion.

@@ -198,3 +198,28 @@ func TestServerNameOf(t *testing.T) {
 		t.Error("ServerNameOf($abc) should have no server")
 	}
 }
+
+func TestValidRoomIDForVersion(t *testing.T) {
+	hashID := "!" + strings.Repeat("a", 41) + "-_"
+	tests := []struct {
+		id      string
+		version RoomVersionID
+		ok      bool
+	}{
+		{"!abc:example.org", "1", true},
+		{"!abc:example.org", "11", true},
+		{"!abc", "11", false},
+		{hashID, "11", false},
+		{hashID, "12", true},
+		{"!abc:example.org", "12", false},
+		{"!" + strings.Repeat("a", 41) + "+/", "12", false},
+		{"!short", "12", false},
+		{"#abc:example.org", "1", false},
+	}
+	for _, tt := range tests {
+		err := ValidRoomIDForVersion(tt.id, MustRoomVersion(tt.version))
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidRoomIDForVersion(%q, %s) = %v, want ok=%v", tt.id, tt.version, err, tt.ok)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (b *Builder) check(v *matrix.RoomVersion, serverName string) error {
 		if b.RoomID != "" {
 			return badf("room version %s m.room.create events carry no room_id", v.ID)
 		}
-	} else if _, _, err := matrix.ParseRoomID(b.RoomID); err != nil {
+	} else if err := matrix.ValidRoomIDForVersion(b.RoomID, v); err != nil {
 		return badf("bad room_id: %v", err)
 	}
 	if b.Depth < 0 || b.Depth > MaxDepth {

@@ -137,6 +137,8 @@ func TestBuildRejects(t *testing.T) {
 		{"bad sender", "10", func(b *Builder) { b.Sender = "a" }},
 		{"bad room", "10", func(b *Builder) { b.RoomID = "room" }},
 		{"v12 create with room", "12", func(b *Builder) { b.Type = "m.room.create"; b.StateKey = strp("") }},
+		{"v12 room ID with server", "12", func(b *Builder) {}},
+		{"v11 room ID without server", "11", func(b *Builder) { b.RoomID = "!" + strings.Repeat("a", 43) }},
 		{"long type", "10", func(b *Builder) { b.Type = strings.Repeat("t", 256) }},
 		{"long state key", "10", func(b *Builder) { b.StateKey = strp(strings.Repeat("s", 256)) }},
 		{"content not object", "10", func(b *Builder) { b.Content = []int{1} }},

@@ -138,7 +138,7 @@ func checkFields(e *Event, top map[string]json.RawMessage) error {
 	if _, _, err := matrix.ParseUserID(e.sender); err != nil {
 		return badf("bad sender: %v", err)
 	}
-	if _, _, err := matrix.ParseRoomID(e.roomID); err != nil {
+	if err := matrix.ValidRoomIDForVersion(e.roomID, e.version); err != nil {
 		return badf("bad room_id: %v", err)
 	}
 	if err := matrix.ValidEventIDForVersion(e.eventID, e.version); err != nil {

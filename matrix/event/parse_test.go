@@ -151,6 +151,7 @@ func TestUntrustedRejects(t *testing.T) {
 		{"long sender", "10", edit(func(m map[string]any) { m["sender"] = "@" + strings.Repeat("s", 250) + ":example.org" })},
 		{"empty type", "10", edit(func(m map[string]any) { m["type"] = "" })},
 		{"bad sender", "10", edit(func(m map[string]any) { m["sender"] = "alice" })},
+		{"v10 room_id without server", "10", edit(func(m map[string]any) { m["room_id"] = "!" + strings.Repeat("a", 43) })},
 		{"bad room_id", "10", edit(func(m map[string]any) { m["room_id"] = "#r:example.org" })},
 		{"state_key not string", "10", edit(func(m map[string]any) { m["state_key"] = 5 })},
 		{"content not object", "10", edit(func(m map[string]any) { m["content"] = "x" })},
