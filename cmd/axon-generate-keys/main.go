@@ -1,19 +1,20 @@
 // Command axon-generate-keys writes a new ed25519 signing key file in Synapse's format
-// ("ed25519 a_XXXX <unpadded base64 seed>"), the file global.private_key_path names. It
-// never overwrites a key: losing a server's key breaks its federation.
+// ("ed25519 a_XXXX <unpadded base64 seed>", written by matrix/signing), the file
+// global.private_key_path names. It never overwrites a key: losing a server's key breaks
+// its federation.
 //
 //	axon-generate-keys -out /var/lib/axon/signing.key
 //	axon-generate-keys -config axon.yaml   # writes to the config's global.private_key_path
 package main
 
 import (
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/matrix/signing"
 )
 
 func main() {
@@ -41,19 +42,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *out != "" {
 		path = *out
 	}
-	key, err := config.GenerateSigningKey()
+	key, err := cfg.NewSigningKey()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if cfg.Global.KeyID != "" {
-		key.KeyID = cfg.Global.KeyID
-	}
-	if err := config.WriteSigningKeyFile(path, key); err != nil {
+	if err := signing.WriteKeyFile(path, key); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %s\nkey ID: %s\npublic key: %s\n", path, key.KeyID,
-		base64.RawStdEncoding.EncodeToString(key.PublicKey()))
+	fmt.Fprintf(stdout, "wrote %s\nkey ID: %s\npublic key: %s\n", path, key.ID, signing.EncodeBase64(key.Public()))
 	return 0
 }

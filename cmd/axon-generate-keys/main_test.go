@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/matrix/signing"
 )
 
 func TestRun(t *testing.T) {
@@ -43,14 +43,15 @@ func TestRun(t *testing.T) {
 			if tt.code != 0 {
 				return
 			}
-			k, err := config.ReadSigningKeyFile(tt.file)
+			keys, err := signing.LoadKeyFile(tt.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.keyID != "" && k.KeyID != tt.keyID {
-				t.Fatalf("key ID %q, want %q", k.KeyID, tt.keyID)
+			k := keys[0]
+			if tt.keyID != "" && string(k.ID) != tt.keyID {
+				t.Fatalf("key ID %q, want %q", k.ID, tt.keyID)
 			}
-			if !strings.Contains(stdout.String(), k.KeyID) {
+			if !strings.Contains(stdout.String(), string(k.ID)) || !strings.Contains(stdout.String(), signing.EncodeBase64(k.Public())) {
 				t.Fatalf("output %q does not name the key ID", stdout.String())
 			}
 		})

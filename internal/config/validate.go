@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/axon-matrix/axon/matrix/signing"
 )
 
 // Validate checks every key and returns all problems at once, each naming the bad key by
@@ -29,8 +31,10 @@ func (c *Config) Validate() error {
 	if g.PrivateKeyPath == "" {
 		bad("global.private_key_path", "must not be empty")
 	}
-	if g.KeyID != "" && !keyIDRE.MatchString(g.KeyID) {
-		bad("global.key_id", `must look like "ed25519:<letters, digits, _>", got %q`, g.KeyID)
+	if g.KeyID != "" {
+		if err := signing.KeyID(g.KeyID).Validate(); err != nil {
+			bad("global.key_id", `must look like "ed25519:<letters, digits, _>": %v`, err)
+		}
 	}
 	checkDatabase("global.database", g.Database, bad)
 
@@ -99,7 +103,6 @@ func (c *Config) Validate() error {
 }
 
 var (
-	keyIDRE       = regexp.MustCompile(`^ed25519:[A-Za-z0-9_]+$`)
 	topicPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{0,200}$`)
 	dnsNameRE     = regexp.MustCompile(`^[A-Za-z0-9.-]{1,255}$`)
 )
