@@ -132,7 +132,7 @@ func createAllowed(e matrix.PDU) error {
 		}
 		for _, raw := range extra {
 			var u string
-			if err := json.Unmarshal(raw, &u); err != nil || !ValidUserID(u) {
+			if err := json.Unmarshal(raw, &u); err != nil || !matrix.ValidUserID(u) {
 				return notAllowed(id, "create.additional_creators", "%s is not a valid user ID", raw)
 			}
 		}

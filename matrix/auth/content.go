@@ -119,22 +119,3 @@ func serverName(id string) string {
 	}
 	return ""
 }
-
-// ValidUserID reports whether s is a user ID as the auth rules require: "@localpart:server",
-// at most 255 bytes, with a non-empty localpart and server name. The historical localpart
-// grammar is accepted (rooms may hold such users), but no control characters or spaces.
-func ValidUserID(s string) bool {
-	if len(s) < 4 || len(s) > 255 || s[0] != '@' {
-		return false
-	}
-	i := strings.IndexByte(s, ':')
-	if i < 2 || i == len(s)-1 {
-		return false
-	}
-	for _, r := range s {
-		if r <= 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}

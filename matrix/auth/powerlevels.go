@@ -213,7 +213,7 @@ func parseLevelMap(raw map[string]json.RawMessage, key string, v *matrix.RoomVer
 		return nil, fmt.Errorf("power_levels %q is not an object", key)
 	}
 	for k, val := range m {
-		if userKeys && !ValidUserID(k) {
+		if userKeys && !matrix.ValidUserID(k) {
 			return nil, fmt.Errorf("power_levels users key %q is not a valid user ID", k)
 		}
 		n, err := parseLevel(val, v)
