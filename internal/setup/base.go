@@ -53,6 +53,9 @@ type Base struct {
 	PublicMediaAPIMux *mux.Router
 	// PublicWellKnownAPIMux serves /.well-known/matrix.
 	PublicWellKnownAPIMux *mux.Router
+	// PublicSynapseAdminMux serves /_synapse/admin (the Synapse admin API paths that tools
+	// and test suites use, e.g. shared-secret registration).
+	PublicSynapseAdminMux *mux.Router
 	// InternalAPIMux serves /api: the internal APIs of the polylith (arrows 2–13 over HTTP).
 	// It is only reachable through InternalHandler, never the public listener.
 	InternalAPIMux *mux.Router
@@ -122,6 +125,7 @@ func NewBase(cfg *config.Config, component string) (*Base, error) {
 	b.PublicKeyAPIMux = b.publicRoot.PathPrefix("/_matrix/key").Subrouter()
 	b.PublicMediaAPIMux = b.publicRoot.PathPrefix("/_matrix/media").Subrouter()
 	b.PublicWellKnownAPIMux = b.publicRoot.PathPrefix("/.well-known/matrix").Subrouter()
+	b.PublicSynapseAdminMux = b.publicRoot.PathPrefix("/_synapse/admin").Subrouter()
 	b.InternalAPIMux = b.internalRoot.PathPrefix("/api").Subrouter()
 	for _, root := range []*mux.Router{b.publicRoot, b.internalRoot} {
 		root.Handle("/health", http.HandlerFunc(b.serveHealth)).Methods(http.MethodGet, http.MethodHead)
@@ -132,8 +136,8 @@ func NewBase(cfg *config.Config, component string) (*Base, error) {
 	return b, nil
 }
 
-// PublicHandler is everything a public listener serves: the /_matrix and /.well-known
-// routers, /health and /metrics (when enabled), with request IDs, request logs, metrics,
+// PublicHandler is everything a public listener serves: the /_matrix, /.well-known/matrix
+// and /_synapse/admin routers, /health and /metrics (when enabled), with request IDs, request logs, metrics,
 // CORS and M_UNRECOGNIZED for unknown routes. It never serves /api.
 func (b *Base) PublicHandler() http.Handler {
 	return b.withRequestID(b.withLogAndMetrics(withCORS(b.publicRoot)))

@@ -67,6 +67,8 @@ func TestRouting(t *testing.T) {
 	b.PublicFederationAPIMux.HandleFunc("/v1/version", ok).Methods(http.MethodGet)
 	b.PublicKeyAPIMux.HandleFunc("/v2/server", ok).Methods(http.MethodGet)
 	b.PublicMediaAPIMux.HandleFunc("/v3/config", ok).Methods(http.MethodGet)
+	b.PublicWellKnownAPIMux.HandleFunc("/client", ok).Methods(http.MethodGet)
+	b.PublicSynapseAdminMux.HandleFunc("/v1/register", ok).Methods(http.MethodGet, http.MethodPost)
 	b.InternalAPIMux.HandleFunc("/userapi/query", ok).Methods(http.MethodPost)
 	pub := b.PublicHandler()
 
@@ -82,6 +84,8 @@ func TestRouting(t *testing.T) {
 		{"federation route", "GET", "/_matrix/federation/v1/version", 200, "", map[string]string{}},
 		{"key route", "GET", "/_matrix/key/v2/server", 200, "", map[string]string{}},
 		{"media route", "GET", "/_matrix/media/v3/config", 200, "", map[string]string{}},
+		{"well-known route", "GET", "/.well-known/matrix/client", 200, "", map[string]string{}},
+		{"synapse admin route", "POST", "/_synapse/admin/v1/register", 200, "", map[string]string{}},
 		{"unknown client path", "GET", "/_matrix/client/v3/nope", 404, "M_UNRECOGNIZED", nil},
 		{"unknown top-level path", "GET", "/nope", 404, "M_UNRECOGNIZED", nil},
 		{"wrong method on known path", "POST", "/_matrix/client/v3/sync", 405, "M_UNRECOGNIZED", nil},
@@ -139,6 +143,7 @@ func TestCORS(t *testing.T) {
 		{"preflight on a known route", "OPTIONS", "/_matrix/client/v3/login", 200, true},
 		{"preflight on an unknown route", "OPTIONS", "/_matrix/client/v3/whatever", 200, true},
 		{"preflight on media", "OPTIONS", "/_matrix/media/v3/upload", 200, true},
+		{"preflight on well-known", "OPTIONS", "/.well-known/matrix/client", 200, true},
 		{"actual request", "POST", "/_matrix/client/v3/login", 200, true},
 		{"error responses carry CORS too", "GET", "/_matrix/client/v3/login", 405, true},
 		{"not under /_matrix", "OPTIONS", "/health", 405, false},

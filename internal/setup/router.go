@@ -69,11 +69,12 @@ const (
 	corsAllowHeaders = "X-Requested-With, Content-Type, Authorization"
 )
 
-// withCORS lets browser clients call /_matrix and /.well-known/matrix from any origin and
-// answers every OPTIONS preflight there with 200, whatever the route.
+// withCORS lets browser clients call /_matrix, /.well-known/matrix and /_synapse/admin from
+// any origin and answers every OPTIONS preflight there with 200, whatever the route.
 func withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !hasPrefix(r.URL.Path, "/_matrix/") && !hasPrefix(r.URL.Path, "/.well-known/matrix/") {
+		if !hasPrefix(r.URL.Path, "/_matrix/") && !hasPrefix(r.URL.Path, "/.well-known/matrix/") &&
+			!hasPrefix(r.URL.Path, "/_synapse/admin/") {
 			next.ServeHTTP(w, r)
 			return
 		}
