@@ -50,11 +50,20 @@ func (r *resolver) resolveV2(stateSets []StateMap) (StateMap, error) {
 	if err := r.events.load(fullIDs); err != nil {
 		return nil, err
 	}
+	// Conflicted state events must all be known; an auth difference or subgraph event
+	// the store does not return (it was rejected, so it cannot be used) is left out.
 	fullEvents := make([]matrix.PDU, 0, len(fullIDs))
 	for _, id := range fullIDs {
-		e, err := r.events.mustGet(id)
+		e, err := r.events.get(id)
 		if err != nil {
 			return nil, err
+		}
+		if e == nil {
+			if conflictedIDs[id] {
+				return nil, fmt.Errorf("stateres: conflicted state event %s not found", id)
+			}
+			delete(full, id)
+			continue
 		}
 		fullEvents = append(fullEvents, e)
 	}
