@@ -52,8 +52,7 @@ func AuthEventTuples(v *matrix.RoomVersion, eventType string, stateKey *string, 
 		}
 		_ = json.Unmarshal(content, &c) // malformed content: the auth rules reject it later
 		add("m.room.member", *stateKey)
-		switch c.Membership {
-		case "join", "invite", "knock":
+		if c.Membership == "join" || c.Membership == "invite" || (v.Knocking && c.Membership == "knock") {
 			add("m.room.join_rules", "")
 		}
 		if c.Membership == "invite" && c.ThirdPartyInvite != nil && c.ThirdPartyInvite.Signed.Token != "" {

@@ -27,6 +27,7 @@ func TestAuthEventTuples(t *testing.T) {
 		{"own join", "10", "m.room.member", strp("@alice:x"), `{"membership":"join"}`, []matrix.StateKeyTuple{create, pl, alice, jr}},
 		{"invite", "10", "m.room.member", strp("@bob:x"), `{"membership":"invite"}`, []matrix.StateKeyTuple{create, pl, alice, bob, jr}},
 		{"knock", "10", "m.room.member", strp("@alice:x"), `{"membership":"knock"}`, []matrix.StateKeyTuple{create, pl, alice, jr}},
+		{"knock before v7", "6", "m.room.member", strp("@alice:x"), `{"membership":"knock"}`, []matrix.StateKeyTuple{create, pl, alice}},
 		{"kick", "10", "m.room.member", strp("@bob:x"), `{"membership":"leave"}`, []matrix.StateKeyTuple{create, pl, alice, bob}},
 		{"ban", "10", "m.room.member", strp("@bob:x"), `{"membership":"ban"}`, []matrix.StateKeyTuple{create, pl, alice, bob}},
 		{"third party invite", "10", "m.room.member", strp("@bob:x"),

@@ -82,9 +82,10 @@ func (e *Event) SignedBytes() ([]byte, error) {
 }
 
 // RequiredSigners lists the servers whose signature an event must carry (server-server
-// spec "Validating hashes and signatures on received events"): the sender's server; for
-// room versions 1–2 also the server of the event ID; for joins through a restricted room
-// (v8+), the server of join_authorised_via_users_server.
+// spec "Validating hashes and signatures on received events"): the sender's server, except
+// for an invite made from a third-party invite (the server sending it may differ from the
+// sender's); for room versions 1–2 also the server of the event ID; for joins through a
+// restricted room (v8+), the server of join_authorised_via_users_server (auth rule 5.2).
 func RequiredSigners(e matrix.PDU) ([]string, error) {
 	var servers []string
 	add := func(userOrEventID, what string) error {
@@ -97,8 +98,19 @@ func RequiredSigners(e matrix.PDU) ([]string, error) {
 		}
 		return nil
 	}
-	if err := add(e.Sender(), "sender"); err != nil {
-		return nil, err
+	var member struct {
+		Membership       string          `json:"membership"`
+		Via              string          `json:"join_authorised_via_users_server"`
+		ThirdPartyInvite json.RawMessage `json:"third_party_invite"`
+	}
+	isMember := e.Type() == "m.room.member" && e.StateKey() != nil
+	if isMember {
+		_ = json.Unmarshal(e.Content(), &member) // malformed content: the auth rules reject it
+	}
+	if !(isMember && member.Membership == "invite" && member.ThirdPartyInvite != nil) {
+		if err := add(e.Sender(), "sender"); err != nil {
+			return nil, err
+		}
 	}
 	v := e.Version()
 	if v.EventIDFormat == matrix.EventIDFormatServer {
@@ -106,15 +118,9 @@ func RequiredSigners(e matrix.PDU) ([]string, error) {
 			return nil, err
 		}
 	}
-	if v.RestrictedJoins && e.Type() == "m.room.member" && e.StateKey() != nil {
-		var c struct {
-			Membership string `json:"membership"`
-			Via        string `json:"join_authorised_via_users_server"`
-		}
-		if json.Unmarshal(e.Content(), &c) == nil && c.Membership == "join" && c.Via != "" {
-			if err := add(c.Via, "join_authorised_via_users_server"); err != nil {
-				return nil, err
-			}
+	if v.RestrictedJoins && isMember && member.Membership == "join" && member.Via != "" {
+		if err := add(member.Via, "join_authorised_via_users_server"); err != nil {
+			return nil, err
 		}
 	}
 	return servers, nil

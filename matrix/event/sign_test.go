@@ -32,6 +32,10 @@ func TestRequiredSigners(t *testing.T) {
 		{"message v10", build("10", Builder{Type: "m.room.message", Sender: "@u:a.org", RoomID: "!r:b.org", Depth: 1}), []string{"a.org"}},
 		{"restricted join v10", build("10", restricted), []string{"a.org", "c.org"}},
 		{"restricted key ignored v7", build("7", restricted), []string{"a.org"}},
+		{"third-party invite exempts the sender", build("10", Builder{Type: "m.room.member", StateKey: strp("@t:d.org"), Sender: "@u:a.org",
+			RoomID: "!r:b.org", Depth: 1, Content: map[string]any{"membership": "invite", "third_party_invite": map[string]any{"signed": map[string]string{"token": "t"}}}}), nil},
+		{"plain invite", build("10", Builder{Type: "m.room.member", StateKey: strp("@t:d.org"), Sender: "@u:a.org",
+			RoomID: "!r:b.org", Depth: 1, Content: map[string]any{"membership": "invite"}}), []string{"a.org"}},
 	}
 	for _, tt := range tests {
 		got, err := RequiredSigners(tt.e)
