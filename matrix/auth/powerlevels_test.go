@@ -145,3 +145,52 @@ func TestRedactionRule(t *testing.T) {
 		})
 	}
 }
+
+// Every top-level level is guarded the same way: bob (50) can set it up to 50 but not
+// above, and cannot change it if it is already above 50.
+func TestPowerLevelTopLevelKeys(t *testing.T) {
+	for _, key := range topLevelKeys {
+		joined := []step{member(bob, bob, "join")}
+		u := map[string]int{bob: 50}
+		users := `"users":{"@bob:b.org":50}`
+		above := `"` + key + `":75`
+		if key == "state_default" {
+			// Keep m.room.power_levels itself sendable by bob.
+			above += `,"events":{"m.room.power_levels":50}`
+		}
+		runRoomCases(t, []roomCase{
+			{name: key + " set to own", from: 1, to: 12, joinRule: JoinRulePublic, users: u, setup: joined,
+				event: pl(`{` + users + `,"` + key + `":50}`)},
+			{name: key + " set above own", from: 1, to: 12, joinRule: JoinRulePublic, users: u, setup: joined,
+				event: pl(`{` + users + `,"` + key + `":51}`), want: "power_levels." + key},
+			{name: key + " lowered from above own", from: 1, to: 12, joinRule: JoinRulePublic, users: u, setup: joined,
+				plExtra: above, event: pl(`{` + users + `,"` + key + `":0}`), want: "power_levels." + key},
+		})
+	}
+}
+
+func TestParseLevelRanges(t *testing.T) {
+	v1, v6 := matrix.MustRoomVersion("1"), matrix.MustRoomVersion("6")
+	cases := []struct {
+		v       *matrix.RoomVersion
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{v1, `99999999999999999999`, maxLegacyLevel, false},
+		{v1, `1e300`, maxLegacyLevel, false},
+		{v1, `-1e300`, -1 << 63, false},
+		{v1, `"99999999999999999999"`, 0, true},
+		{v6, `99999999999999999999`, 0, true},
+		{v6, `-9007199254740991`, -9007199254740991, false},
+		{v6, `-9007199254740992`, 0, true},
+		{v1, `[]`, 0, true},
+		{v1, ``, 0, true},
+	}
+	for _, c := range cases {
+		got, err := parseLevel(json.RawMessage(c.in), c.v)
+		if (err != nil) != c.wantErr || (!c.wantErr && got != c.want) {
+			t.Errorf("parseLevel(%s, v%s) = %d, %v; want %d, error %v", c.in, c.v.ID, got, err, c.want, c.wantErr)
+		}
+	}
+}
