@@ -17,6 +17,9 @@ type eventTemplate struct {
 	StateKey *string
 	Content  json.RawMessage
 	Redacts  string
+	// Prev, when set, are the prev_events instead of the room's forward extremities: the
+	// event forks the DAG (tests use it to make forks as federation will).
+	Prev []string
 }
 
 func strPtr(s string) *string { return &s }

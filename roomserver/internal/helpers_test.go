@@ -127,3 +127,6 @@ func errCode(err error) string {
 }
 
 func user(local string) string { return "@" + local + ":" + testServer }
+
+// db2 returns a storage reader for assertions.
+func (rs *testRS) db2(t testing.TB) *storage.Store { return rs.RoomserverInternalAPI.db.Reader() }

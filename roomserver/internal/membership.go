@@ -136,7 +136,7 @@ func (w *roomWriter) authoriseRestrictedJoin(ctx context.Context, userID, curren
 	if !allowed {
 		return nil
 	}
-	state, _, err := w.stateEvents(ctx, []matrix.StateKeyTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}})
+	state, _, err := w.stateEvents(ctx, nil, []matrix.StateKeyTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}})
 	if err != nil {
 		return err
 	}

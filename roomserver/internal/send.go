@@ -93,11 +93,20 @@ func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEven
 
 // send builds, authorises and stores one event.
 func (w *roomWriter) send(ctx context.Context, t eventTemplate, sender string, opts sendOpts) (matrix.PDU, error) {
-	e, _, err := w.build(ctx, t, sender)
+	b, err := w.build(ctx, t, sender)
 	if err != nil {
 		return nil, err
 	}
-	return e, w.store(ctx, e, opts)
+	return b.e, w.storeBuilt(ctx, b, opts)
+}
+
+// storeBuilt stores a built event: the fast path for an event on top of all forward
+// extremities, or the forked path.
+func (w *roomWriter) storeBuilt(ctx context.Context, b *built, opts sendOpts) error {
+	if b.forked {
+		return w.storeWithPrevState(ctx, b.e, b.before, opts)
+	}
+	return w.store(ctx, b.e, opts)
 }
 
 // sendRedaction sends an m.room.redaction and applies it: the redacted event's stored JSON
@@ -130,12 +139,13 @@ func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender 
 	if target == nil || target.RoomID != w.room.RoomID {
 		return nil, httputil.NotFound("Event %s not found in this room", t.Redacts)
 	}
-	e, provider, err := w.build(ctx, t, sender)
+	b, err := w.build(ctx, t, sender)
 	if err != nil {
 		return nil, err
 	}
+	e := b.e
 	if target.Sender != sender {
-		pl, err := auth.NewPowerLevels(provider.Create(), provider.PowerLevels())
+		pl, err := auth.NewPowerLevels(b.provider.Create(), b.provider.PowerLevels())
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +153,7 @@ func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender 
 			return nil, httputil.Forbidden("You may only redact your own events: redacting others' needs power level %d", pl.Redact)
 		}
 	}
-	if err := w.store(ctx, e, opts); err != nil {
+	if err := w.storeBuilt(ctx, b, opts); err != nil {
 		return nil, err
 	}
 	redacted, err := w.a.events.Redact(w.version, target.JSON)

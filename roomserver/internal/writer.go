@@ -1,6 +1,7 @@
 package internal
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -58,11 +59,22 @@ func (a *RoomserverInternalAPI) newWriter(s *storage.Store, tx *sql.Tx, room *st
 	return &roomWriter{a: a, s: s, tx: tx, room: room, version: v, parsed: map[int64]matrix.PDU{}}, nil
 }
 
-// stateEvents loads the current state events of the given tuples.
-func (w *roomWriter) stateEvents(ctx context.Context, tuples []matrix.StateKeyTuple) (map[matrix.StateKeyTuple]matrix.PDU, storage.StateMap, error) {
-	nids, err := w.s.CurrentState(ctx, w.room.RoomID, tuples)
-	if err != nil {
-		return nil, nil, err
+// stateEvents loads the state events of the given tuples: from the room's current state
+// when from is nil, else from the state map from.
+func (w *roomWriter) stateEvents(ctx context.Context, from storage.StateMap, tuples []matrix.StateKeyTuple) (map[matrix.StateKeyTuple]matrix.PDU, storage.StateMap, error) {
+	var nids storage.StateMap
+	if from != nil {
+		nids = storage.StateMap{}
+		for _, t := range tuples {
+			if nid, ok := from[t]; ok {
+				nids[t] = nid
+			}
+		}
+	} else {
+		var err error
+		if nids, err = w.s.CurrentState(ctx, w.room.RoomID, tuples); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := make(map[matrix.StateKeyTuple]matrix.PDU, len(nids))
 	var missing []int64
@@ -97,29 +109,57 @@ func (w *roomWriter) stateEvents(ctx context.Context, tuples []matrix.StateKeyTu
 // stateEvent returns one current state event, or nil.
 func (w *roomWriter) stateEvent(ctx context.Context, typ, key string) (matrix.PDU, error) {
 	t := matrix.StateKeyTuple{EventType: typ, StateKey: key}
-	m, _, err := w.stateEvents(ctx, []matrix.StateKeyTuple{t})
+	m, _, err := w.stateEvents(ctx, nil, []matrix.StateKeyTuple{t})
 	if err != nil {
 		return nil, err
 	}
 	return m[t], nil
 }
 
-// build turns a template into a signed event that passes the auth rules against the room's
-// current state, without storing it. Errors meant for the client are *httputil.MatrixError.
-func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) (matrix.PDU, *auth.AuthEvents, error) {
-	if len(t.Content) == 0 || t.Content[0] != '{' || !json.Valid(t.Content) {
-		return nil, nil, httputil.BadJSON("Event content must be a JSON object")
+// built is an event that passed the auth rules against the state before it.
+type built struct {
+	e        matrix.PDU
+	provider *auth.AuthEvents
+	// before is the snapshot of the state before e; forked says that e's prev_events are not
+	// the room's forward extremities (t.Prev was given), so e forks the DAG.
+	before int64
+	forked bool
+}
+
+// build turns a template into a signed event that passes the auth rules against the state
+// before it, without storing it: the room's current state when its prev_events are the
+// forward extremities (every local event), else the resolved state after t.Prev. Errors
+// meant for the client are *httputil.MatrixError.
+func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) (*built, error) {
+	if c := bytes.TrimSpace(t.Content); len(c) == 0 || c[0] != '{' || !json.Valid(c) {
+		return nil, httputil.BadJSON("Event content must be a JSON object")
 	}
-	prev, err := w.s.ForwardExtremities(ctx, w.room.RoomID)
-	if err != nil {
-		return nil, nil, err
+	prev, forked := t.Prev, t.Prev != nil
+	if !forked {
+		var err error
+		if prev, err = w.s.ForwardExtremities(ctx, w.room.RoomID); err != nil {
+			return nil, err
+		}
 	}
 	if len(prev) == 0 {
-		return nil, nil, fmt.Errorf("roomserver: room %s has no forward extremities", w.room.RoomID)
+		return nil, fmt.Errorf("roomserver: room %s has no forward extremities", w.room.RoomID)
 	}
 	prevRows, err := w.s.EventsByID(ctx, prev)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if len(prevRows) != len(prev) {
+		return nil, fmt.Errorf("roomserver: unknown prev_events %v", prev)
+	}
+	b := &built{before: w.room.SnapshotID, forked: forked}
+	var from storage.StateMap
+	if forked {
+		if b.before, err = w.stateBefore(ctx, prevRows); err != nil {
+			return nil, err
+		}
+		if from, err = w.s.LoadSnapshot(ctx, b.before); err != nil {
+			return nil, err
+		}
 	}
 	var depth int64
 	for _, r := range prevRows {
@@ -132,13 +172,13 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 	// the create event, which v12 does not list but the auth rules still need.
 	createTuple := matrix.StateKeyTuple{EventType: "m.room.create"}
 	tuples := w.a.events.AuthEventTuples(w.version, p)
-	state, _, err := w.stateEvents(ctx, append(tuples, createTuple))
+	state, _, err := w.stateEvents(ctx, from, append(tuples, createTuple))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	create := state[createTuple]
 	if create == nil {
-		return nil, nil, fmt.Errorf("roomserver: room %s has no create event in its current state", w.room.RoomID)
+		return nil, fmt.Errorf("roomserver: room %s has no create event in its state", w.room.RoomID)
 	}
 	var authPDUs []matrix.PDU
 	for _, tuple := range tuples {
@@ -150,24 +190,22 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 	if w.version.EventIDFormat == matrix.EventIDFormatServer {
 		// v1–v2 list each reference with its reference hash.
 		if p.ReferenceHashes, err = w.referenceHashes(prevRows, authPDUs); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	e, err := w.a.events.Build(w.version, p)
-	if err != nil {
-		return nil, nil, err
+	if b.e, err = w.a.events.Build(w.version, p); err != nil {
+		return nil, err
 	}
-	if len(e.JSON()) > maxEventSize {
-		return nil, nil, httputil.TooLarge("Event is %d bytes, more than the limit of %d", len(e.JSON()), maxEventSize)
+	if len(b.e.JSON()) > maxEventSize {
+		return nil, httputil.TooLarge("Event is %d bytes, more than the limit of %d", len(b.e.JSON()), maxEventSize)
 	}
-	provider, err := auth.CheckAuthEvents(e, authPDUs, create)
-	if err != nil {
-		return nil, nil, fmt.Errorf("roomserver: own auth events rejected: %w", err)
+	if b.provider, err = auth.CheckAuthEvents(b.e, authPDUs, create); err != nil {
+		return nil, fmt.Errorf("roomserver: own auth events rejected: %w", err)
 	}
-	if err := auth.Allowed(e, provider); err != nil {
-		return nil, nil, forbidden(err)
+	if err := auth.Allowed(b.e, b.provider); err != nil {
+		return nil, forbidden(err)
 	}
-	return e, provider, nil
+	return b, nil
 }
 
 // referenceHashes computes the reference hashes of prev and auth events (v1–v2).
@@ -276,14 +314,19 @@ func (w *roomWriter) applyState(ctx context.Context, nid int64, e matrix.PDU, tu
 	if tuple.EventType != "m.room.member" {
 		return nil
 	}
+	return w.setMembership(ctx, tuple.StateKey, e, nid)
+}
+
+// setMembership records a member event as userID's membership and, for a local user,
+// stages topic 4 (roomserver → clientapi).
+func (w *roomWriter) setMembership(ctx context.Context, userID string, e matrix.PDU, nid int64) error {
 	membership := auth.Membership(e)
-	if err := w.s.SetMembership(ctx, w.room.RoomID, tuple.StateKey, membership, nid); err != nil {
+	if err := w.s.SetMembership(ctx, w.room.RoomID, userID, membership, nid); err != nil {
 		return err
 	}
-	if server, ok := matrix.ServerNameOf(tuple.StateKey); ok && server == w.a.serverName {
-		// Topic 4 (roomserver → clientapi): a local user's membership changed.
-		w.pending = append(w.pending, pendingOutput{topic: w.a.topics.Membership, key: tuple.StateKey, other: api.OutputMembership{
-			RoomID: w.room.RoomID, UserID: tuple.StateKey, Membership: membership, EventID: e.EventID()}})
+	if server, ok := matrix.ServerNameOf(userID); ok && server == w.a.serverName {
+		w.pending = append(w.pending, pendingOutput{topic: w.a.topics.Membership, key: userID, other: api.OutputMembership{
+			RoomID: w.room.RoomID, UserID: userID, Membership: membership, EventID: e.EventID()}})
 	}
 	return nil
 }

@@ -213,3 +213,59 @@ func (s *Store) SetEventStreamPos(ctx context.Context, nid, pos int64) error {
 	_, err := s.q.ExecContext(ctx, `UPDATE roomserver_events SET stream_pos = $1 WHERE event_nid = $2`, pos, nid)
 	return err
 }
+
+// EventIDsByNID maps numeric event IDs to event IDs (without loading the JSON).
+func (s *Store) EventIDsByNID(ctx context.Context, nids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(nids))
+	for start := 0; start < len(nids); start += 500 {
+		chunk := nids[start:min(start+500, len(nids))]
+		args := make([]any, len(chunk))
+		for i, n := range chunk {
+			args[i] = n
+		}
+		rows, err := s.q.QueryContext(ctx, `SELECT event_nid, event_id FROM roomserver_events WHERE event_nid IN (`+placeholders(len(chunk), 1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		if err := func() error {
+			defer rows.Close()
+			for rows.Next() {
+				var nid int64
+				var id string
+				if err := rows.Scan(&nid, &id); err != nil {
+					return err
+				}
+				out[nid] = id
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// AuthChain returns the IDs of the auth chain of the given events: their auth events,
+// those events' auth events, and so on, as far as they are stored. One recursive query;
+// UNION (not UNION ALL) drops repeats, so the walk ends.
+func (s *Store) AuthChain(ctx context.Context, eventIDs []string) ([]string, error) {
+	if len(eventIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(eventIDs))
+	for i, id := range eventIDs {
+		args[i] = id
+	}
+	rows, err := s.q.QueryContext(ctx, `WITH RECURSIVE chain(id) AS (
+			SELECT a.auth_event_id FROM roomserver_auth_edges a JOIN roomserver_events e ON e.event_nid = a.event_nid
+			WHERE e.event_id IN (`+placeholders(len(eventIDs), 1)+`)
+			UNION
+			SELECT a.auth_event_id FROM chain c JOIN roomserver_events e ON e.event_id = c.id
+			JOIN roomserver_auth_edges a ON a.event_nid = e.event_nid
+		)
+		SELECT id FROM chain`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
