@@ -74,6 +74,9 @@ func TestGracefulShutdownLetsInFlightRequestFinish(t *testing.T) {
 	shut := make(chan error, 1)
 	go func() { shut <- b.Shutdown(context.Background()) }()
 	<-b.Draining()
+	if rec := do(t, b.PublicHandler(), "GET", "/health", nil); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("/health while draining: %d, want 503", rec.Code)
+	}
 	// Wait until the listener is closed, then check new connections are refused.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
