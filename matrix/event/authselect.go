@@ -15,7 +15,7 @@ type StateLookup func(matrix.StateKeyTuple) matrix.PDU
 //   - the m.room.create event (not in room version 12, where the room ID stands for it);
 //   - the current m.room.power_levels;
 //   - the sender's current m.room.member;
-//   - for m.room.member events: the target's m.room.member; for join, invite and knock
+//   - for m.room.member events: the target's m.room.member; for join, invite and (v7+) knock
 //     the m.room.join_rules; for an invite with third_party_invite the
 //     m.room.third_party_invite whose state_key is its signed.token; for a join with
 //     join_authorised_via_users_server (v8+) that user's m.room.member.

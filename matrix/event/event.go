@@ -17,7 +17,7 @@ import (
 // Event is one room event in the federation (PDU) format. It is immutable: methods that
 // change something return a new *Event.
 type Event struct {
-	raw        []byte // canonical JSON as sent over federation
+	raw        []byte // the event as sent over federation
 	version    *matrix.RoomVersion
 	eventID    string
 	roomID     string
@@ -102,8 +102,10 @@ func (e *Event) Origin() string { return e.origin }
 // Version is the room version whose rules the event follows.
 func (e *Event) Version() *matrix.RoomVersion { return e.version }
 
-// JSON is the event as sent over federation (canonical JSON, including signatures,
-// hashes and unsigned). The caller must not modify it.
+// JSON is the event as sent over federation, including signatures, hashes and unsigned.
+// Events from Builder, NewEventFromUntrustedJSON, Redacted, Sign and WithUnsigned hold
+// canonical JSON; trusted events hold the bytes they were read from. The caller must not
+// modify it.
 func (e *Event) JSON() []byte { return e.raw }
 
 // Unsigned is the raw "unsigned" object, or nil.

@@ -18,8 +18,8 @@ const (
 	MaxPrevEvents = 20
 	// MaxAuthEvents is the most auth_events an event may list.
 	MaxAuthEvents = 10
-	// MaxDepth is the largest depth (2^53-1 for v6+; older versions allowed more, but
-	// nothing real comes near it).
+	// MaxDepth is the largest depth in room versions 6+ (2^53-1); older versions allow
+	// any non-negative int64.
 	MaxDepth = cjson.MaxSafeInteger
 )
 
@@ -144,7 +144,7 @@ func checkFields(e *Event, top map[string]json.RawMessage) error {
 	if err := matrix.ValidEventIDForVersion(e.eventID, e.version); err != nil {
 		return badf("bad event_id: %v", err)
 	}
-	if e.depth < 0 || e.depth > MaxDepth {
+	if e.depth < 0 || (e.version.StrictCanonicalJSON && e.depth > MaxDepth) {
 		return badf(`"depth" out of range`)
 	}
 	if e.ts < 0 {

@@ -217,3 +217,30 @@ func TestContentHashMismatchRedacts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Room versions 1–5 predate strict canonical JSON: floats and integers beyond 2^53 are
+// accepted, and kept exactly.
+func TestUntrustedLenientBeforeV6(t *testing.T) {
+	key := specKey(t)
+	b := Builder{Type: "m.room.message", Sender: "@a:example.org", RoomID: "!r:example.org",
+		Content: json.RawMessage(`{"f":1.5,"big":123456789012345678901234567890}`), Depth: 3}
+	e, err := b.Build("5", "example.org", key.ID, key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewEventFromUntrustedJSON(e.JSON(), "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IsRedacted() || string(got.Content()) != `{"big":123456789012345678901234567890,"f":1.5}` {
+		t.Fatalf("content = %s (redacted %v)", got.Content(), got.IsRedacted())
+	}
+	if _, err := NewEventFromUntrustedJSON(e.JSON(), "6"); err == nil {
+		t.Fatal("v6 accepted a float")
+	}
+	deep := strings.Replace(string(e.JSON()), `"depth":3`, `"depth":9007199254740993`, 1)
+	got, err = NewEventFromUntrustedJSON([]byte(deep), "5")
+	if err != nil || got.Depth() != 9007199254740993 {
+		t.Fatalf("deep v5 event: %v", err)
+	}
+}
