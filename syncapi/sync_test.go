@@ -553,3 +553,52 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinSinceTokenGetsFullState(t *testing.T) {
+	forEachDB(t, func(t *testing.T, h *harness) {
+		alice, bob, eve := user("alice"), user("bob"), user("eve")
+		h.createRoom(room, alice)
+		name := h.state(room, alice, "m.room.name", "", `{"name":"N"}`)
+		for i := 0; i < 12; i++ {
+			h.msg(room, alice, fmt.Sprint(i))
+		}
+		sb := h.sync("bob_tok", "")
+		joinEv := h.member(room, bob, bob, "join")
+		s := h.sync("bob_tok", "since="+sb.NextBatch)
+		jr, ok := s.Rooms.Join[room]
+		if !ok {
+			t.Fatalf("joined room missing: %+v", s.Rooms)
+		}
+		tl := eventIDs(jr.Timeline.Events)
+		if tl[len(tl)-1] != joinEv || !jr.Timeline.Limited {
+			t.Fatalf("timeline: %v limited=%v", tl, jr.Timeline.Limited)
+		}
+		has := map[string]bool{}
+		for _, id := range eventIDs(jr.State.Events) {
+			has[id] = true
+		}
+		if !has["$ev1"] || !has[name] {
+			t.Fatalf("state of a room joined since the token: %v", eventIDs(jr.State.Events))
+		}
+		// Knocking: the knock section with the knock event.
+		se := h.sync("eve_tok", "")
+		knock := h.member(room, eve, eve, "knock")
+		s2 := h.sync("eve_tok", "since="+se.NextBatch)
+		var body map[string]any
+		_, body = h.get("eve_tok", "/_matrix/client/v3/sync?since="+se.NextBatch)
+		kr := body["rooms"].(map[string]any)["knock"].(map[string]any)[room].(map[string]any)
+		evs := kr["knock_state"].(map[string]any)["events"].([]any)
+		if last := evs[len(evs)-1].(map[string]any); last["event_id"] != knock || len(s2.Rooms.Join) != 0 {
+			t.Fatalf("knock_state: %v", evs)
+		}
+		// /members at a point in the past.
+		_, body = h.get("alice_tok", "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/members?at="+sb.NextBatch)
+		if n := len(body["chunk"].([]any)); n != 1 {
+			t.Fatalf("members at the past token: %d", n)
+		}
+		_, body = h.get("alice_tok", "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/members")
+		if n := len(body["chunk"].([]any)); n != 3 {
+			t.Fatalf("members now: %d", n)
+		}
+	})
+}
