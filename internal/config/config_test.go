@@ -215,3 +215,33 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("LoadOrDefaults(\"\"): %v, %+v", err, c)
 	}
 }
+
+func TestLoadOrGenerateFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "axon.yaml")
+	c, created, err := LoadOrGenerateFile(path, "example.org", dir)
+	if err != nil || !created {
+		t.Fatalf("first call: created=%v err=%v", created, err)
+	}
+	want := Defaults(dir)
+	want.Global.ServerName = "example.org"
+	c.Global.EventLog.Kafka.Brokers = nil // the file spells out an empty list
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("generated file loads as %+v", c)
+	}
+	// An existing file is loaded, never rewritten.
+	if err := os.WriteFile(path, []byte("global: {server_name: edited.org}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, created, err = LoadOrGenerateFile(path, "example.org", dir)
+	if err != nil || created || c.Global.ServerName != "edited.org" {
+		t.Fatalf("second call: created=%v err=%v server=%q", created, err, c.Global.ServerName)
+	}
+	// A broken file is an error, not replaced.
+	if err := os.WriteFile(path, []byte("global: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrGenerateFile(path, "example.org", dir); err == nil {
+		t.Fatal("broken file accepted")
+	}
+}

@@ -81,6 +81,35 @@ func LoadOrDefaults(path, dataDir string) (*Config, error) {
 	return Load(path)
 }
 
+// LoadOrGenerateFile loads the config file at path; if there is none, it first writes the
+// commented example Generate(serverName, dataDir) there (creating its directory), so a
+// first start leaves a config file the operator can edit. created says whether it did.
+func LoadOrGenerateFile(path, serverName, dataDir string) (c *Config, created bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, false, fmt.Errorf("config: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case errors.Is(err, os.ErrExist): // another process wrote it first
+		case err != nil:
+			return nil, false, fmt.Errorf("config: %w", err)
+		default:
+			_, werr := f.Write(Generate(serverName, dataDir))
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				os.Remove(path)
+				return nil, false, fmt.Errorf("config: writing %s: %w", path, werr)
+			}
+			created = true
+		}
+	}
+	c, err = Load(path)
+	return c, created, err
+}
+
 // Parse is Load for YAML already in memory.
 func Parse(raw []byte) (*Config, error) {
 	// First pass: what the file itself says, to find data_dir.
