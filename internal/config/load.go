@@ -121,6 +121,9 @@ func Parse(raw []byte) (*Config, error) {
 	if err := decodeStrict(raw, c); err != nil {
 		return nil, err
 	}
+	if len(c.Global.EventLog.Kafka.Brokers) == 0 {
+		c.Global.EventLog.Kafka.Brokers = nil // "brokers: []" means the same as no key
+	}
 	return c, nil
 }
 
