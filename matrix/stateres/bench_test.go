@@ -64,8 +64,6 @@ func buildLargeRoom(v *matrix.RoomVersion, n, diff int) *largeRoom {
 		other[k] = id
 	}
 	for i := 0; i < diff; i++ {
-		idx := len(lr.events) // any distinct number
-		_ = idx
 		u := fmt.Sprintf("@u%d:example.com", i+4)
 		k := matrix.StateKeyTuple{EventType: "m.room.member", StateKey: u}
 		join := base[k]

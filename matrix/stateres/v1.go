@@ -88,10 +88,9 @@ func (r *resolver) resolveV1(stateSets []StateMap) (StateMap, error) {
 	for k, id := range resolved {
 		R.set(k, id)
 	}
-	out := make(StateMap, len(unconflicted)+len(R.over))
-	for k, id := range unconflicted {
-		out[k] = id
-	}
+	// R.over only holds conflicted keys, which unconflicted lacks; unconflicted is this
+	// resolution's own map and becomes the result.
+	out := unconflicted
 	for k, id := range R.over {
 		out[k] = id
 	}

@@ -133,13 +133,13 @@ func (r *resolver) resolveV2(stateSets []StateMap) (StateMap, error) {
 		return nil, err
 	}
 
-	// Step 5: the unconflicted state map wins over the partial state.
-	out := make(StateMap, len(unconflicted)+len(conflicted))
+	// Step 5: the unconflicted state map wins over the partial state. unconflicted is
+	// this resolution's own map and nothing reads it any more, so it becomes the result.
+	out := unconflicted
 	for k, id := range state.over {
-		out[k] = id
-	}
-	for k, id := range unconflicted {
-		out[k] = id
+		if _, ok := out[k]; !ok {
+			out[k] = id
+		}
 	}
 	return out, nil
 }
