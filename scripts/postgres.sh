@@ -177,6 +177,7 @@ stop() {
 		log "nothing to stop in $dir"
 		return 0
 	fi
+	dir="$(cd "$dir" && pwd)"
 	if ! find_bin; then
 		log "no PostgreSQL binaries; nothing to stop"
 		return 0
