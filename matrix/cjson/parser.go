@@ -288,6 +288,10 @@ func (p *parser) hex4() (rune, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s as a canonical JSON string. s must be valid UTF-8 (invalid
+// bytes are copied as they are, which Canonical would then reject).
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendString writes s (valid UTF-8) as a canonical JSON string: only '"', '\\' and
 // control characters are escaped, with the short forms where JSON has them and
 // lower-case \u00XX otherwise.

@@ -39,13 +39,31 @@ func topLevel(raw []byte) (map[string]json.RawMessage, error) {
 	return top, nil
 }
 
-// marshalCanonical writes a member map back as canonical JSON.
+// marshalCanonical writes a member map back as canonical JSON. Values must be valid
+// JSON; the single canonical pass at the end sorts keys and normalises the values.
 func marshalCanonical(top map[string]json.RawMessage) ([]byte, error) {
-	raw, err := json.Marshal(top)
-	if err != nil {
-		return nil, err
+	size := 2
+	for k, v := range top {
+		size += len(k) + len(v) + 4
 	}
-	return cjson.Canonical(raw, false)
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	first := true
+	for k, v := range top {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = cjson.AppendString(buf, k)
+		buf = append(buf, ':')
+		if len(v) == 0 {
+			buf = append(buf, "null"...)
+		} else {
+			buf = append(buf, v...)
+		}
+	}
+	buf = append(buf, '}')
+	return cjson.Canonical(buf, false)
 }
 
 // setTopLevel sets (or with nil value, removes) one top-level key of an event.
@@ -145,6 +163,12 @@ func newEvent(raw []byte, v *matrix.RoomVersion, eventID string) (*Event, error)
 	if err != nil {
 		return nil, err
 	}
+	return newEventFromTop(raw, top, v, eventID)
+}
+
+// newEventFromTop is newEvent for JSON already split into its members.
+func newEventFromTop(raw []byte, top map[string]json.RawMessage, v *matrix.RoomVersion, eventID string) (*Event, error) {
+	var err error
 	e := &Event{raw: raw, version: v}
 	if e.roomID, _, err = stringField(top, "room_id"); err != nil {
 		return nil, err
@@ -212,7 +236,7 @@ func newEvent(raw []byte, v *matrix.RoomVersion, eventID string) (*Event, error)
 		}
 		e.eventID = id
 	default:
-		if e.eventID, err = computeEventID(raw, v); err != nil {
+		if e.eventID, err = computeEventID(top, v); err != nil {
 			return nil, err
 		}
 	}

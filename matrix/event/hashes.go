@@ -17,10 +17,17 @@ func ContentHash(eventJSON []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	delete(top, "unsigned")
-	delete(top, "signatures")
-	delete(top, "hashes")
-	canonical, err := marshalCanonical(top)
+	return contentHash(top)
+}
+
+func contentHash(top map[string]json.RawMessage) ([]byte, error) {
+	rest := make(map[string]json.RawMessage, len(top))
+	for k, v := range top {
+		if k != "unsigned" && k != "signatures" && k != "hashes" {
+			rest[k] = v
+		}
+	}
+	canonical, err := marshalCanonical(rest)
 	if err != nil {
 		return nil, err
 	}
@@ -36,22 +43,22 @@ func ReferenceHash(eventJSON []byte, version matrix.RoomVersionID) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	return referenceHash(eventJSON, v)
+	top, err := topLevel(eventJSON)
+	if err != nil {
+		return nil, err
+	}
+	return referenceHash(top, v)
 }
 
-func referenceHash(eventJSON []byte, v *matrix.RoomVersion) ([]byte, error) {
-	redacted, err := redact(eventJSON, v)
+func referenceHash(top map[string]json.RawMessage, v *matrix.RoomVersion) ([]byte, error) {
+	redacted, err := redactTop(top, v)
 	if err != nil {
 		return nil, err
 	}
-	top, err := topLevel(redacted)
-	if err != nil {
-		return nil, err
-	}
-	delete(top, "signatures")
-	delete(top, "unsigned")
-	delete(top, "age_ts")
-	canonical, err := marshalCanonical(top)
+	delete(redacted, "signatures")
+	delete(redacted, "unsigned")
+	delete(redacted, "age_ts")
+	canonical, err := marshalCanonical(redacted)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +67,8 @@ func referenceHash(eventJSON []byte, v *matrix.RoomVersion) ([]byte, error) {
 }
 
 // computeEventID forms a v3+ event ID from the reference hash.
-func computeEventID(eventJSON []byte, v *matrix.RoomVersion) (string, error) {
-	hash, err := referenceHash(eventJSON, v)
+func computeEventID(top map[string]json.RawMessage, v *matrix.RoomVersion) (string, error) {
+	hash, err := referenceHash(top, v)
 	if err != nil {
 		return "", err
 	}
@@ -78,7 +85,7 @@ func eventIDFromHash(hash []byte, v *matrix.RoomVersion) string {
 // ReferenceHash returns the event's reference hash as unpadded standard base64, the form
 // room versions 1–2 put next to IDs in prev_events and auth_events.
 func (e *Event) ReferenceHash() (string, error) {
-	hash, err := referenceHash(e.raw, e.version)
+	hash, err := ReferenceHash(e.raw, e.version.ID)
 	if err != nil {
 		return "", err
 	}
@@ -87,14 +94,14 @@ func (e *Event) ReferenceHash() (string, error) {
 
 // CheckContentHash reports whether the event's hashes.sha256 matches its content.
 func (e *Event) CheckContentHash() (bool, error) {
-	return checkContentHash(e.raw)
-}
-
-func checkContentHash(raw []byte) (bool, error) {
-	top, err := topLevel(raw)
+	top, err := topLevel(e.raw)
 	if err != nil {
 		return false, err
 	}
+	return checkContentHash(top)
+}
+
+func checkContentHash(top map[string]json.RawMessage) (bool, error) {
 	var hashes struct {
 		SHA256 string `json:"sha256"`
 	}
@@ -105,7 +112,7 @@ func checkContentHash(raw []byte) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	got, err := ContentHash(raw)
+	got, err := contentHash(top)
 	if err != nil {
 		return false, err
 	}

@@ -61,14 +61,14 @@ func NewEventFromUntrustedJSON(eventJSON []byte, version matrix.RoomVersionID) (
 	if err := checkRequired(top, v); err != nil {
 		return nil, err
 	}
-	e, err := newEvent(canonical, v, "")
+	e, err := newEventFromTop(canonical, top, v, "")
 	if err != nil {
 		return nil, err
 	}
 	if err := checkFields(e, top); err != nil {
 		return nil, err
 	}
-	ok, err := checkContentHash(canonical)
+	ok, err := checkContentHash(top)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,18 @@ var redactKeepTopLevel = []string{"event_id", "type", "room_id", "sender", "stat
 // Extra top-level keys kept before room version 11.
 var redactKeepTopLevelPreV11 = []string{"prev_state", "origin", "membership"}
 
+// The same lists as sets: for room versions 11+, and before.
+var keepTopLevelV11, keepTopLevelPreV11 = func() (v11, pre map[string]bool) {
+	v11, pre = map[string]bool{}, map[string]bool{}
+	for _, k := range redactKeepTopLevel {
+		v11[k], pre[k] = true, true
+	}
+	for _, k := range redactKeepTopLevelPreV11 {
+		pre[k] = true
+	}
+	return v11, pre
+}()
+
 // contentKeysToKeep returns which content keys survive redaction for an event type under
 // an algorithm; all is true when the whole content is kept (m.room.create from v11).
 func contentKeysToKeep(alg matrix.RedactionAlgorithm, eventType string) (keys []string, all bool) {
@@ -68,14 +80,19 @@ func redact(eventJSON []byte, v *matrix.RoomVersion) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := map[string]bool{}
-	for _, k := range redactKeepTopLevel {
-		keep[k] = true
+	out, err := redactTop(top, v)
+	if err != nil {
+		return nil, err
 	}
+	return marshalCanonical(out)
+}
+
+// redactTop returns the members that survive redaction; top is not modified.
+func redactTop(top map[string]json.RawMessage, v *matrix.RoomVersion) (map[string]json.RawMessage, error) {
+	var err error
+	keep := keepTopLevelV11
 	if v.Redaction < matrix.RedactionV11 {
-		for _, k := range redactKeepTopLevelPreV11 {
-			keep[k] = true
-		}
+		keep = keepTopLevelPreV11
 	}
 	out := map[string]json.RawMessage{}
 	for k, val := range top {
@@ -110,10 +127,10 @@ func redact(eventJSON []byte, v *matrix.RoomVersion) ([]byte, error) {
 			}
 		}
 	}
-	if out["content"], err = json.Marshal(newContent); err != nil {
+	if out["content"], err = marshalCanonical(newContent); err != nil {
 		return nil, err
 	}
-	return marshalCanonical(out)
+	return out, nil
 }
 
 // Redacted returns the event as it is after redaction under its room version's rules. The
