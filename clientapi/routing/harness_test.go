@@ -197,3 +197,5 @@ func (h *harness) eventually(what string, cond func() bool) {
 	}
 	h.t.Fatalf("timed out waiting for %s", what)
 }
+
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
