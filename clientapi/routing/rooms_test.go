@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/axon-matrix/axon/internal/testenv"
 )
 
 func TestCreateRoomAndMessages(t *testing.T) {
@@ -262,4 +264,25 @@ func TestDirectory(t *testing.T) {
 	}
 	h.must(h.do("DELETE", v3+"/directory/room/"+alias, alice.token, nil), 200)
 	h.must(h.do("GET", v3+"/directory/room/"+alias, "", nil), 404, "M_NOT_FOUND")
+}
+
+// TestOnPostgres runs the main flows with every component's tables on Postgres.
+func TestOnPostgres(t *testing.T) {
+	h := newHarnessDSN(t, testenv.PostgresDSN(t))
+	alice := h.register("alice")
+	const v3 = "/_matrix/client/v3"
+	room := h.must(h.do("POST", v3+"/createRoom", alice.token, map[string]any{"name": "pg"}), 200).str("room_id")
+	h.must(h.do("PUT", v3+"/rooms/"+url.PathEscape(room)+"/send/m.room.message/t1", alice.token, map[string]any{"body": "hi"}), 200)
+	h.eventually("topic 4 to report the join", func() bool {
+		rooms, _ := h.db.JoinedRooms(t.Context(), alice.id)
+		return len(rooms) == 1
+	})
+	h.must(h.do("PUT", v3+"/profile/"+alice.id+"/displayname", alice.token, map[string]any{"displayname": "PG"}), 200)
+	if m := h.must(h.do("GET", v3+"/rooms/"+url.PathEscape(room)+"/state/m.room.member/"+alice.id, alice.token, nil), 200); m.str("displayname") != "PG" {
+		t.Fatalf("member = %s", m.raw)
+	}
+	r := h.must(h.do("DELETE", v3+"/devices/"+alice.device, alice.token, nil), 401)
+	h.must(h.do("DELETE", v3+"/devices/"+alice.device, alice.token, map[string]any{"auth": map[string]any{
+		"type": "m.login.password", "session": r.str("session"), "user": "alice", "password": alice.password}}), 200)
+	h.must(h.do("GET", v3+"/account/whoami", alice.token, nil), 401, "M_UNKNOWN_TOKEN")
 }
