@@ -28,6 +28,7 @@ type IDError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *IDError) Error() string {
 	return fmt.Sprintf("invalid identifier %q: %s", e.ID, e.Reason)
 }

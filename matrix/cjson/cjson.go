@@ -21,7 +21,9 @@ const maxIntegerDigits = 1024
 
 // Range of integers allowed by strict canonical JSON (room versions 6+).
 const (
+	// MaxSafeInteger is 2^53-1.
 	MaxSafeInteger = 1<<53 - 1
+	// MinSafeInteger is -(2^53)+1.
 	MinSafeInteger = -(1<<53 - 1)
 )
 
@@ -31,6 +33,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error implements error.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("canonical json: %s at offset %d", e.Msg, e.Offset)
 }

@@ -50,3 +50,19 @@ func TestToClientEvent(t *testing.T) {
 		t.Errorf("state event:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestEventMarshalJSON(t *testing.T) {
+	key := specKey(t)
+	b := Builder{Type: "m.room.message", Sender: "@a:example.org", RoomID: "!r:example.org", Depth: 1}
+	e, err := b.Build("10", "example.org", key.ID, key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(map[string]any{"pdus": []*Event{e}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"pdus":[` + string(e.JSON()) + `]}`; string(got) != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+}

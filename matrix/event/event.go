@@ -171,6 +171,10 @@ func (e *Event) Signatures() map[string]map[string]string {
 	return out
 }
 
+// MarshalJSON writes the event in its federation format (JSON), so an *Event can be
+// embedded in transactions and responses directly.
+func (e *Event) MarshalJSON() ([]byte, error) { return e.raw, nil }
+
 // WithUnsigned returns a copy of the event whose "unsigned" is replaced by the given
 // object (nil removes it). unsigned is not covered by hashes or signatures.
 func (e *Event) WithUnsigned(unsigned json.RawMessage) (*Event, error) {

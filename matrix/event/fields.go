@@ -18,6 +18,7 @@ type BadEventError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *BadEventError) Error() string { return "malformed event: " + e.Msg }
 
 // Unwrap lets errors.Is(err, ErrTooLarge) find size rejections.

@@ -146,10 +146,12 @@ type SignatureError struct {
 	Err     error
 }
 
+// Error implements error.
 func (e *SignatureError) Error() string {
 	return fmt.Sprintf("event %s: signature of %s: %v", e.EventID, e.Server, e.Err)
 }
 
+// Unwrap returns the underlying cause, e.g. signing.ErrBadSignature.
 func (e *SignatureError) Unwrap() error { return e.Err }
 
 // VerifyEventSignatures checks that every required server (RequiredSigners) signed the
