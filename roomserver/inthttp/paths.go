@@ -1,0 +1,95 @@
+// Package inthttp carries api.RoomserverAPI over internal HTTP for the polylith: Client
+// implements the interface by POSTing JSON to another binary's /api/roomserver/…, and
+// AddRoutes serves those paths from the direct implementation. It is arrow 4 (clientapi →
+// roomserver) and, later, arrows 2 and 3, over the network. Errors keep their Matrix
+// errcode and status end to end.
+package inthttp
+
+// Paths of the internal API, under the internal listener's /api prefix.
+const (
+	pathPrefix           = "/roomserver/"
+	pathCreateRoom       = "createRoom"
+	pathSendEvent        = "sendEvent"
+	pathPerformMember    = "performMembership"
+	pathForget           = "forget"
+	pathQueryMembership  = "queryMembership"
+	pathQueryState       = "queryCurrentState"
+	pathQueryStateUser   = "queryStateForUser"
+	pathQueryEvent       = "queryEvent"
+	pathQueryVersion     = "queryRoomVersion"
+	pathQueryRoomsUser   = "queryRoomsForUser"
+	pathSetAlias         = "setRoomAlias"
+	pathResolveAlias     = "resolveRoomAlias"
+	pathRemoveAlias      = "removeRoomAlias"
+	pathAliasesForRoom   = "getAliasesForRoom"
+	pathSetVisibility    = "setRoomVisibility"
+	pathGetVisibility    = "getRoomVisibility"
+	pathQueryPublicRooms = "queryPublicRooms"
+)
+
+// Request and response bodies of the methods whose arguments are not one api struct.
+
+type roomUserReq struct {
+	RoomID string `json:"room_id"`
+	UserID string `json:"user_id"`
+}
+
+type membershipResp struct {
+	Membership string `json:"membership"`
+	EventID    string `json:"event_id"`
+}
+
+type stateReq struct {
+	RoomID string           `json:"room_id"`
+	UserID string           `json:"user_id,omitempty"`
+	Tuples []stateTupleJSON `json:"tuples,omitempty"`
+}
+
+type stateTupleJSON struct {
+	EventType string `json:"type"`
+	StateKey  string `json:"state_key"`
+}
+
+type eventsResp struct {
+	Events []rawJSON `json:"events"`
+}
+
+type eventIDReq struct {
+	EventID string `json:"event_id"`
+}
+
+type roomReq struct {
+	RoomID string `json:"room_id"`
+}
+
+type stringResp struct {
+	Value string `json:"value"`
+}
+
+type roomsForUserReq struct {
+	UserID      string   `json:"user_id"`
+	Memberships []string `json:"memberships"`
+}
+
+type stringsResp struct {
+	Values []string `json:"values"`
+}
+
+type aliasReq struct {
+	Alias  string `json:"alias"`
+	RoomID string `json:"room_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+}
+
+type resolveResp struct {
+	RoomID  string   `json:"room_id"`
+	Servers []string `json:"servers"`
+}
+
+type visibilityReq struct {
+	RoomID     string `json:"room_id"`
+	UserID     string `json:"user_id"`
+	Visibility string `json:"visibility"`
+}
+
+type emptyResp struct{}
