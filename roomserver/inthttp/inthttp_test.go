@@ -24,8 +24,8 @@ import (
 type discardOutbox struct{}
 
 func (discardOutbox) Stage(context.Context, *sql.Tx, ...eventlog.Message) error { return nil }
-func (discardOutbox) Kick()                                                   {}
-func (discardOutbox) Run(ctx context.Context) error                           { <-ctx.Done(); return nil }
+func (discardOutbox) Kick()                                                     {}
+func (discardOutbox) Run(ctx context.Context) error                             { <-ctx.Done(); return nil }
 
 const server = "test.local"
 
