@@ -2,6 +2,7 @@ package internal
 
 import (
 	"context"
+	"sort"
 
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -12,6 +13,9 @@ import (
 type roomData struct {
 	timeline Timeline
 	state    EventList
+	// summaryChanged: the members, name or canonical alias changed (or the client gets the
+	// room's full state), so the summary is sent.
+	summaryChanged bool
 }
 
 func (r *roomData) empty() bool { return len(r.timeline.Events) == 0 && len(r.state.Events) == 0 }
@@ -23,11 +27,18 @@ const scanBatch = 100
 // pass the filter and the user may see) and its state section: with full, the whole state
 // at the start of the timeline; otherwise the state that changed between from and the
 // start of the timeline (the spec's "state between since and the start of the timeline").
-func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOptions, roomID string, from, to int64, full bool) (*roomData, error) {
+// Either way, state changes inside the timeline's span that no timeline event explains
+// (state resolution chose another event, or the filter hid the event) are added, so the
+// client's state after the timeline is the room's state at `to`. joinedThroughout says the
+// user was joined during all of (from, to], so every event is visible to them.
+func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOptions, roomID string, from, to int64, full, joinedThroughout bool) (*roomData, error) {
 	f := req.Filter
-	vis, err := s.loadVisibility(ctx, roomID, req.UserID, to)
-	if err != nil {
-		return nil, err
+	vis := &roomVisibility{userID: req.UserID, all: true}
+	if !joinedThroughout {
+		var err error
+		if vis, err = s.loadVisibility(ctx, roomID, req.UserID, to); err != nil {
+			return nil, err
+		}
 	}
 	events, limited, err := s.scanTimeline(ctx, roomID, from, to, f.TimelineLimit(), &f.Room.Timeline, vis)
 	if err != nil {
@@ -37,53 +48,126 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 	if len(events) > 0 {
 		start = events[0].StreamPos
 	}
-	atStart, err := s.db.StateAt(ctx, roomID, start-1)
-	if err != nil {
-		return nil, err
-	}
-	state := atStart
-	if !full {
-		old, err := s.db.StateAt(ctx, roomID, from)
+	rd := &roomData{}
+	var state []storage.Event
+	have := map[string]bool{}
+	if full {
+		if state, err = s.db.StateAt(ctx, roomID, start-1); err != nil {
+			return nil, err
+		}
+		rd.summaryChanged = true
+	} else {
+		changes, err := s.db.StateChangesBetween(ctx, roomID, from, start-1)
 		if err != nil {
 			return nil, err
 		}
-		had := map[matrix.StateKeyTuple]string{}
-		for _, e := range old {
-			had[tupleOf(&e)] = e.EventID
+		rd.summaryChanged = rd.summaryChanged || touchesSummary(changes)
+		if state, err = s.db.EventsByIDs(ctx, latestIDs(changes, nil)); err != nil {
+			return nil, err
 		}
-		state = nil
-		for _, e := range atStart {
-			if had[tupleOf(&e)] != e.EventID {
-				state = append(state, e)
-			}
-		}
+	}
+	for _, e := range state {
+		have[e.EventID] = true
 	}
 	if len(events) > 0 {
-		// State changes inside the timeline that no timeline event explains (state
-		// resolution picked another event) go into the state section, so the client's
-		// state after applying the timeline is the room's state at `to`.
-		atEnd, err := s.db.StateAt(ctx, roomID, to)
+		changes, err := s.db.StateChangesBetween(ctx, roomID, start-1, to)
 		if err != nil {
 			return nil, err
 		}
-		known := map[string]bool{}
-		for _, e := range atStart {
-			known[e.EventID] = true
+		rd.summaryChanged = rd.summaryChanged || touchesSummary(changes)
+		skip := map[string]bool{}
+		for k := range have {
+			skip[k] = true
 		}
 		for _, e := range events {
-			known[e.EventID] = true
+			skip[e.EventID] = true
 		}
-		for _, e := range atEnd {
-			if !known[e.EventID] {
-				state = append(state, e)
-			}
+		extra, err := s.db.EventsByIDs(ctx, latestIDs(changes, skip))
+		if err != nil {
+			return nil, err
+		}
+		state = append(state, extra...)
+	}
+	sortEvents(state)
+	var extraMembers []storage.Event
+	if f.Room.State.LazyLoadMembers && !full {
+		// The timeline senders' membership events, even when unchanged since the token.
+		if extraMembers, err = s.membersAt(ctx, roomID, timelineSenders(events), start-1); err != nil {
+			return nil, err
 		}
 	}
-	state = filterState(roomID, state, atStart, events, &f.Room.State, req.UserID)
-	return &roomData{
-		timeline: Timeline{Events: ClientEvents(events, fo), Limited: limited, PrevBatch: types.PaginationToken{Pos: start - 1}.String()},
-		state:    EventList{Events: ClientEvents(state, fo)},
-	}, nil
+	state = filterState(roomID, state, extraMembers, events, &f.Room.State, req.UserID)
+	rd.timeline = Timeline{Events: ClientEvents(events, fo), Limited: limited, PrevBatch: types.PaginationToken{Pos: start - 1}.String()}
+	rd.state = EventList{Events: ClientEvents(state, fo)}
+	return rd, nil
+}
+
+// latestIDs returns, per (type, state_key) changed in changes, the newest event ID unless
+// it is skipped or the tuple left the state.
+func latestIDs(changes []storage.StateDelta, skip map[string]bool) []string {
+	latest := map[[2]string]string{}
+	var order [][2]string
+	for _, c := range changes {
+		k := [2]string{c.EventType, c.StateKey}
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = c.EventID
+	}
+	var ids []string
+	for _, k := range order {
+		if id := latest[k]; id != "" && !skip[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// touchesSummary reports whether changes alter what the room summary is made of.
+func touchesSummary(changes []storage.StateDelta) bool {
+	for _, c := range changes {
+		switch c.EventType {
+		case "m.room.member", "m.room.name", "m.room.canonical_alias":
+			return true
+		}
+	}
+	return false
+}
+
+func timelineSenders(evs []storage.Event) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range evs {
+		if !seen[e.Sender] {
+			seen[e.Sender] = true
+			out = append(out, e.Sender)
+		}
+	}
+	return out
+}
+
+// membersAt returns the membership events of users at position pos (skipping users without one).
+func (s *Syncer) membersAt(ctx context.Context, roomID string, users []string, pos int64) ([]storage.Event, error) {
+	var out []storage.Event
+	for _, u := range users {
+		m, err := s.db.StateEventAt(ctx, roomID, "m.room.member", u, pos)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
+
+func sortEvents(evs []storage.Event) {
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].StreamPos != evs[j].StreamPos {
+			return evs[i].StreamPos < evs[j].StreamPos
+		}
+		return evs[i].EventID < evs[j].EventID
+	})
 }
 
 func tupleOf(e *storage.Event) matrix.StateKeyTuple {
@@ -131,42 +215,31 @@ func (s *Syncer) scanTimeline(ctx context.Context, roomID string, from, to int64
 
 // filterState applies the state filter and lazy loading of members: with
 // lazy_load_members, only the membership events of the timeline's senders and of the user
-// are kept (taken from the state at the timeline's start when the delta lacks them).
-func filterState(roomID string, state, atStart, timeline []storage.Event, f *RoomEventFilter, userID string) []storage.Event {
-	var senders map[string]bool
+// are kept, and extraMembers (the senders' unchanged membership events) are added unless
+// already present.
+func filterState(roomID string, state, extraMembers, timeline []storage.Event, f *RoomEventFilter, userID string) []storage.Event {
+	var keepMember map[string]bool
 	if f.LazyLoadMembers {
-		senders = map[string]bool{userID: true}
+		keepMember = map[string]bool{userID: true}
 		for _, e := range timeline {
-			senders[e.Sender] = true
+			keepMember[e.Sender] = true
 		}
 	}
-	out := make([]storage.Event, 0, len(state))
-	have := map[string]bool{}
-	for _, e := range state {
-		if senders != nil && e.Type == "m.room.member" && (e.StateKey == nil || !senders[*e.StateKey]) {
-			continue
-		}
-		if !f.MatchesEvent(roomID, e.Type, e.Sender, eventContent(&e)) {
-			continue
-		}
-		have[e.EventID] = true
-		out = append(out, e)
-	}
-	if senders != nil {
-		// The senders' membership events the client needs to show the timeline, even
-		// when they did not change since the token.
-		inTimeline := map[string]bool{}
-		timelineSenders := map[string]bool{}
-		for _, e := range timeline {
-			inTimeline[e.EventID] = true
-			timelineSenders[e.Sender] = true
-		}
-		for _, e := range atStart {
-			if e.Type == "m.room.member" && e.StateKey != nil && timelineSenders[*e.StateKey] && !have[e.EventID] &&
-				!inTimeline[e.EventID] && f.MatchesEvent(roomID, e.Type, e.Sender, eventContent(&e)) {
-				have[e.EventID] = true
-				out = append(out, e)
+	present := map[string]bool{}
+	out := make([]storage.Event, 0, len(state)+len(extraMembers))
+	for _, list := range [][]storage.Event{state, extraMembers} {
+		for _, e := range list {
+			if present[e.EventID] {
+				continue
 			}
+			if keepMember != nil && e.Type == "m.room.member" && (e.StateKey == nil || !keepMember[*e.StateKey]) {
+				continue
+			}
+			if !f.MatchesEvent(roomID, e.Type, e.Sender, eventContent(&e)) {
+				continue
+			}
+			present[e.EventID] = true
+			out = append(out, e)
 		}
 	}
 	return out

@@ -230,7 +230,7 @@ func (s *Syncer) Context(ctx context.Context, userID, deviceID, roomID, eventID 
 		return nil, err
 	}
 	all := append(append(append([]storage.Event{}, before...), *e), after...)
-	state = filterState(roomID, state, state, all, f, userID)
+	state = filterState(roomID, state, nil, all, f, userID)
 	fo := FormatOptions{IncludeRoomID: true, UserID: userID, DeviceID: deviceID, Now: s.Now()}
 	return &ContextResponse{
 		Start: types.PaginationToken{Pos: start}.String(), End: types.PaginationToken{Pos: end}.String(),

@@ -88,11 +88,11 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			switch {
 			case !incremental || (changed[m.RoomID] && before[m.RoomID] != "join"):
 				// Initial sync, or joined since the token: the room's full state.
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, pos.Room, true)
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, pos.Room, true, false)
 			case req.FullState:
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, true)
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, true, !changed[m.RoomID])
 			case active[m.RoomID] || changed[m.RoomID] || len(roomAD[m.RoomID]) > 0:
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, false)
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, false, !changed[m.RoomID])
 			default:
 				continue
 			}
@@ -103,8 +103,10 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 				continue
 			}
 			jr := &JoinedRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID]), Ephemeral: newEventList()}
-			if jr.Summary, err = s.summary(ctx, m.RoomID, req.UserID, pos.Room); err != nil {
-				return nil, nil, err
+			if rd.summaryChanged {
+				if jr.Summary, err = s.summary(ctx, m.RoomID, req.UserID, pos.Room); err != nil {
+					return nil, nil, err
+				}
 			}
 			resp.Rooms.Join[m.RoomID] = jr
 		case "invite", "knock":
@@ -126,9 +128,9 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			case incremental && changed[m.RoomID] && before[m.RoomID] != "leave" && before[m.RoomID] != "ban":
 				// Left (or was kicked, banned, or rejected an invite) since the token: the
 				// timeline up to the leave. Full state if the client never had the room's state.
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, m.Pos, before[m.RoomID] != "join")
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, m.Pos, before[m.RoomID] != "join", false)
 			case (!incremental || req.FullState) && f.Room.IncludeLeave:
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, m.Pos, true)
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, m.Pos, true, false)
 			default:
 				continue
 			}

@@ -21,6 +21,8 @@ type roomVisibility struct {
 	memberships []storage.Membership
 	// visibility are the changes of m.room.history_visibility, oldest first.
 	visibility []visChange
+	// all: the user was joined throughout the range asked about; everything is visible.
+	all bool
 }
 
 type visChange struct {
@@ -106,6 +108,9 @@ func (v *roomVisibility) worldReadableNow() bool {
 
 // canSee applies the rules to one timeline event.
 func (v *roomVisibility) canSee(e *storage.Event) bool {
+	if v.all {
+		return true
+	}
 	if e.Type == "m.room.member" && e.StateKey != nil && *e.StateKey == v.userID {
 		return true
 	}

@@ -316,3 +316,17 @@ func (d *Database) RoomsWithEvents(ctx context.Context, roomIDs []string, after,
 	}
 	return out, rows.Err()
 }
+
+// EventsByIDs returns the stored events among ids, in no particular order.
+func (d *Database) EventsByIDs(ctx context.Context, ids []string) ([]Event, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		args[i] = id
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...))
+}

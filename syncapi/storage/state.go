@@ -172,3 +172,34 @@ func (d *Database) RoomKnown(ctx context.Context, roomID string) (bool, error) {
 	err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM syncapi_events WHERE room_id = $1 LIMIT 1) x`, roomID).Scan(&n)
 	return n > 0, err
 }
+
+// StateDelta is one row of a room's state history.
+type StateDelta struct {
+	Pos       int64
+	EventType string
+	StateKey  string
+	// EventID is "" when the tuple left the state.
+	EventID string
+}
+
+// StateChangesBetween returns a room's state changes with after < position ≤ upTo, oldest first.
+func (d *Database) StateChangesBetween(ctx context.Context, roomID string, after, upTo int64) ([]StateDelta, error) {
+	if upTo <= after {
+		return nil, nil
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT stream_pos, event_type, state_key, COALESCE(event_id, '') FROM syncapi_state_history
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, roomID, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StateDelta
+	for rows.Next() {
+		var c StateDelta
+		if err := rows.Scan(&c.Pos, &c.EventType, &c.StateKey, &c.EventID); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

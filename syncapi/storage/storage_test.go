@@ -211,6 +211,22 @@ func TestStateHistory(t *testing.T) {
 			if j, inv, err := d.MemberCounts(ctx, room, 9); err != nil || j != 1 || inv != 1 {
 				t.Fatalf("counts: %d %d %v", j, inv, err)
 			}
+			deltas, err := d.StateChangesBetween(ctx, room, 5, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dl []string
+			for _, c := range deltas {
+				dl = append(dl, fmt.Sprintf("%d %s %q", c.Pos, c.EventType, c.EventID))
+			}
+			sort.Strings(dl)
+			if want := `[6 m.room.member "$bob2" 7 m.room.name "$name2x" 7 m.room.topic "$topic" 8 m.room.topic ""]`; fmt.Sprint(dl) != want {
+				t.Fatalf("deltas: %v", dl)
+			}
+			byID, err := d.EventsByIDs(ctx, []string{"$alice", "$nope", "$topic"})
+			if err != nil || len(byID) != 2 {
+				t.Fatalf("by IDs: %v %v", ids(byID), err)
+			}
 			if e, err := d.StateEventAt(ctx, room, "m.room.name", "", 6); err != nil || e == nil || e.EventID != "$name1" {
 				t.Fatalf("name at 6: %+v %v", e, err)
 			}
