@@ -10,16 +10,11 @@ package clientapi
 
 import (
 	"context"
-	"net/http"
-	"strings"
-
-	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/routing"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	"github.com/axon-matrix/axon/internal/eventlog"
-	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
@@ -55,29 +50,4 @@ func (c *ClientAPI) AddPublicRoutes(routers Routers, userAPI userapi.UserAPI, rs
 // done.
 func (c *ClientAPI) RunMembershipConsumer(ctx context.Context, consumer eventlog.Consumer, topic string) error {
 	return consumers.NewMembershipConsumer(c.db, c.cfg.ServerName).Run(ctx, consumer, topic)
-}
-
-// NewSynapseAdminRouter returns a router for the /_synapse/admin paths (shared-secret
-// registration), with the same M_UNRECOGNIZED answers as the process base's routers, and
-// the subrouter to pass as Routers.SynapseAdmin. Serve it with WithSynapseAdmin.
-func NewSynapseAdminRouter() (root, admin *mux.Router) {
-	root = mux.NewRouter().SkipClean(true).UseEncodedPath()
-	root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httputil.WriteError(w, httputil.Unrecognized(http.StatusNotFound))
-	})
-	root.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httputil.WriteError(w, httputil.Unrecognized(http.StatusMethodNotAllowed))
-	})
-	return root, root.PathPrefix("/_synapse/admin").Subrouter()
-}
-
-// WithSynapseAdmin serves /_synapse/ paths from admin and everything else from public.
-func WithSynapseAdmin(public http.Handler, admin http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/_synapse/") {
-			admin.ServeHTTP(w, r)
-			return
-		}
-		public.ServeHTTP(w, r)
-	})
 }

@@ -56,7 +56,8 @@ func TestUnknownAndAuthErrors(t *testing.T) {
 		{"wrong method", "DELETE", "/_matrix/client/v3/account/whoami", alice.token, 405, "M_UNRECOGNIZED"},
 		{"missing token", "GET", "/_matrix/client/v3/account/whoami", "", 401, "M_MISSING_TOKEN"},
 		{"unknown token", "GET", "/_matrix/client/v3/account/whoami", "nope", 401, "M_UNKNOWN_TOKEN"},
-		{"unknown admin path", "GET", "/_synapse/admin/v1/nothing", "", 404, ""},
+		{"unknown admin path", "GET", "/_synapse/admin/v1/nothing", "", 404, "M_UNRECOGNIZED"},
+		{"admin wrong method", "DELETE", "/_synapse/admin/v1/register", "", 405, "M_UNRECOGNIZED"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	"github.com/axon-matrix/axon/internal/config"
@@ -106,18 +104,9 @@ func newHarnessDSN(t *testing.T, dsn string, mutate ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminRoot := mux.NewRouter()
 	Setup(Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: adminRoot.PathPrefix("/_synapse/admin").Subrouter()}, cfg, userAPI, rsAPI, db)
-	public := base.PublicHandler()
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/_synapse/") {
-			adminRoot.ServeHTTP(w, r)
-			return
-		}
-		public.ServeHTTP(w, r)
-	})
-	return &harness{t: t, handler: handler, db: db, userAPI: userAPI, rsAPI: rsAPI}
+		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, db)
+	return &harness{t: t, handler: base.PublicHandler(), db: db, userAPI: userAPI, rsAPI: rsAPI}
 }
 
 // resp is a decoded response.
