@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -222,4 +223,37 @@ func TestValidRoomIDForVersion(t *testing.T) {
 			t.Errorf("ValidRoomIDForVersion(%q, %s) = %v, want ok=%v", tt.id, tt.version, err, tt.ok)
 		}
 	}
+}
+
+// FuzzParseIDs: no input panics, and whatever parses re-assembles to the same string.
+func FuzzParseIDs(f *testing.F) {
+	for _, s := range []string{"@a:b.c", "!r:[::1]:80", "$e", "#a:1.2.3.4:5", "@:x", "[::", "a:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if host, port, err := ParseServerName(s); err == nil {
+			back := host
+			if port != 0 {
+				back += ":" + strconv.Itoa(port)
+			}
+			if back != s && !strings.HasPrefix(strings.TrimPrefix(s, host+":"), "0") {
+				t.Fatalf("ParseServerName(%q) = %q, %d", s, host, port)
+			}
+		}
+		if l, srv, err := ParseUserID(s); err == nil && "@"+l+":"+srv != s {
+			t.Fatalf("ParseUserID(%q) = %q, %q", s, l, srv)
+		}
+		if l, srv, err := ParseRoomAlias(s); err == nil && "#"+l+":"+srv != s {
+			t.Fatalf("ParseRoomAlias(%q) = %q, %q", s, l, srv)
+		}
+		if o, srv, err := ParseRoomID(s); err == nil && s != "!"+o && s != "!"+o+":"+srv {
+			t.Fatalf("ParseRoomID(%q) = %q, %q", s, o, srv)
+		}
+		for _, v := range RoomVersions() {
+			_ = ValidEventIDForVersion(s, v)
+			_ = ValidRoomIDForVersion(s, v)
+		}
+		_ = ValidLocalpart(s, "example.org")
+		_ = CompliantUserID(s)
+	})
 }
