@@ -140,6 +140,17 @@ type PublicComponent struct {
 // ClientAPI configures the clientapi (Tier 1).
 type ClientAPI struct {
 	PublicComponent `yaml:",inline"`
+	// PublicBaseURL is the client API's public base URL, advertised in
+	// /.well-known/matrix/client and the login response. Empty: the monolith advertises
+	// http://localhost:<port of monolith.http_bind>.
+	PublicBaseURL string `yaml:"public_base_url"`
+	// RegistrationDisabled closes POST /register to new users.
+	RegistrationDisabled bool `yaml:"registration_disabled"`
+	// GuestAccess allows guest registration (kind=guest).
+	GuestAccess bool `yaml:"guest_access"`
+	// RegistrationSharedSecret enables Synapse's shared-secret registration at
+	// /_synapse/admin/v1/register (for register_new_matrix_user and similar tools).
+	RegistrationSharedSecret string `yaml:"registration_shared_secret"`
 }
 
 // SyncAPI configures the syncapi (Tier 1).

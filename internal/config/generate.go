@@ -119,6 +119,19 @@ global:
   # Directory of uploaded and cached remote media.
   base_path: {{q .BasePath}}
 {{- end}}
+{{- if eq .Name "clientapi"}}
+  # Public base URL of the client API, for /.well-known/matrix/client and login
+  # responses (e.g. "https://matrix.example.org"). Empty: the monolith advertises
+  # http://localhost:<port of monolith.http_bind>.
+  public_base_url: {{q $.C.ClientAPI.PublicBaseURL}}
+  # Close POST /register to new users.
+  registration_disabled: {{$.C.ClientAPI.RegistrationDisabled}}
+  # Allow guest accounts (POST /register?kind=guest).
+  guest_access: {{$.C.ClientAPI.GuestAccess}}
+  # Enables /_synapse/admin/v1/register (Synapse's shared-secret registration, used by
+  # register_new_matrix_user). Empty: disabled. Keep it secret.
+  registration_shared_secret: {{q $.C.ClientAPI.RegistrationSharedSecret}}
+{{- end}}
   database:
     connection_string: ""
     max_open_conns: 0

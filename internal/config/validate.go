@@ -96,6 +96,11 @@ func (c *Config) Validate() error {
 	if c.MediaAPI.BasePath == "" {
 		bad("media_api.base_path", "must not be empty")
 	}
+	if u := c.ClientAPI.PublicBaseURL; u != "" {
+		if err := checkHTTPURL(u); err != nil {
+			bad("client_api.public_base_url", "%v", err)
+		}
+	}
 	if err := checkHostPort(c.Monolith.HTTPBind, false); err != nil {
 		bad("monolith.http_bind", "%v", err)
 	}
