@@ -354,6 +354,9 @@ func TestInviteAndLeave(t *testing.T) {
 		if !ok || eventIDs(lr.Timeline.Events)[len(lr.Timeline.Events)-1] != rej {
 			t.Fatalf("rejected invite: %+v", s2.Rooms)
 		}
+		if len(lr.State.Events) != 0 || len(lr.Timeline.Events) != 1 {
+			t.Fatalf("a rejected invite reveals the room: timeline %v state %v", eventIDs(lr.Timeline.Events), eventIDs(lr.State.Events))
+		}
 
 		// Bob leaves; alice talks afterwards.
 		before := h.msg(room, alice, "before")

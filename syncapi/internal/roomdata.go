@@ -23,6 +23,12 @@ func (r *roomData) empty() bool { return len(r.timeline.Events) == 0 && len(r.st
 // scanBatch is how many rows one storage read takes while looking for timeline events.
 const scanBatch = 100
 
+// maxScan bounds the rows one timeline or pagination request reads looking for events the
+// filter and history visibility let through; past it the answer is cut short (limited
+// timeline, or an end token to continue from), so a room whose history the user may not
+// see costs a bounded amount per request.
+const maxScan = 2000
+
 // roomData builds a room's timeline of the events in (from, to] (the newest `limit` that
 // pass the filter and the user may see) and its state section: with full, the whole state
 // at the start of the timeline; otherwise the state that changed between from and the
@@ -183,12 +189,17 @@ func tupleOf(e *storage.Event) matrix.StateKeyTuple {
 // the range (the timeline is limited).
 func (s *Syncer) scanTimeline(ctx context.Context, roomID string, from, to int64, limit int, f *RoomEventFilter, vis *roomVisibility) ([]storage.Event, bool, error) {
 	var picked []storage.Event
-	cur := to
+	cur, scanned := to, 0
 	for cur > from && len(picked) <= limit {
+		if scanned >= maxScan {
+			// Older matching events may exist; the client can page back from prev_batch.
+			return reverse(picked), true, nil
+		}
 		batch, err := s.db.RoomEvents(ctx, roomID, from, cur, true, scanBatch)
 		if err != nil {
 			return nil, false, err
 		}
+		scanned += len(batch)
 		for i := range batch {
 			e := &batch[i]
 			cur = e.StreamPos - 1
@@ -207,10 +218,14 @@ func (s *Syncer) scanTimeline(ctx context.Context, roomID string, from, to int64
 	if limited {
 		picked = picked[:limit]
 	}
-	for i, j := 0, len(picked)-1; i < j; i, j = i+1, j-1 {
-		picked[i], picked[j] = picked[j], picked[i]
+	return reverse(picked), limited, nil
+}
+
+func reverse(evs []storage.Event) []storage.Event {
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
 	}
-	return picked, limited, nil
+	return evs
 }
 
 // filterState applies the state filter and lazy loading of members: with

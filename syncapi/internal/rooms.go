@@ -53,10 +53,15 @@ func (s *Syncer) access(ctx context.Context, roomID, userID string) (*roomAccess
 
 // page reads events of a room for pagination: backwards, the events at positions ≤ cur
 // and > bound, newest first; forwards, the events at positions > cur and ≤ bound, oldest
-// first; keeping up to limit that pass the filter and that the user may see. next is the
-// token position to continue from; more is false when the range is exhausted.
+// first; keeping up to limit that pass the filter and that the user may see, reading at
+// most maxScan rows. next is the token position to continue from; more is false when the
+// range is exhausted.
 func (s *Syncer) page(ctx context.Context, roomID string, cur, bound int64, backwards bool, limit int, f *RoomEventFilter, vis *roomVisibility) (evs []storage.Event, next int64, more bool, err error) {
+	scanned := 0
 	for len(evs) < limit {
+		if scanned >= maxScan {
+			return evs, cur, true, nil // a bounded amount per request; continue from cur
+		}
 		var batch []storage.Event
 		if backwards {
 			if cur <= bound {
@@ -75,6 +80,7 @@ func (s *Syncer) page(ctx context.Context, roomID string, cur, bound int64, back
 		if len(batch) == 0 {
 			return evs, cur, false, nil
 		}
+		scanned += len(batch)
 		for i := range batch {
 			e := &batch[i]
 			if backwards {

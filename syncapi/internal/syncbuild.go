@@ -21,6 +21,7 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 	incremental := req.Since != nil
 	var since, sinceAD int64
 	changed := map[string]bool{}
+	joinedInWindow := map[string]bool{}
 	before := map[string]string{}
 	if incremental {
 		since, sinceAD = req.Since.Room, req.Since.AccountData
@@ -30,6 +31,7 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 		}
 		for _, c := range changes {
 			changed[c.RoomID] = true
+			joinedInWindow[c.RoomID] = joinedInWindow[c.RoomID] || c.Membership == "join"
 		}
 		if len(changes) > 0 {
 			old, err := s.db.MembershipsAt(ctx, req.UserID, since)
@@ -127,8 +129,14 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			switch {
 			case incremental && changed[m.RoomID] && before[m.RoomID] != "leave" && before[m.RoomID] != "ban":
 				// Left (or was kicked, banned, or rejected an invite) since the token: the
-				// timeline up to the leave. Full state if the client never had the room's state.
-				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, m.Pos, before[m.RoomID] != "join", false)
+				// timeline up to the leave. Full state if the user joined after the token (the
+				// client never had the room's state); none if they never joined at all (a
+				// rejected or withdrawn invite shows no more than the invite did).
+				wasJoined := before[m.RoomID] == "join"
+				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, m.Pos, !wasJoined && joinedInWindow[m.RoomID], false)
+				if err == nil && !wasJoined && !joinedInWindow[m.RoomID] {
+					rd.state = newEventList()
+				}
 			case (!incremental || req.FullState) && f.Room.IncludeLeave:
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, m.Pos, true, false)
 			default:
