@@ -147,9 +147,6 @@ func checkFields(e *Event, top map[string]json.RawMessage) error {
 	if e.depth < 0 || (e.version.StrictCanonicalJSON && e.depth > MaxDepth) {
 		return badf(`"depth" out of range`)
 	}
-	if e.ts < 0 {
-		return badf(`"origin_server_ts" is negative`)
-	}
 	if len(e.prevEvents) > MaxPrevEvents {
 		return badf("more than %d prev_events", MaxPrevEvents)
 	}
