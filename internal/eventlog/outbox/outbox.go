@@ -105,6 +105,14 @@ func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message
 	if len(msgs) == 0 {
 		return nil
 	}
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return fmt.Errorf("outbox: message without topic")
+		}
+	}
+	if tx == nil {
+		return fmt.Errorf("outbox: Stage needs the caller's transaction")
+	}
 	if o.db.Dialect == sqlutil.Postgres {
 		keys := make([]string, 0, len(msgs))
 		seen := map[string]bool{}
@@ -123,9 +131,6 @@ func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message
 	}
 	now := time.Now().UnixMilli()
 	for _, m := range msgs {
-		if m.Topic == "" {
-			return fmt.Errorf("outbox: message without topic")
-		}
 		headers := ""
 		if len(m.Headers) > 0 {
 			b, err := json.Marshal(m.Headers)
