@@ -34,6 +34,7 @@ type RoomserverInternalAPI struct {
 	outbox     eventlog.Outbox
 	topics     Topics
 	locks      roomLocks
+	cache      *eventCache
 	now        func() time.Time
 }
 
@@ -47,5 +48,6 @@ func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey,
 
 // newAPI wires the implementation; NewInternalAPI (roomserver.go) builds its arguments.
 func newAPI(db *storage.Database, serverName string, events eventLib, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
-	return &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics, now: time.Now}
+	return &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics,
+		cache: newEventCache(10000), now: time.Now}
 }

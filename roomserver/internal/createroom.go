@@ -83,7 +83,7 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 		if err != nil {
 			return err
 		}
-		if err := w.store(ctx, create, sendOpts{}); err != nil {
+		if err := w.store(ctx, create, "shared", sendOpts{}); err != nil {
 			return err
 		}
 		// 2–8: join, power levels, alias, preset, initial_state, name, topic, invites.

@@ -104,9 +104,9 @@ func (w *roomWriter) send(ctx context.Context, t eventTemplate, sender string, o
 // extremities, or the forked path.
 func (w *roomWriter) storeBuilt(ctx context.Context, b *built, opts sendOpts) error {
 	if b.forked {
-		return w.storeWithPrevState(ctx, b.e, b.before, opts)
+		return w.storeWithPrevState(ctx, b.e, b.before, b.historyVisibility, opts)
 	}
-	return w.store(ctx, b.e, opts)
+	return w.store(ctx, b.e, b.historyVisibility, opts)
 }
 
 // sendRedaction sends an m.room.redaction and applies it: the redacted event's stored JSON
@@ -164,6 +164,7 @@ func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender 
 		return nil, err
 	}
 	delete(w.parsed, target.NID)
+	w.a.cache.evict(target.EventID)
 	if err := w.s.InsertRedaction(ctx, e.EventID(), target.EventID, true); err != nil {
 		return nil, err
 	}

@@ -220,11 +220,7 @@ func (w *roomWriter) recomputeCurrentState(ctx context.Context) (adds, removes [
 // recomputes the current state by resolving the states after every extremity. Topic 2
 // carries the resulting change of the current state. This is the path of events that fork
 // the DAG; federation (arrow 3) will store received events through it.
-func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, before int64, opts sendOpts) error {
-	hv, err := w.historyVisibility(ctx)
-	if err != nil {
-		return err
-	}
+func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, before int64, hv string, opts sendOpts) error {
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}

@@ -3,6 +3,7 @@ package internal
 import (
 	"bytes"
 	"context"
+	"sort"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -62,26 +63,39 @@ func (a *RoomserverInternalAPI) newWriter(s *storage.Store, tx *sql.Tx, room *st
 // stateEvents loads the state events of the given tuples: from the room's current state
 // when from is nil, else from the state map from.
 func (w *roomWriter) stateEvents(ctx context.Context, from storage.StateMap, tuples []matrix.StateKeyTuple) (map[matrix.StateKeyTuple]matrix.PDU, storage.StateMap, error) {
-	var nids storage.StateMap
+	var refs map[matrix.StateKeyTuple]storage.StateRef
 	if from != nil {
-		nids = storage.StateMap{}
+		refs = map[matrix.StateKeyTuple]storage.StateRef{}
+		var nids []int64
 		for _, t := range tuples {
 			if nid, ok := from[t]; ok {
-				nids[t] = nid
+				refs[t] = storage.StateRef{NID: nid}
+				nids = append(nids, nid)
 			}
+		}
+		ids, err := w.s.EventIDsByNID(ctx, nids)
+		if err != nil {
+			return nil, nil, err
+		}
+		for t, r := range refs {
+			refs[t] = storage.StateRef{NID: r.NID, EventID: ids[r.NID]}
 		}
 	} else {
 		var err error
-		if nids, err = w.s.CurrentState(ctx, w.room.RoomID, tuples); err != nil {
+		if refs, err = w.s.CurrentStateRefs(ctx, w.room.RoomID, tuples); err != nil {
 			return nil, nil, err
 		}
 	}
-	out := make(map[matrix.StateKeyTuple]matrix.PDU, len(nids))
 	var missing []int64
-	for _, nid := range nids {
-		if w.parsed[nid] == nil {
-			missing = append(missing, nid)
+	for _, r := range refs {
+		if w.parsed[r.NID] != nil {
+			continue
 		}
+		if e := w.a.cache.get(r.EventID); e != nil {
+			w.parsed[r.NID] = e
+			continue
+		}
+		missing = append(missing, r.NID)
 	}
 	if len(missing) > 0 {
 		rows, err := w.s.EventsByNID(ctx, missing)
@@ -94,14 +108,18 @@ func (w *roomWriter) stateEvents(ctx context.Context, from storage.StateMap, tup
 				return nil, nil, fmt.Errorf("roomserver: parsing stored event %s: %w", row.EventID, err)
 			}
 			w.parsed[nid] = e
+			w.a.cache.put(e)
 		}
 	}
-	for t, nid := range nids {
-		e := w.parsed[nid]
+	out := make(map[matrix.StateKeyTuple]matrix.PDU, len(refs))
+	nids := make(storage.StateMap, len(refs))
+	for t, r := range refs {
+		e := w.parsed[r.NID]
 		if e == nil {
-			return nil, nil, fmt.Errorf("roomserver: current state names unknown event %d", nid)
+			return nil, nil, fmt.Errorf("roomserver: state names unknown event %d", r.NID)
 		}
 		out[t] = e
+		nids[t] = r.NID
 	}
 	return out, nids, nil
 }
@@ -124,6 +142,8 @@ type built struct {
 	// the room's forward extremities (t.Prev was given), so e forks the DAG.
 	before int64
 	forked bool
+	// historyVisibility is the history visibility in the state before e.
+	historyVisibility string
 }
 
 // build turns a template into a signed event that passes the auth rules against the state
@@ -135,21 +155,38 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 		return nil, httputil.BadJSON("Event content must be a JSON object")
 	}
 	prev, forked := t.Prev, t.Prev != nil
-	if !forked {
-		var err error
-		if prev, err = w.s.ForwardExtremities(ctx, w.room.RoomID); err != nil {
+	var depth int64
+	var prevRows map[string]*storage.EventRow
+	var err error
+	if forked || w.version.EventIDFormat == matrix.EventIDFormatServer {
+		// The forked path needs the prev events' states, v1–v2 their reference hashes.
+		if !forked {
+			if prev, err = w.s.ForwardExtremities(ctx, w.room.RoomID); err != nil {
+				return nil, err
+			}
+		}
+		if prevRows, err = w.s.EventsByID(ctx, prev); err != nil {
 			return nil, err
 		}
+		if len(prevRows) != len(prev) {
+			return nil, fmt.Errorf("roomserver: unknown prev_events %v", prev)
+		}
+		for _, r := range prevRows {
+			depth = max(depth, r.Depth)
+		}
+	} else {
+		depths, err := w.s.ExtremityDepths(ctx, w.room.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		for id, d := range depths {
+			prev = append(prev, id)
+			depth = max(depth, d)
+		}
+		sort.Strings(prev)
 	}
 	if len(prev) == 0 {
 		return nil, fmt.Errorf("roomserver: room %s has no forward extremities", w.room.RoomID)
-	}
-	prevRows, err := w.s.EventsByID(ctx, prev)
-	if err != nil {
-		return nil, err
-	}
-	if len(prevRows) != len(prev) {
-		return nil, fmt.Errorf("roomserver: unknown prev_events %v", prev)
 	}
 	b := &built{before: w.room.SnapshotID, forked: forked}
 	var from storage.StateMap
@@ -161,10 +198,6 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 			return nil, err
 		}
 	}
-	var depth int64
-	for _, r := range prevRows {
-		depth = max(depth, r.Depth)
-	}
 	p := &proto{RoomID: w.room.RoomID, Sender: sender, Type: t.Type, StateKey: t.StateKey, Content: t.Content,
 		Redacts: t.Redacts, PrevEvents: prev, Depth: depth + 1, OriginServerTS: w.a.now().UnixMilli()}
 
@@ -172,10 +205,11 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 	// the create event, which v12 does not list but the auth rules still need.
 	createTuple := matrix.StateKeyTuple{EventType: "m.room.create"}
 	tuples := w.a.events.AuthEventTuples(w.version, p)
-	state, _, err := w.stateEvents(ctx, from, append(tuples, createTuple))
+	state, _, err := w.stateEvents(ctx, from, append(tuples, createTuple, hvTuple))
 	if err != nil {
 		return nil, err
 	}
+	b.historyVisibility = historyVisibilityOf(state[hvTuple])
 	create := state[createTuple]
 	if create == nil {
 		return nil, fmt.Errorf("roomserver: room %s has no create event in its state", w.room.RoomID)
@@ -241,12 +275,9 @@ func forbidden(err error) error {
 	return err
 }
 
-// store writes a built, authorised event and stages its outputs.
-func (w *roomWriter) store(ctx context.Context, e matrix.PDU, opts sendOpts) error {
-	hv, err := w.historyVisibility(ctx)
-	if err != nil {
-		return err
-	}
+// store writes an authorised event on top of all forward extremities and stages its
+// outputs; hv is the history visibility before it.
+func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts sendOpts) error {
 	before := w.room.SnapshotID
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
@@ -283,18 +314,12 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, opts sendOpts) err
 // over the previous one), the current state row, and for m.room.member the membership row
 // and topic 4.
 func (w *roomWriter) applyState(ctx context.Context, nid int64, e matrix.PDU, tuple matrix.StateKeyTuple, out *api.OutputNewRoomEventData) error {
-	old, err := w.s.CurrentState(ctx, w.room.RoomID, []matrix.StateKeyTuple{tuple})
+	old, err := w.s.CurrentStateRefs(ctx, w.room.RoomID, []matrix.StateKeyTuple{tuple})
 	if err != nil {
 		return err
 	}
-	if oldNID, ok := old[tuple]; ok {
-		oldRows, err := w.s.EventsByNID(ctx, []int64{oldNID})
-		if err != nil {
-			return err
-		}
-		if r := oldRows[oldNID]; r != nil {
-			out.RemovesStateEventIDs = []string{r.EventID}
-		}
+	if r, ok := old[tuple]; ok {
+		out.RemovesStateEventIDs = []string{r.EventID}
 	}
 	out.AddsStateEventIDs = []string{e.EventID()}
 	snap, err := w.s.NewSnapshot(ctx, w.room.RoomID, w.room.SnapshotID, storage.StateMap{tuple: nid})
@@ -331,19 +356,20 @@ func (w *roomWriter) setMembership(ctx context.Context, userID string, e matrix.
 	return nil
 }
 
-// historyVisibility is the room's history visibility before the event being stored.
-func (w *roomWriter) historyVisibility(ctx context.Context) (string, error) {
-	e, err := w.stateEvent(ctx, "m.room.history_visibility", "")
-	if err != nil || e == nil {
-		return "shared", err
+var hvTuple = matrix.StateKeyTuple{EventType: "m.room.history_visibility"}
+
+// historyVisibilityOf reads an m.room.history_visibility event; "shared" if there is none.
+func historyVisibilityOf(e matrix.PDU) string {
+	if e == nil {
+		return "shared"
 	}
 	var c struct {
 		HV string `json:"history_visibility"`
 	}
 	if json.Unmarshal(e.Content(), &c) != nil || c.HV == "" {
-		return "shared", nil
+		return "shared"
 	}
-	return c.HV, nil
+	return c.HV
 }
 
 // flush assigns the topic 2 stream positions of this transaction's records and stages all

@@ -48,18 +48,32 @@ func (s *Store) InsertEvent(ctx context.Context, e *EventRow) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("storage: inserting event %s: %w", e.EventID, err)
 	}
-	for _, p := range dedupe(e.PrevEventIDs) {
-		if _, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_prev_edges (event_nid, prev_event_id) VALUES ($1, $2)`, nid, p); err != nil {
-			return 0, err
-		}
+	if err := s.insertEdges(ctx, "roomserver_prev_edges", "prev_event_id", nid, dedupe(e.PrevEventIDs)); err != nil {
+		return 0, err
 	}
-	for _, a := range dedupe(e.AuthEventIDs) {
-		if _, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_auth_edges (event_nid, auth_event_id) VALUES ($1, $2)`, nid, a); err != nil {
-			return 0, err
-		}
+	if err := s.insertEdges(ctx, "roomserver_auth_edges", "auth_event_id", nid, dedupe(e.AuthEventIDs)); err != nil {
+		return 0, err
 	}
 	e.NID = nid
 	return nid, nil
+}
+
+// insertEdges writes an event's DAG edges in one multi-row INSERT.
+func (s *Store) insertEdges(ctx context.Context, table, column string, nid int64, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, 2*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d)", 2*i+1, 2*i+2)
+		args = append(args, nid, id)
+	}
+	_, err := s.q.ExecContext(ctx, `INSERT INTO `+table+` (event_nid, `+column+`) VALUES `+b.String(), args...)
+	return err
 }
 
 func dedupe(in []string) []string {

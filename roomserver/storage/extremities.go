@@ -23,3 +23,23 @@ func (s *Store) UpdateForwardExtremities(ctx context.Context, roomID string, rem
 	_, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_forward_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, roomID, add)
 	return err
 }
+
+// ExtremityDepths returns the room's forward extremities with their depths.
+func (s *Store) ExtremityDepths(ctx context.Context, roomID string) (map[string]int64, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT f.event_id, e.depth FROM roomserver_forward_extremities f
+		JOIN roomserver_events e ON e.event_id = f.event_id WHERE f.room_id = $1`, roomID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var depth int64
+		if err := rows.Scan(&id, &depth); err != nil {
+			return nil, err
+		}
+		out[id] = depth
+	}
+	return out, rows.Err()
+}
