@@ -3,11 +3,11 @@ package internal
 import (
 	"bytes"
 	"context"
-	"sort"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
