@@ -3,7 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -322,6 +324,54 @@ func TestRedactionAndAccountData(t *testing.T) {
 			ads, _ = d.AccountDataBetween(ctx, "@u:test", 3, 4)
 			if len(ads) != 1 || ads[0].Type != "m.b" {
 				t.Fatalf("%+v", ads)
+			}
+		})
+	}
+}
+
+// TestConcurrentConsumers stores positions from several goroutines in shuffled order, as
+// consumers of different partitions do: the watermark must end at the last position, and
+// every Advance must start where some earlier one ended (no position exposed twice or skipped).
+func TestConcurrentConsumers(t *testing.T) {
+	for name, dsn := range testenv.Databases(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			_, d := openDB(t, dsn(t))
+			const n, workers = 120, 4
+			perm := rand.New(rand.NewSource(1)).Perm(n)
+			var mu sync.Mutex
+			covered := map[int64]bool{}
+			var wg sync.WaitGroup
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					for i := w; i < n; i += workers {
+						pos := int64(perm[i] + 1)
+						adv, err := d.StoreRoomEvent(ctx, pos, &NewRoomEvent{Event: msg(fmt.Sprintf("$c%d", pos))})
+						if err != nil {
+							errs <- err
+							return
+						}
+						mu.Lock()
+						for p := adv.From + 1; p <= adv.To; p++ {
+							if covered[p] {
+								errs <- fmt.Errorf("position %d exposed twice", p)
+							}
+							covered[p] = true
+						}
+						mu.Unlock()
+					}
+				}(w)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if r, _, _ := d.Watermarks(ctx); r != n || len(covered) != n {
+				t.Fatalf("watermark %d, %d positions exposed", r, len(covered))
 			}
 		})
 	}
