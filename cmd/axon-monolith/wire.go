@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/clientapi"
+	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/eventlog/outbox"
+	"github.com/axon-matrix/axon/roomserver"
+	"github.com/axon-matrix/axon/syncapi"
+	"github.com/axon-matrix/axon/userapi"
+)
+
+// wire builds the components: userapi and roomserver (direct implementations of their
+// api interfaces, handed to the Tier 1 components as arrow 4, arrow 2 and the token checks
+// need them), syncapi and clientapi with their public routes and consumers, and the
+// outbox relays that publish what the producers stage (topics 1, 2 and 4).
+func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey) error {
+	base := m.base
+	ctx := base.Context()
+	log, err := openLog(context.Background(), base, cfg)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	background := func(name string, fn func(ctx context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				base.Logger.WithError(err).WithField("task", name).Error("background task stopped")
+			}
+		}()
+	}
+	// Registered after the log's and the databases' hooks, so it runs before them.
+	defer base.AddShutdownHook("background tasks", func(context.Context) error { wg.Wait(); return nil })
+
+	newOutbox := func(component string) (*outbox.Outbox, error) {
+		db, err := base.OpenDatabase(component)
+		if err != nil {
+			return nil, err
+		}
+		ob, err := outbox.NewOutbox(db, component, log.Producer())
+		if err != nil {
+			return nil, err
+		}
+		background(component+" outbox", ob.Run)
+		return ob, nil
+	}
+
+	// userapi (producer of topic 1)
+	udb, err := base.OpenDatabase(config.ComponentUserAPI)
+	if err != nil {
+		return err
+	}
+	uOut, err := newOutbox(config.ComponentUserAPI)
+	if err != nil {
+		return err
+	}
+	userAPI, err := userapi.NewInternalAPI(udb, cfg.Global.ServerName, uOut, cfg.TopicName(eventlog.TopicAccountData))
+	if err != nil {
+		return fmt.Errorf("userapi: %w", err)
+	}
+
+	// roomserver (producer of topics 2 and 4)
+	rdb, err := base.OpenDatabase(config.ComponentRoomServer)
+	if err != nil {
+		return err
+	}
+	rOut, err := newOutbox(config.ComponentRoomServer)
+	if err != nil {
+		return err
+	}
+	rsAPI, err := roomserver.NewInternalAPI(context.Background(), rdb, cfg.Global.ServerName, keyID, key, rOut,
+		roomserver.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), Membership: cfg.TopicName(eventlog.TopicMembership)})
+	if err != nil {
+		return fmt.Errorf("roomserver: %w", err)
+	}
+
+	// syncapi (consumer of topics 1 and 2)
+	sdb, err := base.OpenDatabase(config.ComponentSyncAPI)
+	if err != nil {
+		return err
+	}
+	sync, err := syncapi.AddPublicRoutes(context.Background(), syncRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
+		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
+		"syncapi", userAPI, rsAPI)
+	if err != nil {
+		return fmt.Errorf("syncapi: %w", err)
+	}
+	base.AddShutdownHook("syncapi consumers", func(context.Context) error { return sync.Stop() })
+
+	// clientapi (arrow 4 to the roomserver; consumer of topic 4)
+	cdb, err := base.OpenDatabase(config.ComponentClientAPI)
+	if err != nil {
+		return err
+	}
+	client, err := clientapi.New(context.Background(), clientConfig(cfg), cdb)
+	if err != nil {
+		return fmt.Errorf("clientapi: %w", err)
+	}
+	client.AddPublicRoutes(clientapi.Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
+		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI)
+	background("clientapi membership consumer", func(ctx context.Context) error {
+		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
+	})
+	return nil
+}
+
+// syncRouter returns the router to give the syncapi. The syncapi registers full paths
+// ("/_matrix/client/v3/sync"), while the process base's client router is mounted at
+// /_matrix/client; so the syncapi gets a router of its own, and every request it matches
+// is handed to it from the client router.
+func syncRouter(clientMux *mux.Router) *mux.Router {
+	r := mux.NewRouter().SkipClean(true)
+	clientMux.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
+		var m mux.RouteMatch
+		return r.Match(req, &m) && m.MatchErr == nil
+	}).Handler(r)
+	return r
+}
+
+// clientConfig maps the file's client_api section to the clientapi's settings.
+func clientConfig(cfg *config.Config) clientapi.Config {
+	c := clientapi.Config{
+		ServerName:               cfg.Global.ServerName,
+		PublicBaseURL:            cfg.ClientAPI.PublicBaseURL,
+		RegistrationDisabled:     cfg.ClientAPI.RegistrationDisabled,
+		GuestsEnabled:            cfg.ClientAPI.GuestAccess,
+		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
+	}
+	if c.PublicBaseURL == "" {
+		port := "8008"
+		if _, p, err := net.SplitHostPort(cfg.Monolith.HTTPBind); err == nil && p != "" && p != "0" {
+			port = p
+		}
+		c.PublicBaseURL = (&url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", port)}).String()
+	}
+	return c
+}
