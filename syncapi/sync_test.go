@@ -74,6 +74,18 @@ func TestInitialAndIncrementalSync(t *testing.T) {
 		if n := len(s4.Rooms.Join[room].State.Events); n != 5 {
 			t.Fatalf("full_state state: %v", eventIDs(s4.Rooms.Join[room].State.Events))
 		}
+		// event_fields and event_format from the filter.
+		sf := h.sync("alice_tok", "filter="+url.QueryEscape(`{"event_fields":["type","content.body"]}`))
+		for _, e := range sf.Rooms.Join[room].Timeline.Events {
+			if e.EventID != "" || e.Type == "" || e.Unsigned != nil {
+				t.Fatalf("event_fields not applied: %+v", e)
+			}
+		}
+		_, fb := h.get("alice_tok", "/_matrix/client/v3/sync?filter="+url.QueryEscape(`{"event_format":"federation"}`))
+		fev := fb["rooms"].(map[string]any)["join"].(map[string]any)[room].(map[string]any)["timeline"].(map[string]any)["events"].([]any)[0].(map[string]any)
+		if fev["depth"] == nil || fev["room_id"] != room {
+			t.Fatalf("federation format: %v", fev)
+		}
 		// The r0 path serves the same.
 		if code, _ := h.get("alice_tok", "/_matrix/client/r0/sync"); code != 200 {
 			t.Fatalf("r0: %d", code)

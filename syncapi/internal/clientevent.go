@@ -21,6 +21,11 @@ type FormatOptions struct {
 	UserID, DeviceID string
 	// Now is the time age is computed against.
 	Now time.Time
+	// Federation renders the event as stored (the filter's event_format "federation"),
+	// with event_id and the unsigned additions.
+	Federation bool
+	// Fields, when set, keeps only these dot-separated paths (the filter's event_fields).
+	Fields []string
 }
 
 // ClientEvent renders a stored event in the client format.
@@ -30,9 +35,15 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		fed = map[string]json.RawMessage{}
 	}
 	out := make(map[string]json.RawMessage, 9)
-	for _, k := range clientKeys {
-		if v, ok := fed[k]; ok {
+	if o.Federation {
+		for k, v := range fed {
 			out[k] = v
+		}
+	} else {
+		for _, k := range clientKeys {
+			if v, ok := fed[k]; ok {
+				out[k] = v
+			}
 		}
 	}
 	out["event_id"], _ = json.Marshal(e.EventID)
@@ -68,6 +79,7 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		if red := parseStoredEvent(e.RedactedBecause); red != nil {
 			ro := o
 			ro.DeviceID = "" // no transaction_id inside redacted_because
+			ro.Fields = nil
 			unsigned["redacted_because"] = ClientEvent(red, ro)
 		}
 	}
@@ -75,7 +87,69 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		out["unsigned"], _ = json.Marshal(unsigned)
 	}
 	b, _ := json.Marshal(out)
+	if len(o.Fields) > 0 {
+		return onlyFields(b, o.Fields)
+	}
 	return b
+}
+
+// onlyFields keeps the given dot-separated paths of a JSON object ("content.body"; a
+// literal dot in a key is written "\.").
+func onlyFields(raw []byte, fields []string) json.RawMessage {
+	var src map[string]any
+	if json.Unmarshal(raw, &src) != nil {
+		return raw
+	}
+	dst := map[string]any{}
+	for _, f := range fields {
+		path := splitPath(f)
+		var cur any = src
+		ok := true
+		for _, p := range path {
+			m, isMap := cur.(map[string]any)
+			if !isMap {
+				ok = false
+				break
+			}
+			if cur, ok = m[p]; !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		d := dst
+		for _, p := range path[:len(path)-1] {
+			next, isMap := d[p].(map[string]any)
+			if !isMap {
+				next = map[string]any{}
+				d[p] = next
+			}
+			d = next
+		}
+		d[path[len(path)-1]] = cur
+	}
+	b, _ := json.Marshal(dst)
+	return b
+}
+
+// splitPath splits an event_fields entry on unescaped dots.
+func splitPath(f string) []string {
+	var parts []string
+	var cur []byte
+	for i := 0; i < len(f); i++ {
+		switch {
+		case f[i] == '\\' && i+1 < len(f) && f[i+1] == '.':
+			cur = append(cur, '.')
+			i++
+		case f[i] == '.':
+			parts = append(parts, string(cur))
+			cur = cur[:0]
+		default:
+			cur = append(cur, f[i])
+		}
+	}
+	return append(parts, string(cur))
 }
 
 // ClientEvents renders a list of events.

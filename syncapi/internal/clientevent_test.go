@@ -72,3 +72,26 @@ func TestParseEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestEventFieldsAndFormat(t *testing.T) {
+	fed := []byte(`{"room_id":"!r:t","sender":"@a:t","type":"m.room.message","content":{"body":"x","m.rel":{"a.b":1,"c":2}},
+		"origin_server_ts":1000,"depth":3,"hashes":{"sha256":"h"}}`)
+	e := &storage.Event{EventID: "$e", RoomID: "!r:t", Type: "m.room.message", Sender: "@a:t", JSON: fed}
+	tests := []struct {
+		name string
+		opts FormatOptions
+		want string
+	}{
+		{"fields", FormatOptions{Fields: []string{"type", "content.body", "content.nope", "nope.deeper"}},
+			`{"content":{"body":"x"},"type":"m.room.message"}`},
+		{"escaped dot", FormatOptions{Fields: []string{`content.m\.rel.a\.b`}}, `{"content":{"m.rel":{"a.b":1}}}`},
+		{"federation keeps federation keys", FormatOptions{Federation: true, Fields: []string{"depth", "hashes", "event_id"}},
+			`{"depth":3,"event_id":"$e","hashes":{"sha256":"h"}}`},
+		{"client drops federation keys", FormatOptions{Fields: []string{"depth", "hashes", "event_id"}}, `{"event_id":"$e"}`},
+	}
+	for _, tc := range tests {
+		if got := string(ClientEvent(e, tc.opts)); got != tc.want {
+			t.Errorf("%s: got %s want %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -13,7 +13,8 @@ import (
 func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamToken) (*SyncResponse, []string, error) {
 	resp := newSyncResponse(pos)
 	f := req.Filter
-	fo := FormatOptions{UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now()}
+	fo := FormatOptions{UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now(),
+		Federation: f.EventFormat == "federation", Fields: f.EventFields}
 	memberships, err := s.db.MembershipsAt(ctx, req.UserID, pos.Room)
 	if err != nil {
 		return nil, nil, err
