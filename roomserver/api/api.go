@@ -80,6 +80,9 @@ type CreateRoomRequest struct {
 	CreationContent           json.RawMessage   `json:"creation_content,omitempty"`
 	InitialState              []InitialStateEvt `json:"initial_state,omitempty"`
 	PowerLevelContentOverride json.RawMessage   `json:"power_level_content_override,omitempty"`
+	// CreatorMemberContent holds extra keys for the creator's join event (displayname,
+	// avatar_url from their profile), like MembershipRequest.Content. Optional.
+	CreatorMemberContent json.RawMessage `json:"creator_member_content,omitempty"`
 }
 
 // InitialStateEvt is one entry of createRoom's initial_state.

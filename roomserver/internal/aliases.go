@@ -2,6 +2,8 @@ package internal
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"sort"
 
 	"github.com/axon-matrix/axon/internal/httputil"
@@ -78,29 +80,90 @@ func (a *RoomserverInternalAPI) ResolveRoomAlias(ctx context.Context, alias stri
 }
 
 // RemoveRoomAlias deletes a local alias: allowed for the alias's creator and for room
-// members whose power level lets them send m.room.canonical_alias (room admins).
+// members whose power level lets them send m.room.canonical_alias (room admins). If the
+// room's m.room.canonical_alias names the alias, it is updated without it (as in Synapse),
+// when the remover has the power to; the alias is deleted either way.
 func (a *RoomserverInternalAPI) RemoveRoomAlias(ctx context.Context, alias, userID string) error {
 	if err := a.localAlias(alias); err != nil {
 		return err
 	}
-	s := a.db.Reader()
-	roomID, creator, err := s.Alias(ctx, alias)
+	roomID, _, err := a.db.Reader().Alias(ctx, alias)
 	if err != nil {
 		return err
 	}
 	if roomID == "" {
 		return httputil.NotFound("Room alias %s not found", alias)
 	}
-	if creator != userID {
-		ok, err := a.canSendState(ctx, s, roomID, userID, "m.room.canonical_alias")
+	return a.writeRoom(ctx, roomID, func(ctx context.Context, w *roomWriter) error {
+		stillRoom, creator, err := w.s.Alias(ctx, alias)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return httputil.Forbidden("You did not create alias %s and may not change the room's aliases", alias)
+		if stillRoom != roomID {
+			return httputil.NotFound("Room alias %s not found", alias)
+		}
+		if creator != userID {
+			ok, err := a.canSendState(ctx, w.s, roomID, userID, "m.room.canonical_alias")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return httputil.Forbidden("You did not create alias %s and may not change the room's aliases", alias)
+			}
+		}
+		if err := w.s.DeleteAlias(ctx, alias); err != nil {
+			return err
+		}
+		return w.dropFromCanonicalAlias(ctx, alias, userID)
+	})
+}
+
+// dropFromCanonicalAlias sends a new m.room.canonical_alias without alias if the current
+// one names it. A sender without the power to is not an error: the event is not sent.
+func (w *roomWriter) dropFromCanonicalAlias(ctx context.Context, alias, sender string) error {
+	ca, err := w.stateEvent(ctx, "m.room.canonical_alias", "")
+	if err != nil || ca == nil {
+		return err
+	}
+	content, err := objectOrEmpty(ca.Content(), "m.room.canonical_alias content")
+	if err != nil {
+		return nil // not ours to repair
+	}
+	changed := false
+	var main string
+	if json.Unmarshal(content["alias"], &main) == nil && main == alias {
+		delete(content, "alias")
+		changed = true
+	}
+	var alt []string
+	if json.Unmarshal(content["alt_aliases"], &alt) == nil {
+		kept := alt[:0:0]
+		for _, x := range alt {
+			if x != alias {
+				kept = append(kept, x)
+			}
+		}
+		if len(kept) != len(alt) {
+			content["alt_aliases"] = mustJSON(kept)
+			changed = true
 		}
 	}
-	return s.DeleteAlias(ctx, alias)
+	if !changed {
+		return nil
+	}
+	_, err = w.send(ctx, eventTemplate{Type: "m.room.canonical_alias", StateKey: strPtr(""), Content: mustJSON(content)}, sender, sendOpts{})
+	if errCodeOf(err) == "M_FORBIDDEN" {
+		return nil // build refused it before writing anything
+	}
+	return err
+}
+
+func errCodeOf(err error) string {
+	var me *httputil.MatrixError
+	if errors.As(err, &me) {
+		return me.ErrCode
+	}
+	return ""
 }
 
 // GetAliasesForRoom lists a room's local aliases.

@@ -127,9 +127,13 @@ func planCreateRoom(req *api.CreateRoomRequest, serverName string) (*roomPlan, e
 	}
 	p.Create = mustJSON(create)
 
-	// 2. The creator's join.
-	p.Events = append(p.Events, eventTemplate{Type: "m.room.member", StateKey: strPtr(req.UserID),
-		Content: mustJSON(map[string]string{"membership": "join"})})
+	// 2. The creator's join, with their profile if the caller gave it.
+	join, err := objectOrEmpty(req.CreatorMemberContent, "creator_member_content")
+	if err != nil {
+		return nil, err
+	}
+	join["membership"] = mustJSON("join")
+	p.Events = append(p.Events, eventTemplate{Type: "m.room.member", StateKey: strPtr(req.UserID), Content: mustJSON(join)})
 
 	// initial_state entries, checked now; power levels and preset keys they name take
 	// precedence over the defaults.

@@ -117,6 +117,13 @@ func TestPlanCreateRoom(t *testing.T) {
 					t.Errorf("join rule %v", jr)
 				}
 			}},
+		{name: "creator profile in the join", req: api.CreateRoomRequest{UserID: alice, CreatorMemberContent: json.RawMessage(`{"displayname":"Alice","membership":"leave"}`)},
+			check: func(t *testing.T, p *roomPlan) {
+				if c := contentOf(t, p, "m.room.member"); c["displayname"] != "Alice" || c["membership"] != "join" {
+					t.Errorf("join content %v", c)
+				}
+			}},
+		{name: "creator content not an object", req: api.CreateRoomRequest{UserID: alice, CreatorMemberContent: json.RawMessage(`1`)}, wantErr: "M_BAD_JSON"},
 		{name: "unknown version", req: api.CreateRoomRequest{UserID: alice, RoomVersion: "99"}, wantErr: "M_UNSUPPORTED_ROOM_VERSION"},
 		{name: "unknown preset", req: api.CreateRoomRequest{UserID: alice, Preset: "party"}, wantErr: "M_INVALID_PARAM"},
 		{name: "creation_content not an object", req: api.CreateRoomRequest{UserID: alice, CreationContent: json.RawMessage(`[1]`)}, wantErr: "M_BAD_JSON"},

@@ -157,19 +157,23 @@ func (w *roomWriter) authoriseRestrictedJoin(ctx context.Context, userID, curren
 	return nil
 }
 
-// Forget hides a room the user has left (POST /forget); M_UNKNOWN while still in it.
+// Forget hides a room the user has left (POST /forget); M_UNKNOWN while still in it,
+// M_NOT_FOUND for an unknown room, and (as in Synapse) nothing to do for a room the user
+// was never in.
 func (a *RoomserverInternalAPI) Forget(ctx context.Context, roomID, userID string) error {
 	unlock := a.locks.lock(roomID)
 	defer unlock()
-	m, _, _, err := a.db.Reader().Membership(ctx, roomID, userID)
+	s := a.db.Reader()
+	if _, err := a.knownRoom(ctx, s, roomID); err != nil {
+		return err
+	}
+	m, _, _, err := s.Membership(ctx, roomID, userID)
 	if err != nil {
 		return err
 	}
 	switch m {
 	case auth.MembershipJoin, auth.MembershipInvite, auth.MembershipKnock:
 		return httputil.Unknown("You must leave the room before forgetting it")
-	case "":
-		return httputil.NotFound("You have never been in room %s", roomID)
 	}
-	return a.db.Reader().ForgetRoom(ctx, roomID, userID)
+	return s.ForgetRoom(ctx, roomID, userID)
 }

@@ -224,5 +224,15 @@ func TestAliasesAndDirectory(t *testing.T) {
 		if _, err := rs.QueryPublicRooms(ctx, &api.PublicRoomsRequest{Since: "x"}); errCode(err) != "M_INVALID_PARAM" {
 			t.Fatalf("bad since: %v", err)
 		}
+		// Removing the canonical alias also updates m.room.canonical_alias.
+		if err := rs.RemoveRoomAlias(ctx, "#pub0:"+testServer, alice); err != nil {
+			t.Fatal(err)
+		}
+		if ca := string(stateOf(t, rs, public[0])["m.room.canonical_alias/"]); ca != `{}` {
+			t.Fatalf("canonical alias after removal: %s", ca)
+		}
+		if _, _, err := rs.ResolveRoomAlias(ctx, "#pub0:"+testServer); errCode(err) != "M_NOT_FOUND" {
+			t.Fatalf("removed alias still resolves: %v", err)
+		}
 	})
 }
