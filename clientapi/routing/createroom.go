@@ -86,7 +86,7 @@ func (rt *Routes) createRoom(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	out := &rsapi.CreateRoomRequest{UserID: dev.UserID, RoomVersion: req.RoomVersion, Preset: req.Preset,
 		Visibility: req.Visibility, RoomAliasName: req.RoomAliasName, Invite: req.Invite, IsDirect: req.IsDirect,
-		InitialState: req.InitialState}
+		InitialState: req.InitialState, CreatorMemberContent: rt.ownMemberContent(r.Context(), dev.UserID)}
 	if req.Name != nil {
 		out.Name = *req.Name
 	}

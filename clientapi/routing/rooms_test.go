@@ -22,6 +22,10 @@ func TestCreateRoomAndMessages(t *testing.T) {
 		t.Fatalf("createRoom = %s", r.raw)
 	}
 	roomPath := v3 + "/rooms/" + url.PathEscape(room)
+	// The creator's join carries their profile.
+	if m := h.must(h.do("GET", roomPath+"/state/m.room.member/"+alice.id, alice.token, nil), 200); m.str("displayname") != "alice" {
+		t.Fatalf("creator member event = %s", m.raw)
+	}
 
 	bad := []struct {
 		name string
@@ -153,6 +157,9 @@ func TestMembershipEndpoints(t *testing.T) {
 	h.must(h.do("POST", rp+"/join", bob.token, nil), 200)
 	if membership(bob) != "join" {
 		t.Fatal("join not applied")
+	}
+	if m := h.must(h.do("GET", rp+"/state/m.room.member/"+bob.id, bob.token, nil), 200); m.str("displayname") != "bob" {
+		t.Fatalf("join without profile: %s", m.raw)
 	}
 	if r := h.must(h.do("GET", v3+"/joined_rooms", bob.token, nil), 200); len(r.body["joined_rooms"].([]any)) != 1 {
 		t.Fatalf("joined_rooms = %s", r.raw)
