@@ -119,7 +119,7 @@ fi
 elapsed=$(($(date +%s) - start_time))
 if [[ ${#failed[@]} -eq 0 ]]; then
 	status=0
-	printf '\ntest.sh: PASS — %d steps passed (%d end-to-end scripts) in %ds\n' "${#passed[@]}" "$e2e_total" "$elapsed"
+	printf '\ntest.sh: PASS — passed: %s (%d end-to-end scripts) in %ds\n' "$(IFS=,; echo "${passed[*]}")" "$e2e_total" "$elapsed"
 	exit 0
 fi
 printf '\ntest.sh: FAIL — failed: %s; passed: %s (%ds)\n' "$(IFS=,; echo "${failed[*]}")" "$(IFS=,; echo "${passed[*]:-none}")" "$elapsed"
