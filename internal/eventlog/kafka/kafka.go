@@ -67,9 +67,14 @@ type Log struct {
 	// onSetup, if set (tests), is called when a consumer group session starts.
 	onSetup func(claims map[string][]int32)
 
-	mu     sync.Mutex
+	// mu guards closed; Publish holds it for reading so Close never closes the producer
+	// under a send (sarama panics on a send to a closed producer).
+	mu     sync.RWMutex
 	closed bool
 }
+
+// ErrClosed is returned by Publish after the log was closed.
+var ErrClosed = errors.New("kafka eventlog: closed")
 
 var _ eventlog.Log = (*Log)(nil)
 

@@ -1,8 +1,12 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/eventlogtest"
@@ -50,4 +54,41 @@ func TestSuite(t *testing.T) {
 		},
 		Timeout: 30 * time.Second,
 	})
+}
+
+// Publishing after Close fails cleanly instead of panicking inside sarama.
+func TestPublishAfterClose(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	l := openLog(t, testConfig(cluster.ListenAddrs()))
+	if err := l.Producer().Publish(context.Background(), eventlog.Message{Topic: "t", Key: "k"}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Producer().Publish(context.Background(), eventlog.Message{Topic: "t", Key: "k"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Publish after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no brokers", Config{}},
+		{"bad reset policy", Config{Brokers: []string{"127.0.0.1:1"}, Reset: "sometimes"}},
+		{"bad version", Config{Brokers: []string{"127.0.0.1:1"}, Version: "x.y"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil {
+				t.Fatal("New accepted the config")
+			}
+		})
+	}
 }

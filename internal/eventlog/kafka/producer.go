@@ -35,6 +35,11 @@ func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error 
 		}
 		batch[i] = pm
 	}
+	p.log.mu.RLock()
+	defer p.log.mu.RUnlock()
+	if p.log.closed {
+		return ErrClosed
+	}
 	if err := p.log.producer.SendMessages(batch); err != nil {
 		var perrs sarama.ProducerErrors
 		if errors.As(err, &perrs) && len(perrs) > 0 {
