@@ -382,6 +382,10 @@ func TestInviteAndLeave(t *testing.T) {
 		if got[len(got)-1] != left || got[len(got)-2] != before {
 			t.Fatalf("leave timeline: %v", got)
 		}
+		leaveEv := s3.Rooms.Leave[room].Timeline.Events[len(got)-1]
+		if pc, _ := leaveEv.Unsigned["prev_content"].(map[string]any); pc["membership"] != "join" || leaveEv.Unsigned["replaces_state"] == nil {
+			t.Fatalf("leave event unsigned: %v", leaveEv.Unsigned)
+		}
 		// Next sync: nothing; the leave is not repeated.
 		s4 := h.sync("bob_tok", "since="+s3.NextBatch)
 		if len(s4.Rooms.Leave) != 0 || len(s4.Rooms.Join) != 0 {

@@ -75,6 +75,15 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 	if e.TxnID != "" && e.Sender == o.UserID && e.TxnDeviceID == o.DeviceID && o.DeviceID != "" {
 		unsigned["transaction_id"], _ = json.Marshal(e.TxnID)
 	}
+	if e.ReplacesState != "" {
+		unsigned["replaces_state"], _ = json.Marshal(e.ReplacesState)
+		if len(e.PrevContent) > 0 {
+			unsigned["prev_content"] = json.RawMessage(e.PrevContent)
+		}
+		if e.PrevSender != "" {
+			unsigned["prev_sender"], _ = json.Marshal(e.PrevSender)
+		}
+	}
 	if len(e.RedactedBecause) > 0 {
 		if red := parseStoredEvent(e.RedactedBecause); red != nil {
 			ro := o

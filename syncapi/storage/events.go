@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,11 @@ type Event struct {
 	HistoryVisibility string
 	// RedactedBecause is the redaction event (federation format) once redacted, else nil.
 	RedactedBecause []byte
+	// ReplacesState, PrevContent and PrevSender describe the state event this one replaced
+	// in the room's state ("" / nil when none), as it was when this event arrived.
+	ReplacesState string
+	PrevContent   []byte
+	PrevSender    string
 }
 
 // NewRoomEvent is one topic 2 new-event record, ready to store.
@@ -46,16 +52,19 @@ type NewRoomEvent struct {
 	StateEvents []Event
 }
 
-const eventCols = `stream_pos, event_id, room_id, event_type, sender, state_key, membership, origin_server_ts, event_json, txn_device_id, txn_id, history_visibility, redacted_because`
+const eventCols = `stream_pos, event_id, room_id, event_type, sender, state_key, membership, origin_server_ts, event_json, txn_device_id, txn_id, history_visibility, redacted_because, replaces_state, prev_content, prev_sender`
 
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	var e Event
 	var pos sql.NullInt64
 	var sk sql.NullString
-	var js, because string
+	var js, because, prev string
 	if err := sc.Scan(&pos, &e.EventID, &e.RoomID, &e.Type, &e.Sender, &sk, &e.Membership, &e.OriginServerTS, &js,
-		&e.TxnDeviceID, &e.TxnID, &e.HistoryVisibility, &because); err != nil {
+		&e.TxnDeviceID, &e.TxnID, &e.HistoryVisibility, &because, &e.ReplacesState, &prev, &e.PrevSender); err != nil {
 		return Event{}, err
+	}
+	if prev != "" {
+		e.PrevContent = []byte(prev)
 	}
 	e.StreamPos = pos.Int64
 	if sk.Valid {
@@ -97,12 +106,13 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) error {
 	// An event first stored as a position-less state event gets its position when it
 	// arrives on the timeline; an event that already has one keeps it (replays change nothing).
 	_, err := tx.ExecContext(ctx, `INSERT INTO syncapi_events (`+eventCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '')
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '', $13, $14, $15)
 		ON CONFLICT (event_id) DO UPDATE SET stream_pos = excluded.stream_pos, txn_device_id = excluded.txn_device_id,
-			txn_id = excluded.txn_id, history_visibility = excluded.history_visibility
+			txn_id = excluded.txn_id, history_visibility = excluded.history_visibility,
+			replaces_state = excluded.replaces_state, prev_content = excluded.prev_content, prev_sender = excluded.prev_sender
 		WHERE syncapi_events.stream_pos IS NULL AND excluded.stream_pos IS NOT NULL`,
 		pos, e.EventID, e.RoomID, e.Type, e.Sender, sk, e.Membership, e.OriginServerTS, string(e.JSON),
-		e.TxnDeviceID, e.TxnID, e.HistoryVisibility)
+		e.TxnDeviceID, e.TxnID, e.HistoryVisibility, e.ReplacesState, string(e.PrevContent), e.PrevSender)
 	return err
 }
 
@@ -121,6 +131,19 @@ func (d *Database) StoreRoomEvent(ctx context.Context, pos int64, ev *NewRoomEve
 		}
 		e := ev.Event
 		e.StreamPos = pos
+		if e.StateKey != nil && contains(ev.AddsStateEventIDs, e.EventID) {
+			// A room's records arrive in order, so the state before pos is complete here.
+			prev, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
+				JOIN syncapi_events e ON e.event_id = h.event_id
+				WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos < $4
+				ORDER BY h.stream_pos DESC LIMIT 1`, e.RoomID, e.Type, *e.StateKey, pos))
+			switch {
+			case err == nil:
+				e.ReplacesState, e.PrevContent, e.PrevSender = prev.EventID, contentOf(prev.JSON), prev.Sender
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		if err := insertEvent(ctx, tx, &e); err != nil {
 			return fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
 		}
@@ -329,4 +352,24 @@ func (d *Database) EventsByIDs(ctx context.Context, ids []string) ([]Event, erro
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
 	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// contentOf returns an event's raw content, or nil.
+func contentOf(eventJSON []byte) []byte {
+	var e struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(eventJSON, &e) != nil {
+		return nil
+	}
+	return e.Content
 }

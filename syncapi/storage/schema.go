@@ -66,4 +66,11 @@ CREATE TABLE syncapi_received_positions (
 	stream TEXT NOT NULL,
 	pos BIGINT NOT NULL,
 	PRIMARY KEY (stream, pos)
-)`}}
+)`},
+	// Version 2: a state event remembers the event it replaced in the state, for the
+	// client format's unsigned.replaces_state / prev_content / prev_sender (clients render
+	// "changed their display name" from them).
+	{Version: 2, SQL: `
+ALTER TABLE syncapi_events ADD COLUMN replaces_state TEXT NOT NULL DEFAULT '';
+ALTER TABLE syncapi_events ADD COLUMN prev_content TEXT NOT NULL DEFAULT '';
+ALTER TABLE syncapi_events ADD COLUMN prev_sender TEXT NOT NULL DEFAULT ''`}}

@@ -213,6 +213,14 @@ func TestStateHistory(t *testing.T) {
 			if j, inv, err := d.MemberCounts(ctx, room, 9); err != nil || j != 1 || inv != 1 {
 				t.Fatalf("counts: %d %d %v", j, inv, err)
 			}
+			// A state event remembers what it replaced; the first of its kind replaces nothing.
+			if e, err := d.EventByID(ctx, "$bob2"); err != nil || e.ReplacesState != "$bob1" || e.PrevSender != "@bob:test" ||
+				string(e.PrevContent) != `{"membership":"join"}` {
+				t.Fatalf("replaces_state: %+v %v", e, err)
+			}
+			if e, _ := d.EventByID(ctx, "$bob1"); e.ReplacesState != "" || e.PrevContent != nil {
+				t.Fatalf("first member event: %+v", e)
+			}
 			deltas, err := d.StateChangesBetween(ctx, room, 5, 8)
 			if err != nil {
 				t.Fatal(err)
