@@ -113,6 +113,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", "global: {server_nam: x}", "field server_nam not found"},
 		{"wrong type", "global: {metrics: {enabled: maybe}}", "cannot unmarshal"},
 		{"bad duration", "global: {database: {conn_max_lifetime: soon}}", "cannot unmarshal"},
+		{"duration without unit", "global: {database: {conn_max_lifetime: 300}}", "cannot unmarshal"},
+		{"not a mapping", "global: [1, 2]", "cannot unmarshal"},
+		{"broken YAML", "global: {", "did not find expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
