@@ -104,3 +104,46 @@ func containsID(raw json.RawMessage, id string) bool {
 	var pair []json.RawMessage
 	return json.Unmarshal(raw, &pair) == nil && len(pair) == 2 && containsID(pair[0], id)
 }
+
+// TestCreateRoomRefusedLeavesNothing checks that a createRoom the auth rules refuse half-way
+// (the override takes the creator's power away, so the preset events fail) stores no room,
+// no event, no output and no alias.
+func TestCreateRoomRefusedLeavesNothing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, rs *testRS) {
+		ctx := context.Background()
+		alice := user("alice")
+		tests := []struct {
+			name    string
+			req     api.CreateRoomRequest
+			wantErr string
+		}{
+			{"override removes creator's power", api.CreateRoomRequest{UserID: alice, RoomVersion: "10", RoomAliasName: "gone",
+				PowerLevelContentOverride: json.RawMessage(`{"users":{}}`)}, "M_INVALID_ROOM_STATE"},
+			{"initial_state the creator may not send", api.CreateRoomRequest{UserID: alice, RoomVersion: "11", RoomAliasName: "gone",
+				PowerLevelContentOverride: json.RawMessage(`{"events":{"m.room.encryption":101}}`),
+				InitialState:              []api.InitialStateEvt{{Type: "m.room.encryption", Content: json.RawMessage(`{"algorithm":"x"}`)}}}, "M_INVALID_ROOM_STATE"},
+			{"float in a v6+ room", api.CreateRoomRequest{UserID: alice, RoomVersion: "6", Name: "x", RoomAliasName: "gone",
+				InitialState: []api.InitialStateEvt{{Type: "m.custom", Content: json.RawMessage(`{"n":1.5}`)}}}, "M_BAD_JSON"},
+		}
+		for _, tc := range tests {
+			before, beforeOut := eventCount(t, rs), len(rs.outbox.roomEvents(t))
+			_, err := rs.CreateRoom(ctx, &tc.req)
+			if got := errCode(err); got != tc.wantErr {
+				t.Fatalf("%s: error %q, want %q (%v)", tc.name, got, tc.wantErr, err)
+			}
+			if eventCount(t, rs) != before || len(rs.outbox.roomEvents(t)) != beforeOut {
+				t.Fatalf("%s: refused createRoom left events or outputs", tc.name)
+			}
+			if _, _, err := rs.ResolveRoomAlias(ctx, "#gone:"+testServer); errCode(err) != "M_NOT_FOUND" {
+				t.Fatalf("%s: alias of a refused room exists: %v", tc.name, err)
+			}
+			if rooms, _ := rs.QueryRoomsForUser(ctx, alice, nil); len(rooms) != 0 {
+				t.Fatalf("%s: alice is in %v", tc.name, rooms)
+			}
+			var n int
+			if err := rs.db.QueryRow(`SELECT COUNT(*) FROM roomserver_rooms`).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("%s: %d rooms stored (%v)", tc.name, n, err)
+			}
+		}
+	})
+}

@@ -89,6 +89,9 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		eventID = e.EventID()
 		return nil
 	})
+	if errCodeOf(err) == "M_NOT_FOUND" && (req.Action == "join" || req.Action == "knock") {
+		return nil, httputil.NotFound("Room %s is not known to this server; joining rooms on other servers needs federation, which is not supported yet", roomID)
+	}
 	if err != nil {
 		return nil, err
 	}
