@@ -37,12 +37,6 @@ func (b *Base) ServeInternal(addr string) (net.Addr, error) {
 // Serve listens on addr and serves h in the background until Shutdown. The listen happens
 // before Serve returns, so a taken port is an error here and not later.
 func (b *Base) Serve(addr string, h http.Handler) (net.Addr, error) {
-	b.mu.Lock()
-	if b.shutdown {
-		b.mu.Unlock()
-		return nil, errors.New("setup: Serve after Shutdown")
-	}
-	b.mu.Unlock()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("setup: listen on %s: %w", addr, err)
@@ -54,6 +48,11 @@ func (b *Base) Serve(addr string, h http.Handler) (net.Addr, error) {
 		// No WriteTimeout: sync long-polls and media downloads run long.
 	}
 	b.mu.Lock()
+	if b.shutdown { // checked under the same lock Shutdown takes, so no server escapes it
+		b.mu.Unlock()
+		ln.Close()
+		return nil, errors.New("setup: Serve after Shutdown")
+	}
 	b.servers = append(b.servers, srv)
 	b.mu.Unlock()
 	go func() {
@@ -137,9 +136,10 @@ func runHook(ctx context.Context, fn func(context.Context) error) (err error) {
 	}
 }
 
-// RunUntilSignal blocks until SIGINT or SIGTERM (or until a server fails), then shuts down
-// gracefully and returns Shutdown's result (or the server's failure). A second signal
-// during shutdown exits the process at once with status 1.
+// RunUntilSignal blocks until SIGINT or SIGTERM, until a server fails, or until something
+// else calls Shutdown; then it shuts down gracefully and returns Shutdown's result (and the
+// server's failure). A second signal during shutdown exits the process at once with
+// status 1.
 func (b *Base) RunUntilSignal() error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -153,6 +153,7 @@ func (b *Base) runUntil(sigs <-chan os.Signal, forceExit func()) error {
 	case s := <-sigs:
 		b.Logger.WithField("signal", s.String()).Info("signal received")
 	case serveErr = <-b.serveErrs:
+	case <-b.draining: // Shutdown called elsewhere; the call below waits for it
 	}
 	done := make(chan struct{})
 	go func() {

@@ -228,3 +228,29 @@ func TestOpenDatabase(t *testing.T) {
 		t.Fatal("database still open after shutdown")
 	}
 }
+
+func TestRunUntilShutdownElsewhere(t *testing.T) {
+	b := newTestBase(t, nil)
+	hookDone := make(chan struct{})
+	b.AddShutdownHook("slow", func(context.Context) error {
+		time.Sleep(50 * time.Millisecond)
+		close(hookDone)
+		return errors.New("hook failed")
+	})
+	done := make(chan error, 1)
+	go func() { done <- b.runUntil(make(chan os.Signal), func() { t.Error("forced exit") }) }()
+	go func() { _ = b.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		select {
+		case <-hookDone:
+		default:
+			t.Fatal("runUntil returned before the shutdown finished")
+		}
+		if err == nil || !strings.Contains(err.Error(), "hook failed") {
+			t.Fatalf("runUntil: %v, want the shutdown's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("runUntil did not return after Shutdown")
+	}
+}
