@@ -3,6 +3,7 @@ package internal
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -39,7 +40,8 @@ func (a *RoomserverInternalAPI) GetRoomVisibility(ctx context.Context, roomID st
 }
 
 // QueryPublicRooms pages through the local directory, filtered by generic_search_term
-// (case-insensitive, in name, topic and canonical alias). Since is an offset token.
+// (case-insensitive, in name, topic and canonical alias), busiest rooms first. Since is an
+// offset token.
 func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.PublicRoomsRequest) (*api.PublicRoomsResponse, error) {
 	offset := 0
 	if req.Since != "" {
@@ -66,6 +68,8 @@ func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.P
 		}
 		all = append(all, r)
 	}
+	// Busiest rooms first, as in Synapse; ties keep the publication order.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].NumJoinedMembers > all[j].NumJoinedMembers })
 	resp := &api.PublicRoomsResponse{Total: len(all), Chunk: []api.PublicRoom{}}
 	if offset > len(all) {
 		offset = len(all)
