@@ -10,10 +10,13 @@ package clientapi
 
 import (
 	"context"
+	"net"
+	"net/url"
 
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/routing"
 	"github.com/axon-matrix/axon/clientapi/storage"
+	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
@@ -25,6 +28,28 @@ type Config = routing.Config
 
 // Routers are where AddPublicRoutes puts its routes.
 type Routers = routing.Routers
+
+// ConfigFromFile maps the config file's global and client_api sections to the clientapi's
+// settings. listen is the address the client API is served on (monolith.http_bind, or
+// client_api.public_listen in the polylith): with no client_api.public_base_url set, the
+// advertised base URL is http://localhost:<its port>.
+func ConfigFromFile(cfg *config.Config, listen string) Config {
+	c := Config{
+		ServerName:               cfg.Global.ServerName,
+		PublicBaseURL:            cfg.ClientAPI.PublicBaseURL,
+		RegistrationDisabled:     cfg.ClientAPI.RegistrationDisabled,
+		GuestsEnabled:            cfg.ClientAPI.GuestAccess,
+		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
+	}
+	if c.PublicBaseURL == "" {
+		port := "8008"
+		if _, p, err := net.SplitHostPort(listen); err == nil && p != "" && p != "0" {
+			port = p
+		}
+		c.PublicBaseURL = (&url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", port)}).String()
+	}
+	return c
+}
 
 // ClientAPI is a running clientapi: its storage and the handlers.
 type ClientAPI struct {

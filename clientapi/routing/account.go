@@ -5,6 +5,7 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/setup"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -57,7 +58,7 @@ func (rt *Routes) deactivate(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	for _, roomID := range rooms {
 		if _, err := rt.rsAPI.PerformMembership(ctx, &rsMembership{Action: "leave", RoomID: roomID, Sender: dev.UserID}); err != nil {
-			rt.log.WithError(err).WithField("room_id", roomID).Warn("deactivate: leaving room failed")
+			setup.LoggerFrom(ctx).WithError(err).WithField("room_id", roomID).Warn("deactivate: leaving room failed")
 		}
 	}
 	if err := rt.userAPI.DeactivateAccount(ctx, dev.UserID); err != nil {

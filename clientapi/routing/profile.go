@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/setup"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -122,13 +123,14 @@ func (rt *Routes) setProfileField(field string) handlerFunc {
 // profile field. A room that refuses (e.g. the user lost permission) is logged and skipped:
 // the profile change itself has been made.
 func (rt *Routes) updateMemberEvents(ctx context.Context, dev *userapi.Device, field, value string) {
+	reqLog := setup.LoggerFrom(ctx)
 	rooms, err := rt.db.JoinedRooms(ctx, dev.UserID)
 	if err != nil {
-		rt.log.WithError(err).Error("profile: listing joined rooms failed")
+		reqLog.WithError(err).Error("profile: listing joined rooms failed")
 		return
 	}
 	for _, roomID := range rooms {
-		log := rt.log.WithField("room_id", roomID)
+		log := reqLog.WithField("room_id", roomID)
 		state, err := rt.rsAPI.QueryCurrentState(ctx, roomID, []rsapi.StateTuple{{EventType: "m.room.member", StateKey: dev.UserID}})
 		if err != nil || len(state) == 0 {
 			log.WithError(err).Warn("profile: no member event to update")

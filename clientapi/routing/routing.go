@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/sirupsen/logrus"
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/setup"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -51,7 +51,6 @@ type Routes struct {
 	rsAPI   rsapi.RoomserverAPI
 	db      *storage.Database
 	uia     *auth.UIA
-	log     *logrus.Entry
 	now     func() time.Time
 	paths   []routerPath
 }
@@ -90,8 +89,7 @@ type Routers struct {
 // are the process base's (internal/setup) job.
 func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, db *storage.Database) *Routes {
 	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
-		uia: &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName},
-		log: logrus.WithField("component", "clientapi")}
+		uia: &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
 	rt.register(routers)
 	rt.addMethodFallbacks()
 	return rt
@@ -170,7 +168,7 @@ func (rt *Routes) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	var me *httputil.MatrixError
 	if !errors.As(err, &me) && !errors.Is(err, context.Canceled) {
-		rt.log.WithError(err).WithField("path", r.URL.Path).Error("request failed")
+		setup.LoggerFrom(r.Context()).WithError(err).Error("clientapi: request failed")
 	}
 	httputil.WriteError(w, err)
 }

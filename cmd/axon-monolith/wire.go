@@ -5,9 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"sync"
 
 	"github.com/gorilla/mux"
@@ -105,7 +103,7 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return err
 	}
-	client, err := clientapi.New(context.Background(), clientConfig(cfg), cdb)
+	client, err := clientapi.New(context.Background(), clientapi.ConfigFromFile(cfg, cfg.Monolith.HTTPBind), cdb)
 	if err != nil {
 		return fmt.Errorf("clientapi: %w", err)
 	}
@@ -128,23 +126,4 @@ func syncRouter(clientMux *mux.Router) *mux.Router {
 		return r.Match(req, &m) && m.MatchErr == nil
 	}).Handler(r)
 	return r
-}
-
-// clientConfig maps the file's client_api section to the clientapi's settings.
-func clientConfig(cfg *config.Config) clientapi.Config {
-	c := clientapi.Config{
-		ServerName:               cfg.Global.ServerName,
-		PublicBaseURL:            cfg.ClientAPI.PublicBaseURL,
-		RegistrationDisabled:     cfg.ClientAPI.RegistrationDisabled,
-		GuestsEnabled:            cfg.ClientAPI.GuestAccess,
-		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
-	}
-	if c.PublicBaseURL == "" {
-		port := "8008"
-		if _, p, err := net.SplitHostPort(cfg.Monolith.HTTPBind); err == nil && p != "" && p != "0" {
-			port = p
-		}
-		c.PublicBaseURL = (&url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", port)}).String()
-	}
-	return c
 }
