@@ -1,0 +1,68 @@
+package inthttp
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/setup"
+)
+
+// SecretHeader carries global.internal_api_secret on every internal API call. It is the
+// header setup checks on its internal listener, so clients of both agree.
+const SecretHeader = setup.InternalSecretHeader
+
+// Unauthorized is the answer to an internal API call without the right secret: 401
+// M_UNAUTHORIZED (the spec's code for a request that was not correctly authorized).
+func Unauthorized() *httputil.MatrixError {
+	return &httputil.MatrixError{Status: http.StatusUnauthorized, ErrCode: "M_UNAUTHORIZED",
+		Err: "Missing or wrong internal API secret"}
+}
+
+// RequireSecret wraps next so that a request below PathPrefix without secret in
+// SecretHeader is refused with 401 M_UNAUTHORIZED. The comparison takes constant time, so
+// the answer time tells nothing about the secret. /health and /metrics stay open. An empty
+// secret lets every request through: pair it with CheckListen.
+func RequireSecret(secret string, next http.Handler) http.Handler {
+	if secret == "" {
+		return next
+	}
+	want := []byte(secret)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathPrefix || strings.HasPrefix(r.URL.Path, PathPrefix+"/") {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(SecretHeader)), want) != 1 {
+				setup.LoggerFrom(r.Context()).WithField("remote", r.RemoteAddr).WithField("path", r.URL.Path).
+					Warn("internal API call without the right secret refused")
+				httputil.WriteError(w, Unauthorized())
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CheckListen refuses to serve an internal API without a secret anywhere but on loopback:
+// with global.internal_api_secret empty, anybody who can reach listen could create
+// accounts or send events as any user. listen is an internal_api_listen address; a
+// missing host (":7781") means every interface. A host name other than "localhost" counts
+// as non-loopback, since it may resolve to anything.
+func CheckListen(listen, secret string) error {
+	if secret != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("internal API listen address %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("internal API on %q without global.internal_api_secret: set a secret (at least 16 characters) "+
+		"or listen on a loopback address such as 127.0.0.1", listen)
+}
