@@ -83,9 +83,6 @@ type groupHandler struct {
 
 func (g *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	g.logger.WithField("claims", sess.Claims()).Debug("consumer group session started")
-	if g.log.onSetup != nil {
-		g.log.onSetup(sess.Claims())
-	}
 	return nil
 }
 

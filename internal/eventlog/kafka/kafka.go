@@ -64,9 +64,6 @@ type Log struct {
 	producer sarama.SyncProducer
 	log      *logrus.Entry
 
-	// onSetup, if set (tests), is called when a consumer group session starts.
-	onSetup func(claims map[string][]int32)
-
 	// mu guards closed; Publish holds it for reading so Close never closes the producer
 	// under a send (sarama panics on a send to a closed producer).
 	mu     sync.RWMutex
