@@ -125,6 +125,14 @@ func TestStateForUser(t *testing.T) {
 				}
 			}
 		}
+		// A world_readable room shows its current state to anyone.
+		if _, err := rs.SendEvent(ctx, &api.SendEventRequest{RoomID: room, Sender: alice, Type: "m.room.history_visibility", StateKey: sk(""),
+			Content: json.RawMessage(`{"history_visibility":"world_readable"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if evs, err := rs.QueryStateForUser(ctx, room, user("dave"), nameTuple); err != nil || len(evs) != 1 {
+			t.Fatalf("world_readable state for a stranger: %d %v", len(evs), err)
+		}
 		if _, err := rs.QueryStateForUser(ctx, "!unknown:"+testServer, alice, nil); errCode(err) != "M_NOT_FOUND" {
 			t.Fatalf("unknown room: %v", err)
 		}

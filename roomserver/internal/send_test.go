@@ -184,3 +184,44 @@ func TestRedaction(t *testing.T) {
 		}
 	})
 }
+
+// TestTxnIdempotentUnderConcurrency sends one (sender, device, txn) from many goroutines at
+// once: exactly one event is stored and everyone gets its ID.
+func TestTxnIdempotentUnderConcurrency(t *testing.T) {
+	forEachDB(t, func(t *testing.T, rs *testRS) {
+		ctx := context.Background()
+		alice := user("alice")
+		room := newRoom(t, rs, api.CreateRoomRequest{UserID: alice})
+		before := eventCount(t, rs)
+		const n = 8
+		ids := make(chan string, n)
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			go func() {
+				resp, err := rs.SendEvent(ctx, &api.SendEventRequest{RoomID: room, Sender: alice, DeviceID: "D", TxnID: "same",
+					Type: "m.room.message", Content: json.RawMessage(`{"body":"once"}`)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids <- resp.EventID
+			}()
+		}
+		first := ""
+		for i := 0; i < n; i++ {
+			select {
+			case err := <-errs:
+				t.Fatal(err)
+			case id := <-ids:
+				if first == "" {
+					first = id
+				} else if id != first {
+					t.Fatalf("two events for one transaction: %s and %s", first, id)
+				}
+			}
+		}
+		if got := eventCount(t, rs) - before; got != 1 {
+			t.Fatalf("%d events stored", got)
+		}
+	})
+}
