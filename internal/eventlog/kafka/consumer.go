@@ -81,11 +81,13 @@ type groupHandler struct {
 	logger       *logrus.Entry
 }
 
+// Setup is called when a session starts, before the claims are consumed.
 func (g *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	g.logger.WithField("claims", sess.Claims()).Debug("consumer group session started")
 	return nil
 }
 
+// Cleanup is called when a session ends, after every ConsumeClaim returned.
 func (g *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // ConsumeClaim feeds one partition's messages to a per-key dispatcher. The dispatcher marks
