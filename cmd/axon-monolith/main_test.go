@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/axon-matrix/axon/internal/testenv"
 )
 
@@ -181,5 +183,29 @@ func TestFlags(t *testing.T) {
 	}
 	if code := run([]string{"-config", filepath.Join(t.TempDir(), "missing.yaml")}, io.Discard); code != 1 {
 		t.Errorf("missing config: exit %d, want 1", code)
+	}
+}
+
+// TestMonolithKafkaFake points the event log at Kafka: kfake, an in-process fake broker,
+// so it runs everywhere (TestMonolithPostgres uses the real broker when
+// AXON_TEST_KAFKA_BROKERS is set).
+func TestMonolithKafkaFake(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  server_name: kafka.test\n  data_dir: %q\n  event_log:\n    backend: kafka\n    kafka:\n      brokers: [%s]\n      partitions: 2\n",
+		dir, strings.Join(cluster.ListenAddrs(), ", "))
+	path := filepath.Join(dir, "axon.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, c := startTest(t, &options{configPath: path, httpBind: "127.0.0.1:0"})
+	defer stop(t, m)
+	scenario(t, c, "carol")
+	if _, err := os.Stat(filepath.Join(dir, "eventlog.db")); err == nil {
+		t.Error("embedded event log created although the config names Kafka")
 	}
 }
