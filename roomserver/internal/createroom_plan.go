@@ -230,7 +230,8 @@ func planCreateRoom(req *api.CreateRoomRequest, serverName string) (*roomPlan, e
 // Before v12 the creator gets 100 and is the only one allowed to send state; from v12 the
 // creator has infinite power and is not listed, and m.room.tombstone needs more than
 // state_default (150). trusted_private_chat gives invitees the creator's level (v12: they
-// are additional creators instead).
+// are additional creators instead). Members of private chats may invite (level 0), of
+// public rooms only moderators (50).
 func defaultPowerLevels(creator string, v *matrix.RoomVersion, preset string, invites []string) map[string]json.RawMessage {
 	users := map[string]int{}
 	if !v.PrivilegedCreators {
@@ -245,6 +246,11 @@ func defaultPowerLevels(creator string, v *matrix.RoomVersion, preset string, in
 	if v.PrivilegedCreators {
 		tombstone = 150
 	}
+	// As in Synapse: anyone in a private chat may invite, in a public room moderators.
+	invite := 0
+	if preset == presetPublic {
+		invite = 50
+	}
 	return map[string]json.RawMessage{
 		"users":          mustJSON(users),
 		"users_default":  mustJSON(0),
@@ -253,7 +259,7 @@ func defaultPowerLevels(creator string, v *matrix.RoomVersion, preset string, in
 		"ban":            mustJSON(50),
 		"kick":           mustJSON(50),
 		"redact":         mustJSON(50),
-		"invite":         mustJSON(50),
+		"invite":         mustJSON(invite),
 		"events": mustJSON(map[string]int{
 			"m.room.name":               50,
 			"m.room.power_levels":       100,

@@ -56,6 +56,9 @@ func TestPlanCreateRoom(t *testing.T) {
 				if ts := pl["events"].(map[string]any)["m.room.tombstone"]; ts != float64(150) {
 					t.Errorf("tombstone level %v", ts)
 				}
+				if pl["invite"] != float64(0) {
+					t.Errorf("private chat invite level %v", pl["invite"])
+				}
 				var create map[string]any
 				_ = json.Unmarshal(p.Create, &create)
 				if _, ok := create["creator"]; ok || create["room_version"] != "12" {
@@ -84,6 +87,9 @@ func TestPlanCreateRoom(t *testing.T) {
 				}
 				if u := contentOf(t, p, "m.room.power_levels")["users"].(map[string]any); u[alice] != float64(100) || len(u) != 1 {
 					t.Errorf("users %v", u)
+				}
+				if inv := contentOf(t, p, "m.room.power_levels")["invite"]; inv != float64(50) {
+					t.Errorf("public room invite level %v", inv)
 				}
 			}},
 		{name: "trusted private v11: invitees at 100", req: api.CreateRoomRequest{UserID: alice, Preset: "trusted_private_chat", RoomVersion: "11", Invite: []string{bob}},
