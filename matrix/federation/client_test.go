@@ -181,7 +181,9 @@ func TestClientEndpoints(t *testing.T) {
 			`{"origin":"remote.example","auth_chain":[],"state":[{"type":"m.room.create"}],"members_omitted":true,"servers_in_room":["remote.example"]}`,
 			SendJoinResponse{Origin: "remote.example", AuthChain: []json.RawMessage{}, State: []json.RawMessage{json.RawMessage(`{"type":"m.room.create"}`)},
 				MembersOmitted: true, ServersInRoom: []string{"remote.example"}}},
-		{"make_leave", func() (any, error) { return c.MakeLeave(ctx, "remote.example", "!r:remote.example", "@u:origin.example") },
+		{"make_leave", func() (any, error) {
+			return c.MakeLeave(ctx, "remote.example", "!r:remote.example", "@u:origin.example")
+		},
 			"GET", "/_matrix/federation/v1/make_leave/%21r:remote.example/@u:origin.example", "",
 			`{"event":{"type":"m.room.member"}}`, MakeMembershipResponse{Event: ev}},
 		{"send_leave", func() (any, error) { return nil, c.SendLeave(ctx, "remote.example", "!r:remote.example", "$e", ev) },
@@ -190,7 +192,9 @@ func TestClientEndpoints(t *testing.T) {
 			return c.Invite(ctx, "remote.example", "!r:remote.example", "$e", InviteRequest{RoomVersion: "11", Event: ev})
 		}, "PUT", "/_matrix/federation/v2/invite/%21r:remote.example/$e", `{"event":{"type":"m.room.member"},"room_version":"11"}`,
 			`{"event":{"type":"m.room.member"}}`, InviteResponse{Event: ev}},
-		{"backfill", func() (any, error) { return c.Backfill(ctx, "remote.example", "!r:remote.example", []string{"$a", "$b"}, 20) },
+		{"backfill", func() (any, error) {
+			return c.Backfill(ctx, "remote.example", "!r:remote.example", []string{"$a", "$b"}, 20)
+		},
 			"GET", "/_matrix/federation/v1/backfill/%21r:remote.example?limit=20&v=%24a&v=%24b", "",
 			`{"origin":"remote.example","origin_server_ts":7,"pdus":[{"type":"x"}]}`,
 			Transaction{Origin: "remote.example", OriginServerTS: 7, PDUs: []json.RawMessage{json.RawMessage(`{"type":"x"}`)}}},
