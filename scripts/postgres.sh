@@ -161,8 +161,8 @@ start() {
 	[[ -n "$port" ]] || die "could not start PostgreSQL; see $dir/postgres.log"
 
 	# Accepting connections on TCP, not just started.
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
 			print_env
 			return 0

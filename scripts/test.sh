@@ -13,7 +13,9 @@
 #
 # Environment: GO_TEST_FLAGS adds flags to go test (e.g. "-race" or "-run TestX");
 # KEEP_TMP=1 keeps the temporary directory (service logs) even on success.
-# Exit status: 0 only if every step passed. The last line is a one-line summary.
+# Exit status: 0 only if every step passed. The last line is a plain count,
+# "summary: N passed, M failed" (Go packages and end-to-end scripts; failed also counts
+# services and vet), after a line naming the steps.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,20 +30,34 @@ failed=()
 passed=()
 status=1
 
-cleanup() {
-	local rc=$?
-	set +e
+# stop_services stops what this script started and removes the temporary directory unless
+# something failed (or KEEP_TMP is set). It runs before the summary and, for any other exit,
+# from the EXIT trap; a second call does nothing.
+# shellcheck disable=SC2317 # also called by the EXIT trap
+stop_services() {
 	if [[ -n "$started_kafka" ]]; then
 		scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || echo "test.sh: stopping Kafka failed; see $tmp/kafka" >&2
+		started_kafka=""
 	fi
 	if [[ -n "$started_pg" ]]; then
 		scripts/postgres.sh stop "$tmp/postgres" >/dev/null 2>&1 || echo "test.sh: stopping Postgres failed; see $tmp/postgres" >&2
+		started_pg=""
 	fi
-	if [[ "$status" -eq 0 && -z "${KEEP_TMP:-}" ]]; then
-		rm -rf "$tmp"
-	else
-		echo "test.sh: service logs kept in $tmp" >&2
+	if [[ -n "$tmp" ]]; then
+		if [[ "$status" -eq 0 && -z "${KEEP_TMP:-}" ]]; then
+			rm -rf "$tmp"
+		else
+			echo "test.sh: logs kept in $tmp" >&2
+		fi
+		tmp=""
 	fi
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	local rc=$?
+	set +e
+	stop_services
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -102,9 +118,15 @@ fi
 packages=("$@")
 [[ ${#packages[@]} -gt 0 ]] || packages=(./...)
 
+# go_test runs the Go tests, keeping their output to count packages for the summary.
+# shellcheck disable=SC2317 # called through run
+go_test() {
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+	go test -p 2 -count=1 -timeout 30m ${GO_TEST_FLAGS:-} "$@" 2>&1 | tee "$tmp/go-test.log"
+}
+
 run "go vet" go vet "${packages[@]}"
-# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-run "go test" go test -p 2 -count=1 -timeout 30m ${GO_TEST_FLAGS:-} "${packages[@]}"
+run "go test" go_test "${packages[@]}"
 
 e2e_total=0
 if [[ $# -eq 0 ]]; then
@@ -117,10 +139,24 @@ if [[ $# -eq 0 ]]; then
 fi
 
 elapsed=$(($(date +%s) - start_time))
+# A plain count for tools that read the last lines: Go packages that passed or failed, plus
+# end-to-end scripts and the other steps (services, vet) that failed.
+ok_pkgs=$(grep -c '^ok ' "$tmp/go-test.log" 2>/dev/null || true)
+failed_pkgs=$(grep -cE '^FAIL[[:space:]]' "$tmp/go-test.log" 2>/dev/null || true)
+e2e_passed=0
+other_failed=0
+for s in "${passed[@]}"; do [[ "$s" != e2e\ * ]] || e2e_passed=$((e2e_passed + 1)); done
+for s in "${failed[@]}"; do [[ "$s" == "go test" ]] || other_failed=$((other_failed + 1)); done
+if [[ " ${failed[*]} " == *" go test "* && "${failed_pkgs:-0}" -eq 0 ]]; then
+	other_failed=$((other_failed + 1)) # go test failed without naming a package
+fi
+[[ ${#failed[@]} -gt 0 ]] || status=0
+stop_services
 if [[ ${#failed[@]} -eq 0 ]]; then
-	status=0
 	printf '\ntest.sh: PASS — passed: %s (%d end-to-end scripts) in %ds\n' "$(IFS=,; echo "${passed[*]}")" "$e2e_total" "$elapsed"
+	printf 'summary: %d passed, 0 failed\n' "$((${ok_pkgs:-0} + e2e_passed))"
 	exit 0
 fi
 printf '\ntest.sh: FAIL — failed: %s; passed: %s (%ds)\n' "$(IFS=,; echo "${failed[*]}")" "$(IFS=,; echo "${passed[*]:-none}")" "$elapsed"
+printf 'summary: %d passed, %d failed\n' "$((${ok_pkgs:-0} + e2e_passed))" "$((${failed_pkgs:-0} + other_failed))"
 exit 1
