@@ -167,3 +167,50 @@ func TestFilters(t *testing.T) {
 		})
 	}
 }
+
+func TestTagsAnd3PIDs(t *testing.T) {
+	h := newHarness(t)
+	alice := h.register("alice")
+	bob := h.register("bob")
+	base := "/_matrix/client/v3/user/" + alice.id + "/rooms/!r:test.local/tags"
+
+	if r := h.must(h.do("GET", base, alice.token, nil), 200); len(r.body["tags"].(map[string]any)) != 0 {
+		t.Fatalf("tags = %s", r.raw)
+	}
+	h.must(h.do("PUT", base+"/m.favourite", alice.token, map[string]any{"order": 0.5}), 200)
+	h.must(h.do("PUT", base+"/u.work", alice.token, map[string]any{}), 200)
+	r := h.must(h.do("GET", base, alice.token, nil), 200)
+	tags := r.body["tags"].(map[string]any)
+	if len(tags) != 2 || tags["m.favourite"].(map[string]any)["order"] != 0.5 {
+		t.Fatalf("tags = %s", r.raw)
+	}
+	// Tags are the m.tag room account data.
+	if ad := h.must(h.do("GET", "/_matrix/client/v3/user/"+alice.id+"/rooms/!r:test.local/account_data/m.tag", alice.token, nil), 200); ad.body["tags"] == nil {
+		t.Fatalf("m.tag = %s", ad.raw)
+	}
+	h.must(h.do("DELETE", base+"/u.work", alice.token, nil), 200)
+	h.must(h.do("DELETE", base+"/u.never", alice.token, nil), 200)
+	if r := h.must(h.do("GET", base, alice.token, nil), 200); len(r.body["tags"].(map[string]any)) != 1 {
+		t.Fatalf("after delete = %s", r.raw)
+	}
+	bad := []struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		errcode                   string
+	}{
+		{"other user", "GET", base, bob.token, nil, 403, "M_FORBIDDEN"},
+		{"other user put", "PUT", base + "/x", bob.token, map[string]any{}, 403, "M_FORBIDDEN"},
+		{"order not a number", "PUT", base + "/x", alice.token, map[string]any{"order": "1"}, 400, "M_BAD_JSON"},
+		{"not an object", "PUT", base + "/x", alice.token, "[]", 400, "M_BAD_JSON"},
+		{"bad room", "GET", "/_matrix/client/v3/user/" + alice.id + "/rooms/nope/tags", alice.token, nil, 400, "M_INVALID_PARAM"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			h.must(h.do(c.method, c.path, c.token, c.body), c.status, c.errcode)
+		})
+	}
+	if r := h.must(h.do("GET", "/_matrix/client/v3/account/3pid", alice.token, nil), 200); len(r.body["threepids"].([]any)) != 0 {
+		t.Fatalf("3pids = %s", r.raw)
+	}
+}

@@ -52,6 +52,10 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, put, "/user/{userId}/account_data/{type}", guestOK, rt.putAccountData)
 	rt.client(r, get, "/user/{userId}/rooms/{roomId}/account_data/{type}", guestOK, rt.getAccountData)
 	rt.client(r, put, "/user/{userId}/rooms/{roomId}/account_data/{type}", guestOK, rt.putAccountData)
+	rt.client(r, get, "/user/{userId}/rooms/{roomId}/tags", guestOK, rt.getTags)
+	rt.client(r, put, "/user/{userId}/rooms/{roomId}/tags/{tag}", guestOK, rt.putTag)
+	rt.client(r, del, "/user/{userId}/rooms/{roomId}/tags/{tag}", guestOK, rt.deleteTag)
+	rt.client(r, get, "/account/3pid", user, rt.threePIDs)
 	rt.client(r, post, "/user/{userId}/filter", guestOK, rt.postFilter)
 	rt.client(r, get, "/user/{userId}/filter/{filterId}", guestOK, rt.getFilter)
 
