@@ -58,6 +58,23 @@ func TestLoginLogout(t *testing.T) {
 		})
 	}
 
+	// Password guessing is rate limited per user (the failures above count too); other
+	// users are not affected.
+	var limited resp
+	for i := 0; i < 10; i++ {
+		limited = h.do("POST", "/_matrix/client/v3/login", "", map[string]any{"type": "m.login.password", "user": "alice", "password": "guess"})
+		if limited.status == 429 {
+			break
+		}
+	}
+	h.must(limited, 429, "M_LIMIT_EXCEEDED")
+	if ms, _ := limited.body["retry_after_ms"].(float64); ms <= 0 {
+		t.Fatalf("no retry_after_ms: %s", limited.raw)
+	}
+	h.must(h.do("POST", "/_matrix/client/v3/login", "", map[string]any{"type": "m.login.password", "user": "alice", "password": alice.password}), 429, "M_LIMIT_EXCEEDED")
+	h.register("bob")
+	h.must(h.do("POST", "/_matrix/client/v3/login", "", map[string]any{"type": "m.login.password", "user": "bob", "password": "pw-bob"}), 200)
+
 	// logout ends one token; logout/all ends the rest.
 	h.must(h.do("POST", "/_matrix/client/v3/logout", tokens[0], nil), 200)
 	h.must(h.do("GET", "/_matrix/client/v3/account/whoami", tokens[0], nil), 401, "M_UNKNOWN_TOKEN")

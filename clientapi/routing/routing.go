@@ -28,6 +28,12 @@ const (
 	bodyLimit    = 1 << 20
 )
 
+// Failed logins per user: loginFailureBurst at once, then one per loginFailureInterval.
+const (
+	loginFailureBurst    = 5
+	loginFailureInterval = 10 * time.Second
+)
+
 // Config is what the handlers need from the configuration.
 type Config struct {
 	// ServerName is the homeserver's name, the domain part of local user IDs.
@@ -53,6 +59,8 @@ type Routes struct {
 	uia     *auth.UIA
 	now     func() time.Time
 	paths   []routerPath
+	// loginFailures limits password guessing on POST /login.
+	loginFailures *failureLimiter
 }
 
 // access says who may call an endpoint.
@@ -89,7 +97,8 @@ type Routers struct {
 // are the process base's (internal/setup) job.
 func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, db *storage.Database) *Routes {
 	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
-		uia: &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
+		loginFailures: newFailureLimiter(loginFailureBurst, loginFailureInterval),
+		uia:           &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
 	rt.register(routers)
 	rt.addMethodFallbacks()
 	return rt
