@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/mux"
+
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
 )
@@ -23,25 +25,43 @@ func Unauthorized() *httputil.MatrixError {
 }
 
 // RequireSecret wraps next so that a request below PathPrefix without secret in
-// SecretHeader is refused with 401 M_UNAUTHORIZED. The comparison takes constant time, so
-// the answer time tells nothing about the secret. /health and /metrics stay open. An empty
-// secret lets every request through: pair it with CheckListen.
+// SecretHeader is refused with 401 M_UNAUTHORIZED. /health and /metrics stay open. An
+// empty secret lets every request through: pair it with CheckListen.
 func RequireSecret(secret string, next http.Handler) http.Handler {
 	if secret == "" {
 		return next
 	}
-	want := []byte(secret)
+	guarded := SecretMiddleware(secret)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == PathPrefix || strings.HasPrefix(r.URL.Path, PathPrefix+"/") {
+			guarded.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// SecretMiddleware returns a gorilla/mux middleware that refuses every request it sees
+// without secret in SecretHeader (401 M_UNAUTHORIZED). Components put it on the subrouter
+// of their internal API, so their routes are guarded whatever router they are mounted on.
+// The comparison takes constant time, so the answer time tells nothing about the secret.
+// An empty secret lets every request through.
+func SecretMiddleware(secret string) mux.MiddlewareFunc {
+	want := []byte(secret)
+	return func(next http.Handler) http.Handler {
+		if secret == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if subtle.ConstantTimeCompare([]byte(r.Header.Get(SecretHeader)), want) != 1 {
 				setup.LoggerFrom(r.Context()).WithField("remote", r.RemoteAddr).WithField("path", r.URL.Path).
 					Warn("internal API call without the right secret refused")
 				httputil.WriteError(w, Unauthorized())
 				return
 			}
-		}
-		next.ServeHTTP(w, r)
-	})
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // CheckListen refuses to serve an internal API without a secret anywhere but on loopback:
