@@ -94,7 +94,7 @@ func (a *RoomserverInternalAPI) RemoveRoomAlias(ctx context.Context, alias, user
 	if roomID == "" {
 		return httputil.NotFound("Room alias %s not found", alias)
 	}
-	return a.writeRoom(ctx, roomID, func(ctx context.Context, w *roomWriter) error {
+	return a.writeRoom(ctx, "remove_alias", roomID, func(ctx context.Context, w *roomWriter) error {
 		stillRoom, creator, err := w.s.Alias(ctx, alias)
 		if err != nil {
 			return err

@@ -150,6 +150,7 @@ func (w *roomWriter) referenceHashes(prevRows map[string]*storage.EventRow, auth
 func forbidden(err error) error {
 	var na *auth.NotAllowed
 	if errors.As(err, &na) {
+		authRefusals.Inc()
 		return httputil.Forbidden("%s", na.Reason)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
@@ -55,8 +56,11 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 	}
 	roomID := create.RoomID()
 
+	start := time.Now()
+	defer func() { writeDuration.WithLabelValues("create_room").Observe(time.Since(start).Seconds()) }()
 	unlock := a.locks.lock(roomID)
 	defer unlock()
+	var writer *roomWriter
 	err = a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
 		if err := s.InsertRoom(ctx, roomID, string(plan.Version.ID), req.UserID, a.now().UnixMilli()); err != nil {
 			return err
@@ -83,6 +87,7 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 		if err != nil {
 			return err
 		}
+		writer = w
 		if err := w.store(ctx, create, "shared", sendOpts{}); err != nil {
 			return err
 		}
@@ -97,6 +102,7 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 	if err != nil {
 		return nil, err
 	}
+	writer.committed()
 	a.outbox.Kick()
 	return &api.CreateRoomResponse{RoomID: roomID, RoomAlias: plan.Alias}, nil
 }

@@ -62,7 +62,7 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		content["reason"] = mustJSON(req.Reason)
 	}
 	var eventID string
-	err = a.writeRoom(ctx, roomID, func(ctx context.Context, w *roomWriter) error {
+	err = a.writeRoom(ctx, "membership", roomID, func(ctx context.Context, w *roomWriter) error {
 		current, _, _, err := w.s.Membership(ctx, roomID, target)
 		if err != nil {
 			return err

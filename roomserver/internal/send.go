@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
@@ -14,10 +15,12 @@ import (
 
 // writeRoom runs fn with a roomWriter for an existing room, under the room's lock and in
 // one transaction, and wakes the outbox relay after the commit.
-func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, roomID string, fn func(ctx context.Context, w *roomWriter) error) error {
+func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, op, roomID string, fn func(ctx context.Context, w *roomWriter) error) error {
+	start := time.Now()
+	defer func() { writeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds()) }()
 	unlock := a.locks.lock(roomID)
 	defer unlock()
-	staged := 0
+	var writer *roomWriter
 	err := a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
 		room, err := s.GetRoom(ctx, roomID)
 		if err != nil {
@@ -30,15 +33,17 @@ func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, roomID string, fn
 		if err != nil {
 			return err
 		}
+		writer = w
 		if err := fn(ctx, w); err != nil {
 			return err
 		}
-		err = w.flush(ctx)
-		staged = w.staged
-		return err
+		return w.flush(ctx)
 	})
-	if err == nil && staged > 0 {
-		a.outbox.Kick()
+	if err == nil && writer != nil {
+		writer.committed()
+		if writer.staged > 0 {
+			a.outbox.Kick()
+		}
 	}
 	return err
 }
@@ -52,7 +57,7 @@ func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEven
 		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
 	}
 	var eventID string
-	err := a.writeRoom(ctx, req.RoomID, func(ctx context.Context, w *roomWriter) error {
+	err := a.writeRoom(ctx, "send_event", req.RoomID, func(ctx context.Context, w *roomWriter) error {
 		if req.TxnID != "" {
 			// Idempotency: the room lock and the transaction make the check and the insert
 			// one step for this room.

@@ -229,6 +229,7 @@ func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, befor
 		return err
 	}
 	w.parsed[nid] = e
+	w.countStored(e)
 	if tuple, ok := matrix.Tuple(e); ok {
 		snap, err := w.s.NewSnapshot(ctx, w.room.RoomID, before, storage.StateMap{tuple: nid})
 		if err != nil {

@@ -26,7 +26,7 @@ func TestForkedDAGResolvesState(t *testing.T) {
 				send := func(typ string, stateKey *string, content string, prev []string) (string, api.OutputEvent) {
 					t.Helper()
 					var id string
-					err := rs.writeRoom(ctx, room, func(ctx context.Context, w *roomWriter) error {
+					err := rs.writeRoom(ctx, "test", room, func(ctx context.Context, w *roomWriter) error {
 						e, err := w.send(ctx, eventTemplate{Type: typ, StateKey: stateKey, Content: json.RawMessage(content), Prev: prev}, alice, sendOpts{})
 						if err == nil {
 							id = e.EventID()

@@ -31,6 +31,27 @@ type roomWriter struct {
 	pending []pendingOutput
 	// staged counts messages staged on the outbox, to Kick it after the commit.
 	staged int
+	// storedState / storedMessages count the events written, for the metrics after commit.
+	storedState, storedMessages int
+}
+
+// committed records the writer's events in the metrics once its transaction committed.
+func (w *roomWriter) committed() {
+	if w.storedState > 0 {
+		eventsStored.WithLabelValues("state").Add(float64(w.storedState))
+	}
+	if w.storedMessages > 0 {
+		eventsStored.WithLabelValues("message").Add(float64(w.storedMessages))
+	}
+}
+
+// countStored counts one stored event.
+func (w *roomWriter) countStored(e interface{ StateKey() *string }) {
+	if e.StateKey() != nil {
+		w.storedState++
+	} else {
+		w.storedMessages++
+	}
 }
 
 // pendingOutput is an output waiting for flush. A topic 2 record gets its stream position
@@ -142,6 +163,7 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 		return err
 	}
 	w.parsed[nid] = e
+	w.countStored(e)
 	out := &api.OutputNewRoomEventData{RoomVersion: string(w.version.ID), Event: e.JSON(), EventID: e.EventID(),
 		TxnDeviceID: opts.DeviceID, TxnID: opts.TxnID, HistoryVisibility: hv}
 	if tuple, ok := matrix.Tuple(e); ok {
