@@ -7,8 +7,8 @@
 # It provisions what the tests need in a temporary directory, on free loopback ports:
 # a PostgreSQL server (scripts/postgres.sh) and a single-node Kafka broker
 # (scripts/kafka.sh), and exports AXON_TEST_POSTGRES_DSN and AXON_TEST_KAFKA_BROKERS for
-# internal/testenv. If either variable is already set, that service is used as is and not
-# started. Services are stopped on exit, whatever happens. With CI=true a test whose service
+# internal/testenv. If either variable is already set and its service answers, that
+# service is used as is and not started. Services are stopped on exit, whatever happens. With CI=true a test whose service
 # is missing fails instead of skipping (internal/testenv), so nothing passes silently.
 #
 # Environment: GO_TEST_FLAGS adds flags to go test (e.g. "-race" or "-run TestX");
@@ -95,6 +95,25 @@ start_service() {
 
 command -v go >/dev/null 2>&1 || { echo "test.sh: go is not installed (see .ci/run)" >&2; exit 1; }
 go version >&2
+
+# reachable HOST:PORT says whether something accepts TCP connections there.
+reachable() {
+	local host="${1%:*}" port="${1##*:}"
+	[[ -n "$host" && -n "$port" && "$host" != "$1" ]] || return 1
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+}
+
+# An inherited service is used only if it answers; otherwise a new one is started.
+pg_hostport="$(sed -nE 's|^postgres(ql)?://([^@/]*@)?([^/?]+).*|\3|p' <<<"${AXON_TEST_POSTGRES_DSN:-}")"
+if [[ -n "${AXON_TEST_POSTGRES_DSN:-}" ]] && ! reachable "$pg_hostport"; then
+	echo "test.sh: AXON_TEST_POSTGRES_DSN does not answer; starting a new Postgres" >&2
+	unset AXON_TEST_POSTGRES_DSN
+fi
+if [[ -n "${AXON_TEST_KAFKA_BROKERS:-}" ]] && ! reachable "${AXON_TEST_KAFKA_BROKERS%%,*}"; then
+	echo "test.sh: AXON_TEST_KAFKA_BROKERS does not answer; starting a new Kafka" >&2
+	unset AXON_TEST_KAFKA_BROKERS
+fi
 
 if [[ -n "${AXON_TEST_POSTGRES_DSN:-}" ]]; then
 	echo "test.sh: using the Postgres server in AXON_TEST_POSTGRES_DSN" >&2
