@@ -104,6 +104,9 @@ type Kafka struct {
 	// OffsetResetPolicy is where a consumer group starts when its stored offset no longer
 	// exists: "earliest" or "latest".
 	OffsetResetPolicy string `yaml:"offset_reset_policy"`
+	// ReplicationFactor of the topics Axon creates; 0 takes the broker's
+	// default.replication.factor.
+	ReplicationFactor int `yaml:"replication_factor"`
 }
 
 // Metrics controls the Prometheus endpoint.
@@ -203,6 +206,8 @@ type ServerKeyAPI struct {
 // UserAPI configures the userapi (Tier 2).
 type UserAPI struct {
 	Component `yaml:",inline"`
+	// BcryptCost is the bcrypt work factor of new password hashes (4–31).
+	BcryptCost int `yaml:"bcrypt_cost"`
 }
 
 // Monolith configures the axon-monolith binary.

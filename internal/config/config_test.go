@@ -163,6 +163,12 @@ func TestValidate(t *testing.T) {
 		{"bad public listen", "sync_api: {public_listen: '8072'}", []string{"sync_api.public_listen:"}},
 		{"bad monolith bind", "monolith: {http_bind: 'localhost'}", []string{"monolith.http_bind:"}},
 		{"empty media path", "media_api: {base_path: ''}", []string{"media_api.base_path:"}},
+		{"bad public base url", "client_api: {public_base_url: 'matrix.example.org'}", []string{"client_api.public_base_url:"}},
+		{"public base url ok", "client_api: {public_base_url: 'https://matrix.example.org'}", nil},
+		{"bcrypt cost too low", "user_api: {bcrypt_cost: 3}", []string{"user_api.bcrypt_cost:"}},
+		{"bcrypt cost too high", "user_api: {bcrypt_cost: 32}", []string{"user_api.bcrypt_cost:"}},
+		{"negative replication", "global: {event_log: {kafka: {replication_factor: -1}}}", []string{"global.event_log.kafka.replication_factor:"}},
+		{"replication ok", "global: {event_log: {kafka: {replication_factor: 3}}}", nil},
 		{"several at once", "global: {server_name: '', logging: {format: xml}}",
 			[]string{"global.server_name:", "global.logging.format:"}},
 	}

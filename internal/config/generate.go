@@ -89,6 +89,8 @@ global:
       # Where a consumer group starts when its stored offset no longer exists:
       # "earliest" or "latest".
       offset_reset_policy: {{q .C.Global.EventLog.Kafka.OffsetResetPolicy}}
+      # Replication factor of the topics Axon creates; 0: the broker's default.
+      replication_factor: {{.C.Global.EventLog.Kafka.ReplicationFactor}}
 
   metrics:
     # Serve Prometheus metrics on /metrics.
@@ -131,6 +133,10 @@ global:
   # Enables /_synapse/admin/v1/register (Synapse's shared-secret registration, used by
   # register_new_matrix_user). Empty: disabled. Keep it secret.
   registration_shared_secret: {{q $.C.ClientAPI.RegistrationSharedSecret}}
+{{- end}}
+{{- if eq .Name "userapi"}}
+  # bcrypt work factor of new password hashes (4-31).
+  bcrypt_cost: {{$.C.UserAPI.BcryptCost}}
 {{- end}}
   database:
     connection_string: ""

@@ -48,6 +48,7 @@ func Defaults(dataDir string) *Config {
 		Monolith: Monolith{HTTPBind: ":8008"},
 	}
 	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
+	c.UserAPI.BcryptCost = 12
 	for _, s := range c.sections() {
 		s.comp.InternalAPIListen = ":" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)

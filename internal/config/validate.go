@@ -93,6 +93,12 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.UserAPI.BcryptCost < 4 || c.UserAPI.BcryptCost > 31 {
+		bad("user_api.bcrypt_cost", "must be 4-31, got %d", c.UserAPI.BcryptCost)
+	}
+	if el.Kafka.ReplicationFactor < 0 || el.Kafka.ReplicationFactor > 32767 {
+		bad("global.event_log.kafka.replication_factor", "must be 0 (the broker's default) or a positive count, got %d", el.Kafka.ReplicationFactor)
+	}
 	if c.MediaAPI.BasePath == "" {
 		bad("media_api.base_path", "must not be empty")
 	}
