@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ type Options struct {
 	// an unknown key does not flood the server (spec: "Requesting servers should limit how
 	// frequently they query").
 	MinFetchInterval time.Duration
+	// FetchTimeout bounds one round of fetches (30s).
+	FetchTimeout time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -87,6 +90,7 @@ type KeyRing struct {
 	keys      map[Request]PublicKey
 	inflight  map[string]chan struct{}
 	lastFetch map[string]time.Time
+	lastErr   map[string]error
 }
 
 // New builds a KeyRing that asks the fetchers in order (e.g. a DirectFetcher, then a
@@ -95,11 +99,14 @@ func New(opts Options, fetchers ...Fetcher) *KeyRing {
 	if opts.MinFetchInterval == 0 {
 		opts.MinFetchInterval = 10 * time.Second
 	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 30 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &KeyRing{fetchers: fetchers, opts: opts, keys: map[Request]PublicKey{},
-		inflight: map[string]chan struct{}{}, lastFetch: map[string]time.Time{}}
+		inflight: map[string]chan struct{}{}, lastFetch: map[string]time.Time{}, lastErr: map[string]error{}}
 }
 
 func (k *KeyRing) nowMS() int64 { return k.opts.Now().UnixMilli() }
@@ -212,7 +219,9 @@ func (k *KeyRing) Keys(ctx context.Context, reqs map[Request]int64) (map[Request
 }
 
 // fetch asks the fetchers for the servers of todo. A server whose fetch is already running
-// is waited for instead; a server fetched less than MinFetchInterval ago is skipped.
+// is waited for instead; a server fetched less than MinFetchInterval ago is skipped. The
+// fetch runs detached from the caller's context (bounded by FetchTimeout), so a caller that
+// gives up does not fail the others waiting for the same server.
 func (k *KeyRing) fetch(ctx context.Context, todo []Request, reqs map[Request]int64) error {
 	now := k.opts.Now()
 	servers := map[string]ServerRequest{}
@@ -231,22 +240,31 @@ func (k *KeyRing) fetch(ctx context.Context, todo []Request, reqs map[Request]in
 		sr.MinimumValidUntilTS = max(sr.MinimumValidUntilTS, reqs[r])
 		servers[r.ServerName] = sr
 	}
-	done := make(chan struct{})
-	for s := range servers {
-		k.inflight[s] = done
+	if len(servers) > 0 {
+		done := make(chan struct{})
+		for s := range servers {
+			k.inflight[s] = done
+		}
+		wait = append(wait, done)
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.FetchTimeout)
+			defer cancel()
+			errs := k.runFetchers(fctx, servers)
+			k.mu.Lock()
+			for s := range servers {
+				delete(k.inflight, s)
+				k.lastFetch[s] = k.opts.Now()
+				if err, failed := errs[s]; failed {
+					k.lastErr[s] = err
+				} else {
+					delete(k.lastErr, s)
+				}
+			}
+			k.mu.Unlock()
+			close(done)
+		}()
 	}
 	k.mu.Unlock()
-
-	if len(servers) > 0 {
-		k.runFetchers(ctx, servers)
-		k.mu.Lock()
-		for s := range servers {
-			delete(k.inflight, s)
-			k.lastFetch[s] = k.opts.Now()
-		}
-		k.mu.Unlock()
-		close(done)
-	}
 	for _, ch := range wait {
 		select {
 		case <-ch:
@@ -254,25 +272,26 @@ func (k *KeyRing) fetch(ctx context.Context, todo []Request, reqs map[Request]in
 			return ctx.Err()
 		}
 	}
-	return ctx.Err()
+	return nil
 }
 
-// runFetchers asks each fetcher in turn for the servers the previous ones did not satisfy.
-func (k *KeyRing) runFetchers(ctx context.Context, servers map[string]ServerRequest) {
-	// The fetch outlives one caller's cancellation only as long as its own context does;
-	// waiters with other contexts re-check afterwards.
+// runFetchers asks each fetcher in turn for the servers the previous ones did not satisfy,
+// and returns why each server still unsatisfied failed.
+func (k *KeyRing) runFetchers(ctx context.Context, servers map[string]ServerRequest) map[string]error {
+	todo := maps.Clone(servers)
+	var errs []error
 	for _, f := range k.fetchers {
-		if len(servers) == 0 || ctx.Err() != nil {
-			return
+		if len(todo) == 0 || ctx.Err() != nil {
+			break
 		}
-		resps, err := f.FetchKeys(ctx, servers)
-		if err != nil && len(resps) == 0 {
-			continue
+		resps, err := f.FetchKeys(ctx, todo)
+		if err != nil {
+			errs = append(errs, err)
 		}
 		fetchedAt := k.opts.Now()
 		var keys []PublicKey
 		for _, resp := range resps {
-			if _, asked := servers[resp.ServerName]; asked {
+			if _, asked := todo[resp.ServerName]; asked {
 				keys = append(keys, KeysFromResponse(resp, fetchedAt)...)
 			}
 		}
@@ -282,18 +301,40 @@ func (k *KeyRing) runFetchers(ctx context.Context, servers map[string]ServerRequ
 			_ = k.opts.Store.StoreKeys(ctx, changed)
 		}
 		k.mu.Lock()
-		for s, sr := range servers {
+		for s, sr := range todo {
 			all := true
 			for _, id := range sr.KeyIDs {
 				key, ok := k.keys[Request{s, id}]
 				all = all && satisfies(key, ok, sr.MinimumValidUntilTS)
 			}
 			if all {
-				delete(servers, s)
+				delete(todo, s)
 			}
 		}
 		k.mu.Unlock()
 	}
+	out := map[string]error{}
+	if len(todo) > 0 {
+		err := errors.Join(errs...)
+		if err == nil {
+			err = errors.New("no fetcher had the keys")
+		}
+		for s := range todo {
+			out[s] = err
+		}
+	}
+	return out
+}
+
+// notFound is ErrKeyNotFound with the last fetch failure of the server, if any.
+func (k *KeyRing) notFound(server string, keyID signing.KeyID) error {
+	k.mu.Lock()
+	last := k.lastErr[server]
+	k.mu.Unlock()
+	if last != nil {
+		return fmt.Errorf("%w: %s of %s (last fetch: %v)", ErrKeyNotFound, keyID, server, last)
+	}
+	return fmt.Errorf("%w: %s of %s", ErrKeyNotFound, keyID, server)
 }
 
 // ErrKeyNotFound means no fetcher could supply the key.
@@ -312,7 +353,7 @@ func (k *KeyRing) RequestKeyLookup() federation.RequestKeyLookup {
 		key, ok := keys[r]
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%w: %s of %s", ErrKeyNotFound, keyID, server)
+			return nil, k.notFound(server, keyID)
 		case key.Expired:
 			return nil, fmt.Errorf("keyring: %s of %s is an old key", keyID, server)
 		case key.ValidUntilTS < now:

@@ -485,3 +485,41 @@ func TestVerifyEventSignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
+	k1 := key(t, "k1")
+	ks := newKeyServers(t)
+	ks.set("s.example", keyResponse{server: "s.example", current: []signing.SigningKey{k1}, validUntil: ms(now.Add(time.Hour))}.json(t))
+	ks.block = make(chan struct{})
+	ring := New(Options{Now: clock()}, DirectFetcher{Client: ks.client(t)})
+	r := Request{"s.example", k1.ID}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := ring.Keys(ctx, map[Request]int64{r: 0}); first <- err }()
+	for ks.count("s.example", "/_matrix/key/v2/server") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := make(chan map[Request]PublicKey, 1)
+	go func() { keys, _ := ring.Keys(context.Background(), map[Request]int64{r: 0}); second <- keys }()
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	ks.mu.Lock()
+	close(ks.block)
+	ks.block = nil
+	ks.mu.Unlock()
+	if keys := <-second; len(keys) != 1 {
+		t.Fatal("the waiting caller lost the shared fetch")
+	}
+}
+
+func TestNotFoundNamesTheFetchError(t *testing.T) {
+	ks := newKeyServers(t) // every key request: 404 M_NOT_FOUND
+	ring := New(Options{Now: clock()}, DirectFetcher{Client: ks.client(t)})
+	_, err := ring.RequestKeyLookup()(context.Background(), "s.example", "ed25519:x")
+	if !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), "M_NOT_FOUND") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package keyring
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/axon-matrix/axon/matrix/event"
 	"github.com/axon-matrix/axon/matrix/signing"
@@ -46,7 +45,7 @@ func (k *KeyRing) VerifyEventSignatures(ctx context.Context, events []*event.Eve
 	lookup := func(_ context.Context, server string, keyID signing.KeyID) (event.VerifyKey, error) {
 		key, ok := keys[Request{server, keyID}]
 		if !ok {
-			return event.VerifyKey{}, fmt.Errorf("%w: %s of %s", ErrKeyNotFound, keyID, server)
+			return event.VerifyKey{}, k.notFound(server, keyID)
 		}
 		return event.VerifyKey{Key: key.Key, ValidUntilTS: key.ValidUntilTS}, nil
 	}
@@ -72,7 +71,7 @@ func (k *KeyRing) EventKeyLookup() event.KeyLookup {
 		}
 		key, ok := keys[r]
 		if !ok {
-			return event.VerifyKey{}, fmt.Errorf("%w: %s of %s", ErrKeyNotFound, keyID, server)
+			return event.VerifyKey{}, k.notFound(server, keyID)
 		}
 		return event.VerifyKey{Key: key.Key, ValidUntilTS: key.ValidUntilTS}, nil
 	}
