@@ -107,6 +107,12 @@ func newFakeRemote(t *testing.T, name string, originKey signing.SigningKey, useT
 	return f
 }
 
+func (f *fakeRemote) setHandler(h func(w http.ResponseWriter, r recorded)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.handler = h
+}
+
 func (f *fakeRemote) last(t *testing.T) recorded {
 	t.Helper()
 	f.mu.Lock()
@@ -234,6 +240,15 @@ func TestClientEndpoints(t *testing.T) {
 		}, "POST", "/_matrix/federation/v1/user/keys/claim", `{"one_time_keys":{"@u:remote.example":{"D":"signed_curve25519"}}}`,
 			`{"one_time_keys":{"@u:remote.example":{"D":{"signed_curve25519:A":{"key":"k"}}}}}`,
 			ClaimKeysResponse{OneTimeKeys: map[string]map[string]map[string]json.RawMessage{"@u:remote.example": {"D": {"signed_curve25519:A": json.RawMessage(`{"key":"k"}`)}}}}},
+		{"make_knock", func() (any, error) {
+			return c.MakeKnock(ctx, "remote.example", "!r:remote.example", "@u:origin.example", []matrix.RoomVersionID{"7"})
+		}, "GET", "/_matrix/federation/v1/make_knock/%21r:remote.example/@u:origin.example?ver=7", "",
+			`{"room_version":"7","event":{"type":"m.room.member"}}`, MakeMembershipResponse{RoomVersion: "7", Event: ev}},
+		{"send_knock", func() (any, error) { return c.SendKnock(ctx, "remote.example", "!r:remote.example", "$e", ev) },
+			"PUT", "/_matrix/federation/v1/send_knock/%21r:remote.example/$e", `{"type":"m.room.member"}`,
+			`{"knock_room_state":[]}`, SendKnockResponse{KnockRoomState: []json.RawMessage{}}},
+		{"version", func() (any, error) { return c.Version(ctx, "remote.example") },
+			"GET", "/_matrix/federation/v1/version", "", `{"server":{"name":"X","version":"1"}}`, nil},
 		{"publicRooms GET", func() (any, error) {
 			return c.PublicRooms(ctx, "remote.example", PublicRoomsRequest{Limit: 2, Since: "s", IncludeAllNetworks: true})
 		}, "GET", "/_matrix/federation/v1/publicRooms?include_all_networks=true&limit=2&since=s", "",
@@ -320,7 +335,7 @@ func TestClientTimeoutAndUnreachable(t *testing.T) {
 	c, remote := newTestClient(t)
 	release := make(chan struct{})
 	defer close(release)
-	remote.handler = func(w http.ResponseWriter, _ recorded) { <-release }
+	remote.setHandler(func(w http.ResponseWriter, _ recorded) { <-release })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -340,8 +355,10 @@ func TestClientTLSAndSNI(t *testing.T) {
 	// httptest's certificate is valid for example.com and 127.0.0.1.
 	remote := newFakeRemote(t, "", key, true)
 	name := "example.com:" + remote.port()
+	remote.mu.Lock()
 	remote.name = name
-	remote.handler = func(w http.ResponseWriter, _ recorded) { io.WriteString(w, `{"displayname":"T"}`) }
+	remote.mu.Unlock()
+	remote.setHandler(func(w http.ResponseWriter, _ recorded) { io.WriteString(w, `{"displayname":"T"}`) })
 	roots := remote.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	resolver := discovery.New(fakeDNS{}, noWellKnown, discovery.Options{})
 	c := NewClient("origin.example", key, resolver, ClientOptions{Transport: TransportOptions{

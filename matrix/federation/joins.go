@@ -118,3 +118,30 @@ func (c *Client) Invite(ctx context.Context, destination, roomID, eventID string
 	}
 	return out, err
 }
+
+// MakeKnock asks a resident server for a knock event template (GET
+// /_matrix/federation/v1/make_knock/{roomId}/{userId}), naming the room versions we support.
+func (c *Client) MakeKnock(ctx context.Context, destination, roomID, userID string, versions []matrix.RoomVersionID) (MakeMembershipResponse, error) {
+	q := url.Values{}
+	for _, v := range versions {
+		q.Add("ver", string(v))
+	}
+	var out MakeMembershipResponse
+	err := c.Do(ctx, destination, http.MethodGet, fedPath("/_matrix/federation/v1/make_knock/%s/%s", roomID, userID), q, nil, &out)
+	if err == nil {
+		err = out.check()
+	}
+	return out, err
+}
+
+// SendKnockResponse carries stripped state for the knocking user's client.
+type SendKnockResponse struct {
+	KnockRoomState []json.RawMessage `json:"knock_room_state"`
+}
+
+// SendKnock submits a signed knock event (PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}).
+func (c *Client) SendKnock(ctx context.Context, destination, roomID, eventID string, event json.RawMessage) (SendKnockResponse, error) {
+	var out SendKnockResponse
+	err := c.Do(ctx, destination, http.MethodPut, fedPath("/_matrix/federation/v1/send_knock/%s/%s", roomID, eventID), nil, event, &out)
+	return out, err
+}

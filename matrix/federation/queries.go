@@ -37,3 +37,18 @@ func (c *Client) QueryProfile(ctx context.Context, destination, userID, field st
 	err := c.Do(ctx, destination, http.MethodGet, "/_matrix/federation/v1/query/profile", q, nil, &out)
 	return out, err
 }
+
+// VersionResponse names a server's implementation.
+type VersionResponse struct {
+	Server struct {
+		Name    string `json:"name,omitempty"`
+		Version string `json:"version,omitempty"`
+	} `json:"server"`
+}
+
+// Version sends GET /_matrix/federation/v1/version.
+func (c *Client) Version(ctx context.Context, destination string) (VersionResponse, error) {
+	var out VersionResponse
+	err := c.Do(ctx, destination, http.MethodGet, "/_matrix/federation/v1/version", nil, nil, &out)
+	return out, err
+}
