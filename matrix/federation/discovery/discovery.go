@@ -50,6 +50,8 @@ type Resolver struct {
 	mu        sync.Mutex
 	wellKnown map[string]wellKnownEntry
 	srv       map[string]srvEntry
+	// wellKnownInflight holds a channel, closed when done, per host being looked up.
+	wellKnownInflight map[string]chan struct{}
 }
 
 // Options tunes a Resolver. Zero values get the spec's recommendations.
@@ -120,7 +122,7 @@ func New(dns DNS, client *http.Client, opts Options) *Resolver {
 		opts.Now = time.Now
 	}
 	return &Resolver{dns: dns, httpClient: &c, opts: opts,
-		wellKnown: map[string]wellKnownEntry{}, srv: map[string]srvEntry{}}
+		wellKnown: map[string]wellKnownEntry{}, srv: map[string]srvEntry{}, wellKnownInflight: map[string]chan struct{}{}}
 }
 
 func checkRedirect(req *http.Request, via []*http.Request) error {

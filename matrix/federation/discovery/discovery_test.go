@@ -248,3 +248,35 @@ func TestResolveCancelled(t *testing.T) {
 		t.Fatal("a cancelled lookup was cached")
 	}
 }
+
+func TestConcurrentWellKnownLookupsShareOneRequest(t *testing.T) {
+	release := make(chan struct{})
+	wk, client := newWellKnownServer(t, map[string]http.HandlerFunc{"c.example": func(rw http.ResponseWriter, _ *http.Request) {
+		<-release
+		fmt.Fprint(rw, `{"m.server":"d.example:5"}`)
+	}})
+	r := New(&fakeDNS{}, client, Options{WellKnownScheme: "http"})
+	var wg sync.WaitGroup
+	results := make([][]Server, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = r.Resolve(context.Background(), "c.example")
+		}()
+	}
+	for wk.count("c.example") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(30 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := wk.count("c.example"); n != 1 {
+		t.Fatalf("%d well-known requests, want 1", n)
+	}
+	for _, res := range results {
+		if len(res) != 1 || res[0].Addr != "d.example:5" {
+			t.Fatalf("result %v", res)
+		}
+	}
+}

@@ -25,29 +25,47 @@ type WellKnown struct {
 // Cache-Control / Expires headers say, within the configured bounds; failures for
 // WellKnownErrorTTL.
 func (r *Resolver) lookupWellKnown(ctx context.Context, host string) string {
-	now := r.opts.Now()
-	r.mu.Lock()
-	e, ok := r.wellKnown[host]
-	r.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.delegated
-	}
-	delegated, ttl, err := r.fetchWellKnown(ctx, host)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ""
-		}
-		delegated, ttl = "", r.opts.WellKnownErrorTTL
-	}
-	if ttl > 0 {
+	for {
+		now := r.opts.Now()
 		r.mu.Lock()
-		r.wellKnown[host] = wellKnownEntry{delegated: delegated, expires: now.Add(ttl)}
+		e, ok := r.wellKnown[host]
+		if ok && now.Before(e.expires) {
+			r.mu.Unlock()
+			return e.delegated
+		}
+		// Concurrent lookups of one host share a single request.
+		if ch, busy := r.wellKnownInflight[host]; busy {
+			r.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return ""
+			}
+		}
+		ch := make(chan struct{})
+		r.wellKnownInflight[host] = ch
 		r.mu.Unlock()
+
+		delegated, ttl, err := r.fetchWellKnown(ctx, host)
+		if err != nil {
+			delegated, ttl = "", r.opts.WellKnownErrorTTL
+			if ctx.Err() != nil {
+				ttl = 0 // do not remember a lookup we gave up on
+			}
+		}
+		r.mu.Lock()
+		if ttl > 0 {
+			r.wellKnown[host] = wellKnownEntry{delegated: delegated, expires: now.Add(ttl)}
+		}
+		delete(r.wellKnownInflight, host)
+		r.mu.Unlock()
+		close(ch)
+		return delegated
 	}
-	return delegated
 }
 
-// FetchWellKnown performs one uncached /.well-known/matrix/server lookup and returns the
+// fetchWellKnown performs one uncached /.well-known/matrix/server lookup and returns the
 // delegated server name and how long the answer may be cached.
 func (r *Resolver) fetchWellKnown(ctx context.Context, host string) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.WellKnownTimeout)
