@@ -1,30 +1,32 @@
-// Package inthttp carries api.RoomserverAPI over internal HTTP for the polylith: Client
-// implements the interface by POSTing JSON to another binary's /api/roomserver/…, and
-// AddRoutes serves those paths from the direct implementation. It is arrow 4 (clientapi →
-// roomserver) and, later, arrows 2 and 3, over the network. Errors keep their Matrix
-// errcode and status end to end.
+// Package inthttp carries api.RoomserverAPI over internal HTTP for the polylith, on the
+// shared transport of internal/inthttp: Client implements the interface by POSTing JSON to
+// the roomserver binary's /api/roomserver/…, and AddRoutes serves those paths from the
+// direct implementation. It is arrow 4 (clientapi → roomserver) and, later, arrows 2 and 3,
+// over the network. Errors keep their Matrix errcode and status end to end.
 package inthttp
 
-// Paths of the internal API, under the internal listener's /api prefix.
+import "encoding/json"
+
+// Paths of the internal API, below internal/inthttp.PathPrefix (/api).
 const (
-	pathPrefix           = "/roomserver/"
-	pathCreateRoom       = "createRoom"
-	pathSendEvent        = "sendEvent"
-	pathPerformMember    = "performMembership"
-	pathForget           = "forget"
-	pathQueryMembership  = "queryMembership"
-	pathQueryState       = "queryCurrentState"
-	pathQueryStateUser   = "queryStateForUser"
-	pathQueryEvent       = "queryEvent"
-	pathQueryVersion     = "queryRoomVersion"
-	pathQueryRoomsUser   = "queryRoomsForUser"
-	pathSetAlias         = "setRoomAlias"
-	pathResolveAlias     = "resolveRoomAlias"
-	pathRemoveAlias      = "removeRoomAlias"
-	pathAliasesForRoom   = "getAliasesForRoom"
-	pathSetVisibility    = "setRoomVisibility"
-	pathGetVisibility    = "getRoomVisibility"
-	pathQueryPublicRooms = "queryPublicRooms"
+	pathPrefix           = "/roomserver"
+	pathCreateRoom       = pathPrefix + "/createRoom"
+	pathSendEvent        = pathPrefix + "/sendEvent"
+	pathPerformMember    = pathPrefix + "/performMembership"
+	pathForget           = pathPrefix + "/forget"
+	pathQueryMembership  = pathPrefix + "/queryMembership"
+	pathQueryState       = pathPrefix + "/queryCurrentState"
+	pathQueryStateUser   = pathPrefix + "/queryStateForUser"
+	pathQueryEvent       = pathPrefix + "/queryEvent"
+	pathQueryVersion     = pathPrefix + "/queryRoomVersion"
+	pathQueryRoomsUser   = pathPrefix + "/queryRoomsForUser"
+	pathSetAlias         = pathPrefix + "/setRoomAlias"
+	pathResolveAlias     = pathPrefix + "/resolveRoomAlias"
+	pathRemoveAlias      = pathPrefix + "/removeRoomAlias"
+	pathAliasesForRoom   = pathPrefix + "/getAliasesForRoom"
+	pathSetVisibility    = pathPrefix + "/setRoomVisibility"
+	pathGetVisibility    = pathPrefix + "/getRoomVisibility"
+	pathQueryPublicRooms = pathPrefix + "/queryPublicRooms"
 )
 
 // Request and response bodies of the methods whose arguments are not one api struct.
@@ -51,7 +53,7 @@ type stateTupleJSON struct {
 }
 
 type eventsResp struct {
-	Events []rawJSON `json:"events"`
+	Events []json.RawMessage `json:"events"`
 }
 
 type eventIDReq struct {
@@ -91,5 +93,3 @@ type visibilityReq struct {
 	UserID     string `json:"user_id"`
 	Visibility string `json:"visibility"`
 }
-
-type emptyResp struct{}
