@@ -66,3 +66,9 @@ func (rt *Routes) deactivate(r *http.Request, dev *userapi.Device) (any, error) 
 	}
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
 }
+
+// threePIDs serves GET /account/3pid: this server binds no third-party identifiers (no
+// email or phone support), so the list is always empty.
+func (rt *Routes) threePIDs(r *http.Request, _ *userapi.Device) (any, error) {
+	return map[string][]any{"threepids": {}}, nil
+}

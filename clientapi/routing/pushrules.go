@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/setup"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -50,10 +51,14 @@ func (rt *Routes) savePushRules(ctx context.Context, userID string, c *pushRules
 	return rt.userAPI.SetAccountData(ctx, &userapi.AccountData{UserID: userID, Type: "m.push_rules", Content: raw})
 }
 
-// seedPushRules gives a new account the default rules.
-func (rt *Routes) seedPushRules(ctx context.Context, userID string) error {
+// seedPushRules stores a new account's default rules as account data, so its first /sync
+// carries them. A failure is only logged: the account exists already, and the push rules
+// endpoints serve the defaults for a user with none stored.
+func (rt *Routes) seedPushRules(ctx context.Context, userID string) {
 	local, _, _ := parseUserID(userID)
-	return rt.savePushRules(ctx, userID, &pushRulesContent{Global: DefaultPushRules(userID, local)})
+	if err := rt.savePushRules(ctx, userID, &pushRulesContent{Global: DefaultPushRules(userID, local)}); err != nil {
+		setup.LoggerFrom(ctx).WithError(err).WithField("user_id", userID).Warn("storing default push rules failed")
+	}
 }
 
 // getAllPushRules serves GET /pushrules/.
@@ -146,6 +151,7 @@ func (rt *Routes) putPushRule(r *http.Request, dev *userapi.Device) (any, error)
 	if err := readJSON(r, contentLimit, &req); err != nil {
 		return nil, err
 	}
+	defer rt.lockUser(dev.UserID)()
 	c, list, i, err := rt.findRule(r, dev)
 	if err != nil {
 		return nil, err
@@ -234,6 +240,7 @@ func insertRule(list []PushRule, i int, rule PushRule) []PushRule {
 
 // deletePushRule serves DELETE /pushrules/global/{kind}/{ruleId}; default rules stay.
 func (rt *Routes) deletePushRule(r *http.Request, dev *userapi.Device) (any, error) {
+	defer rt.lockUser(dev.UserID)()
 	c, list, i, err := rt.findRule(r, dev)
 	if err != nil {
 		return nil, err
@@ -275,6 +282,7 @@ func (rt *Routes) putPushRuleAttr(attr string) handlerFunc {
 		if err := readJSON(r, contentLimit, &req); err != nil {
 			return nil, err
 		}
+		defer rt.lockUser(dev.UserID)()
 		c, list, i, err := rt.findRule(r, dev)
 		if err != nil {
 			return nil, err

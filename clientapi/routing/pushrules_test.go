@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -140,4 +141,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestPushRulesConcurrentWrites: concurrent rule changes of one user are not lost.
+func TestPushRulesConcurrentWrites(t *testing.T) {
+	h := newHarness(t)
+	alice := h.register("alice")
+	const n = 10
+	errs := make(chan resp, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			errs <- h.do("PUT", fmt.Sprintf("/_matrix/client/v3/pushrules/global/content/r%d", i), alice.token,
+				map[string]any{"actions": []any{"notify"}, "pattern": "p"})
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if r := <-errs; r.status != 200 {
+			t.Fatalf("PUT: %d %s", r.status, r.raw)
+		}
+	}
+	r := h.must(h.do("GET", "/_matrix/client/v3/pushrules/global/", alice.token, nil), 200)
+	if got := len(r.body["content"].([]any)); got != n+1 {
+		t.Fatalf("%d content rules, want %d", got, n+1)
+	}
 }

@@ -75,9 +75,7 @@ func (rt *Routes) registerUser(r *http.Request, _ *userapi.Device) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := rt.seedPushRules(ctx, acc.UserID); err != nil {
-		return nil, err
-	}
+	rt.seedPushRules(ctx, acc.UserID)
 	return rt.registered(r, acc, &req)
 }
 

@@ -107,9 +107,7 @@ func (rt *Routes) sharedSecretRegister(r *http.Request, _ *userapi.Device) (any,
 	if err != nil {
 		return nil, err
 	}
-	if err := rt.seedPushRules(ctx, acc.UserID); err != nil {
-		return nil, err
-	}
+	rt.seedPushRules(ctx, acc.UserID)
 	dev, err := rt.userAPI.CreateDevice(ctx, &userapi.CreateDeviceRequest{UserID: acc.UserID, IP: clientIP(r)})
 	if err != nil {
 		return nil, err

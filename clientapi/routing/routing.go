@@ -8,7 +8,9 @@ package routing
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -61,6 +63,19 @@ type Routes struct {
 	paths   []routerPath
 	// loginFailures limits password guessing on POST /login.
 	loginFailures *failureLimiter
+	// userLocks serialise this process's read-modify-write updates of one user's push
+	// rules and tags.
+	userLocks [64]sync.Mutex
+}
+
+// lockUser takes the lock for userID's read-modify-write account data updates and returns
+// its unlock.
+func (rt *Routes) lockUser(userID string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(userID))
+	m := &rt.userLocks[h.Sum32()%uint32(len(rt.userLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // access says who may call an endpoint.

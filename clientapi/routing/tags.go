@@ -83,6 +83,7 @@ func (rt *Routes) putTag(r *http.Request, dev *userapi.Device) (any, error) {
 			return nil, httputil.BadJSON("order must be a number")
 		}
 	}
+	defer rt.lockUser(dev.UserID)()
 	c, err := rt.loadTags(r, dev.UserID, roomID)
 	if err != nil {
 		return nil, err
@@ -98,6 +99,7 @@ func (rt *Routes) deleteTag(r *http.Request, dev *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer rt.lockUser(dev.UserID)()
 	c, err := rt.loadTags(r, dev.UserID, roomID)
 	if err != nil {
 		return nil, err
@@ -107,10 +109,4 @@ func (rt *Routes) deleteTag(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	delete(c.Tags, tag)
 	return empty, rt.saveTags(r, dev.UserID, roomID, c)
-}
-
-// threePIDs serves GET /account/3pid: this server binds no third-party identifiers (no
-// email or phone support), so the list is always empty.
-func (rt *Routes) threePIDs(r *http.Request, _ *userapi.Device) (any, error) {
-	return map[string][]any{"threepids": {}}, nil
 }
