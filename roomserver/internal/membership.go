@@ -3,6 +3,7 @@ package internal
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/httputil"
@@ -66,6 +67,14 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		current, _, _, err := w.s.Membership(ctx, roomID, target)
 		if err != nil {
 			return err
+		}
+		// As in Synapse, repeating the current membership event (same sender, membership
+		// and content, e.g. a client joining twice) is a no-op that returns that event.
+		if old, err := w.stateEvent(ctx, "m.room.member", target); err != nil {
+			return err
+		} else if old != nil && old.Sender() == req.Sender && auth.Membership(old) == membership && sameJSON(old.Content(), mustJSON(content)) {
+			eventID = old.EventID()
+			return nil
 		}
 		switch req.Action {
 		case "unban":
@@ -179,4 +188,13 @@ func (a *RoomserverInternalAPI) Forget(ctx context.Context, roomID, userID strin
 		return httputil.Unknown("You must leave the room before forgetting it")
 	}
 	return s.ForgetRoom(ctx, roomID, userID)
+}
+
+// sameJSON reports whether two JSON values are equal as values (key order aside).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -22,6 +22,7 @@ func TestMembershipFlows(t *testing.T) {
 					wantErr        string
 					target         string
 					wantMembership string
+					noop           bool // answers with the current event, stores nothing
 				}
 				steps := []step{
 					{name: "uninvited join to invite-only room", req: api.MembershipRequest{Action: "join", Sender: bob}, wantErr: "M_FORBIDDEN", target: bob},
@@ -30,6 +31,7 @@ func TestMembershipFlows(t *testing.T) {
 					{name: "invited join by alias", req: api.MembershipRequest{Action: "join", Sender: bob, RoomID: "#m" + version + ":" + testServer}, target: bob, wantMembership: "join"},
 					{name: "member kicks admin", req: api.MembershipRequest{Action: "kick", Sender: bob, Target: alice}, wantErr: "M_FORBIDDEN", target: alice, wantMembership: "join"},
 					{name: "member bans admin", req: api.MembershipRequest{Action: "ban", Sender: bob, Target: alice}, wantErr: "M_FORBIDDEN", target: alice, wantMembership: "join"},
+					{name: "join again is a no-op", req: api.MembershipRequest{Action: "join", Sender: bob}, target: bob, wantMembership: "join", noop: true},
 					{name: "leave", req: api.MembershipRequest{Action: "leave", Sender: bob, Reason: "bye"}, target: bob, wantMembership: "leave"},
 					{name: "leave again", req: api.MembershipRequest{Action: "leave", Sender: bob}, wantErr: "M_FORBIDDEN", target: bob, wantMembership: "leave"},
 					{name: "invite carol", req: api.MembershipRequest{Action: "invite", Sender: alice, Target: carol}, target: carol, wantMembership: "invite"},
@@ -41,7 +43,8 @@ func TestMembershipFlows(t *testing.T) {
 					{name: "ban dave", req: api.MembershipRequest{Action: "ban", Sender: alice, Target: dave}, target: dave, wantMembership: "ban"},
 					{name: "banned re-invite", req: api.MembershipRequest{Action: "invite", Sender: alice, Target: dave}, wantErr: "M_FORBIDDEN", target: dave, wantMembership: "ban"},
 					{name: "unban", req: api.MembershipRequest{Action: "unban", Sender: alice, Target: dave}, target: dave, wantMembership: "leave"},
-					{name: "unban not banned", req: api.MembershipRequest{Action: "unban", Sender: alice, Target: dave}, wantErr: "M_FORBIDDEN", target: dave, wantMembership: "leave"},
+					{name: "unban again is a no-op", req: api.MembershipRequest{Action: "unban", Sender: alice, Target: dave}, target: dave, wantMembership: "leave", noop: true},
+					{name: "unban not banned", req: api.MembershipRequest{Action: "unban", Sender: alice, Target: dave, Reason: "again"}, wantErr: "M_FORBIDDEN", target: dave, wantMembership: "leave"},
 					{name: "unknown room", req: api.MembershipRequest{Action: "join", Sender: bob, RoomID: "!nowhere:" + testServer}, wantErr: "M_NOT_FOUND", target: bob, wantMembership: "leave"},
 					{name: "unknown alias", req: api.MembershipRequest{Action: "join", Sender: bob, RoomID: "#nowhere:" + testServer}, wantErr: "M_NOT_FOUND", target: bob, wantMembership: "leave"},
 					{name: "remote invite needs federation", req: api.MembershipRequest{Action: "invite", Sender: alice, Target: "@x:elsewhere"}, wantErr: "M_FORBIDDEN", target: "@x:elsewhere"},
@@ -69,6 +72,12 @@ func TestMembershipFlows(t *testing.T) {
 						t.Fatalf("%s: membership %q, want %q", st.name, m, st.wantMembership)
 					}
 					memb := rs.outbox.messages(t, testTopics.Membership)[beforeMemb:]
+					if st.noop {
+						if eventCount(t, rs) != before || len(memb) != 0 || resp.EventID != eventID {
+							t.Fatalf("%s: not a no-op (event %s, current %s)", st.name, resp.EventID, eventID)
+						}
+						continue
+					}
 					if st.wantErr != "" {
 						if eventCount(t, rs) != before || len(memb) != 0 {
 							t.Fatalf("%s: refused request stored something", st.name)
