@@ -209,6 +209,22 @@ func TestMembershipEndpoints(t *testing.T) {
 	}
 }
 
+func TestKnock(t *testing.T) {
+	h := newHarness(t)
+	alice := h.register("alice")
+	carol := h.register("carol")
+	const v3 = "/_matrix/client/v3"
+	room := h.must(h.do("POST", v3+"/createRoom", alice.token, map[string]any{"room_alias_name": "knockme",
+		"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{"join_rule": "knock"}}}}), 200).str("room_id")
+	r := h.must(h.do("POST", v3+"/knock/"+url.PathEscape("#knockme:test.local"), carol.token, map[string]any{"reason": "let me in"}), 200)
+	if r.str("room_id") != room {
+		t.Fatalf("knock = %s", r.raw)
+	}
+	if m, _, err := h.rsAPI.QueryMembership(t.Context(), room, carol.id); err != nil || m != "knock" {
+		t.Fatalf("membership = %q, %v", m, err)
+	}
+}
+
 func TestDirectory(t *testing.T) {
 	h := newHarness(t)
 	alice := h.register("alice")
