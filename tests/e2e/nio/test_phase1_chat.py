@@ -169,6 +169,7 @@ async def test_create_invite_join(w: World):
     def bob_invited() -> bool:
         return any(isinstance(e, InviteMemberEvent) and e.state_key == w.bob.user_id and e.membership == "invite"
                    for e in w.rb.invites.get(room, []))
+    # The invite goes clientapi → roomserver (arrow 4) → syncapi (topic 2) → bob's /sync.
     await wait_for("bob's invite in rooms.invite of his /sync", bob_invited, recorders=recs)
     assert room in w.bob.invited_rooms
     # The stripped state of the invite lets a client show what the room is.
@@ -212,6 +213,7 @@ async def test_messages_each_way(w: World):
     w.state["sent"] = w.sent
     sent = set(w.sent)
 
+    # Each message: PUT /send → roomserver (arrow 4) → syncapi (topic 2) → both /sync loops.
     for rec in recs:
         await wait_for(f"{rec.name} receives all {N} messages through /sync",
                        lambda: sent <= set(rec.ids(room)), timeout=60, recorders=recs)
