@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/httputil"
-	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/roomserver/storage"
 )
@@ -51,18 +50,14 @@ func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.P
 		}
 		offset = n
 	}
-	s := a.db.Reader()
-	ids, err := s.PublicRoomIDs(ctx)
+	rooms, err := a.db.Reader().PublicRoomsState(ctx, directoryTypes)
 	if err != nil {
 		return nil, err
 	}
 	term := strings.ToLower(strings.TrimSpace(req.Filter))
 	var all []api.PublicRoom
-	for _, id := range ids {
-		r, err := publicRoom(ctx, s, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, rs := range rooms {
+		r := publicRoom(rs)
 		if term != "" && !strings.Contains(strings.ToLower(r.Name+"\x00"+r.Topic+"\x00"+r.CanonicalAlias), term) {
 			continue
 		}
@@ -90,26 +85,15 @@ func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.P
 	return resp, nil
 }
 
+// directoryTypes are the state event types a directory entry is made of.
+var directoryTypes = []string{"m.room.name", "m.room.topic", "m.room.canonical_alias", "m.room.avatar",
+	"m.room.join_rules", "m.room.history_visibility", "m.room.guest_access", "m.room.create"}
+
 // publicRoom builds a directory entry from the room's current state.
-func publicRoom(ctx context.Context, s *storage.Store, roomID string) (api.PublicRoom, error) {
-	r := api.PublicRoom{RoomID: roomID}
-	types := []string{"m.room.name", "m.room.topic", "m.room.canonical_alias", "m.room.avatar", "m.room.join_rules",
-		"m.room.history_visibility", "m.room.guest_access", "m.room.create"}
-	tuples := make([]matrix.StateKeyTuple, len(types))
-	for i, t := range types {
-		tuples[i] = matrix.StateKeyTuple{EventType: t}
-	}
-	state, err := s.CurrentState(ctx, roomID, tuples)
-	if err != nil {
-		return r, err
-	}
-	evs, err := stateJSON(ctx, s, state, nil)
-	if err != nil {
-		return r, err
-	}
-	for _, raw := range evs {
+func publicRoom(rs *storage.PublicRoomState) api.PublicRoom {
+	r := api.PublicRoom{RoomID: rs.RoomID, NumJoinedMembers: rs.Joined}
+	for typ, raw := range rs.State {
 		var e struct {
-			Type    string `json:"type"`
 			Content struct {
 				Name     string `json:"name"`
 				Topic    string `json:"topic"`
@@ -124,7 +108,7 @@ func publicRoom(ctx context.Context, s *storage.Store, roomID string) (api.Publi
 		if json.Unmarshal(raw, &e) != nil {
 			continue
 		}
-		switch e.Type {
+		switch typ {
 		case "m.room.name":
 			r.Name = e.Content.Name
 		case "m.room.topic":
@@ -143,7 +127,5 @@ func publicRoom(ctx context.Context, s *storage.Store, roomID string) (api.Publi
 			r.RoomType = e.Content.Type
 		}
 	}
-	n, err := s.JoinedCount(ctx, roomID)
-	r.NumJoinedMembers = n
-	return r, err
+	return r
 }
