@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/embedded"
+	"github.com/axon-matrix/axon/internal/eventlog/kafka"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith/processtest"
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -155,5 +158,54 @@ func TestRefusesOpenInternalAPIWithoutSecret(t *testing.T) {
 	}
 	if r := processtest.Run(t, bin); r.ExitCode != 2 || !strings.Contains(r.Output, "-config is required") {
 		t.Fatalf("without -config: exit %d, output:\n%s", r.ExitCode, r.Output)
+	}
+}
+
+// TestProcessKafka runs axon-user-api with the kafka event log (kfake, a fake broker in
+// this test process) and finds its topic 1 message there.
+func TestProcessKafka(t *testing.T) {
+	bin := processtest.Build(t, ".", "axon-user-api")
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	port := processtest.FreePort(t)
+	cfgPath := processtest.WriteConfig(t, t.TempDir(), processtest.Config{ServerName: testServer, Section: "user_api", Port: port,
+		Secret: testSecret, Global: fmt.Sprintf("  event_log:\n    backend: kafka\n    kafka:\n      brokers: [%s]\n      partitions: 2\n",
+			strings.Join(cluster.ListenAddrs(), ", "))})
+	p := processtest.Start(t, bin, port, "-config", cfgPath)
+	ctx := context.Background()
+	c := inthttp.NewClient(fmt.Sprintf("http://127.0.0.1:%d", port), testSecret)
+	acct, err := c.CreateAccount(ctx, &api.CreateAccountRequest{Localpart: "kafka"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetAccountData(ctx, &api.AccountData{UserID: acct.UserID, Type: "m.kafka", Content: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	p.Stop(t)
+
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := kafka.New(kafka.Config{Brokers: cluster.ListenAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var out api.OutputAccountData
+	err = log.Consumer().Consume(cctx, cfg.TopicName(eventlog.TopicAccountData), "process-test", func(_ context.Context, m eventlog.Message) error {
+		if err := json.Unmarshal(m.Value, &out); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err != nil || out.UserID != acct.UserID || out.Type != "m.kafka" {
+		t.Fatalf("topic 1 on kafka: %+v %v", out, err)
 	}
 }

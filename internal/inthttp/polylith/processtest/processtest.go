@@ -56,6 +56,9 @@ type Config struct {
 	Secret  string
 	// Listen overrides the internal_api_listen address (default 127.0.0.1:Port).
 	Listen string
+	// Global is YAML added to the global section, indented by two spaces, e.g.
+	// "  event_log:\n    backend: kafka\n".
+	Global string
 }
 
 // WriteConfig writes c as dir/axon.yaml: data (SQLite files, the embedded event log, the
@@ -73,10 +76,10 @@ func WriteConfig(t *testing.T, dir string, c Config) string {
   internal_api_secret: %q
   metrics:
     enabled: true
-%s:
+%s%s:
   internal_api_listen: %q
   internal_api_url: "http://127.0.0.1:%d"
-`, c.ServerName, dir, filepath.Join(dir, "signing.key"), c.Secret, c.Section, listen, c.Port)
+`, c.ServerName, dir, filepath.Join(dir, "signing.key"), c.Secret, c.Global, c.Section, listen, c.Port)
 	path := filepath.Join(dir, "axon.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
