@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 
 	"github.com/axon-matrix/axon/matrix"
 )
@@ -79,15 +81,45 @@ func (s *Store) NewSnapshot(ctx context.Context, roomID string, parent int64, de
 		roomID, parentArg, depth).Scan(&id); err != nil {
 		return 0, err
 	}
+	if err := s.insertEntries(ctx, id, entries); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// entriesPerInsert bounds the rows of one multi-row INSERT (4 parameters each, well under
+// SQLite's and Postgres's parameter limits).
+const entriesPerInsert = 200
+
+// insertEntries writes a snapshot's entries in multi-row INSERTs, so a full snapshot of a
+// big room costs a few statements, not one per entry.
+func (s *Store) insertEntries(ctx context.Context, id int64, entries StateMap) error {
+	var b strings.Builder
+	args := make([]any, 0, 4*entriesPerInsert)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_state_entries (snapshot_id, event_type, state_key, event_nid) VALUES `+b.String(), args...)
+		b.Reset()
+		args = args[:0]
+		return err
+	}
 	for t, nid := range entries {
 		var n any = nid
 		if nid == 0 {
-			n = nil
+			n = nil // a removal in a delta
 		}
-		if _, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_state_entries (snapshot_id, event_type, state_key, event_nid) VALUES ($1, $2, $3, $4)`,
-			id, t.EventType, t.StateKey, n); err != nil {
-			return 0, err
+		if len(args) > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3, len(args)+4)
+		args = append(args, id, t.EventType, t.StateKey, n)
+		if len(args) == 4*entriesPerInsert {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return id, nil
+	return flush()
 }

@@ -59,6 +59,19 @@ func TestSnapshots(t *testing.T) {
 			{"replace", []StateMap{{tup("a", ""): 1, tup("b", ""): 2}, {tup("a", ""): 3}},
 				StateMap{tup("a", ""): 3, tup("b", ""): 2}},
 			{"remove", []StateMap{{tup("a", ""): 1, tup("b", ""): 2}, {tup("a", ""): 0}}, StateMap{tup("b", ""): 2}},
+			{"big full snapshot spans several INSERTs", []StateMap{func() StateMap {
+				m := StateMap{}
+				for i := 1; i <= 2*entriesPerInsert+7; i++ {
+					m[tup("m.room.member", fmt.Sprint("@u", i))] = int64(i)
+				}
+				return m
+			}()}, func() StateMap {
+				m := StateMap{}
+				for i := 1; i <= 2*entriesPerInsert+7; i++ {
+					m[tup("m.room.member", fmt.Sprint("@u", i))] = int64(i)
+				}
+				return m
+			}()},
 			{"long chain crosses full snapshots", func() []StateMap {
 				var ds []StateMap
 				for i := 1; i <= 3*snapshotFullEvery+5; i++ {
