@@ -38,8 +38,12 @@ if [ ! -f "$env_dir/.complete" ]; then
     python3 -m pip install -q --disable-pip-version-check --target "$tmp/site" -r "$reqs"
   fi
   touch "$tmp/.complete"
-  rm -rf "$env_dir"
-  mv "$tmp" "$env_dir"
+  if [ -f "$env_dir/.complete" ]; then
+    rm -rf "$tmp" # a concurrent run finished first: keep its environment
+  else
+    rm -rf "$env_dir"
+    mv "$tmp" "$env_dir"
+  fi
 fi
 if [ -x "$env_dir/bin/python" ]; then
   py=("$env_dir/bin/python")

@@ -395,6 +395,11 @@ async def test_redaction_parses_in_nio(w: World):
     elif not isinstance(red, RedactionEvent) or red.redacts != w.state["redacted"]:
         problems.append(f"default room version: nio could not parse the redaction: {red.source}")
 
+    via_messages = [e for e in await all_messages(w.alice, w.room_id) if e.event_id == red.event_id]
+    assert len(via_messages) == 1, "the redaction is not in /messages"
+    if via_messages[0].source.get("redacts") != w.state["redacted"]:
+        problems.append(f"default room version: no top-level redacts in /messages: {via_messages[0].source}")
+
     old = await w.alice.room_create(name="v10 " + RUN, room_version="10", preset=RoomPreset.private_chat)
     assert isinstance(old, RoomCreateResponse), old
     msg = await w.alice.room_send(old.room_id, "m.room.message", {"msgtype": "m.text", "body": "to redact"})
