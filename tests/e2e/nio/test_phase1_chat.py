@@ -378,6 +378,9 @@ async def test_leave(w: World):
         rec.check()
         assert not rec.limited, f"{rec.name}: /sync left gaps (limited) in {rec.limited}"
     assert not w.ra.duplicates(room), f"alice: events seen more than once: {w.ra.duplicates(room)}"
+    # Alice's session and sync position, for phase 2 to resume with after the restart.
+    w.state["alice_session"] = {"access_token": w.alice.access_token, "device_id": w.alice.device_id,
+                                "since": w.alice.next_batch}
     write_state(w.state)
 
 

@@ -20,7 +20,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from e2e_support import SYNC_FILTER, all_messages, login, read_state
+from e2e_support import SYNC_FILTER, all_messages, client_for, login, read_state
 
 
 class World:
@@ -55,6 +55,23 @@ async def test_logins_and_profiles_survive(w: World):
         prof = await w.alice.get_profile(s[name])
         assert isinstance(prof, ProfileGetResponse), prof
         assert prof.displayname == dn + s["run"]
+
+
+@pytest.mark.asyncio
+async def test_session_and_sync_position_survive(w: World):
+    # Phase 1's access token still works, and an incremental /sync from phase 1's last
+    # token resumes there: it answers, and replays none of the messages alice had seen.
+    s, sess = w.state, w.state["alice_session"]
+    c = client_for("alice" + s["run"], sess["access_token"], sess["device_id"], s["alice"])
+    w.clients.append(c)
+    who = await c.whoami()
+    assert isinstance(who, WhoamiResponse), f"phase 1's access token is gone: {who}"
+    assert (who.user_id, who.device_id) == (s["alice"], sess["device_id"])
+    resp = await c.sync(timeout=0, sync_filter=SYNC_FILTER, since=sess["since"])
+    assert isinstance(resp, SyncResponse), resp
+    info = resp.rooms.join.get(s["room_id"])
+    replayed = [e.event_id for e in info.timeline.events if e.event_id in set(s["sent"])] if info else []
+    assert not replayed, f"incremental /sync after the restart replayed {len(replayed)} old messages"
 
 
 @pytest.mark.asyncio
