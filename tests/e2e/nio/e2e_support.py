@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import Counter
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from nio import (
     AsyncClient,
@@ -230,7 +230,3 @@ def read_state() -> dict[str, Any]:
     with open(STATE_PATH, encoding="utf-8") as f:
         return json.load(f)
 
-
-async def gather(*aws: Awaitable[Any]) -> list[Any]:
-    """asyncio.gather that returns a list."""
-    return list(await asyncio.gather(*aws))
