@@ -72,6 +72,21 @@ func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEven
 		}
 		t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts}
 		opts := sendOpts{DeviceID: req.DeviceID, TxnID: req.TxnID}
+		if req.StateKey != nil && req.Type != "m.room.redaction" {
+			// As in Synapse, a state event that repeats the current one (same sender and
+			// content) is not sent again: the current event is the answer.
+			old, err := w.stateEvent(ctx, req.Type, *req.StateKey)
+			if err != nil {
+				return err
+			}
+			if old != nil && old.Sender() == req.Sender && sameJSON(old.Content(), req.Content) {
+				eventID = old.EventID()
+				if req.TxnID != "" {
+					return w.s.InsertTxn(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID, eventID)
+				}
+				return nil
+			}
+		}
 		var e matrix.PDU
 		var err error
 		switch {

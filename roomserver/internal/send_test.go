@@ -51,6 +51,7 @@ func TestSendEvent(t *testing.T) {
 					{name: "same txn again", req: api.SendEventRequest{Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"other"}`), DeviceID: "D", TxnID: "t1"}, wantSame: "message"},
 					{name: "same txn other device", req: api.SendEventRequest{Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"hi"}`), DeviceID: "E", TxnID: "t1"}},
 					{name: "state by admin", req: api.SendEventRequest{Sender: alice, Type: "m.room.name", StateKey: sk(""), Content: json.RawMessage(`{"name":"new"}`)}},
+					{name: "same state again", req: api.SendEventRequest{Sender: alice, Type: "m.room.name", StateKey: sk(""), Content: json.RawMessage(`{ "name" : "new" }`)}, wantSame: "state by admin"},
 					{name: "state below level", req: api.SendEventRequest{Sender: bob, Type: "m.room.name", StateKey: sk(""), Content: json.RawMessage(`{"name":"bob's"}`)}, wantErr: "M_FORBIDDEN"},
 					{name: "message by member", req: api.SendEventRequest{Sender: bob, Type: "m.room.message", Content: json.RawMessage(`{"body":"yo"}`)}},
 					{name: "non-member", req: api.SendEventRequest{Sender: user("carol"), Type: "m.room.message", Content: json.RawMessage(`{"body":"x"}`)}, wantErr: "M_FORBIDDEN"},
