@@ -55,6 +55,9 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 	if e.StateKey != nil {
 		out["state_key"], _ = json.Marshal(*e.StateKey)
 	}
+	if e.Type == "m.room.redaction" && !o.Federation {
+		bothRedacts(out)
+	}
 	if o.IncludeRoomID {
 		out["room_id"], _ = json.Marshal(e.RoomID)
 	}
@@ -100,6 +103,29 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		return onlyFields(b, o.Fields)
 	}
 	return b
+}
+
+// bothRedacts gives a client-format m.room.redaction its target in both places clients
+// look: room versions 11+ carry it in content.redacts, older ones at the top level; the
+// spec asks servers to add the top-level key for v11+ so older clients keep working, and
+// Synapse likewise copies an old version's top-level key into content.
+func bothRedacts(out map[string]json.RawMessage) {
+	var content map[string]json.RawMessage
+	if json.Unmarshal(out["content"], &content) != nil || content == nil {
+		return
+	}
+	top, hasTop := out["redacts"]
+	inner, hasInner := content["redacts"]
+	switch {
+	case hasInner && !hasTop:
+		var id string
+		if json.Unmarshal(inner, &id) == nil && id != "" {
+			out["redacts"] = inner
+		}
+	case hasTop && !hasInner:
+		content["redacts"] = top
+		out["content"], _ = json.Marshal(content)
+	}
 }
 
 // onlyFields keeps the given dot-separated paths of a JSON object ("content.body"; a

@@ -95,3 +95,31 @@ func TestEventFieldsAndFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestClientEventRedactsBothPlaces(t *testing.T) {
+	tests := []struct {
+		name       string
+		fed        string
+		federation bool
+		wantTop    any
+		wantInner  any
+	}{
+		{"v11 content only gains top-level", `{"type":"m.room.redaction","sender":"@a:t","content":{"redacts":"$x","reason":"r"}}`, false, "$x", "$x"},
+		{"v10 top-level only gains content", `{"type":"m.room.redaction","sender":"@a:t","content":{"reason":"r"},"redacts":"$x"}`, false, "$x", "$x"},
+		{"federation format untouched", `{"type":"m.room.redaction","sender":"@a:t","content":{"redacts":"$x"}}`, true, nil, "$x"},
+		{"redacted redaction stays empty", `{"type":"m.room.redaction","sender":"@a:t","content":{}}`, false, nil, nil},
+	}
+	for _, tc := range tests {
+		e := &storage.Event{EventID: "$r", Type: "m.room.redaction", Sender: "@a:t", JSON: []byte(tc.fed)}
+		var got struct {
+			Redacts any            `json:"redacts"`
+			Content map[string]any `json:"content"`
+		}
+		if err := json.Unmarshal(ClientEvent(e, FormatOptions{Federation: tc.federation}), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Redacts != tc.wantTop || got.Content["redacts"] != tc.wantInner {
+			t.Errorf("%s: top %v content %v, want %v %v", tc.name, got.Redacts, got.Content["redacts"], tc.wantTop, tc.wantInner)
+		}
+	}
+}
