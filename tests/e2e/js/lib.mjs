@@ -1,12 +1,16 @@
 // Shared helpers for the end-to-end tests: they drive Axon only through the real
 // matrix-js-sdk (and, for the raw checks, its HTTP layer).
+import "./polyfill.mjs";
 import * as sdk from "matrix-js-sdk";
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 
 export const baseUrl = process.env.AXON_E2E_BASE_URL;
 if (!baseUrl) throw new Error("AXON_E2E_BASE_URL is not set (run tests/e2e/js.sh)");
 
-// Quiet the SDK's logger: test output should be the test runner's.
-try { sdk.logger?.setLevel?.("warn"); } catch {}
+// Quiet the SDK's logger: test output should be the test runner's. Its child loggers are
+// set to debug when made but copy the root's methodFactory, so warnings and errors only.
+sdkLogger.methodFactory = (method) => (method === "warn" || method === "error" ? console.error.bind(console) : () => {});
+sdkLogger.rebuild();
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,7 +56,8 @@ export async function startAndSync(client) {
     };
     client.on(sdk.ClientEvent.Sync, onSync);
   });
-  await client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
+  // Detached: local echoes stay out of the live timeline, so it shows the server's order.
+  await client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
   await ready;
 }
 

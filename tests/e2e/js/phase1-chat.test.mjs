@@ -23,18 +23,16 @@ test("core chat scenario through matrix-js-sdk", { timeout: 240000 }, async (t) 
   const bob = clientFor(bobCreds);
   t.after(() => { alice.stopClient(); bob.stopClient(); });
 
-  // Every live timeline event each client sees through /sync, by event ID.
+  // Every event each client's /sync loop delivers (ClientEvent.Event fires once per event
+  // in a sync response, own remote echoes included), by event ID, and in arrival order.
   const seen = { alice: new Map(), bob: new Map() };
+  const order = { alice: [], bob: [] };
   for (const [name, c] of [["alice", alice], ["bob", bob]]) {
-    c.on(sdk.RoomEvent.Timeline, (ev, _room, toStart, _removed, data) => {
-      if (toStart || !data?.liveEvent) return;
+    c.on(sdk.ClientEvent.Event, (ev) => {
       const id = ev.getId();
-      if (!id || id.startsWith("~")) return; // a local echo, not yet from the server
+      if (!id || id.startsWith("~") || ev.getType() !== "m.room.message") return;
       seen[name].set(id, (seen[name].get(id) ?? 0) + 1);
-    });
-    c.on(sdk.RoomEvent.LocalEchoUpdated, (ev) => {
-      const id = ev.getId();
-      if (ev.status === null && id && !id.startsWith("~")) seen[name].set(id, (seen[name].get(id) ?? 0) + 1);
+      order[name].push(id);
     });
   }
   await startAndSync(alice);
@@ -59,6 +57,7 @@ test("core chat scenario through matrix-js-sdk", { timeout: 240000 }, async (t) 
   for (const [name, c] of [["alice", alice], ["bob", bob]]) {
     await waitFor(`${name} receives all ${N} messages through /sync`, () => sentIds.every((id) => seen[name].has(id)), 60000);
     for (const id of sentIds) assert.equal(seen[name].get(id), 1, `${name} saw ${id} ${seen[name].get(id)} times through /sync`);
+    assert.deepEqual(order[name].filter((id) => seen[name].has(id) && sentIds.includes(id)), sentIds, `${name}'s /sync arrival order`);
     // The live timeline holds them in order (paginating back through /messages if /sync was limited).
     const room = c.getRoom(roomId);
     const tl = room.getLiveTimeline();
