@@ -159,6 +159,7 @@ func RoomVersions() []*RoomVersion {
 // Client-facing code maps it to M_UNSUPPORTED_ROOM_VERSION.
 type UnsupportedRoomVersionError struct{ Version RoomVersionID }
 
+// Error names the unknown room version.
 func (e UnsupportedRoomVersionError) Error() string {
 	return fmt.Sprintf("unsupported room version %q", string(e.Version))
 }

@@ -12,6 +12,7 @@ type NotAllowed struct {
 	Reason  string
 }
 
+// Error names the event, the failed rule and the reason.
 func (e *NotAllowed) Error() string {
 	return fmt.Sprintf("event %s not allowed (auth rule %s): %s", e.EventID, e.Rule, e.Reason)
 }
