@@ -27,6 +27,7 @@ func TestCreateRules(t *testing.T) {
 		{"additional creators not array", 12, 12, func(e *authtest.Event) { e.ContentJSON = []byte(`{"additional_creators":"@bob:b.org"}`) }, "create.additional_creators"},
 		{"additional creators bad id", 12, 12, func(e *authtest.Event) { e.ContentJSON = []byte(`{"additional_creators":["bob"]}`) }, "create.additional_creators"},
 		{"additional creators non-string", 12, 12, func(e *authtest.Event) { e.ContentJSON = []byte(`{"additional_creators":[1]}`) }, "create.additional_creators"},
+		{"content not an object", 1, 12, func(e *authtest.Event) { e.ContentJSON = []byte(`[]`) }, "create.content"},
 		{"additional creators ignored before v12", 11, 11, func(e *authtest.Event) { e.ContentJSON = []byte(`{"additional_creators":"x"}`) }, ""},
 	}
 	for _, c := range cases {

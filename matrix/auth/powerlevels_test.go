@@ -55,6 +55,18 @@ func TestPowerLevelChanges(t *testing.T) {
 	runRoomCases(t, cases)
 }
 
+// A room whose current m.room.power_levels content is unusable (put there without an auth
+// check, as Room.Add does here) refuses every further non-member event rather than guessing.
+func TestInvalidCurrentPowerLevels(t *testing.T) {
+	for _, v := range versions(1, 12) {
+		t.Run("v"+string(v.ID), func(t *testing.T) {
+			r := newRoom(v, JoinRulePublic, nil, "")
+			r.Add(TypePowerLevels, sk(""), alice, `{"users":[]}`)
+			expect(t, check(t, r, r.Build("m.room.message", nil, alice, `{}`)), "power_levels.current")
+		})
+	}
+}
+
 // v12: creators may not appear in users, and their power is infinite when changing levels.
 func TestPowerLevelsCreators(t *testing.T) {
 	v := matrix.MustRoomVersion("12")
