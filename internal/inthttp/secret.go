@@ -18,11 +18,9 @@ import (
 const SecretHeader = setup.InternalSecretHeader
 
 // Unauthorized is the answer to an internal API call without the right secret: 401
-// M_UNAUTHORIZED (the spec's code for a request that was not correctly authorized).
-func Unauthorized() *httputil.MatrixError {
-	return &httputil.MatrixError{Status: http.StatusUnauthorized, ErrCode: "M_UNAUTHORIZED",
-		Err: "Missing or wrong internal API secret"}
-}
+// M_UNAUTHORIZED (the spec's code for a request that was not correctly authorized). It is
+// setup.InternalSecretRefused, so setup's internal listener and inthttp answer alike.
+func Unauthorized() *httputil.MatrixError { return setup.InternalSecretRefused() }
 
 // RequireSecret wraps next so that a request below PathPrefix without secret in
 // SecretHeader is refused with 401 M_UNAUTHORIZED. /health and /metrics stay open. An

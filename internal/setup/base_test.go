@@ -272,22 +272,29 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// The internal listener refuses a call without the right secret the same way inthttp
+// does (401 M_UNAUTHORIZED, InternalSecretRefused), and never reaches the handler.
 func TestInternalSecret(t *testing.T) {
 	const secret = "0123456789abcdef-secret"
 	b := newTestBase(t, func(c *config.Config) { c.Global.InternalAPISecret = secret })
-	b.InternalAPIMux.HandleFunc("/roomserver/input", func(w http.ResponseWriter, r *http.Request) {}).Methods("POST")
+	calls := 0
+	b.InternalAPIMux.HandleFunc("/roomserver/input", func(w http.ResponseWriter, r *http.Request) { calls++ }).Methods("POST")
 	h := b.InternalHandler()
 	tests := []struct {
 		name, path, secret string
 		status             int
 	}{
 		{"right secret", "/api/roomserver/input", secret, 200},
-		{"no secret", "/api/roomserver/input", "", 403},
-		{"wrong secret", "/api/roomserver/input", "0123456789abcdef-wrong!", 403},
+		{"no secret", "/api/roomserver/input", "", 401},
+		{"wrong secret", "/api/roomserver/input", "0123456789abcdef-wrong!", 401},
+		{"prefix of the secret", "/api/roomserver/input", secret[:10], 401},
+		{"secret with a suffix", "/api/roomserver/input", secret + "x", 401},
+		{"unknown path refused too", "/api/nope", "", 401},
 		{"health needs none", "/health", "", 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			calls = 0
 			method := "POST"
 			if tt.path == "/health" {
 				method = "GET"
@@ -299,8 +306,10 @@ func TestInternalSecret(t *testing.T) {
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d", rec.Code, tt.status)
 			}
-			if tt.status == 403 && errcode(t, rec) != "M_FORBIDDEN" {
-				t.Fatalf("errcode %s", errcode(t, rec))
+			if tt.status == 401 {
+				if code := errcode(t, rec); code != "M_UNAUTHORIZED" || calls != 0 {
+					t.Fatalf("errcode %s, handler calls %d", code, calls)
+				}
 			}
 		})
 	}

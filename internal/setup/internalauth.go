@@ -20,15 +20,30 @@ func SetInternalSecret(req *http.Request, secret string) {
 	}
 }
 
-// withInternalSecret rejects /api requests without the configured secret (403
-// M_FORBIDDEN). With no secret configured every request passes.
+// InternalSecretRefused is the one answer to an internal API call (arrows 2–13 over HTTP)
+// without the right secret, from setup's internal listener and from inthttp alike: 401
+// M_UNAUTHORIZED, the spec's code for a request that was not correctly authorized.
+// M_MISSING_TOKEN / M_UNKNOWN_TOKEN are deliberately not used: they are about a user's
+// access token, and a caller that relays an internal error to a client (clientapi asking
+// the userapi to check a token) would make the client log its user out over a server
+// misconfiguration.
+func InternalSecretRefused() *httputil.MatrixError {
+	return &httputil.MatrixError{Status: http.StatusUnauthorized, ErrCode: "M_UNAUTHORIZED",
+		Err: "Missing or wrong internal API secret"}
+}
+
+// withInternalSecret rejects /api requests without the configured secret
+// (InternalSecretRefused: 401 M_UNAUTHORIZED). With no secret configured every request
+// passes.
 func (b *Base) withInternalSecret(next http.Handler) http.Handler {
 	secret := b.Cfg.Global.InternalAPISecret
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if secret != "" && strings.HasPrefix(r.URL.Path, "/api/") {
 			got := r.Header.Get(InternalSecretHeader)
 			if subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-				httputil.WriteError(w, httputil.Forbidden("Missing or wrong internal API secret"))
+				LoggerFrom(r.Context()).WithField("remote", r.RemoteAddr).WithField("path", r.URL.Path).
+					Warn("internal API call without the right secret refused")
+				httputil.WriteError(w, InternalSecretRefused())
 				return
 			}
 		}
