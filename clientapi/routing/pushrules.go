@@ -18,8 +18,9 @@ type pushRulesContent struct {
 	Global Ruleset `json:"global"`
 }
 
-// loadPushRules returns the user's push rules: the stored m.push_rules account data, or
-// the defaults for a user who has none stored yet.
+// loadPushRules returns the user's push rules: the stored m.push_rules account data
+// brought up to the current server defaults (mergeDefaultRules), or the defaults for a
+// user who has none stored yet. The merged set is stored with the user's next change.
 func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushRulesContent, error) {
 	raw, err := rt.userAPI.GetAccountData(ctx, userID, "", "m.push_rules")
 	if err != nil {
@@ -38,6 +39,8 @@ func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushRulesC
 			*l = []PushRule{}
 		}
 	}
+	local, _, _ := parseUserID(userID)
+	mergeDefaultRules(&c.Global, DefaultPushRules(userID, local))
 	return &c, nil
 }
 

@@ -101,7 +101,8 @@ func DefaultPushRules(userID, localpart string) Ruleset {
 			defaultRule(".m.rule.tombstone", true, conds(eventMatch("type", "m.room.tombstone"),
 				eventMatch("state_key", "")), "notify", highlight),
 			defaultRule(".m.rule.reaction", true, conds(eventMatch("type", "m.reaction"))),
-			defaultRule(".m.rule.server_acl", true, conds(eventMatch("type", "m.room.server_acl"), eventMatch("state_key", ""))),
+			// Spec v1.4 (MSC3786): server ACL changes never notify. matrix-js-sdk warns when it is missing.
+			defaultRule(".m.rule.room.server_acl", true, conds(eventMatch("type", "m.room.server_acl"), eventMatch("state_key", ""))),
 			defaultRule(".m.rule.suppress_edits", true, conds(cond("kind", "event_property_is",
 				"key", `content.m\.relates_to.rel_type`, "value", "m.replace"))),
 		},
