@@ -60,7 +60,8 @@ func openLog(ctx context.Context, base *setup.Base, cfg *config.Config) (eventlo
 	var log eventlog.Log
 	switch el.Backend {
 	case config.EventLogKafka:
-		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset})
+		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset,
+			ReplicationFactor: int16(el.Kafka.ReplicationFactor)})
 	default:
 		db, derr := base.OpenDatabase(config.ComponentEventLog)
 		if derr != nil {

@@ -65,7 +65,8 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return err
 	}
-	userAPI, err := userapi.NewInternalAPI(udb, cfg.Global.ServerName, uOut, cfg.TopicName(eventlog.TopicAccountData))
+	userAPI, err := userapi.NewInternalAPI(udb, cfg.Global.ServerName, uOut, cfg.TopicName(eventlog.TopicAccountData),
+		userapi.WithBcryptCost(cfg.UserAPI.BcryptCost))
 	if err != nil {
 		return fmt.Errorf("userapi: %w", err)
 	}

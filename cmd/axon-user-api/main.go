@@ -35,7 +35,8 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
-	a, err := userapi.NewInternalAPI(db, p.Cfg.Global.ServerName, ob, p.Cfg.TopicName(eventlog.TopicAccountData))
+	a, err := userapi.NewInternalAPI(db, p.Cfg.Global.ServerName, ob, p.Cfg.TopicName(eventlog.TopicAccountData),
+		userapi.WithBcryptCost(p.Cfg.UserAPI.BcryptCost))
 	if err != nil {
 		return err
 	}

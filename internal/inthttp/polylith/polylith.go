@@ -199,7 +199,8 @@ func OpenEventLog(ctx context.Context, base *setup.Base, cfg *config.Config) (ev
 	var log eventlog.Log
 	switch el.Backend {
 	case config.EventLogKafka:
-		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset, ClientID: "axon-" + base.Component})
+		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset, ClientID: "axon-" + base.Component,
+			ReplicationFactor: int16(el.Kafka.ReplicationFactor)})
 	default:
 		db, derr := base.OpenDatabase(config.ComponentEventLog)
 		if derr != nil {
