@@ -28,6 +28,7 @@ type Config struct {
 	ServerKeyAPI     ServerKeyAPI     `yaml:"server_key_api"`
 	UserAPI          UserAPI          `yaml:"user_api"`
 	Monolith         Monolith         `yaml:"monolith"`
+	ClientAPIProxy   ClientAPIProxy   `yaml:"client_api_proxy"`
 }
 
 // Global holds the settings every component shares.

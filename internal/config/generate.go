@@ -34,6 +34,7 @@ func Generate(serverName, dataDir string) []byte {
 	if err := generateTmpl.Execute(&buf, map[string]any{"C": c, "Sections": secs}); err != nil {
 		panic("config: example template: " + err.Error()) // the template is fixed: a bug, not input
 	}
+	buf.Write(generateClientAPIProxy(c))
 	return buf.Bytes()
 }
 

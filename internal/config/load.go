@@ -49,6 +49,7 @@ func Defaults(dataDir string) *Config {
 	}
 	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
 	c.UserAPI.BcryptCost = 12
+	c.ClientAPIProxy = c.defaultClientAPIProxy()
 	for _, s := range c.sections() {
 		s.comp.InternalAPIListen = ":" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)

@@ -110,6 +110,7 @@ func (c *Config) Validate() error {
 	if err := checkHostPort(c.Monolith.HTTPBind, false); err != nil {
 		bad("monolith.http_bind", "%v", err)
 	}
+	c.ClientAPIProxy.validate(bad)
 	return errors.Join(errs...)
 }
 
