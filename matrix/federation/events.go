@@ -9,7 +9,8 @@ import (
 )
 
 // Backfill asks for up to limit events preceding (and including) the given events (GET
-// /_matrix/federation/v1/backfill/{roomId}); the roomserver uses it through arrow 13.
+// /_matrix/federation/v1/backfill/{roomId}); the roomserver will backfill with it and check
+// the signatures of what it gets over arrow 13 (roomserver → serverkeyapi).
 func (c *Client) Backfill(ctx context.Context, destination, roomID string, fromEventIDs []string, limit int) (Transaction, error) {
 	q := url.Values{"v": fromEventIDs, "limit": {strconv.Itoa(limit)}}
 	var out Transaction

@@ -1,5 +1,5 @@
 // Package outbox is the transactional outbox of ARCHITECTURE.md §5: a producer component
-// (the roomserver for topics 2, 4 and 6, the eduserver for 3 and 5, the clientapi for 1)
+// (the roomserver for topics 2, 4 and 6, the eduserver for 3 and 5, the userapi for 1)
 // stages its log messages in its own database inside the transaction that makes the change
 // they announce, and a relay publishes them after the commit. A process killed between the
 // commit and the publish publishes them when it starts again, so no committed change ever
