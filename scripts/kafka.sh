@@ -5,6 +5,10 @@
 #                                `export AXON_TEST_KAFKA_BROKERS=127.0.0.1:PORT`
 #   scripts/kafka.sh stop DIR    stop the broker started in DIR (and wait for it to exit)
 #   scripts/kafka.sh env DIR     print the export line of a broker that is running in DIR
+#   scripts/kafka.sh restart DIR start again the broker of DIR after it stopped or was killed
+#                                (kill -9 included): same ports, same config, same data, so
+#                                clients reconnect to the address they had and find their
+#                                topics, messages and committed offsets; prints the export line
 #
 # The broker runs in KRaft mode (combined broker + controller, node.id=1), listening on
 # 127.0.0.1 on two free ports (broker and controller). Its jars come from Maven Central
@@ -23,7 +27,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-	echo "usage: $0 start|stop|env DIR" >&2
+	echo "usage: $0 start|restart|stop|env DIR" >&2
 	exit 2
 }
 
@@ -51,8 +55,15 @@ port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# running says whether the broker of $dir is alive; a killed broker its parent has not reaped
+# yet (a zombie) is not.
 running() {
-	[[ -f "$dir/kafka.pid" ]] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null
+	[[ -f "$dir/kafka.pid" ]] || return 1
+	local pid st
+	pid="$(cat "$dir/kafka.pid")"
+	kill -0 "$pid" 2>/dev/null || return 1
+	st="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+	[[ -n "$st" && "$st" != Z* ]]
 }
 
 print_env() {
@@ -76,6 +87,7 @@ start() {
 			-DincludeScope=runtime -DoutputDirectory="$dir/libs" >&2
 	fi
 	local cp="$dir/libs/*"
+	set_jopts
 
 	local bport cport
 	bport="$(free_port)"
@@ -116,7 +128,6 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.server.KafkaRaftServer=INFO
 EOF
-	local jopts=(-Dlog4j.configuration="file:$dir/log4j.properties" -Djava.awt.headless=true)
 	local cluster
 	cluster="$(java -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool random-uuid)"
 	java -cp "$cp" "${jopts[@]}" kafka.tools.StorageTool format -t "$cluster" \
@@ -124,14 +135,31 @@ EOF
 		cat "$dir/format.log" >&2
 		exit 1
 	}
+	echo "$bport" >"$dir/broker.port"
+	echo "$cport" >"$dir/controller.port"
+	: >"$dir/stdout.log"
+	launch
+}
 
+# The JVM options every run of the broker in $dir uses.
+jopts=()
+set_jopts() { jopts=(-Dlog4j.configuration="file:$dir/log4j.properties" -Djava.awt.headless=true); }
+
+# launch runs the broker of $dir (server.properties, data and ports already there) and waits
+# until it has started.
+launch() {
+	set_jopts
+	local cp="$dir/libs/*"
+	local bport
+	bport="$(cat "$dir/broker.port")"
+	# A restart appends to kafka.log: "Kafka Server started" counts only after this offset.
+	local from=0
+	[[ -f "$dir/kafka.log" ]] && from="$(wc -c <"$dir/kafka.log")"
 	local heap="${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}"
 	# shellcheck disable=SC2086
 	nohup java $heap -XX:+UseG1GC -cp "$cp" "${jopts[@]}" kafka.Kafka "$dir/server.properties" \
-		>"$dir/stdout.log" 2>&1 </dev/null &
+		>>"$dir/stdout.log" 2>&1 </dev/null &
 	echo $! >"$dir/kafka.pid"
-	echo "$bport" >"$dir/broker.port"
-	echo "$cport" >"$dir/controller.port"
 
 	# Ready when the broker port answers and the server says it has started.
 	local i
@@ -141,7 +169,7 @@ EOF
 			tail -20 "$dir/stdout.log" "$dir/kafka.log" >&2 || true
 			exit 1
 		fi
-		if port_open "$bport" && grep -q "Kafka Server started" "$dir/kafka.log" 2>/dev/null; then
+		if port_open "$bport" && tail -c +"$((from + 1))" "$dir/kafka.log" 2>/dev/null | grep -q "Kafka Server started"; then
 			print_env
 			return
 		fi
@@ -150,6 +178,27 @@ EOF
 	echo "kafka.sh: broker did not start within 60s; see $dir/kafka.log" >&2
 	stop
 	exit 1
+}
+
+# restart starts the broker of $dir again, on the ports and with the data it had.
+restart() {
+	dir="$(cd "$dir" && pwd)"
+	[[ -f "$dir/server.properties" && -f "$dir/broker.port" ]] || {
+		echo "kafka.sh: no broker was started in $dir (run start first)" >&2
+		exit 1
+	}
+	# A broker just sent SIGKILL may take a moment to go.
+	local i
+	for ((i = 0; i < 20; i++)); do
+		running || break
+		sleep 0.25
+	done
+	if running; then
+		echo "kafka.sh: broker already running in $dir (pid $(cat "$dir/kafka.pid"))" >&2
+		print_env
+		return
+	fi
+	launch
 }
 
 stop() {
@@ -176,6 +225,7 @@ stop() {
 
 case "$cmd" in
 start) start ;;
+restart) restart ;;
 stop) stop ;;
 env)
 	running || { echo "kafka.sh: no broker running in $dir" >&2; exit 1; }
