@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"net/url"
+	"sync/atomic"
+)
+
+// upstream is one instance of a Tier 1 binary.
+type upstream struct {
+	kind     Kind
+	url      *url.URL // scheme and host only
+	name     string   // the URL as configured, for logs and metric labels
+	healthy  atomic.Bool
+	inFlight atomic.Int64
+	m        *metrics
+}
+
+func (u *upstream) setHealthy(ok bool) (changed bool) {
+	changed = u.healthy.Swap(ok) != ok
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	u.m.healthy.WithLabelValues(string(u.kind), u.name).Set(v)
+	return changed
+}
+
+func (u *upstream) acquire() {
+	u.m.inFlight.WithLabelValues(string(u.kind), u.name).Set(float64(u.inFlight.Add(1)))
+}
+
+func (u *upstream) release() {
+	u.m.inFlight.WithLabelValues(string(u.kind), u.name).Set(float64(u.inFlight.Add(-1)))
+}
+
+// pool is every upstream of one kind.
+type pool struct {
+	kind Kind
+	ups  []*upstream
+	next atomic.Uint64 // where the next pick starts looking, so ties go round in turn
+}
+
+// pick returns the healthy upstream with the fewest requests in flight that skip does not
+// exclude, or nil. Ties go to the upstreams in turn. Long-polls hold a request in flight for
+// their whole wait, so this spreads sync clients evenly over the sync instances.
+func (p *pool) pick(skip func(*upstream) bool) *upstream {
+	n := len(p.ups)
+	if n == 0 {
+		return nil
+	}
+	start := int(p.next.Add(1) % uint64(n))
+	var best *upstream
+	var bestLoad int64
+	for i := range n {
+		u := p.ups[(start+i)%n]
+		if !u.healthy.Load() || (skip != nil && skip(u)) {
+			continue
+		}
+		if load := u.inFlight.Load(); best == nil || load < bestLoad {
+			best, bestLoad = u, load
+		}
+	}
+	return best
+}
+
+// healthyCount is how many upstreams of the pool are healthy.
+func (p *pool) healthyCount() int {
+	n := 0
+	for _, u := range p.ups {
+		if u.healthy.Load() {
+			n++
+		}
+	}
+	return n
+}
