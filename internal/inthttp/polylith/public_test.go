@@ -91,9 +91,14 @@ func TestFullPathRouter(t *testing.T) {
 	}
 	defer base.Shutdown(context.Background())
 	r := FullPathRouter(base.PublicClientAPIMux)
-	r.HandleFunc("/_matrix/client/v3/rooms/{roomId}/event/{eventId}", func(w http.ResponseWriter, req *http.Request) {
-		_ = json.NewEncoder(w).Encode(mux.Vars(req))
-	}).Methods(http.MethodGet)
+	// Registered like the syncapi's: a subrouter per prefix, several routes each.
+	for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
+		s := r.PathPrefix(prefix).Subrouter()
+		s.HandleFunc("/sync", func(http.ResponseWriter, *http.Request) {}).Methods(http.MethodGet)
+		s.HandleFunc("/rooms/{roomId}/event/{eventId}", func(w http.ResponseWriter, req *http.Request) {
+			_ = json.NewEncoder(w).Encode(mux.Vars(req))
+		}).Methods(http.MethodGet)
+	}
 	h := base.PublicHandler()
 	tests := []struct {
 		method, path string
@@ -104,7 +109,11 @@ func TestFullPathRouter(t *testing.T) {
 		{"GET", "/_matrix/client/v3/rooms/!r:x/event/$a%2Fb", 200, `{"eventId":"$a/b","roomId":"!r:x"}`},
 		{"GET", "/_matrix/client/v3/rooms/!r%3Ax/event/$a%25b", 200, `{"eventId":"$a%b","roomId":"!r:x"}`},
 		{"GET", "/_matrix/client/v3/rooms/!r:x/nope", 404, `M_UNRECOGNIZED`},
-		{"POST", "/_matrix/client/v3/rooms/!r:x/event/$e", 404, `M_UNRECOGNIZED`},
+		{"POST", "/_matrix/client/v3/rooms/!r:x/event/$e", 405, `M_UNRECOGNIZED`},
+		{"POST", "/_matrix/client/r0/sync", 405, `M_UNRECOGNIZED`},
+		{"GET", "/_matrix/client/r0/sync", 200, ``},
+		{"GET", "/_matrix/client/v4/sync", 404, `M_UNRECOGNIZED`},
+		{"GET", "/_matrix/client/v3/rooms/!r:x/event/$e/extra", 404, `M_UNRECOGNIZED`},
 	}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()

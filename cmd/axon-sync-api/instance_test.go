@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/internal/testenv"
+	"github.com/axon-matrix/axon/syncapi/storage"
+)
+
+func TestInstanceDatabase(t *testing.T) {
+	tests := []struct {
+		cs, instance string
+		want, schema string
+		wantErr      string
+	}{
+		{"file:/data/syncapi.db", "0", "file:/data/syncapi-0.db", "", ""},
+		{"sqlite:/data/sync", "b_2", "sqlite:/data/sync-b_2", "", ""},
+		{"/data/axon.sqlite", "a", "file:/data/axon-a.sqlite", "", ""},
+		{"postgres://u:p@db:5432/axon?sslmode=disable", "0",
+			"postgres://u:p@db:5432/axon?search_path=syncapi_0&sslmode=disable", "syncapi_0", ""},
+		{"postgresql://db/axon?search_path=public", "a", "postgresql://db/axon?search_path=syncapi_a", "syncapi_a", ""},
+		{"host=db dbname=axon search_path=x sslmode=disable", "7", "host=db dbname=axon sslmode=disable search_path=syncapi_7", "syncapi_7", ""},
+		{"file:/data/syncapi.db", "A", "", "", "-instance"},
+		{"file:/data/syncapi.db", "a-b", "", "", "-instance"},
+		{"file:/data/syncapi.db", "", "", "", "-instance"},
+		{"file:/data/syncapi.db", strings.Repeat("a", 33), "", "", "-instance"},
+		{"file::memory:", "0", "", "", "SQLite file"},
+		{"file:/data/s.db?mode=ro", "0", "", "", "SQLite file"},
+	}
+	for _, tc := range tests {
+		got, schema, err := instanceDatabase(tc.cs, tc.instance)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q %q: err %v, want one naming %q", tc.cs, tc.instance, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want || schema != tc.schema {
+			t.Errorf("%q %q: %q %q %v, want %q %q", tc.cs, tc.instance, got, schema, err, tc.want, tc.schema)
+		}
+	}
+}
+
+// TestInstancesOnePostgresDatabase: two instances on one Postgres database each migrate
+// the sync tables into their own schema, and a row one writes is not the other's.
+func TestInstancesOnePostgresDatabase(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	marks := map[string]int64{}
+	for _, inst := range []string{"a", "b"} {
+		cs, _, err := instanceDatabase(dsn, inst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := sqlutil.Open(sqlutil.Options{ConnectionString: cs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := ensureSchema(ctx, db, inst); err != nil {
+			t.Fatal(err)
+		}
+		if err := ensureSchema(ctx, db, inst); err != nil { // a restart
+			t.Fatalf("second ensureSchema: %v", err)
+		}
+		if _, err := storage.NewDatabase(ctx, db); err != nil {
+			t.Fatalf("instance %s: %v", inst, err)
+		}
+		// Write into one table of this instance only.
+		if _, err := db.ExecContext(ctx, `INSERT INTO syncapi_account_data (user_id, room_id, data_type, content, stream_pos) VALUES ($1, '', 'm.t', '{}', 1)`,
+			"@"+inst+":x"); err != nil {
+			t.Fatalf("instance %s: %v", inst, err)
+		}
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM syncapi_account_data`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		marks[inst] = n
+	}
+	if marks["a"] != 1 || marks["b"] != 1 {
+		t.Fatalf("rows seen per instance: %v, want 1 each", marks)
+	}
+	admin, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	rows, err := admin.QueryContext(ctx, `SELECT table_schema, COUNT(*) FROM information_schema.tables
+		WHERE table_name LIKE 'syncapi\_%' OR table_name = 'axon_schema_migrations' GROUP BY table_schema ORDER BY table_schema`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[s] = n
+	}
+	if len(got) != 2 || got["syncapi_a"] == 0 || got["syncapi_a"] != got["syncapi_b"] {
+		t.Fatalf("sync tables per schema: %v, want the same set in syncapi_a and syncapi_b only", got)
+	}
+}

@@ -1,0 +1,81 @@
+// Command axon-sync-api runs one instance of the syncapi for the polylith
+// (ARCHITECTURE.md §4, §7): GET /sync (v3 and r0), /messages, /context, /members,
+// /joined_members and /event. It builds its view only from the log: it consumes topic 1
+// (account data → syncapi) and topic 2 (roomserver → syncapi) itself, and it calls
+// axon-roomserver over arrow 2 (syncapi → roomserver, state events it lacks) at
+// room_server.internal_api_url and axon-user-api for access tokens and filters at
+// user_api.internal_api_url, through roomserver/inthttp and userapi/inthttp with
+// global.internal_api_secret.
+//
+//	axon-sync-api -config axon.yaml [-instance NAME] [-public-bind ADDR]
+//
+// It serves the sync routes, /health and /metrics on sync_api.public_listen, or on
+// -public-bind so several instances can run from one config file. The syncapi has no
+// internal API, so the binary has no internal listener.
+//
+// Several instances run side by side behind client-api-proxy, and any of them serves any
+// since token: positions are the producers' (syncapi/README.md). Each instance (-instance,
+// default "0") has its own consumer group "syncapi-<instance>" and its own tables: on
+// SQLite its own file, on Postgres its own schema "syncapi_<instance>" (instance.go).
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
+	"github.com/axon-matrix/axon/syncapi"
+	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	instance := "0"
+	return polylith.MainPublic(polylith.Public{
+		Name:      "axon-sync-api",
+		Component: config.ComponentSyncAPI,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&instance, "instance", instance,
+				"this sync instance's name (a-z, 0-9, _): its consumer group is syncapi-NAME, its tables its own (SQLite file, Postgres schema)")
+		},
+		Configure: func(cfg *config.Config) error { return configureInstance(cfg, instance) },
+		Wire:      func(p *polylith.Process) error { return wire(p, instance) },
+	}, args, os.Stderr)
+}
+
+// wire opens the instance's own tables, registers the sync routes with the inthttp clients
+// of the userapi and the roomserver (arrow 2) and consumes topics 1 and 2 under the
+// instance's consumer group.
+func wire(p *polylith.Process, instance string) error {
+	cfg := p.Cfg
+	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	rsAPI := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
+	db, err := p.Base.OpenDatabase(config.ComponentSyncAPI)
+	if err != nil {
+		return err
+	}
+	if err := ensureSchema(context.Background(), db, instance); err != nil {
+		return err
+	}
+	log, err := p.EventLog()
+	if err != nil {
+		return err
+	}
+	s, err := syncapi.AddPublicRoutes(context.Background(), polylith.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
+		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
+		consumerGroup(instance), userAPI, rsAPI)
+	if err != nil {
+		return err
+	}
+	// Registered after the database and the event log, so the consumers stop before they close.
+	p.Base.AddShutdownHook("syncapi consumers (topics 1, 2)", func(context.Context) error { return s.Stop() })
+	p.Base.Logger.WithField("instance", instance).WithField("consumer_group", consumerGroup(instance)).Info("sync instance")
+	return nil
+}
