@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -24,7 +25,8 @@ import (
 //     selected by the search_path run-time parameter lib/pq sends in the connection's
 //     startup message. The sync tables and their migration records live in that schema
 //     only, so instances never see each other's rows, and one Postgres database (even the
-//     one global.database shares with every other component) holds any number of instances.
+//     one global.database shares with every other component) holds any number of instances;
+//     an advisory lock keeps a second process from running the same instance (lockInstance).
 //
 // Positions are the producers' (syncapi/README.md), so any instance serves a token another
 // instance handed out.
@@ -103,3 +105,36 @@ func ensureSchema(ctx context.Context, db *sqlutil.DB, instance string) error {
 	}
 	return nil
 }
+
+// lockInstance makes sure one process at a time runs an instance on Postgres: it takes a
+// session advisory lock named after the instance's schema on a connection it holds until
+// release, so a second process started with the same -instance against the same database
+// refuses to start instead of splitting the instance's consumer group and tables with the
+// first. On SQLite it does nothing.
+func lockInstance(ctx context.Context, db *sqlutil.DB, instance string) (release func() error, err error) {
+	if db.Dialect != sqlutil.Postgres {
+		return func() error { return nil }, nil
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, instanceLockClass, schemaName(instance)).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("locking sync instance %q: %w", instance, err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("sync instance %q is already running on this database (schema %s): give each process its own -instance",
+			instance, schemaName(instance))
+	}
+	return func() error {
+		_, uerr := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, hashtext($2))`, instanceLockClass, schemaName(instance))
+		return errors.Join(uerr, conn.Close())
+	}, nil
+}
+
+// instanceLockClass is the first key of the sync instance advisory locks (two-key locks
+// never collide with the one-key lock sqlutil.Migrate takes).
+const instanceLockClass = 7172

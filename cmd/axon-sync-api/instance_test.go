@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -105,5 +106,42 @@ func TestInstancesOnePostgresDatabase(t *testing.T) {
 	}
 	if len(got) != 2 || got["syncapi_a"] == 0 || got["syncapi_a"] != got["syncapi_b"] {
 		t.Fatalf("sync tables per schema: %v, want the same set in syncapi_a and syncapi_b only", got)
+	}
+}
+
+// TestInstanceLock: on one Postgres database a second holder of the same instance is
+// refused until the first lets go; another instance is not held up.
+func TestInstanceLock(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	open := func() *sqlutil.DB {
+		db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	first, second := open(), open()
+	release, err := lockInstance(ctx, first, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockInstance(ctx, second, "a"); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second holder of instance a: %v", err)
+	}
+	other, err := lockInstance(ctx, second, "b")
+	if err != nil {
+		t.Fatalf("instance b: %v", err)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := lockInstance(ctx, second, "a")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := errors.Join(again(), other()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,7 +16,8 @@
 // Several instances run side by side behind client-api-proxy, and any of them serves any
 // since token: positions are the producers' (syncapi/README.md). Each instance (-instance,
 // default "0") has its own consumer group "syncapi-<instance>" and its own tables: on
-// SQLite its own file, on Postgres its own schema "syncapi_<instance>" (instance.go).
+// SQLite its own file, on Postgres its own schema "syncapi_<instance>" (instance.go). On
+// Postgres a second process started with a running instance's name refuses to start.
 package main
 
 import (
@@ -64,6 +65,12 @@ func wire(p *polylith.Process, instance string) error {
 	if err := ensureSchema(context.Background(), db, instance); err != nil {
 		return err
 	}
+	release, err := lockInstance(context.Background(), db, instance)
+	if err != nil {
+		return err
+	}
+	// Registered after the database, so the lock is let go before the pool closes.
+	p.Base.AddShutdownHook("sync instance lock", func(context.Context) error { return release() })
 	log, err := p.EventLog()
 	if err != nil {
 		return err

@@ -64,6 +64,13 @@ func runScaleOut(t *testing.T, global string, check func(t *testing.T, dir, dsn 
 		processtest.Start(t, bin, pl.SyncAPI, append(cfg, "-instance", "a")...),
 		processtest.Start(t, bin, portB, append(cfg, "-instance", "b", "-public-bind", fmt.Sprintf("127.0.0.1:%d", portB))...),
 	}
+	if dsnOf(global) != "" {
+		// On Postgres a second process for a running instance refuses to start.
+		r := processtest.Run(t, bin, append(cfg, "-instance", "a", "-public-bind", "127.0.0.1:0")...)
+		if r.ExitCode != 1 || !strings.Contains(r.Output, "already running") {
+			t.Fatalf("a second instance a: exit %d\n%s", r.ExitCode, r.Output)
+		}
+	}
 	client := fmt.Sprintf("http://127.0.0.1:%d", pl.ClientAPI)
 	syncA := fmt.Sprintf("http://127.0.0.1:%d", pl.SyncAPI)
 	syncB := fmt.Sprintf("http://127.0.0.1:%d", portB)
