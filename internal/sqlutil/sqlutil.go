@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/lib/pq"  // Postgres driver
-	_ "modernc.org/sqlite" // SQLite driver, pure Go
+	_ "github.com/lib/pq" // Postgres driver
 )
 
 // Dialect is the SQL dialect of an open database.
@@ -83,7 +82,7 @@ func Open(opts Options) (*DB, error) {
 	// WAL lets readers run beside the single writer; busy_timeout makes a second writer wait
 	// instead of failing; one open connection serialises writes inside this process.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open(sqliteDriverName, dsn)
 	if err != nil {
 		return nil, err
 	}
