@@ -209,7 +209,13 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	ready.Wait()
 
-	// Senders.
+	// Senders. The server's CPU time over the send and drain phases, divided by the sends,
+	// is a cost per send that other load on a shared machine does not distort the way it
+	// distorts throughput and latency.
+	var cpuStart float64
+	if o.serverPID > 0 {
+		cpuStart = cpuSeconds(o.serverPID)
+	}
 	var sendLat latencies
 	var okSends, failedSends, expected atomic.Int64
 	var sendWG sync.WaitGroup
@@ -258,6 +264,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	stopSync()
 	syncWG.Wait()
+	if o.serverPID > 0 {
+		rep.ServerCPUSeconds = cpuSeconds(o.serverPID) - cpuStart
+	}
 
 	// Count missing and duplicate deliveries against what each syncing member should have.
 	var dup, got int64
@@ -273,6 +282,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	rep.Sends = okSends.Load()
 	rep.FailedSends = failedSends.Load()
 	rep.SendsPerSecond = float64(rep.Sends) / elapsed.Seconds()
+	if rep.Sends > 0 {
+		rep.ServerCPUPerSendMs = rep.ServerCPUSeconds * 1000 / float64(rep.Sends)
+	}
 	n, p50, p99, mx := sendLat.summary()
 	rep.SendLatency = latencyReport{N: n, P50ms: ms(p50), P99ms: ms(p99), Maxms: ms(mx)}
 	n, p50, p99, mx = delivery.summary()
@@ -356,6 +368,8 @@ type report struct {
 	LimitedTimelines   int64         `json:"limited_timelines"`
 	ServerRSSIdleKB    int64         `json:"server_rss_idle_kb,omitempty"`
 	ServerRSSAfterKB   int64         `json:"server_rss_after_kb,omitempty"`
+	ServerCPUSeconds   float64       `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerSendMs float64       `json:"server_cpu_ms_per_send,omitempty"`
 }
 
 func (o options) summary() string {
@@ -377,5 +391,39 @@ func (r *report) print(asJSON bool) {
 	fmt.Printf("  deliveries: expected %d, missing %d, duplicate %d; sync errors %d; limited timelines %d\n", r.ExpectedDeliveries, r.Missing, r.Duplicates, r.SyncErrors, r.LimitedTimelines)
 	if r.ServerRSSIdleKB > 0 {
 		fmt.Printf("  server RSS: idle %.1f MB, after %.1f MB\n", float64(r.ServerRSSIdleKB)/1024, float64(r.ServerRSSAfterKB)/1024)
+		fmt.Printf("  server CPU: %.2f s over send+drain, %.3f ms per send\n", r.ServerCPUSeconds, r.ServerCPUPerSendMs)
 	}
 }
+
+// cpuSeconds reads a process's user+system CPU time from /proc/PID/stat (Linux only; 0
+// elsewhere). Fields 14 and 15 (utime, stime) count clock ticks; Linux reports them in
+// USER_HZ, which is 100 on every architecture Go supports there.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU extracts utime+stime in seconds from a /proc/PID/stat line. The command
+// name (field 2) is in parentheses and may hold spaces, so fields count from its end.
+func parseStatCPU(stat string) float64 {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:])
+	// After ")": state is field 3, so utime (14) and stime (15) are f[11] and f[12].
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return float64(u+s) / userHZ
+}
+
+const userHZ = 100

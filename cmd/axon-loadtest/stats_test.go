@@ -41,3 +41,22 @@ func seq(a, b int) []int {
 	}
 	return out
 }
+
+func TestParseStatCPU(t *testing.T) {
+	cases := []struct {
+		name, stat string
+		want       float64
+	}{
+		{"plain", "1234 (axon-monolith) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0", 3.0},
+		{"name with spaces and parens", "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 0 0", 0.03},
+		{"truncated", "7 (x) R 1 2", 0},
+		{"no name", "garbage", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := parseStatCPU(c.stat); got != c.want {
+				t.Fatalf("parseStatCPU = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
