@@ -7,6 +7,7 @@
 //	axon-monolith                       # ./data, :8008
 //	axon-monolith -data-dir /var/lib/axon -http-bind 127.0.0.1:8008
 //	axon-monolith -config axon.yaml
+//	axon-monolith -pprof-bind 127.0.0.1:6060   # Go profiles on a separate loopback port
 package main
 
 import (
@@ -25,6 +26,7 @@ type options struct {
 	configPath string
 	dataDir    string
 	httpBind   string
+	pprofBind  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -34,6 +36,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.configPath, "config", "", "the config file (default: DATA_DIR/axon.yaml, written with defaults on first start)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "where config, signing key, SQLite files and the embedded event log live when no -config names them (default ./data)")
 	fs.StringVar(&o.httpBind, "http-bind", "", "address to serve every public route on (overrides monolith.http_bind; default :8008)")
+	fs.StringVar(&o.pprofBind, "pprof-bind", "", "serve net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

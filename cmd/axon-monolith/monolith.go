@@ -110,6 +110,14 @@ func start(o *options) (*monolith, error) {
 		_ = base.Shutdown(context.Background())
 		return nil, err
 	}
+	if o.pprofBind != "" {
+		paddr, err := servePprof(base, o.pprofBind)
+		if err != nil {
+			_ = base.Shutdown(context.Background())
+			return nil, err
+		}
+		base.Logger.WithField("addr", paddr.String()).Info("pprof profiles served")
+	}
 	base.Logger.WithField("addr", m.addr.String()).WithField("server_name", cfg.Global.ServerName).Info("axon-monolith started")
 	return m, nil
 }
