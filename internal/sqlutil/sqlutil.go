@@ -48,6 +48,36 @@ type Options struct {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// reader is SQLite's pool of read-only connections (see Reader); nil on Postgres.
+	reader *sql.DB
+}
+
+// readerConns caps SQLite's read-only connections per database file.
+const readerConns = 4
+
+// Reader returns the pool for reads that need no transaction. On Postgres it is the DB
+// itself. On SQLite, whose DB has a single connection so that writes are serialised, it is
+// a separate pool of read-only connections: in WAL mode they read the last committed state
+// while the writer works, so a burst of reads (every /sync woken by one event) no longer
+// queues the next write behind it. A read here sees exactly what a read on the writer
+// connection outside a transaction would: the committed data. Connections open on first
+// use, so a component that never calls Reader costs nothing.
+func (d *DB) Reader() *sql.DB {
+	if d.reader != nil {
+		return d.reader
+	}
+	return d.DB
+}
+
+// Close closes the database and, on SQLite, its read pool.
+func (d *DB) Close() error {
+	err := d.DB.Close()
+	if d.reader != nil {
+		if rerr := d.reader.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Open opens the database that opts names, applying pool limits.
@@ -81,8 +111,16 @@ func Open(opts Options) (*DB, error) {
 	path := strings.TrimPrefix(strings.TrimPrefix(cs, "sqlite:"), "file:")
 	// WAL lets readers run beside the single writer; busy_timeout makes a second writer wait
 	// instead of failing; one open connection serialises writes inside this process.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open(sqliteDriverName, dsn)
+	//
+	// synchronous(NORMAL) in WAL mode: a commit is written to the WAL before the call
+	// returns, so a process crash (kill -9, panic, OOM) loses nothing that was
+	// acknowledged; only an OS crash or power loss can lose the last commits since the
+	// previous checkpoint's fsync. FULL would fsync the WAL on every commit. The embedded
+	// default trades that power-loss window for throughput, as most SQLite deployments in
+	// WAL mode do; installs that must survive power loss on acknowledged writes use
+	// Postgres (docs/benchmarks.md, "Monolith").
+	params := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open(sqliteDriverName, "file:"+path+"?"+params+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +130,15 @@ func Open(opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlutil: opening sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite}, nil
+	// The read pool opens after the writer made the file WAL; query_only refuses writes.
+	reader, err := sql.Open(sqliteDriverName, "file:"+path+"?"+params+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(2)
+	return &DB{DB: db, Dialect: SQLite, reader: reader}, nil
 }
 
 func isPostgres(cs string) bool {

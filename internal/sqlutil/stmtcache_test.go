@@ -180,3 +180,39 @@ func BenchmarkSQLiteQuery(b *testing.B) {
 		})
 	}
 }
+
+// TestReaderSeesCommitsAndRefusesWrites checks SQLite's read pool: it reads what the writer
+// committed, not what an open transaction has written, and it refuses writes.
+func TestReaderSeesCommitsAndRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	db := openTestSQLite(t)
+	if db.Reader() == db.DB {
+		t.Fatal("SQLite has no separate read pool")
+	}
+	count := func() int {
+		var n int
+		if err := db.Reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM t WHERE k >= $1`, 0).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES ($1, $2)`, 1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("reader sees %d rows of an uncommitted transaction", n)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("reader sees %d rows after the commit, want 1", n)
+	}
+	if _, err := db.Reader().ExecContext(ctx, `INSERT INTO t (k, v) VALUES ($1, $2)`, 2, "b"); err == nil {
+		t.Fatal("the read pool accepted a write")
+	}
+}

@@ -44,7 +44,7 @@ func (d *Database) StoreAccountData(ctx context.Context, pos int64, userID, room
 // AccountDataBetween returns userID's account data items whose newest value has a
 // position in (after, upTo].
 func (d *Database) AccountDataBetween(ctx context.Context, userID string, after, upTo int64) ([]AccountData, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT room_id, data_type, content, stream_pos FROM syncapi_account_data
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, data_type, content, stream_pos FROM syncapi_account_data
 		WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, after, upTo)
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func (d *Database) AccountDataBetween(ctx context.Context, userID string, after,
 
 // AccountDataUsersBetween returns the users whose account data has a position in (after, upTo].
 func (d *Database) AccountDataUsersBetween(ctx context.Context, after, upTo int64) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT user_id FROM syncapi_account_data WHERE stream_pos > $1 AND stream_pos <= $2`, after, upTo)
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT user_id FROM syncapi_account_data WHERE stream_pos > $1 AND stream_pos <= $2`, after, upTo)
 	if err != nil {
 		return nil, err
 	}

@@ -270,7 +270,7 @@ func (d *Database) MissingEvents(ctx context.Context, ids []string) ([]string, e
 	var missing []string
 	for _, id := range ids {
 		var n int
-		if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM syncapi_events WHERE event_id = $1`, id).Scan(&n); err != nil {
+		if err := d.db.Reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM syncapi_events WHERE event_id = $1`, id).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
@@ -282,7 +282,7 @@ func (d *Database) MissingEvents(ctx context.Context, ids []string) ([]string, e
 
 // EventByID returns a stored event, or nil if unknown.
 func (d *Database) EventByID(ctx context.Context, eventID string) (*Event, error) {
-	e, err := scanEvent(d.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id = $1`, eventID))
+	e, err := scanEvent(d.db.Reader().QueryRowContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id = $1`, eventID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -299,7 +299,7 @@ func (d *Database) RoomEvents(ctx context.Context, roomID string, after, upTo in
 	if backwards {
 		order = "DESC"
 	}
-	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
+	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`,
 		roomID, after, upTo, limit))
 }
@@ -307,7 +307,7 @@ func (d *Database) RoomEvents(ctx context.Context, roomID string, after, upTo in
 // EventsBetween returns every timeline event with after < stream_pos ≤ upTo, oldest first
 // (what became visible when the watermark moved from after to upTo).
 func (d *Database) EventsBetween(ctx context.Context, after, upTo int64) ([]Event, error) {
-	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
+	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
 		WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY stream_pos`, after, upTo))
 }
 
@@ -324,7 +324,7 @@ func (d *Database) RoomsWithEvents(ctx context.Context, roomIDs []string, after,
 		args = append(args, r)
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT room_id FROM syncapi_events
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT room_id FROM syncapi_events
 		WHERE stream_pos > $1 AND stream_pos <= $2 AND room_id IN (`+strings.Join(ph, ",")+`)`, args...)
 	if err != nil {
 		return nil, err
@@ -351,7 +351,7 @@ func (d *Database) EventsByIDs(ctx context.Context, ids []string) ([]Event, erro
 		args[i] = id
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	return scanEvents(d.db.QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...))
+	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...))
 }
 
 func contains(list []string, s string) bool {

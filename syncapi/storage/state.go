@@ -37,12 +37,12 @@ func (d *Database) StateAt(ctx context.Context, roomID string, pos int64, types 
 		}
 		q += `)`
 	}
-	return scanEvents(d.db.QueryContext(ctx, q+` ORDER BY h.stream_pos, h.event_type, h.state_key`, args...))
+	return scanEvents(d.db.Reader().QueryContext(ctx, q+` ORDER BY h.stream_pos, h.event_type, h.state_key`, args...))
 }
 
 // StateEventAt returns one piece of a room's state at position pos, or nil.
 func (d *Database) StateEventAt(ctx context.Context, roomID, eventType, stateKey string, pos int64) (*Event, error) {
-	e, err := scanEvent(d.db.QueryRowContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
+	e, err := scanEvent(d.db.Reader().QueryRowContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
 		JOIN syncapi_events e ON e.event_id = h.event_id
 		WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos <= $4
 		ORDER BY h.stream_pos DESC LIMIT 1`, roomID, eventType, stateKey, pos))
@@ -58,7 +58,7 @@ func (d *Database) StateEventAt(ctx context.Context, roomID, eventType, stateKey
 // MembershipsAt returns every room in which userID has a membership event at or before
 // pos, with the membership in force at pos.
 func (d *Database) MembershipsAt(ctx context.Context, userID string, pos int64) ([]Membership, error) {
-	return scanMemberships(d.db.QueryContext(ctx, `SELECT h.room_id, h.membership, h.stream_pos, COALESCE(h.event_id, '')
+	return scanMemberships(d.db.Reader().QueryContext(ctx, `SELECT h.room_id, h.membership, h.stream_pos, COALESCE(h.event_id, '')
 		FROM syncapi_state_history h
 		WHERE h.event_type = 'm.room.member' AND h.state_key = $1 AND h.stream_pos <= $2 AND h.stream_pos = (
 			SELECT MAX(h2.stream_pos) FROM syncapi_state_history h2
@@ -69,7 +69,7 @@ func (d *Database) MembershipsAt(ctx context.Context, userID string, pos int64) 
 // MembershipHistory returns the changes of userID's membership in a room with position ≤
 // upTo, oldest first.
 func (d *Database) MembershipHistory(ctx context.Context, roomID, userID string, upTo int64) ([]Membership, error) {
-	return scanMemberships(d.db.QueryContext(ctx, `SELECT room_id, membership, stream_pos, COALESCE(event_id, '')
+	return scanMemberships(d.db.Reader().QueryContext(ctx, `SELECT room_id, membership, stream_pos, COALESCE(event_id, '')
 		FROM syncapi_state_history WHERE event_type = 'm.room.member' AND state_key = $1 AND room_id = $2 AND stream_pos <= $3
 		ORDER BY stream_pos`, userID, roomID, upTo))
 }
@@ -77,7 +77,7 @@ func (d *Database) MembershipHistory(ctx context.Context, roomID, userID string,
 // MembershipChanges returns the changes of userID's membership in any room with
 // after < position ≤ upTo, oldest first.
 func (d *Database) MembershipChanges(ctx context.Context, userID string, after, upTo int64) ([]Membership, error) {
-	return scanMemberships(d.db.QueryContext(ctx, `SELECT room_id, membership, stream_pos, COALESCE(event_id, '')
+	return scanMemberships(d.db.Reader().QueryContext(ctx, `SELECT room_id, membership, stream_pos, COALESCE(event_id, '')
 		FROM syncapi_state_history WHERE event_type = 'm.room.member' AND state_key = $1 AND stream_pos > $2 AND stream_pos <= $3
 		ORDER BY stream_pos`, userID, after, upTo))
 }
@@ -100,7 +100,7 @@ func scanMemberships(rows *sql.Rows, err error) ([]Membership, error) {
 
 // MemberCounts returns the number of joined and invited members of a room at pos.
 func (d *Database) MemberCounts(ctx context.Context, roomID string, pos int64) (joined, invited int, err error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT h.membership, COUNT(*) FROM syncapi_state_history h
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT h.membership, COUNT(*) FROM syncapi_state_history h
 		WHERE h.room_id = $1 AND h.event_type = 'm.room.member' AND h.event_id IS NOT NULL AND h.stream_pos <= $2 AND h.stream_pos = (
 			SELECT MAX(h2.stream_pos) FROM syncapi_state_history h2
 			WHERE h2.room_id = h.room_id AND h2.event_type = 'm.room.member' AND h2.state_key = h.state_key AND h2.stream_pos <= $2)
@@ -143,7 +143,7 @@ type StateChange struct {
 // TupleHistory returns the changes of one (type, state_key) of a room with position ≤
 // upTo, oldest first.
 func (d *Database) TupleHistory(ctx context.Context, roomID, eventType, stateKey string, upTo int64) ([]StateChange, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT h.stream_pos, COALESCE(e.event_json, '') FROM syncapi_state_history h
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT h.stream_pos, COALESCE(e.event_json, '') FROM syncapi_state_history h
 		LEFT JOIN syncapi_events e ON e.event_id = h.event_id
 		WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos <= $4 ORDER BY h.stream_pos`,
 		roomID, eventType, stateKey, upTo)
@@ -169,7 +169,7 @@ func (d *Database) TupleHistory(ctx context.Context, roomID, eventType, stateKey
 // RoomKnown reports whether the syncapi has any event of the room.
 func (d *Database) RoomKnown(ctx context.Context, roomID string) (bool, error) {
 	var n int
-	err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM syncapi_events WHERE room_id = $1 LIMIT 1) x`, roomID).Scan(&n)
+	err := d.db.Reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM syncapi_events WHERE room_id = $1 LIMIT 1) x`, roomID).Scan(&n)
 	return n > 0, err
 }
 
@@ -187,7 +187,7 @@ func (d *Database) StateChangesBetween(ctx context.Context, roomID string, after
 	if upTo <= after {
 		return nil, nil
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT stream_pos, event_type, state_key, COALESCE(event_id, '') FROM syncapi_state_history
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT stream_pos, event_type, state_key, COALESCE(event_id, '') FROM syncapi_state_history
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, roomID, after, upTo)
 	if err != nil {
 		return nil, err

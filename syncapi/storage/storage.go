@@ -22,7 +22,9 @@ const (
 	StreamAccountData Stream = "account_data"
 )
 
-// Database is the syncapi's storage.
+// Database is the syncapi's storage. Reads outside a transaction (everything /sync and
+// the room endpoints ask) go to the database's read pool (sqlutil.DB.Reader), so on
+// SQLite a burst of /sync requests never queues the topic 2 consumer's next write.
 type Database struct {
 	db *sqlutil.DB
 }
@@ -127,7 +129,7 @@ func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, 
 
 // Watermarks returns the visible position of the room stream and of the account data stream.
 func (d *Database) Watermarks(ctx context.Context) (room, accountData int64, err error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT stream, watermark FROM syncapi_stream_positions`)
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT stream, watermark FROM syncapi_stream_positions`)
 	if err != nil {
 		return 0, 0, err
 	}
