@@ -299,8 +299,10 @@ func (d *Database) RoomEvents(ctx context.Context, roomID string, after, upTo in
 	if backwards {
 		order = "DESC"
 	}
+	// LIMIT CAST(…): a bare LIMIT parameter makes SQLite re-prepare the statement on
+	// every execution (internal/sqlutil/stmtcache.go).
 	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events
-		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`,
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT CAST($4 AS INTEGER)`,
 		roomID, after, upTo, limit))
 }
 

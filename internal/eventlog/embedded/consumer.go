@@ -234,8 +234,10 @@ func (l *Log) startPositions(ctx context.Context, topic, group string, parts int
 
 // fetch reads up to limit messages of one partition from offset on, in offset order.
 func (l *Log) fetch(ctx context.Context, topic string, part int32, from int64, limit int) ([]eventlog.Message, error) {
+	// LIMIT CAST(…): a bare LIMIT parameter makes SQLite re-prepare the statement on
+	// every execution (internal/sqlutil/stmtcache.go).
 	rows, err := l.db.QueryContext(ctx, `SELECT msg_offset, msg_key, value, headers FROM eventlog_messages
-		WHERE topic = $1 AND part = $2 AND msg_offset >= $3 ORDER BY msg_offset LIMIT $4`, topic, part, from, limit)
+		WHERE topic = $1 AND part = $2 AND msg_offset >= $3 ORDER BY msg_offset LIMIT CAST($4 AS INTEGER)`, topic, part, from, limit)
 	if err != nil {
 		return nil, err
 	}

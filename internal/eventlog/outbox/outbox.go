@@ -222,7 +222,9 @@ func (o *Outbox) Relay(ctx context.Context) (int, error) {
 }
 
 func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, topic, msg_key, value, headers FROM `+o.table+` ORDER BY id LIMIT $1`, o.opts.batch)
+	// LIMIT CAST(…): a bare LIMIT parameter makes SQLite re-prepare the statement on
+	// every execution (internal/sqlutil/stmtcache.go).
+	rows, err := q.QueryContext(ctx, `SELECT id, topic, msg_key, value, headers FROM `+o.table+` ORDER BY id LIMIT CAST($1 AS INTEGER)`, o.opts.batch)
 	if err != nil {
 		return 0, err
 	}
