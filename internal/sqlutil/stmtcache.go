@@ -128,12 +128,9 @@ func (c *cachingConn) release(cs *cachedStmt) {
 	c.mu.Unlock()
 }
 
-// ExecContext runs a statement with arguments through the cache; one without arguments
-// (migrations are multi-statement scripts) goes straight to the driver.
+// ExecContext runs a statement through the cache. A multi-statement script (migrations)
+// is cached too; modernc.org/sqlite runs it statement by statement each time.
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if len(args) == 0 {
-		return c.base.ExecContext(ctx, query, args)
-	}
 	cs, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err
@@ -145,12 +142,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	return cs.stmt.ExecContext(ctx, args)
 }
 
-// QueryContext runs a query with arguments through the cache; the statement stays busy
+// QueryContext runs a query through the cache; the statement stays busy
 // until its rows are closed.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) == 0 {
-		return c.base.QueryContext(ctx, query, args)
-	}
 	cs, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err
