@@ -60,6 +60,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
 		os.Exit(2)
 	}
+	if *modeFlag != "send" { // -mode read: read.go
+		if *modeFlag != "read" {
+			fmt.Fprintf(os.Stderr, "axon-loadtest: -mode %q: want send or read\n", *modeFlag)
+			os.Exit(2)
+		}
+		os.Exit(readMain(o))
+	}
 	rep, err := run(context.Background(), o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
