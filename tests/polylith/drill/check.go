@@ -46,8 +46,21 @@ type Report struct {
 	Limited     int // sync responses with a limited timeline (events skipped)
 	MaxDelay    time.Duration
 	P50, P99    time.Duration
-	Examples    []string // the first few problems, for the log
+	// Windows are the delays by when the 200 came, in windows of Window from the first
+	// 200: where in the drill deliveries stalled.
+	Windows  []Window `json:",omitempty"`
+	Examples []string // the first few problems, for the log
 }
+
+// Window is the delivery delays of the messages confirmed in one window of time.
+type Window struct {
+	From     time.Duration // since the first 200
+	Sent     int
+	P50, Max time.Duration
+}
+
+// windowLen is the length of a Window.
+const windowLen = 5 * time.Second
 
 // OK says whether nothing was lost, duplicated, invented, split or reordered.
 func (r Report) OK() bool {
@@ -64,6 +77,10 @@ func (r Report) String() string {
 		r.SplitTxns, r.OutOfOrder, r.Limited, r.IdemChecked, r.IdemBroken)
 	fmt.Fprintf(&b, "delivery delay after the 200: p50 %s  p99 %s  max %s",
 		r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.MaxDelay.Round(time.Millisecond))
+	for _, w := range r.Windows {
+		fmt.Fprintf(&b, "\n  sent %3.0f–%3.0fs: %4d messages, delay p50 %6s max %6s", w.From.Seconds(), (w.From + windowLen).Seconds(),
+			w.Sent, w.P50.Round(10*time.Millisecond), w.Max.Round(10*time.Millisecond))
+	}
 	for _, e := range r.Examples {
 		b.WriteString("\n  " + e)
 	}
@@ -99,6 +116,17 @@ func Check(sends []Send, unconfirmed int, members map[string][]string, streams m
 		byDrill[s.DrillID] = s.EventID
 	}
 	var delays []time.Duration
+	var first time.Time
+	for _, s := range sends {
+		if first.IsZero() || s.Confirmed.Before(first) {
+			first = s.Confirmed
+		}
+	}
+	windowDelays := map[int][]time.Duration{}
+	windowSent := map[int]int{}
+	for _, s := range sends {
+		windowSent[int(s.Confirmed.Sub(first)/windowLen)]++
+	}
 	got := make(map[string]map[string]bool, len(streams))
 	for user, stream := range streams {
 		seen := map[string]bool{}
@@ -131,7 +159,10 @@ func Check(sends []Send, unconfirmed int, members map[string][]string, streams m
 				r.example("%s received %s's message %d after %d in %s", user, s.Sender, s.Seq, p, d.Room)
 			}
 			last[k] = max(last[k], s.Seq)
-			delays = append(delays, max(0, d.At.Sub(s.Confirmed)))
+			delay := max(0, d.At.Sub(s.Confirmed))
+			delays = append(delays, delay)
+			w := int(s.Confirmed.Sub(first) / windowLen)
+			windowDelays[w] = append(windowDelays[w], delay)
 		}
 	}
 	for i := range sends {
@@ -150,10 +181,26 @@ func Check(sends []Send, unconfirmed int, members map[string][]string, streams m
 		r.example("no message was sent: the drill proves nothing")
 	}
 	if len(delays) > 0 {
-		sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+		sortDurations(delays)
 		r.P50 = delays[len(delays)/2]
 		r.P99 = delays[len(delays)*99/100]
 		r.MaxDelay = delays[len(delays)-1]
 	}
+	if len(sends) > 0 {
+		last := 0
+		for w := range windowSent {
+			last = max(last, w)
+		}
+		for w := 0; w <= last; w++ {
+			win := Window{From: time.Duration(w) * windowLen, Sent: windowSent[w]}
+			if ds := windowDelays[w]; len(ds) > 0 {
+				sortDurations(ds)
+				win.P50, win.Max = ds[len(ds)/2], ds[len(ds)-1]
+			}
+			r.Windows = append(r.Windows, win)
+		}
+	}
 	return r
 }
+
+func sortDurations(ds []time.Duration) { sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] }) }

@@ -67,9 +67,36 @@ func TestCheck(t *testing.T) {
 				t.Errorf("examples %q for a report with OK() = %v", r.Examples, r.OK())
 			}
 			r.Examples = nil
+			// Every message here is confirmed at t0: one window, holding them all.
+			if len(tt.sends) > 0 && (len(r.Windows) != 1 || r.Windows[0].Sent != len(tt.sends) || r.Windows[0].Max != r.MaxDelay) {
+				t.Errorf("windows %+v, want one of %d messages with max %s", r.Windows, len(tt.sends), r.MaxDelay)
+			}
+			r.Windows = nil
 			if !reflect.DeepEqual(r, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", r, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckWindows(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	members := map[string][]string{"!r": {"@a"}}
+	sends := []Send{
+		{DrillID: "a/0", EventID: "$0", Room: "!r", Sender: "@a", Seq: 0, Attempts: 1, Confirmed: t0},
+		{DrillID: "a/1", EventID: "$1", Room: "!r", Sender: "@a", Seq: 1, Attempts: 1, Confirmed: t0.Add(11 * time.Second)},
+	}
+	streams := map[string][]Delivery{"@a": {
+		{EventID: "$0", Room: "!r", At: t0.Add(time.Second)},
+		{EventID: "$1", Room: "!r", At: t0.Add(14 * time.Second)},
+	}}
+	r := Check(sends, 0, members, streams)
+	want := []Window{
+		{From: 0, Sent: 1, P50: time.Second, Max: time.Second},
+		{From: 5 * time.Second, Sent: 0},
+		{From: 10 * time.Second, Sent: 1, P50: 3 * time.Second, Max: 3 * time.Second},
+	}
+	if !reflect.DeepEqual(r.Windows, want) {
+		t.Errorf("windows %+v, want %+v", r.Windows, want)
 	}
 }
