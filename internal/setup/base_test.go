@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/axon-matrix/axon/internal/config"
 )
@@ -244,7 +246,12 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// defaultRegistered stands for the promauto metrics of packages such as
+// internal/eventlog/internal/metrics, which live on prometheus.DefaultRegisterer.
+var defaultRegistered = promauto.NewCounter(prometheus.CounterOpts{Name: "axon_setup_test_default_registerer_total", Help: "test"})
+
 func TestMetrics(t *testing.T) {
+	defaultRegistered.Inc()
 	b := newTestBase(t, nil)
 	b.PublicClientAPIMux.HandleFunc("/v3/rooms/{roomID}/state", func(w http.ResponseWriter, r *http.Request) {}).Methods("GET")
 	h := b.PublicHandler()
@@ -259,7 +266,10 @@ func TestMetrics(t *testing.T) {
 		`axon_http_request_duration_seconds_count{code="200",component="test",method="GET",route="/_matrix/client/v3/rooms/{roomID}/state"} 1`,
 		`axon_http_request_duration_seconds_count{code="404",component="test",method="GET",route="unmatched"} 1`,
 		`go_goroutines`,
+		`process_start_time_seconds`,
 		`axon_http_requests_in_flight{component="test"}`,
+		// Package-level metrics on the default registerer (the event log's, the roomserver's).
+		`axon_setup_test_default_registerer_total`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

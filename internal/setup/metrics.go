@@ -6,15 +6,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// newRegistry is a Base's own registry. The Go runtime and process collectors are not on
+// it: prometheus.DefaultRegisterer has them already, and /metrics serves both.
 func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector())
-	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+	return prometheus.NewRegistry()
 }
 
 // httpMetrics are the request metrics every Base records.
@@ -58,6 +56,9 @@ func (m *httpMetrics) observe(route, method string, status int, d time.Duration)
 	m.duration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
+// metricsHandler serves the Base's registry and prometheus.DefaultGatherer, where package
+// level metrics live (promauto: the event log's published/consumed/outbox counters of
+// topics 1–6, the roomserver's), which a Base's registry alone would leave out.
 func (b *Base) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(b.Registry, promhttp.HandlerOpts{Registry: b.Registry})
+	return promhttp.HandlerFor(prometheus.Gatherers{b.Registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{Registry: b.Registry})
 }
