@@ -87,7 +87,7 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlutil: empty connection string")
 	}
 	if isPostgres(cs) {
-		db, err := sql.Open("postgres", cs)
+		db, err := sql.Open("postgres", withBinaryParameters(cs))
 		if err != nil {
 			return nil, err
 		}
@@ -139,6 +139,25 @@ func Open(opts Options) (*DB, error) {
 	reader.SetMaxOpenConns(readerConns)
 	reader.SetMaxIdleConns(2)
 	return &DB{DB: db, Dialect: SQLite, reader: reader}, nil
+}
+
+// withBinaryParameters turns on lib/pq's binary_parameters unless the connection string
+// sets it. Without it lib/pq runs every statement with arguments as two round trips
+// (Parse+Describe, then Bind+Execute); with it, one (Parse+Bind+Execute). The send path
+// runs about twenty statements, so on Postgres this halves its network waits. The option
+// also sends []byte arguments in binary, which is right for bytea and text columns (no
+// column here is jsonb, whose binary form would need a version byte).
+func withBinaryParameters(cs string) string {
+	if strings.Contains(cs, "binary_parameters") {
+		return cs
+	}
+	if strings.HasPrefix(cs, "postgres://") || strings.HasPrefix(cs, "postgresql://") {
+		if strings.Contains(cs, "?") {
+			return cs + "&binary_parameters=yes"
+		}
+		return cs + "?binary_parameters=yes"
+	}
+	return cs + " binary_parameters=yes"
 }
 
 func isPostgres(cs string) bool {
