@@ -4,7 +4,9 @@ import (
 	"testing"
 )
 
-func TestDiscovery(t *testing.T) {
+func TestDiscovery(t *testing.T) { forEachImpl(t, testDiscovery) }
+
+func testDiscovery(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 
@@ -44,7 +46,9 @@ func TestDiscovery(t *testing.T) {
 
 // TestUnknownAndAuthErrors covers the answers every endpoint shares: unknown paths and
 // methods, missing and unknown tokens.
-func TestUnknownAndAuthErrors(t *testing.T) {
+func TestUnknownAndAuthErrors(t *testing.T) { forEachImpl(t, testUnknownAndAuthErrors) }
+
+func testUnknownAndAuthErrors(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	cases := []struct {

@@ -12,40 +12,89 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/embedded"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
+	"github.com/axon-matrix/axon/internal/inthttp"
 	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
 	"github.com/axon-matrix/axon/roomserver"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	"github.com/axon-matrix/axon/userapi"
 	uapi "github.com/axon-matrix/axon/userapi/api"
+	uinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
 
 const testServer = "test.local"
 
 // harness runs the clientapi behind the real process base (internal/setup routers, its
 // M_UNRECOGNIZED fallback), with the real userapi and roomserver on one SQLite database,
-// the embedded event log, their outboxes and the clientapi's topic 4 consumer.
+// the embedded event log, their outboxes and the clientapi's topic 4 consumer. The
+// clientapi gets the userapi and the roomserver either as the direct implementations (the
+// monolith) or as their inthttp clients in front of them (the polylith: arrow 4 and the
+// Tier 1 → userapi arrow over internal HTTP, guarded by the internal API secret).
 type harness struct {
 	t       *testing.T
 	handler http.Handler
 	db      *storage.Database
+	// userAPI and rsAPI are what the clientapi was handed: direct or inthttp clients.
 	userAPI uapi.UserAPI
 	rsAPI   rsapi.RoomserverAPI
 }
 
-func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
+// The two ways of handing the clientapi its userapi and roomserver.
+const (
+	implDirect  = "direct"
+	implInthttp = "inthttp"
+)
+
+var impls = []string{implDirect, implInthttp}
+
+// harnessFunc makes a harness on a fresh SQLite database, for one implementation.
+type harnessFunc func(t *testing.T, mutate ...func(*Config)) *harness
+
+// forEachImpl runs fn once with the clientapi on the direct implementations and once on
+// their inthttp clients: every clientapi routing test is a component test of both.
+func forEachImpl(t *testing.T, fn func(t *testing.T, newHarness harnessFunc)) {
 	t.Helper()
-	return newHarnessDSN(t, testenv.SQLitePath(t, "clientapi"), mutate...)
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			fn(t, func(t *testing.T, mutate ...func(*Config)) *harness {
+				t.Helper()
+				return newHarnessDSN(t, impl, testenv.SQLitePath(t, "clientapi"), mutate...)
+			})
+		})
+	}
 }
 
-func newHarnessDSN(t *testing.T, dsn string, mutate ...func(*Config)) *harness {
+// internalSecret guards the test's internal API servers (global.internal_api_secret).
+const internalSecret = "clientapi-test-internal-secret"
+
+// overHTTP serves the direct userapi and roomserver each on its own httptest server, as
+// the polylith's axon-user-api and axon-roomserver do, and returns their inthttp clients.
+func overHTTP(t *testing.T, u uapi.UserAPI, rs rsapi.RoomserverAPI) (uapi.UserAPI, rsapi.RoomserverAPI) {
+	t.Helper()
+	uRoot := mux.NewRouter()
+	uinthttp.AddRoutes(uRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), u, internalSecret)
+	uSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, uRoot))
+	t.Cleanup(uSrv.Close)
+	rRoot := mux.NewRouter()
+	rsinthttp.AddRoutes(rRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), rs)
+	rSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, rRoot))
+	t.Cleanup(rSrv.Close)
+	return uinthttp.NewClient(uSrv.URL, internalSecret, inthttp.WithHTTPClient(uSrv.Client())),
+		rsinthttp.NewClient(rSrv.URL, internalSecret, inthttp.WithHTTPClient(rSrv.Client()))
+}
+
+// newHarnessDSN makes a harness on dsn with impl (implDirect or implInthttp).
+func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -85,6 +134,13 @@ func newHarnessDSN(t *testing.T, dsn string, mutate ...func(*Config)) *harness {
 		roomserver.Topics{RoomEvent: topics[eventlog.TopicRoomEvent], Membership: topics[eventlog.TopicMembership]})
 	if err != nil {
 		t.Fatal(err)
+	}
+	switch impl {
+	case implDirect:
+	case implInthttp:
+		userAPI, rsAPI = overHTTP(t, userAPI, rsAPI)
+	default:
+		t.Fatalf("unknown impl %q", impl)
 	}
 	db, err := storage.Open(ctx, sdb)
 	if err != nil {

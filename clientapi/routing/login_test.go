@@ -4,7 +4,9 @@ import (
 	"testing"
 )
 
-func TestLoginLogout(t *testing.T) {
+func TestLoginLogout(t *testing.T) { forEachImpl(t, testLoginLogout) }
+
+func testLoginLogout(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 
@@ -85,7 +87,9 @@ func TestLoginLogout(t *testing.T) {
 	}
 }
 
-func TestDevices(t *testing.T) {
+func TestDevices(t *testing.T) { forEachImpl(t, testDevices) }
+
+func testDevices(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -155,7 +159,9 @@ func TestDevices(t *testing.T) {
 	h.must(h.do("GET", "/_matrix/client/v3/account/whoami", alice.token, nil), 200)
 }
 
-func TestPasswordAndDeactivate(t *testing.T) {
+func TestPasswordAndDeactivate(t *testing.T) { forEachImpl(t, testPasswordAndDeactivate) }
+
+func testPasswordAndDeactivate(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	other := h.must(h.do("POST", "/_matrix/client/v3/login", "", map[string]any{"type": "m.login.password",

@@ -9,7 +9,9 @@ import (
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 )
 
-func TestProfile(t *testing.T) {
+func TestProfile(t *testing.T) { forEachImpl(t, testProfile) }
+
+func testProfile(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -83,7 +85,9 @@ func TestProfile(t *testing.T) {
 	}
 }
 
-func TestAccountData(t *testing.T) {
+func TestAccountData(t *testing.T) { forEachImpl(t, testAccountData) }
+
+func testAccountData(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -133,7 +137,9 @@ func TestAccountData(t *testing.T) {
 	}
 }
 
-func TestFilters(t *testing.T) {
+func TestFilters(t *testing.T) { forEachImpl(t, testFilters) }
+
+func testFilters(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -168,7 +174,9 @@ func TestFilters(t *testing.T) {
 	}
 }
 
-func TestTagsAnd3PIDs(t *testing.T) {
+func TestTagsAnd3PIDs(t *testing.T) { forEachImpl(t, testTagsAnd3PIDs) }
+
+func testTagsAnd3PIDs(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")

@@ -49,7 +49,9 @@ func TestDefaultPushRules(t *testing.T) {
 	}
 }
 
-func TestPushRulesAPI(t *testing.T) {
+func TestPushRulesAPI(t *testing.T) { forEachImpl(t, testPushRulesAPI) }
+
+func testPushRulesAPI(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	const base = "/_matrix/client/v3/pushrules"
@@ -144,7 +146,9 @@ func contains(list []string, s string) bool {
 }
 
 // TestPushRulesConcurrentWrites: concurrent rule changes of one user are not lost.
-func TestPushRulesConcurrentWrites(t *testing.T) {
+func TestPushRulesConcurrentWrites(t *testing.T) { forEachImpl(t, testPushRulesConcurrentWrites) }
+
+func testPushRulesConcurrentWrites(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	const n = 10

@@ -8,7 +8,9 @@ import (
 	"testing"
 )
 
-func TestRegisterUIA(t *testing.T) {
+func TestRegisterUIA(t *testing.T) { forEachImpl(t, testRegisterUIA) }
+
+func testRegisterUIA(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	const path = "/_matrix/client/v3/register"
 
@@ -71,7 +73,9 @@ func TestRegisterUIA(t *testing.T) {
 	}
 }
 
-func TestRegisterBadInput(t *testing.T) {
+func TestRegisterBadInput(t *testing.T) { forEachImpl(t, testRegisterBadInput) }
+
+func testRegisterBadInput(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	h.register("taken")
 	const path = "/_matrix/client/v3/register"
@@ -127,7 +131,9 @@ func TestRegisterBadInput(t *testing.T) {
 	}
 }
 
-func TestRegisterClosedAndGuests(t *testing.T) {
+func TestRegisterClosedAndGuests(t *testing.T) { forEachImpl(t, testRegisterClosedAndGuests) }
+
+func testRegisterClosedAndGuests(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t, func(c *Config) { c.RegistrationDisabled = true; c.GuestsEnabled = true })
 	h.must(h.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "x", "password": "pw",
 		"auth": map[string]any{"type": "m.login.dummy"}}), 403, "M_FORBIDDEN")
@@ -153,7 +159,9 @@ func macFor(secret, nonce, user, password string, admin bool) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func TestSharedSecretRegistration(t *testing.T) {
+func TestSharedSecretRegistration(t *testing.T) { forEachImpl(t, testSharedSecretRegistration) }
+
+func testSharedSecretRegistration(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	const path = "/_synapse/admin/v1/register"
 	nonce := func() string {

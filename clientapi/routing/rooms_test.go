@@ -8,7 +8,9 @@ import (
 	"github.com/axon-matrix/axon/internal/testenv"
 )
 
-func TestCreateRoomAndMessages(t *testing.T) {
+func TestCreateRoomAndMessages(t *testing.T) { forEachImpl(t, testCreateRoomAndMessages) }
+
+func testCreateRoomAndMessages(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -133,7 +135,9 @@ func TestCreateRoomAndMessages(t *testing.T) {
 	}
 }
 
-func TestMembershipEndpoints(t *testing.T) {
+func TestMembershipEndpoints(t *testing.T) { forEachImpl(t, testMembershipEndpoints) }
+
+func testMembershipEndpoints(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -209,7 +213,9 @@ func TestMembershipEndpoints(t *testing.T) {
 	}
 }
 
-func TestKnock(t *testing.T) {
+func TestKnock(t *testing.T) { forEachImpl(t, testKnock) }
+
+func testKnock(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	carol := h.register("carol")
@@ -225,7 +231,9 @@ func TestKnock(t *testing.T) {
 	}
 }
 
-func TestDirectory(t *testing.T) {
+func TestDirectory(t *testing.T) { forEachImpl(t, testDirectory) }
+
+func testDirectory(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
 	bob := h.register("bob")
@@ -289,9 +297,15 @@ func TestDirectory(t *testing.T) {
 	h.must(h.do("GET", v3+"/directory/room/"+alias, "", nil), 404, "M_NOT_FOUND")
 }
 
-// TestOnPostgres runs the main flows with every component's tables on Postgres.
+// TestOnPostgres runs the main flows with every component's tables on Postgres, with the
+// clientapi on the direct implementations and on their inthttp clients.
 func TestOnPostgres(t *testing.T) {
-	h := newHarnessDSN(t, testenv.PostgresDSN(t))
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) { testOnPostgres(t, newHarnessDSN(t, impl, testenv.PostgresDSN(t))) })
+	}
+}
+
+func testOnPostgres(t *testing.T, h *harness) {
 	alice := h.register("alice")
 	const v3 = "/_matrix/client/v3"
 	room := h.must(h.do("POST", v3+"/createRoom", alice.token, map[string]any{"name": "pg"}), 200).str("room_id")
