@@ -69,7 +69,9 @@ func TestMergeDefaultRules(t *testing.T) {
 // A user whose stored rules predate .m.rule.room.server_acl (Axon stored it as
 // .m.rule.server_acl) sees the spec's rule through the API and the account data, and the
 // next change stores the merged set (topic 1 then carries it to /sync).
-func TestStoredPushRulesGetCurrentDefaults(t *testing.T) { forEachImpl(t, testStoredPushRulesGetCurrentDefaults) }
+func TestStoredPushRulesGetCurrentDefaults(t *testing.T) {
+	forEachImpl(t, testStoredPushRulesGetCurrentDefaults)
+}
 
 func testStoredPushRulesGetCurrentDefaults(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
