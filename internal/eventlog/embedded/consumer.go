@@ -116,12 +116,26 @@ func (c *consumer) consumeOwned(ctx context.Context, topic, group, owner string,
 		}
 	}()
 
+	// The first round and every poll tick read all partitions (publishes of other
+	// processes); a wake-up from a publish in this process reads the partitions it names.
+	sub, unsubscribe := c.log.subscribe(topic)
+	defer unsubscribe()
 	poll := time.NewTicker(cfg.PollInterval)
 	defer poll.Stop()
+	todo := map[int32]bool{}
+	for p := int32(0); p < int32(parts); p++ {
+		todo[p] = true
+	}
 	for {
-		wake := c.log.waitChan(topic)
-		more := false
+		// Taken before reading, so a publish during the reads marks its partition again.
+		for p := range sub.take() {
+			todo[p] = true
+		}
+		next := map[int32]bool{}
 		for p := int32(0); p < int32(parts); p++ {
+			if !todo[p] {
+				continue
+			}
 			msgs, err := c.log.fetch(runCtx, topic, p, pos[p], cfg.BatchSize)
 			if err != nil {
 				if runCtx.Err() != nil {
@@ -136,15 +150,19 @@ func (c *consumer) consumeOwned(ctx context.Context, topic, group, owner string,
 				pos[p] = m.Offset + 1
 			}
 			if len(msgs) == cfg.BatchSize {
-				more = true
+				next[p] = true // more to read
 			}
 		}
-		if more {
+		todo = next
+		if len(todo) > 0 {
 			continue
 		}
 		select {
-		case <-wake:
+		case <-sub.signal:
 		case <-poll.C:
+			for p := int32(0); p < int32(parts); p++ {
+				todo[p] = true
+			}
 		case <-runCtx.Done():
 			return nil
 		}

@@ -82,7 +82,7 @@ func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error 
 	}
 	for _, k := range keys {
 		metrics.Published.WithLabelValues("embedded", k.topic).Add(float64(len(groups[k])))
-		p.log.notify(k.topic)
+		p.log.notify(k.topic, k.part)
 	}
 	return nil
 }
