@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -257,11 +258,18 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 	if err := o.producer.Publish(ctx, msgs...); err != nil {
 		return 0, fmt.Errorf("outbox: publishing: %w", err)
 	}
-	for _, id := range ids {
-		if _, err := q.ExecContext(ctx, `DELETE FROM `+o.table+` WHERE id = $1`, id); err != nil {
-			// Published but still staged: relayed again later (at-least-once).
-			return 0, fmt.Errorf("outbox: deleting relayed row: %w", err)
-		}
+	// One DELETE for the batch (on SQLite outside a transaction, one commit instead of one
+	// per row). By ID list, not by range: on Postgres a row with an ID inside the range may
+	// have committed after the SELECT and must stay.
+	ph := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = id
+	}
+	if _, err := q.ExecContext(ctx, `DELETE FROM `+o.table+` WHERE id IN (`+strings.Join(ph, ", ")+`)`, args...); err != nil {
+		// Published but still staged: relayed again later (at-least-once).
+		return 0, fmt.Errorf("outbox: deleting relayed rows: %w", err)
 	}
 	metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
 	return len(msgs), nil
