@@ -14,10 +14,13 @@ import (
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/inthttp"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	"github.com/axon-matrix/axon/syncapi"
 	userapi "github.com/axon-matrix/axon/userapi/api"
+	uinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
 
 // fakeUserAPI knows access tokens "<localpart>_tok" for device "<LOCALPART>DEV" and stored filters.
@@ -61,7 +64,9 @@ func (f *fakeRoomserver) QueryEvent(_ context.Context, id string) (*rsapi.EventJ
 }
 
 // harness is a syncapi on a fresh database with its routes on an httptest-free router, fed
-// by calling the topic handlers directly.
+// by calling the topic handlers directly. Its userapi and roomserver are the fakes above,
+// handed over directly (the monolith) or through their inthttp clients (the polylith: the
+// token checks and filters of the Tier 1 → userapi arrow, and arrow 2's QueryEvent).
 type harness struct {
 	t      testing.TB
 	api    *syncapi.SyncAPI
@@ -73,7 +78,42 @@ type harness struct {
 	n      int   // event counter
 }
 
+// The two ways of handing the syncapi its userapi and roomserver.
+const (
+	implDirect  = "direct"
+	implInthttp = "inthttp"
+)
+
+var impls = []string{implDirect, implInthttp}
+
+// newHarness is a harness on the direct implementations.
 func newHarness(t testing.TB, dsn string) *harness {
+	t.Helper()
+	return newHarnessImpl(t, implDirect, dsn)
+}
+
+// internalSecret guards the test's internal API servers (global.internal_api_secret).
+const internalSecret = "syncapi-test-internal-secret"
+
+// overHTTP serves u and rs each on its own httptest server behind the internal API secret,
+// as axon-user-api and axon-roomserver do, and returns their inthttp clients.
+func overHTTP(t testing.TB, u userapi.UserAPI, rs rsapi.RoomserverAPI) (userapi.UserAPI, rsapi.RoomserverAPI) {
+	t.Helper()
+	uRoot := mux.NewRouter()
+	uinthttp.AddRoutes(uRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), u, internalSecret)
+	uSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, uRoot))
+	t.Cleanup(uSrv.Close)
+	rRoot := mux.NewRouter()
+	rsinthttp.AddRoutes(rRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), rs)
+	rSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, rRoot))
+	t.Cleanup(rSrv.Close)
+	return uinthttp.NewClient(uSrv.URL, internalSecret, inthttp.WithHTTPClient(uSrv.Client())),
+		rsinthttp.NewClient(rSrv.URL, internalSecret, inthttp.WithHTTPClient(rSrv.Client()))
+}
+
+// newHarnessImpl is a harness on dsn whose syncapi reaches the fakes as impl says
+// (implDirect or implInthttp).
+func newHarnessImpl(t testing.TB, impl, dsn string) *harness {
 	t.Helper()
 	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
 	if err != nil {
@@ -82,13 +122,22 @@ func newHarness(t testing.TB, dsn string) *harness {
 	t.Cleanup(func() { db.Close() })
 	users := &fakeUserAPI{filters: map[string]json.RawMessage{}}
 	rs := &fakeRoomserver{events: map[string]json.RawMessage{}}
-	api, err := syncapi.New(context.Background(), db, rs, users)
+	var u userapi.UserAPI = users
+	var r rsapi.RoomserverAPI = rs
+	switch impl {
+	case implDirect:
+	case implInthttp:
+		u, r = overHTTP(t, users, rs)
+	default:
+		t.Fatalf("unknown impl %q", impl)
+	}
+	api, err := syncapi.New(context.Background(), db, r, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := mux.NewRouter()
-	api.AddPublicRoutes(r)
-	return &harness{t: t, api: api, router: r, users: users, rs: rs}
+	router := mux.NewRouter()
+	api.AddPublicRoutes(router)
+	return &harness{t: t, api: api, router: router, users: users, rs: rs}
 }
 
 func user(lp string) string { return "@" + lp + ":test" }

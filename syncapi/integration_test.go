@@ -26,14 +26,19 @@ import (
 
 // TestWithRealComponents runs the syncapi against the real roomserver and userapi, whose
 // topic 2 and topic 1 records travel through their transactional outboxes and the
-// embedded event log, on SQLite and Postgres.
+// embedded event log, on SQLite and Postgres; the syncapi reaches them directly (the
+// monolith) and through their inthttp clients (the polylith: arrow 2 and the token checks).
 func TestWithRealComponents(t *testing.T) {
 	for name, dsn := range testenv.Databases(t) {
-		t.Run(name, func(t *testing.T) { runWithRealComponents(t, dsn(t)) })
+		t.Run(name, func(t *testing.T) {
+			for _, impl := range impls {
+				t.Run(impl, func(t *testing.T) { runWithRealComponents(t, impl, dsn(t)) })
+			}
+		})
 	}
 }
 
-func runWithRealComponents(t *testing.T, dsn string) {
+func runWithRealComponents(t *testing.T, impl, dsn string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
@@ -70,6 +75,9 @@ func runWithRealComponents(t *testing.T, dsn string) {
 		roomserver.Topics{RoomEvent: topics.RoomEvent, Membership: membership})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if impl == implInthttp {
+		userAPI, rsAPI = overHTTP(t, userAPI, rsAPI)
 	}
 	router := mux.NewRouter()
 	sapi, err := syncapi.AddPublicRoutes(ctx, router, db, log.Consumer(), topics, "syncapi-test", userAPI, rsAPI)

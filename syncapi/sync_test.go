@@ -14,10 +14,15 @@ import (
 
 const room = "!room:test"
 
-// forEachDB runs a scenario on SQLite and Postgres.
+// forEachDB runs a scenario on SQLite and Postgres, each with the syncapi reaching its
+// userapi and roomserver directly and over inthttp.
 func forEachDB(t *testing.T, fn func(t *testing.T, h *harness)) {
 	for name, dsn := range testenv.Databases(t) {
-		t.Run(name, func(t *testing.T) { fn(t, newHarness(t, dsn(t))) })
+		t.Run(name, func(t *testing.T) {
+			for _, impl := range impls {
+				t.Run(impl, func(t *testing.T) { fn(t, newHarnessImpl(t, impl, dsn(t))) })
+			}
+		})
 	}
 }
 
@@ -508,6 +513,21 @@ func TestStateFromRoomserver(t *testing.T) {
 		if got := eventIDs(s2.Rooms.Join[room].Timeline.Events); !reflect.DeepEqual(got, []string{id}) {
 			t.Fatalf("after a malformed record: %v", got)
 		}
+		// An added state event the roomserver does not know (M_NOT_FOUND over arrow 2, also
+		// through inthttp) is left out of the state; the record itself is stored.
+		h.pos++
+		out = record(h.pos, ev{id: "$m2", room: room, sender: alice, typ: "m.room.message", content: `{}`})
+		out.NewRoomEvent.AddsStateEventIDs = []string{"$unknown"}
+		h.deliver(out)
+		s3 := h.sync("alice_tok", "since="+s2.NextBatch)
+		if got := eventIDs(s3.Rooms.Join[room].Timeline.Events); !reflect.DeepEqual(got, []string{"$m2"}) {
+			t.Fatalf("after an unknown state event: %v", got)
+		}
+		for _, e := range h.sync("alice_tok", "").Rooms.Join[room].State.Events {
+			if e.EventID == "$unknown" {
+				t.Fatal("unknown state event in the state")
+			}
+		}
 	})
 }
 
@@ -538,7 +558,12 @@ func TestAccountData(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	h := newHarness(t, testenv.SQLitePath(t, "bad"))
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) { testBadRequests(t, newHarnessImpl(t, impl, testenv.SQLitePath(t, "bad"))) })
+	}
+}
+
+func testBadRequests(t *testing.T, h *harness) {
 	h.createRoom(room, user("alice"))
 	r := "/_matrix/client/v3/rooms/" + url.PathEscape(room)
 	tests := []struct {
