@@ -55,6 +55,21 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 		start = events[0].StreamPos
 	}
 	rd := &roomData{}
+	// The state changes of (from, start-1] (not full) and of (start-1, to] (a timeline) are
+	// read in one query and split at start-1: one read fewer for every woken /sync.
+	var before, inTimeline []storage.StateDelta
+	if !full || len(events) > 0 {
+		lo := from
+		if full {
+			lo = start - 1
+		}
+		changes, err := s.db.StateChangesBetween(ctx, roomID, lo, to)
+		if err != nil {
+			return nil, err
+		}
+		i := sort.Search(len(changes), func(i int) bool { return changes[i].Pos > start-1 })
+		before, inTimeline = changes[:i], changes[i:]
+	}
 	var state []storage.Event
 	have := map[string]bool{}
 	if full {
@@ -63,12 +78,8 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 		}
 		rd.summaryChanged = true
 	} else {
-		changes, err := s.db.StateChangesBetween(ctx, roomID, from, start-1)
-		if err != nil {
-			return nil, err
-		}
-		rd.summaryChanged = rd.summaryChanged || touchesSummary(changes)
-		if state, err = s.db.EventsByIDs(ctx, latestIDs(changes, nil)); err != nil {
+		rd.summaryChanged = rd.summaryChanged || touchesSummary(before)
+		if state, err = s.db.EventsByIDs(ctx, latestIDs(before, nil)); err != nil {
 			return nil, err
 		}
 	}
@@ -76,10 +87,7 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 		have[e.EventID] = true
 	}
 	if len(events) > 0 {
-		changes, err := s.db.StateChangesBetween(ctx, roomID, start-1, to)
-		if err != nil {
-			return nil, err
-		}
+		changes := inTimeline
 		rd.summaryChanged = rd.summaryChanged || touchesSummary(changes)
 		skip := map[string]bool{}
 		for k := range have {

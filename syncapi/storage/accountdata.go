@@ -44,6 +44,9 @@ func (d *Database) StoreAccountData(ctx context.Context, pos int64, userID, room
 // AccountDataBetween returns userID's account data items whose newest value has a
 // position in (after, upTo].
 func (d *Database) AccountDataBetween(ctx context.Context, userID string, after, upTo int64) ([]AccountData, error) {
+	if upTo <= after {
+		return nil, nil // an empty window (most incremental syncs): no query
+	}
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, data_type, content, stream_pos FROM syncapi_account_data
 		WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, after, upTo)
 	if err != nil {

@@ -77,6 +77,9 @@ func (d *Database) MembershipHistory(ctx context.Context, roomID, userID string,
 // MembershipChanges returns the changes of userID's membership in any room with
 // after < position ≤ upTo, oldest first.
 func (d *Database) MembershipChanges(ctx context.Context, userID string, after, upTo int64) ([]Membership, error) {
+	if upTo <= after {
+		return nil, nil
+	}
 	return scanMemberships(d.db.Reader().QueryContext(ctx, `SELECT room_id, membership, stream_pos, COALESCE(event_id, '')
 		FROM syncapi_state_history WHERE event_type = 'm.room.member' AND state_key = $1 AND stream_pos > $2 AND stream_pos <= $3
 		ORDER BY stream_pos`, userID, after, upTo))
