@@ -58,10 +58,11 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 		return nil
 	}
 	var adv storage.Advance
+	var stored *storage.Event
 	var err error
 	switch out.Type {
 	case rsapi.OutputNewRoomEvent:
-		adv, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent, msg.Key)
+		adv, stored, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent, msg.Key)
 	case rsapi.OutputRedaction:
 		adv, err = c.storeRedaction(ctx, out.StreamPos, out.Redaction)
 	default:
@@ -70,6 +71,12 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 	}
 	if err != nil {
 		return err
+	}
+	if stored != nil && adv.From+1 == adv.To && adv.To == out.StreamPos {
+		// Only this record's event became visible (records in order, the common case):
+		// the notifier needs no read of what was just written.
+		c.notifier.OnRoomEvents(adv.To, []storage.Event{*stored})
+		return nil
 	}
 	return c.notify(ctx, adv)
 }
@@ -87,7 +94,9 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 	return nil
 }
 
-func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, error) {
+// storeNewEvent stores a new-event record; it returns the stored timeline event too (nil
+// when the position was skipped).
+func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, *storage.Event, error) {
 	var ev *storage.Event
 	if d != nil {
 		ev = internal.ParseEvent(d.Event, d.EventID)
@@ -99,7 +108,8 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 	}
 	if ev == nil || ev.RoomID == "" {
 		c.log.WithField("pos", pos).Error("topic 2 new event record without a usable event; position skipped")
-		return c.db.SkipPosition(ctx, storage.StreamRoom, pos)
+		adv, err := c.db.SkipPosition(ctx, storage.StreamRoom, pos)
+		return adv, nil, err
 	}
 	ev.TxnDeviceID, ev.TxnID, ev.HistoryVisibility = d.TxnDeviceID, d.TxnID, d.HistoryVisibility
 	rec := &storage.NewRoomEvent{Event: *ev, RemovesStateEventIDs: d.RemovesStateEventIDs}
@@ -113,7 +123,7 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 	}
 	missing, err := c.db.MissingEvents(ctx, others)
 	if err != nil {
-		return storage.Advance{}, err
+		return storage.Advance{}, nil, err
 	}
 	skip := map[string]bool{}
 	for _, id := range missing {
@@ -125,7 +135,7 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 				skip[id] = true
 				continue
 			}
-			return storage.Advance{}, fmt.Errorf("fetching state event %s: %w", id, err)
+			return storage.Advance{}, nil, fmt.Errorf("fetching state event %s: %w", id, err)
 		}
 		se := internal.ParseEvent(res.Event, id)
 		if se == nil || se.StateKey == nil {
@@ -143,7 +153,11 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 			rec.AddsStateEventIDs = append(rec.AddsStateEventIDs, id)
 		}
 	}
-	return c.db.StoreRoomEvent(ctx, pos, rec)
+	adv, err := c.db.StoreRoomEvent(ctx, pos, rec)
+	if adv.Duplicate {
+		return adv, nil, err
+	}
+	return adv, &rec.Event, err
 }
 
 func (c *RoomEventConsumer) storeRedaction(ctx context.Context, pos int64, d *rsapi.OutputRedactionData) (storage.Advance, error) {

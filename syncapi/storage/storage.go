@@ -75,6 +75,10 @@ func seen(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (bool, error)
 	if pos <= w {
 		return true, nil
 	}
+	if pos == w+1 {
+		// The next position: had it been received, the watermark would have moved over it.
+		return false, nil
+	}
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM syncapi_received_positions WHERE stream = $1 AND pos = $2`, string(s), pos).Scan(&n)
 	return n > 0, err
@@ -83,10 +87,15 @@ func seen(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (bool, error)
 // receive records pos as stored and moves the watermark over every contiguous received
 // position. It must run in the transaction that stored the record, after lockStream.
 func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_received_positions (stream, pos) VALUES ($1, $2) ON CONFLICT DO NOTHING`, string(s), pos); err != nil {
+	to := w
+	if pos == w+1 {
+		// In order (the common case): the watermark moves to pos at once, and pos needs no
+		// row of its own; positions received earlier above it are picked up below.
+		to = pos
+	} else if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_received_positions (stream, pos) VALUES ($1, $2) ON CONFLICT DO NOTHING`, string(s), pos); err != nil {
 		return Advance{}, err
 	}
-	to := w
+	found := false
 	for {
 		rows, err := tx.QueryContext(ctx, `SELECT pos FROM syncapi_received_positions WHERE stream = $1 AND pos > $2 ORDER BY pos LIMIT 500`, string(s), to)
 		if err != nil {
@@ -100,6 +109,7 @@ func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, 
 				return Advance{}, err
 			}
 			n++
+			found = true
 			if gap {
 				continue
 			}
@@ -120,8 +130,10 @@ func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, 
 		if _, err := tx.ExecContext(ctx, `UPDATE syncapi_stream_positions SET watermark = $2 WHERE stream = $1`, string(s), to); err != nil {
 			return Advance{}, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_received_positions WHERE stream = $1 AND pos <= $2`, string(s), to); err != nil {
-			return Advance{}, err
+		if found {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_received_positions WHERE stream = $1 AND pos <= $2`, string(s), to); err != nil {
+				return Advance{}, err
+			}
 		}
 	}
 	return Advance{From: w, To: to}, nil
