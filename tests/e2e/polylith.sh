@@ -31,7 +31,7 @@
 # sets both; the latter says Java and the Kafka jars are there) fails the run; otherwise
 # the script skips with a message. Needs go, node (npm), python3, psql, java and mvn.
 # KEEP_TMP=1 keeps the temporary directory (logs, config) even on success; it is kept on
-# failure anyway. The whole run takes about 4–6 minutes. For debugging only:
+# failure anyway. The whole run takes about 2–4 minutes. For debugging only:
 # POLYLITH_SKIP_CLIENTS=1 skips part 1, POLYLITH_NO_KILL=1 runs the drill without the kills.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
