@@ -6,8 +6,11 @@
 // spreads sync traffic over several sync instances (§7: any instance serves any token).
 //
 // What it does for each request:
-//   - picks the healthy upstream of the path's kind with the fewest requests in flight
-//     (ties in turn); an upstream is healthy when its last health check (GET /health,
+//   - picks a healthy upstream of the path's kind: for the sync paths, the instance the
+//     caller's access token hashes to (rendezvous hashing over the healthy instances), so a
+//     client reads /sync, /messages and /event from one instance whose view only moves
+//     forward; otherwise (and for a sync request without a token) the one with the fewest
+//     requests in flight (ties in turn). An upstream is healthy when its last health check (GET /health,
 //     periodically) answered 200 and no connect to it has failed since;
 //   - streams the request body to the upstream and the response back, flushing every write
 //     (FlushInterval -1), with no timeout on the response, so a 30 s /sync long-poll and a
@@ -154,6 +157,7 @@ type attemptKey struct{}
 type attempt struct {
 	pool      *pool
 	requestID string
+	key       string // the access token a sync request is routed by ("" for none)
 	current   *upstream
 	tried     []*upstream
 }
@@ -201,12 +205,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := Route(r.URL.EscapedPath())
 	pl := p.pools[kind]
-	up := pl.pick(nil)
+	var key string
+	if kind == KindSync {
+		key = accessToken(r)
+	}
+	up := pl.pickFor(key, nil)
 	if up == nil {
 		p.unavailable(w, id, kind, "no healthy upstream")
 		return
 	}
-	a := &attempt{pool: pl, requestID: id}
+	a := &attempt{pool: pl, requestID: id, key: key}
 	a.use(up)
 	defer a.done()
 	r = r.WithContext(context.WithValue(r.Context(), attemptKey{}, a))
@@ -330,7 +338,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !retryable {
 			return nil, err
 		}
-		next := a.pool.pick(a.wasTried)
+		next := a.pool.pickFor(a.key, a.wasTried)
 		if next == nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"hash/fnv"
 	"net/url"
 	"sync/atomic"
 )
@@ -58,6 +59,35 @@ func (p *pool) pick(skip func(*upstream) bool) *upstream {
 		}
 		if load := u.inFlight.Load(); best == nil || load < bestLoad {
 			best, bestLoad = u, load
+		}
+	}
+	return best
+}
+
+// pickFor returns the upstream that key (a client's access token) belongs to: of the
+// healthy upstreams skip does not exclude, the one with the highest hash of key and the
+// upstream's name (rendezvous hashing). A client thus keeps talking to one sync instance,
+// whose view only moves forward, instead of reading /messages or /event from an instance
+// that has not yet consumed what /sync on another already showed it. When its instance is
+// down it moves to the next one in its own order, and only the clients of that instance
+// move; every proxy in front of the same instances agrees on the choice. An empty key
+// falls back to pick.
+func (p *pool) pickFor(key string, skip func(*upstream) bool) *upstream {
+	if key == "" {
+		return p.pick(skip)
+	}
+	var best *upstream
+	var bestScore uint64
+	for _, u := range p.ups {
+		if !u.healthy.Load() || (skip != nil && skip(u)) {
+			continue
+		}
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(key))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(u.name))
+		if score := h.Sum64(); best == nil || score > bestScore {
+			best, bestScore = u, score
 		}
 	}
 	return best
