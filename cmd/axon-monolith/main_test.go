@@ -96,6 +96,16 @@ func scenario(t *testing.T, c *client, user string) (token string) {
 			t.Fatalf("message never reached /sync: %s", raw)
 		}
 	}
+	// The syncapi's paths with the wrong method or unknown neighbours: the spec's
+	// M_UNRECOGNIZED with 405 and 404, as on the clientapi's own paths.
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{{"POST", "/_matrix/client/v3/sync", 405}, {"DELETE", rp + "/messages", 405}, {"GET", "/_matrix/client/v3/syncx", 404}} {
+		if out := c.must(tc.status, tc.method, tc.path, token, nil); out["errcode"] != "M_UNRECOGNIZED" {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, out)
+		}
+	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		c.must(200, "PUT", "/_matrix/client/v3/profile/"+url.PathEscape(userID)+"/displayname", token, map[string]any{"displayname": "Renamed"})

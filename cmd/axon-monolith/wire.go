@@ -5,15 +5,13 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
-
-	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/clientapi"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
+	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/roomserver"
 	"github.com/axon-matrix/axon/syncapi"
 	"github.com/axon-matrix/axon/userapi"
@@ -91,7 +89,7 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return err
 	}
-	sync, err := syncapi.AddPublicRoutes(context.Background(), syncRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
+	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
 		"syncapi", userAPI, rsAPI)
 	if err != nil {
@@ -114,17 +112,4 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})
 	return nil
-}
-
-// syncRouter returns the router to give the syncapi. The syncapi registers full paths
-// ("/_matrix/client/v3/sync"), while the process base's client router is mounted at
-// /_matrix/client; so the syncapi gets a router of its own, and every request it matches
-// is handed to it from the client router.
-func syncRouter(clientMux *mux.Router) *mux.Router {
-	r := mux.NewRouter().SkipClean(true)
-	clientMux.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
-		var m mux.RouteMatch
-		return r.Match(req, &m) && m.MatchErr == nil
-	}).Handler(r)
-	return r
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	"github.com/axon-matrix/axon/internal/setup"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	"github.com/axon-matrix/axon/syncapi"
 	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
@@ -75,7 +76,7 @@ func wire(p *polylith.Process, instance string) error {
 	if err != nil {
 		return err
 	}
-	s, err := syncapi.AddPublicRoutes(context.Background(), polylith.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
+	s, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
 		consumerGroup(instance), userAPI, rsAPI)
 	if err != nil {

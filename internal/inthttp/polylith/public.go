@@ -7,13 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
-
-	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/config"
-	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
 )
 
@@ -158,60 +153,4 @@ func StartPublic(cfg *config.Config, component string, wire Wire) (*PublicProces
 		return fail(err)
 	}
 	return p, nil
-}
-
-// FullPathRouter returns a router for a component that registers full paths
-// ("/_matrix/client/v3/sync") while the process base's client router is mounted at
-// /_matrix/client: every request the returned router matches is handed to it from parent,
-// with 405 M_UNRECOGNIZED for a known path and the wrong method, and parent's answers for
-// everything else (404 M_UNRECOGNIZED). Like the base's
-// routers it matches the escaped path, so a %2F stays inside its path variable, and hands
-// handlers the unescaped values.
-func FullPathRouter(parent *mux.Router) *mux.Router {
-	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
-	r.Use(unescapeVars)
-	// r is only reached for a path one of its routes knows, so a request it does not match
-	// has the wrong method: the spec's 405 M_UNRECOGNIZED, as on the base's routers.
-	// (gorilla/mux loses the method mismatch across subrouters, so it is not relied on.)
-	wrongMethod := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httputil.WriteError(w, httputil.Unrecognized(http.StatusMethodNotAllowed))
-	})
-	r.NotFoundHandler, r.MethodNotAllowedHandler = wrongMethod, wrongMethod
-	parent.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
-		for _, method := range []string{req.Method, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
-			probe := req
-			if method != req.Method {
-				probe = req.Clone(req.Context())
-				probe.Method = method
-			}
-			var m mux.RouteMatch
-			if r.Match(probe, &m) && m.MatchErr == nil {
-				return true
-			}
-		}
-		return false
-	}).Handler(r)
-	return r
-}
-
-// unescapeVars replaces the escaped path variables the router matched with their
-// unescaped values.
-func unescapeVars(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		vars := mux.Vars(r)
-		if len(vars) == 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		out := make(map[string]string, len(vars))
-		for k, v := range vars {
-			u, err := url.PathUnescape(v)
-			if err != nil {
-				httputil.WriteError(w, httputil.InvalidParam("Path parameter %q is not valid percent-encoding", k))
-				return
-			}
-			out[k] = u
-		}
-		next.ServeHTTP(w, mux.SetURLVars(r, out))
-	})
 }

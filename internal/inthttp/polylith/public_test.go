@@ -3,17 +3,13 @@ package polylith
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/setup"
@@ -42,7 +38,7 @@ func TestStartPublic(t *testing.T) {
 			wire := tc.wire
 			if wire == nil {
 				wire = func(p *Process) error {
-					FullPathRouter(p.Base.PublicClientAPIMux).HandleFunc("/_matrix/client/v3/ping", func(w http.ResponseWriter, _ *http.Request) {
+					setup.FullPathRouter(p.Base.PublicClientAPIMux).HandleFunc("/_matrix/client/v3/ping", func(w http.ResponseWriter, _ *http.Request) {
 						_, _ = w.Write([]byte(`{"pong":true}`))
 					})
 					return nil
@@ -77,50 +73,6 @@ func TestStartPublic(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-// FullPathRouter: routes registered with full paths are served below the client router
-// with the variables unescaped (a %2F stays inside its variable), and everything else keeps
-// the base's M_UNRECOGNIZED answers.
-func TestFullPathRouter(t *testing.T) {
-	cfg := config.Defaults(t.TempDir())
-	base, err := setup.NewBase(cfg, config.ComponentSyncAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Shutdown(context.Background())
-	r := FullPathRouter(base.PublicClientAPIMux)
-	// Registered like the syncapi's: a subrouter per prefix, several routes each.
-	for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
-		s := r.PathPrefix(prefix).Subrouter()
-		s.HandleFunc("/sync", func(http.ResponseWriter, *http.Request) {}).Methods(http.MethodGet)
-		s.HandleFunc("/rooms/{roomId}/event/{eventId}", func(w http.ResponseWriter, req *http.Request) {
-			_ = json.NewEncoder(w).Encode(mux.Vars(req))
-		}).Methods(http.MethodGet)
-	}
-	h := base.PublicHandler()
-	tests := []struct {
-		method, path string
-		status       int
-		want         string
-	}{
-		{"GET", "/_matrix/client/v3/rooms/!r:x/event/$e", 200, `{"eventId":"$e","roomId":"!r:x"}`},
-		{"GET", "/_matrix/client/v3/rooms/!r:x/event/$a%2Fb", 200, `{"eventId":"$a/b","roomId":"!r:x"}`},
-		{"GET", "/_matrix/client/v3/rooms/!r%3Ax/event/$a%25b", 200, `{"eventId":"$a%b","roomId":"!r:x"}`},
-		{"GET", "/_matrix/client/v3/rooms/!r:x/nope", 404, `M_UNRECOGNIZED`},
-		{"POST", "/_matrix/client/v3/rooms/!r:x/event/$e", 405, `M_UNRECOGNIZED`},
-		{"POST", "/_matrix/client/r0/sync", 405, `M_UNRECOGNIZED`},
-		{"GET", "/_matrix/client/r0/sync", 200, ``},
-		{"GET", "/_matrix/client/v4/sync", 404, `M_UNRECOGNIZED`},
-		{"GET", "/_matrix/client/v3/rooms/!r:x/event/$e/extra", 404, `M_UNRECOGNIZED`},
-	}
-	for _, tc := range tests {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
-		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
-			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, rec.Code, rec.Body, tc.status, tc.want)
-		}
 	}
 }
 
