@@ -11,7 +11,7 @@
 # built from the start of the log) and client-api-proxy listing their N URLs, and runs
 # `axon-loadtest -mode read` (cmd/axon-loadtest/read.go) through the proxy: first a short
 # warm-up, then the measured run. The first N also seeds the data (users, rooms, SEED
-# messages per room, through the proxy: arrow 3 clientapi → roomserver, topic 2 to the sync
+# messages per room, through the proxy: arrow 4 clientapi → roomserver, topic 2 to the sync
 # instances); every later N reads the same data from the loadtest's -state file. Before
 # each run every sync instance must show every room's last seeded event (-ready-urls, each
 # instance directly). The load tool measures the CPU each process used during the read
