@@ -48,20 +48,25 @@ type Options struct {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
-	// reader is SQLite's pool of read-only connections (see Reader); nil on Postgres.
+	// reader is the pool of connections for reads outside transactions (see Reader).
 	reader *sql.DB
 }
 
 // readerConns caps SQLite's read-only connections per database file.
 const readerConns = 4
 
-// Reader returns the pool for reads that need no transaction. On Postgres it is the DB
-// itself. On SQLite, whose DB has a single connection so that writes are serialised, it is
-// a separate pool of read-only connections: in WAL mode they read the last committed state
-// while the writer works, so a burst of reads (every /sync woken by one event) no longer
-// queues the next write behind it. A read here sees exactly what a read on the writer
-// connection outside a transaction would: the committed data. Connections open on first
-// use, so a component that never calls Reader costs nothing.
+// Reader returns the pool for reads that need no transaction: a pool of its own, so that a
+// burst of reads (every /sync woken by one event) never queues the writes behind it.
+//
+// On SQLite the DB has a single connection, so that writes are serialised; the read pool's
+// connections are read-only and, in WAL mode, read the last committed state while the
+// writer works. On Postgres the read pool has the DB's limits again (so a process may hold
+// twice MaxOpenConns connections); in the monolith every component shares one DB per
+// connection string, and before the split 1,000 long-polling /sync requests took the ten
+// connections that sends, the outbox relay and the topic 2 consumer needed.
+//
+// A read here sees what a read on the DB outside a transaction would: committed data.
+// Connections open on first use, so a component that never calls Reader costs nothing.
 func (d *DB) Reader() *sql.DB {
 	if d.reader != nil {
 		return d.reader
@@ -69,7 +74,7 @@ func (d *DB) Reader() *sql.DB {
 	return d.DB
 }
 
-// Close closes the database and, on SQLite, its read pool.
+// Close closes the database and its read pool.
 func (d *DB) Close() error {
 	err := d.DB.Close()
 	if d.reader != nil {
@@ -106,7 +111,16 @@ func Open(opts Options) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlutil: connecting to postgres: %w", err)
 		}
-		return &DB{DB: db, Dialect: Postgres}, nil
+		// The read pool has the same limits; it opens connections only when Reader is used.
+		reader, err := sql.Open("postgres", withBinaryParameters(cs))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		reader.SetMaxOpenConns(maxOpen)
+		reader.SetMaxIdleConns(maxIdle)
+		reader.SetConnMaxLifetime(opts.ConnMaxLifetime)
+		return &DB{DB: db, Dialect: Postgres, reader: reader}, nil
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(cs, "sqlite:"), "file:")
 	// WAL lets readers run beside the single writer; busy_timeout makes a second writer wait
