@@ -2,6 +2,7 @@ package internal
 
 import (
 	"encoding/json"
+	"sort"
 	"time"
 
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -28,23 +29,46 @@ type FormatOptions struct {
 	Fields []string
 }
 
-// ClientEvent renders a stored event in the client format.
+// clientFields are the federation event's keys the client format reads; decoding into it
+// skips the federation-only keys (hashes, signatures, auth and prev events) instead of
+// building map entries for them.
+type clientFields struct {
+	Content        json.RawMessage `json:"content"`
+	EventID        json.RawMessage `json:"event_id"`
+	OriginServerTS json.RawMessage `json:"origin_server_ts"`
+	Sender         json.RawMessage `json:"sender"`
+	StateKey       json.RawMessage `json:"state_key"`
+	Type           json.RawMessage `json:"type"`
+	Redacts        json.RawMessage `json:"redacts"`
+	Unsigned       json.RawMessage `json:"unsigned"`
+}
+
+// ClientEvent renders a stored event in the client format. It runs for every event of
+// every /sync timeline, once per recipient, so it decodes only the keys it keeps and
+// writes the object without re-validating the values (writeObject).
 func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
-	var fed map[string]json.RawMessage
-	if err := json.Unmarshal(e.JSON, &fed); err != nil {
-		fed = map[string]json.RawMessage{}
-	}
-	out := make(map[string]json.RawMessage, 9)
+	out := make(map[string]json.RawMessage, 10)
+	var unsignedRaw json.RawMessage
 	if o.Federation {
+		var fed map[string]json.RawMessage
+		if err := json.Unmarshal(e.JSON, &fed); err != nil {
+			fed = map[string]json.RawMessage{}
+		}
 		for k, v := range fed {
 			out[k] = v
 		}
+		unsignedRaw = fed["unsigned"]
 	} else {
-		for _, k := range clientKeys {
-			if v, ok := fed[k]; ok {
+		var f clientFields
+		_ = json.Unmarshal(e.JSON, &f)
+		for k, v := range map[string]json.RawMessage{"content": f.Content, "event_id": f.EventID,
+			"origin_server_ts": f.OriginServerTS, "sender": f.Sender, "state_key": f.StateKey, "type": f.Type,
+			"redacts": f.Redacts} {
+			if v != nil {
 				out[k] = v
 			}
 		}
+		unsignedRaw = f.Unsigned
 	}
 	out["event_id"], _ = json.Marshal(e.EventID)
 	out["type"], _ = json.Marshal(e.Type)
@@ -62,8 +86,8 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		out["room_id"], _ = json.Marshal(e.RoomID)
 	}
 	unsigned := map[string]json.RawMessage{}
-	if raw, ok := fed["unsigned"]; ok {
-		_ = json.Unmarshal(raw, &unsigned)
+	if unsignedRaw != nil {
+		_ = json.Unmarshal(unsignedRaw, &unsigned)
 	}
 	// Federation-only unsigned keys a client must not see as the sender's data.
 	delete(unsigned, "age_ts")
@@ -96,13 +120,44 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		}
 	}
 	if len(unsigned) > 0 {
-		out["unsigned"], _ = json.Marshal(unsigned)
+		out["unsigned"] = writeObject(unsigned)
 	}
-	b, _ := json.Marshal(out)
+	b := writeObject(out)
 	if len(o.Fields) > 0 {
 		return onlyFields(b, o.Fields)
 	}
 	return b
+}
+
+// writeObject writes a JSON object with sorted keys, as json.Marshal would, but copies the
+// values as they are: each is valid JSON already (decoded from stored JSON or produced by
+// json.Marshal), so json.Marshal's compaction and re-validation of every RawMessage is
+// work thrown away. Keys are the fixed ASCII names of the event format, or keys of the
+// event's own unsigned object, which are encoded as JSON strings.
+func writeObject(m map[string]json.RawMessage) json.RawMessage {
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 4
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		b = append(b, kb...)
+		b = append(b, ':')
+		v := m[k]
+		if len(v) == 0 {
+			v = json.RawMessage("null")
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}')
 }
 
 // bothRedacts gives a client-format m.room.redaction its target in both places clients
