@@ -14,6 +14,12 @@ import (
 	"github.com/axon-matrix/axon/internal/eventlog/internal/metrics"
 )
 
+// maxRejoinDelay caps the wait before Consume joins its group again after a failed session
+// (a broker outage fails one session after another): the handler backoff (up to 10 s) would
+// otherwise delay consumption that long after the broker is back. A join against a dead
+// broker fails fast, so trying once a second costs little.
+const maxRejoinDelay = time.Second
+
 // consumer runs consumer-group members.
 type consumer struct{ log *Log }
 
@@ -67,7 +73,7 @@ func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(l.cfg.Backoff.Delay(attempt)):
+		case <-time.After(min(l.cfg.Backoff.Delay(attempt), maxRejoinDelay)):
 		}
 	}
 }

@@ -64,8 +64,10 @@ type Log struct {
 	producer sarama.SyncProducer
 	log      *logrus.Entry
 
-	// mu guards closed; Publish holds it for reading so Close never closes the producer
-	// under a send (sarama panics on a send to a closed producer).
+	// mu guards closed and producer; Publish holds it for reading across a send so
+	// neither Close nor a producer replacement closes the producer under a send (sarama
+	// panics on a send to a closed producer). producer is nil after a failed send until
+	// the next Publish makes a new one (producer.go).
 	mu     sync.RWMutex
 	closed bool
 }
@@ -130,13 +132,24 @@ func saramaConfig(cfg *Config) (*sarama.Config, error) {
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Net.MaxOpenRequests = 1
-	sc.Producer.Retry.Max = 10
+	// Bounded blocking (docs/eventlog.md, "Broker outage"): while no broker answers a send
+	// fails after Retry.Max rounds of Retry.Backoff plus one metadata refresh each (a few
+	// seconds), and the caller (the outbox relay) retries with its own backoff on a fresh
+	// producer. Enough retries to ride out a leader election.
+	sc.Producer.Retry.Max = 5
 	sc.Producer.Retry.Backoff = 200 * time.Millisecond
+	sc.Metadata.Retry.Max = 1
+	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	sc.Net.DialTimeout = 5 * time.Second
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
 	sc.Producer.Partitioner = sarama.NewHashPartitioner
 
-	// Consumer group.
+	// Consumer group. After a broker outage a partition consumer retries its fetch every
+	// Consumer.Retry.Backoff and a failed join every Rebalance.Retry.Backoff (sarama's
+	// defaults are 2 s each); Consume's own rejoin wait is capped at maxRejoinDelay.
+	sc.Consumer.Retry.Backoff = 500 * time.Millisecond
+	sc.Consumer.Group.Rebalance.Retry.Backoff = 500 * time.Millisecond
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	if reset == eventlog.ResetLatest {
@@ -240,5 +253,8 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.producer == nil {
+		return nil
+	}
 	return l.producer.Close()
 }

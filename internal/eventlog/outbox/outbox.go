@@ -58,7 +58,14 @@ func WithBatchSize(n int) Option { return func(o *options) { o.batch = n } }
 // catches rows staged by another process or a Kick that was never sent (default 1s).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
 
-// WithBackoff sets the wait between relay attempts after a failed publish.
+// relayBackoff is the default wait between relay attempts after a failed publish: 100 ms
+// doubling to 1 s. The cap is low so the relay publishes within a second of the log coming
+// back after an outage (docs/eventlog.md, "Broker outage"); a failing Kafka publish itself
+// takes a few seconds, so a dead broker is not hammered.
+var relayBackoff = dispatch.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+
+// WithBackoff sets the wait between relay attempts after a failed publish (default 100 ms
+// doubling to 1 s).
 func WithBackoff(b dispatch.Backoff) Option { return func(o *options) { o.backoff = b } }
 
 // NewOutbox creates (migrating if needed) the outbox table <component>_outbox in db, the
@@ -77,7 +84,7 @@ func NewOutbox(db *sqlutil.DB, component string, producer eventlog.Producer, opt
 		table:     component + "_outbox",
 		producer:  producer,
 		kick:      make(chan struct{}, 1),
-		opts:      options{batch: 100, poll: time.Second, backoff: dispatch.DefaultBackoff},
+		opts:      options{batch: 100, poll: time.Second, backoff: relayBackoff},
 		log:       logrus.WithField("outbox", component),
 	}
 	for _, f := range opts {
