@@ -99,6 +99,7 @@ func (c *Config) DatabaseFor(component string) Database {
 	if d.ConnMaxLifetime == 0 {
 		d.ConnMaxLifetime = g.ConnMaxLifetime
 	}
+	d.sqliteSynchronous = c.Global.SQLiteSynchronous
 	return d
 }
 

@@ -53,6 +53,10 @@ type Global struct {
 	// InternalAPISecret, when set, must be presented by every internal API call (arrows
 	// 2–13 over HTTP in the polylith).
 	InternalAPISecret string `yaml:"internal_api_secret"`
+	// SQLiteSynchronous is "full" (default: an acknowledged write survives power loss) or
+	// "normal" (faster; survives a process crash, not an OS crash or power loss) for every
+	// SQLite database. Postgres ignores it.
+	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
 }
 
 // Database says how to reach one database and size its connection pool.
@@ -65,15 +69,19 @@ type Database struct {
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// ConnMaxLifetime closes connections older than this (0: never), e.g. "5m".
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+
+	// sqliteSynchronous is global.sqlite_synchronous, set by DatabaseFor.
+	sqliteSynchronous string
 }
 
 // Options converts d into what sqlutil.Open takes.
 func (d Database) Options() sqlutil.Options {
 	return sqlutil.Options{
-		ConnectionString: d.ConnectionString,
-		MaxOpenConns:     d.MaxOpenConns,
-		MaxIdleConns:     d.MaxIdleConns,
-		ConnMaxLifetime:  d.ConnMaxLifetime,
+		ConnectionString:  d.ConnectionString,
+		MaxOpenConns:      d.MaxOpenConns,
+		MaxIdleConns:      d.MaxIdleConns,
+		ConnMaxLifetime:   d.ConnMaxLifetime,
+		SQLiteSynchronous: d.sqliteSynchronous,
 	}
 }
 

@@ -48,6 +48,8 @@ func TestDatabaseFor(t *testing.T) {
 			Database{ConnectionString: "file:/x/log.db", MaxOpenConns: 10, MaxIdleConns: 2}},
 		{"unknown component gets its own file", "", "widgets",
 			Database{ConnectionString: "file:/d/widgets.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+		{"sqlite_synchronous reaches every database", "global: {sqlite_synchronous: normal}", ComponentUserAPI,
+			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 2, sqliteSynchronous: "normal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +58,9 @@ func TestDatabaseFor(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.Global.DataDir = "/d" // DatabaseFor derives SQLite paths when called
+			if tt.want.sqliteSynchronous == "" {
+				tt.want.sqliteSynchronous = "full" // the default
+			}
 			if got := c.DatabaseFor(tt.component); got != tt.want {
 				t.Fatalf("DatabaseFor(%s) = %+v, want %+v", tt.component, got, tt.want)
 			}
@@ -158,6 +163,7 @@ func TestValidate(t *testing.T) {
 		{"idle over open", "user_api: {database: {max_open_conns: 2, max_idle_conns: 3}}", []string{"user_api.database.max_idle_conns:"}},
 		{"negative lifetime", "global: {event_log: {database: {conn_max_lifetime: -1s}}}", []string{"global.event_log.database.conn_max_lifetime:"}},
 		{"short secret", "global: {internal_api_secret: short}", []string{"global.internal_api_secret:"}},
+		{"bad sqlite_synchronous", "global: {sqlite_synchronous: off}", []string{"global.sqlite_synchronous:"}},
 		{"bad internal listen", "room_server: {internal_api_listen: 'nope'}", []string{"room_server.internal_api_listen:"}},
 		{"bad internal url", "user_api: {internal_api_url: 'ftp://x'}", []string{"user_api.internal_api_url:"}},
 		{"bad public listen", "sync_api: {public_listen: '8072'}", []string{"sync_api.public_listen:"}},

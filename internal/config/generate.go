@@ -107,6 +107,10 @@ global:
   # must carry it. Empty: internal APIs are unauthenticated; keep them off public networks.
   internal_api_secret: {{q .C.Global.InternalAPISecret}}
 
+  # SQLite databases: "full" fsyncs every commit, so an acknowledged write survives power
+  # loss; "normal" is faster but can lose the last commits on an OS crash or power loss.
+  sqlite_synchronous: {{q .C.Global.SQLiteSynchronous}}
+
 # One section per component. In the polylith each binary serves its internal API on
 # internal_api_listen and the others reach it at internal_api_url; Tier 1 binaries also
 # serve their public routes on public_listen. The monolith uses none of these addresses.

@@ -42,6 +42,9 @@ func TestGenerateRoundTrips(t *testing.T) {
 func yamlPaths(t reflect.Type, prefix string, out *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue // not a key: derived from other keys
+		}
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
 		if opts == "inline" {

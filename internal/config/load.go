@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // DefaultDataDir is where the monolith keeps its files when nothing says otherwise.
@@ -42,8 +44,9 @@ func Defaults(dataDir string) *Config {
 					OffsetResetPolicy: "earliest",
 				},
 			},
-			Metrics: Metrics{Enabled: true},
-			Logging: Logging{Level: "info", Format: "text"},
+			Metrics:           Metrics{Enabled: true},
+			Logging:           Logging{Level: "info", Format: "text"},
+			SQLiteSynchronous: sqlutil.SQLiteSyncFull,
 		},
 		Monolith: Monolith{HTTPBind: ":8008"},
 	}

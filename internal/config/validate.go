@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/matrix/signing"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // Validate checks every key and returns all problems at once, each naming the bad key by
@@ -77,6 +79,11 @@ func (c *Config) Validate() error {
 	}
 	if g.InternalAPISecret != "" && len(g.InternalAPISecret) < 16 {
 		bad("global.internal_api_secret", "must be empty (no check) or at least 16 characters long")
+	}
+	switch g.SQLiteSynchronous {
+	case sqlutil.SQLiteSyncFull, sqlutil.SQLiteSyncNormal:
+	default:
+		bad("global.sqlite_synchronous", `must be "full" or "normal", got %q`, g.SQLiteSynchronous)
 	}
 
 	for _, s := range c.sections() {
