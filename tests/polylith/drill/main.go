@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/axon-matrix/axon/internal/csapi"
 )
 
 type options struct {
@@ -88,7 +90,7 @@ func main() {
 type user struct {
 	id    string
 	local string
-	c     *client
+	c     *csapi.Client
 	rooms []string
 
 	mu      sync.Mutex
@@ -120,8 +122,8 @@ func run(ctx context.Context, o options) (Report, error) {
 	}
 	// One transport for all: a long-poll per user plus the senders need many connections.
 	tr := &http.Transport{MaxIdleConnsPerHost: 2*o.users + 8, IdleConnTimeout: 30 * time.Second}
-	newClient := func() *client {
-		return &client{base: o.hs, http: &http.Client{Transport: tr, Timeout: 45 * time.Second}}
+	newClient := func() *csapi.Client {
+		return &csapi.Client{BaseURL: o.hs, HTTP: &http.Client{Transport: tr, Timeout: 45 * time.Second}}
 	}
 	runID := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
 
@@ -129,16 +131,14 @@ func run(ctx context.Context, o options) (Report, error) {
 	users := make([]*user, o.users)
 	err := parallel(o.concurrency, o.users, func(i int) error {
 		u := &user{local: fmt.Sprintf("drill%s_%02d", runID, i), c: newClient()}
-		if err := u.c.register(ctx, u.local, "drill password "+runID); err != nil {
+		if _, err := u.c.Register(ctx, u.local, "drill password "+runID, "drill"); err != nil {
+			return fmt.Errorf("registering %s: %w", u.local, err)
+		}
+		id, err := u.c.WhoAmI(ctx)
+		if err != nil {
 			return err
 		}
-		var who struct {
-			UserID string `json:"user_id"`
-		}
-		if err := u.c.do(ctx, http.MethodGet, "/_matrix/client/v3/account/whoami", nil, &who); err != nil {
-			return err
-		}
-		u.id = who.UserID
+		u.id = id
 		users[i] = u
 		return nil
 	})
@@ -149,7 +149,7 @@ func run(ctx context.Context, o options) (Report, error) {
 	roomIDs := make([]string, o.rooms)
 	members := map[string][]string{}
 	err = parallel(o.concurrency, o.rooms, func(r int) error {
-		id, err := users[r%o.users].c.createRoom(ctx, fmt.Sprintf("drill %s room %d", runID, r))
+		id, err := users[r%o.users].c.CreateRoom(ctx, csapi.CreateRoomRequest{Preset: "public_chat", Name: fmt.Sprintf("drill %s room %d", runID, r)})
 		roomIDs[r] = id
 		return err
 	})
@@ -162,7 +162,7 @@ func run(ctx context.Context, o options) (Report, error) {
 		for k := 0; k < o.roomsPer; k++ {
 			r := (i + k) % o.rooms
 			if r%o.users != i { // the creator is in already
-				if err := u.c.join(ctx, roomIDs[r]); err != nil {
+				if err := u.c.Join(ctx, roomIDs[r]); err != nil {
 					return fmt.Errorf("%s joining room %d: %w", u.id, r, err)
 				}
 			}
@@ -192,7 +192,7 @@ func run(ctx context.Context, o options) (Report, error) {
 	var syncWG sync.WaitGroup
 	sinces := make([]string, o.users)
 	err = parallel(o.concurrency, o.users, func(i int) error {
-		res, err := users[i].c.sync(ctx, "", 0)
+		res, err := syncOnce(ctx, users[i].c, "", 0)
 		if err != nil {
 			return fmt.Errorf("initial sync of %s: %w", users[i].id, err)
 		}
@@ -208,7 +208,7 @@ func run(ctx context.Context, o options) (Report, error) {
 			defer syncWG.Done()
 			since := sinces[i]
 			for syncCtx.Err() == nil {
-				res, err := u.c.sync(syncCtx, since, 5*time.Second)
+				res, err := syncOnce(syncCtx, u.c, since, 5*time.Second)
 				if err != nil {
 					if syncCtx.Err() != nil {
 						return
@@ -266,7 +266,7 @@ func run(ctx context.Context, o options) (Report, error) {
 				content := map[string]any{"msgtype": "m.text", "body": "drill " + s.DrillID, "drill_id": s.DrillID, "drill_seq": seq}
 				for {
 					s.Attempts++
-					id, err := u.c.send(retryCtx, room, s.TxnID, content)
+					id, err := u.c.Send(retryCtx, room, s.TxnID, content)
 					if err == nil {
 						s.EventID, s.Confirmed = id, time.Now()
 						break
@@ -341,7 +341,7 @@ func run(ctx context.Context, o options) (Report, error) {
 	err = parallel(o.concurrency, len(again), func(i int) error {
 		s := again[i]
 		content := map[string]any{"msgtype": "m.text", "body": "drill " + s.DrillID, "drill_id": s.DrillID, "drill_seq": s.Seq}
-		id, err := byUser[s.Sender].c.send(ctx, s.Room, s.TxnID, content)
+		id, err := byUser[s.Sender].c.Send(ctx, s.Room, s.TxnID, content)
 		if err != nil {
 			return fmt.Errorf("re-sending %s: %w", s.DrillID, err)
 		}
