@@ -35,12 +35,6 @@ type options struct {
 	setupPar  int
 }
 
-type user struct {
-	name string
-	c    *csClient
-	id   string
-}
-
 func main() {
 	var o options
 	flag.StringVar(&o.hs, "hs", "http://127.0.0.1:8008", "homeserver base URL")
@@ -108,44 +102,13 @@ func run(ctx context.Context, o options) (*report, error) {
 
 	// Setup: users, rooms, memberships.
 	t0 := time.Now()
-	users := make([]*user, o.users)
-	if err := parallel(o.setupPar, o.users, func(i int) error {
-		u := &user{name: fmt.Sprintf("lt%s_%d", runID, i), c: &csClient{base: o.hs, http: hc}}
-		r, err := u.c.register(ctx, u.name, "loadtest-"+runID)
-		if err != nil {
-			return fmt.Errorf("register %s: %w", u.name, err)
-		}
-		u.c.token, u.id = r.AccessToken, r.UserID
-		users[i] = u
-		return nil
-	}); err != nil {
+	users, err := registerUsers(ctx, o, hc, "lt", runID)
+	if err != nil {
 		return nil, err
 	}
-	roomIDs := make([]string, o.rooms)
-	members := make([][]int, o.rooms) // user indexes per room
-	for r := range o.rooms {
-		for k := range o.members {
-			members[r] = append(members[r], (r*o.members+k)%o.users)
-		}
-	}
-	if err := parallel(o.setupPar, o.rooms, func(r int) error {
-		id, err := users[members[r][0]].c.createRoom(ctx)
-		roomIDs[r] = id
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("createRoom: %w", err)
-	}
-	type joinJob struct{ r, u int }
-	var joins []joinJob
-	for r := range o.rooms {
-		for _, u := range members[r][1:] {
-			joins = append(joins, joinJob{r, u})
-		}
-	}
-	if err := parallel(o.setupPar, len(joins), func(i int) error {
-		return users[joins[i].u].c.join(ctx, roomIDs[joins[i].r])
-	}); err != nil {
-		return nil, fmt.Errorf("join: %w", err)
+	roomIDs, members, err := setupRooms(ctx, o, users) // members: user indexes per room
+	if err != nil {
+		return nil, err
 	}
 	rep.SetupSeconds = time.Since(t0).Seconds()
 
@@ -177,8 +140,8 @@ func run(ctx context.Context, o options) (*report, error) {
 		ready.Add(1)
 		go func(i int) {
 			defer syncWG.Done()
-			c := users[i].c
-			first, err := c.sync(syncCtx, "", 0)
+			c := users[i]
+			first, err := syncSend(syncCtx, c, "", 0)
 			ready.Done()
 			if err != nil {
 				syncErrors.Add(1)
@@ -186,7 +149,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 			since := first.NextBatch
 			for syncCtx.Err() == nil {
-				res, err := c.sync(syncCtx, since, 30*time.Second)
+				res, err := syncSend(syncCtx, c, since, 30*time.Second)
 				if err != nil {
 					if syncCtx.Err() == nil {
 						syncErrors.Add(1)
@@ -249,7 +212,7 @@ func run(ctx context.Context, o options) (*report, error) {
 				id := fmt.Sprintf("%s.%d.%d", runID, s, seq)
 				st := time.Now()
 				sent.Store(id, st)
-				_, err := u.c.send(ctx, roomIDs[r], id, map[string]any{"msgtype": "m.text", "body": "load " + id, "axon_loadtest_id": id})
+				_, err := u.Send(ctx, roomIDs[r], id, map[string]any{"msgtype": "m.text", "body": "load " + id, "axon_loadtest_id": id})
 				if err != nil {
 					failedSends.Add(1)
 					sent.Delete(id)

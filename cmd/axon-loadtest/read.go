@@ -42,7 +42,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -50,6 +49,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/axon-matrix/axon/internal/csapi"
 )
 
 // readKind is one kind of read request.
@@ -333,7 +334,7 @@ func runRead(ctx context.Context, o options, mix []readKind, pids []namedPID) (*
 		go func(r int) {
 			defer wg.Done()
 			u := st.Users[r%len(st.Users)]
-			rd := &reader{c: &csClient{base: o.hs, http: hc, token: u.Token}, u: u, rooms: st.Rooms, since: u.Since, from: map[int]string{}}
+			rd := &reader{c: &csapi.Client{BaseURL: o.hs, HTTP: hc, AccessToken: u.Token}, u: u, rooms: st.Rooms, since: u.Since, from: map[int]string{}}
 			for i := r; time.Now().Before(deadline); i++ {
 				k := mix[i%len(mix)]
 				t := time.Now()
@@ -389,7 +390,7 @@ func runRead(ctx context.Context, o options, mix []readKind, pids []namedPID) (*
 // reader is one read-phase client: its user, its latest /sync position and, per room, where
 // its scrollback stands.
 type reader struct {
-	c     *csClient
+	c     *csapi.Client
 	u     readStateUser
 	rooms []string
 	since string
@@ -400,28 +401,19 @@ type readSyncResp struct {
 	NextBatch string `json:"next_batch"`
 }
 
-type messagesResp struct {
-	Chunk []struct {
-		EventID string `json:"event_id"`
-	} `json:"chunk"`
-	End string `json:"end"`
-}
-
 // do issues one request of kind k; i picks the room for /messages.
 func (rd *reader) do(ctx context.Context, k readKind, i int) error {
-	q := url.Values{}
 	switch k {
 	case kindSyncIncremental, kindSyncCatchup, kindSyncInitial:
-		q.Set("filter", readFilter)
-		q.Set("timeout", "0")
+		req := csapi.SyncRequest{Filter: readFilter} // timeout=0
 		switch k {
 		case kindSyncIncremental:
-			q.Set("since", rd.since)
+			req.Since = rd.since
 		case kindSyncCatchup:
-			q.Set("since", rd.u.Since)
+			req.Since = rd.u.Since
 		}
 		var res readSyncResp
-		if err := rd.c.do(ctx, http.MethodGet, "/_matrix/client/v3/sync?"+q.Encode(), nil, &res); err != nil {
+		if err := rd.c.SyncInto(ctx, req, &res); err != nil {
 			return err
 		}
 		if res.NextBatch == "" {
@@ -431,13 +423,8 @@ func (rd *reader) do(ctx context.Context, k readKind, i int) error {
 		return nil
 	case kindMessages:
 		room := rd.u.Rooms[i%len(rd.u.Rooms)]
-		q.Set("dir", "b")
-		q.Set("limit", strconv.Itoa(messagesPage))
-		if f := rd.from[room]; f != "" {
-			q.Set("from", f)
-		}
-		var res messagesResp
-		if err := rd.c.do(ctx, http.MethodGet, "/_matrix/client/v3/rooms/"+url.PathEscape(rd.rooms[room])+"/messages?"+q.Encode(), nil, &res); err != nil {
+		res, err := csapi.Messages[struct{}](ctx, rd.c, rd.rooms[room], csapi.MessagesRequest{Dir: "b", From: rd.from[room], Limit: messagesPage})
+		if err != nil {
 			return err
 		}
 		if len(res.Chunk) == 0 || res.End == "" {
@@ -482,48 +469,19 @@ func loadReadState(path string) (*readStateFile, error) {
 func setupRead(ctx context.Context, o options, hc *http.Client) (*readStateFile, error) {
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e10, 36) + strconv.Itoa(rand.IntN(1000))
 	st := &readStateFile{RunID: runID, Seed: *readSeed, Users: make([]readStateUser, o.users),
-		Rooms: make([]string, o.rooms), LastEvent: make([]string, o.rooms)}
-	clients := make([]*csClient, o.users)
-	if err := parallel(o.setupPar, o.users, func(i int) error {
-		c := &csClient{base: o.hs, http: hc}
-		name := fmt.Sprintf("lr%s_%d", runID, i)
-		r, err := c.register(ctx, name, "loadtest-"+runID)
-		if err != nil {
-			return fmt.Errorf("register %s: %w", name, err)
-		}
-		c.token = r.AccessToken
-		clients[i] = c
-		st.Users[i] = readStateUser{ID: r.UserID, Token: r.AccessToken}
-		return nil
-	}); err != nil {
+		LastEvent: make([]string, o.rooms)}
+	clients, err := registerUsers(ctx, o, hc, "lr", runID)
+	if err != nil {
 		return nil, err
 	}
-	members := make([][]int, o.rooms)
-	for r := range o.rooms {
-		for k := range o.members {
-			u := (r*o.members + k) % o.users
-			members[r] = append(members[r], u)
-		}
+	for i, c := range clients {
+		st.Users[i] = readStateUser{ID: c.UserID, Token: c.AccessToken}
 	}
-	if err := parallel(o.setupPar, o.rooms, func(r int) error {
-		id, err := clients[members[r][0]].createRoom(ctx)
-		st.Rooms[r] = id
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("createRoom: %w", err)
+	roomIDs, members, err := setupRooms(ctx, o, clients)
+	if err != nil {
+		return nil, err
 	}
-	type joinJob struct{ r, u int }
-	var joins []joinJob
-	for r := range o.rooms {
-		for _, u := range members[r][1:] {
-			joins = append(joins, joinJob{r, u})
-		}
-	}
-	if err := parallel(o.setupPar, len(joins), func(i int) error {
-		return clients[joins[i].u].join(ctx, st.Rooms[joins[i].r])
-	}); err != nil {
-		return nil, fmt.Errorf("join: %w", err)
-	}
+	st.Rooms = roomIDs
 	for r := range o.rooms {
 		for _, u := range members[r] {
 			if !containsInt(st.Users[u].Rooms, r) {
@@ -537,7 +495,8 @@ func setupRead(ctx context.Context, o options, hc *http.Client) (*readStateFile,
 		}
 	}
 	if err := parallel(o.setupPar, o.users, func(i int) error {
-		res, err := clients[i].sync(ctx, "", 0)
+		var res readSyncResp
+		err := clients[i].SyncInto(ctx, csapi.SyncRequest{Filter: syncFilter}, &res)
 		st.Users[i].Since = res.NextBatch
 		return err
 	}); err != nil {
@@ -547,7 +506,7 @@ func setupRead(ctx context.Context, o options, hc *http.Client) (*readStateFile,
 		c := clients[members[r][0]]
 		for m := range *readSeed {
 			txn := fmt.Sprintf("seed.%s.%d.%d", runID, r, m)
-			id, err := c.send(ctx, st.Rooms[r], txn, map[string]any{"msgtype": "m.text", "body": fmt.Sprintf("seed message %d of room %d", m, r)})
+			id, err := c.Send(ctx, st.Rooms[r], txn, map[string]any{"msgtype": "m.text", "body": fmt.Sprintf("seed message %d of room %d", m, r)})
 			if err != nil {
 				return fmt.Errorf("seeding room %d: %w", r, err)
 			}
@@ -583,10 +542,9 @@ func waitSeeded(ctx context.Context, hc *http.Client, st *readStateFile, bases [
 	for _, base := range bases {
 		base = strings.TrimRight(strings.TrimSpace(base), "/")
 		for r, room := range st.Rooms {
-			c := &csClient{base: base, http: hc, token: token[r]}
+			c := &csapi.Client{BaseURL: base, HTTP: hc, AccessToken: token[r]}
 			for {
-				var res messagesResp
-				err := c.do(ctx, http.MethodGet, "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/messages?dir=b&limit=1", nil, &res)
+				res, err := csapi.Messages[struct{}](ctx, c, room, csapi.MessagesRequest{Dir: "b", Limit: 1})
 				if err == nil && len(res.Chunk) > 0 && res.Chunk[0].EventID == st.LastEvent[r] {
 					break
 				}

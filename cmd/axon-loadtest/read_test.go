@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/axon-matrix/axon/internal/csapi"
 )
 
 func TestParseReadMix(t *testing.T) {
@@ -176,7 +178,7 @@ func TestReaderRequests(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	rd := &reader{c: &csClient{base: srv.URL, http: srv.Client(), token: "tok"},
+	rd := &reader{c: &csapi.Client{BaseURL: srv.URL, HTTP: srv.Client(), AccessToken: "tok"},
 		u:     readStateUser{Since: "pre", Rooms: []int{1}},
 		rooms: []string{"!a:x", "!b:x"}, since: "pre", from: map[int]string{}}
 	ctx := context.Background()
