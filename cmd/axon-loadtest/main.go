@@ -347,10 +347,15 @@ func (o options) summary() string {
 		o.users, o.rooms, o.members, o.senders, o.syncers, o.duration, o.rate)
 }
 
+// printJSON prints a report as indented JSON (-json).
+func printJSON(v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Println(string(b))
+}
+
 func (r *report) print(asJSON bool) {
 	if asJSON {
-		b, _ := json.MarshalIndent(r, "", "  ")
-		fmt.Println(string(b))
+		printJSON(r)
 		return
 	}
 	fmt.Printf("axon-loadtest: %s\n", r.Options)

@@ -561,8 +561,7 @@ func waitSeeded(ctx context.Context, hc *http.Client, st *readStateFile, bases [
 
 func (r *readReport) print(asJSON bool) {
 	if asJSON {
-		b, _ := json.MarshalIndent(r, "", "  ")
-		fmt.Println(string(b))
+		printJSON(r)
 		return
 	}
 	fmt.Printf("axon-loadtest: %s\n", r.Options)
