@@ -35,6 +35,7 @@ type RoomserverInternalAPI struct {
 	topics     Topics
 	locks      roomLocks
 	cache      *eventCache
+	heads      *roomHeads
 	now        func() time.Time
 }
 
@@ -49,5 +50,5 @@ func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey,
 // newAPI wires the implementation; NewInternalAPI (roomserver.go) builds its arguments.
 func newAPI(db *storage.Database, serverName string, events eventLib, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
 	return &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics,
-		cache: newEventCache(10000), now: time.Now}
+		cache: newEventCache(10000), heads: newRoomHeads(4096), now: time.Now}
 }

@@ -55,7 +55,7 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 			depth = max(depth, r.Depth)
 		}
 	} else {
-		depths, err := w.s.ExtremityDepths(ctx, w.room.RoomID)
+		depths, err := w.extremityDepths(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
@@ -83,7 +84,10 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 		if err != nil {
 			return err
 		}
-		w, err := a.newWriter(s, tx, room)
+		if room == nil {
+			return fmt.Errorf("roomserver: room %s missing after insert", roomID)
+		}
+		w, err := a.newWriter(s, tx, newRoomHead(*room))
 		if err != nil {
 			return err
 		}

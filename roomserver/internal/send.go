@@ -21,15 +21,21 @@ func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, op, roomID string
 	unlock := a.locks.lock(roomID)
 	defer unlock()
 	var writer *roomWriter
+	// The room's head is taken out for this write and goes back only after a commit that
+	// kept it up to date (roomhead.go).
+	head := a.heads.take(roomID)
 	err := a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
-		room, err := s.GetRoom(ctx, roomID)
-		if err != nil {
-			return err
+		if head == nil {
+			room, err := s.GetRoom(ctx, roomID)
+			if err != nil {
+				return err
+			}
+			if room == nil {
+				return httputil.NotFound("Unknown room %s", roomID)
+			}
+			head = newRoomHead(*room)
 		}
-		if room == nil {
-			return httputil.NotFound("Unknown room %s", roomID)
-		}
-		w, err := a.newWriter(s, tx, room)
+		w, err := a.newWriter(s, tx, head)
 		if err != nil {
 			return err
 		}
@@ -40,6 +46,9 @@ func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, op, roomID string
 		return w.flush(ctx)
 	})
 	if err == nil && writer != nil {
+		if !writer.stale {
+			a.heads.put(roomID, head)
+		}
 		writer.committed()
 		if writer.staged > 0 {
 			a.outbox.Kick()

@@ -125,6 +125,7 @@ func (w *roomWriter) stateBefore(ctx context.Context, prevRows map[string]*stora
 // forward extremities, updating the current state rows and memberships, and returns the
 // event IDs that entered and left the current state (for topic 2).
 func (w *roomWriter) recomputeCurrentState(ctx context.Context) (adds, removes []string, err error) {
+	w.stale = true // the room's head does not follow state resolution (roomhead.go)
 	extremities, err := w.s.ForwardExtremities(ctx, w.room.RoomID)
 	if err != nil {
 		return nil, nil, err
@@ -221,6 +222,7 @@ func (w *roomWriter) recomputeCurrentState(ctx context.Context) (adds, removes [
 // carries the resulting change of the current state. This is the path of events that fork
 // the DAG; federation (arrow 3) will store received events through it.
 func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, before int64, hv string, opts sendOpts) error {
+	w.stale = true // the room's head does not follow a fork (roomhead.go)
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}

@@ -33,6 +33,10 @@ type roomWriter struct {
 	staged int
 	// storedState / storedMessages count the events written, for the metrics after commit.
 	storedState, storedMessages int
+	// head is the room's in-memory head (room is &head.room); stale says this transaction
+	// changed the state or extremities in a way head does not follow, so it must not be kept.
+	head  *roomHead
+	stale bool
 }
 
 // committed records the writer's events in the metrics once its transaction committed.
@@ -69,12 +73,13 @@ type sendOpts struct {
 	DeviceID, TxnID string
 }
 
-func (a *RoomserverInternalAPI) newWriter(s *storage.Store, tx *sql.Tx, room *storage.Room) (*roomWriter, error) {
-	v, err := matrix.GetRoomVersion(matrix.RoomVersionID(room.RoomVersion))
+// newWriter returns a writer over head, the room's kept head or a new one.
+func (a *RoomserverInternalAPI) newWriter(s *storage.Store, tx *sql.Tx, head *roomHead) (*roomWriter, error) {
+	v, err := matrix.GetRoomVersion(matrix.RoomVersionID(head.room.RoomVersion))
 	if err != nil {
 		return nil, err
 	}
-	return &roomWriter{a: a, s: s, tx: tx, room: room, version: v, parsed: map[int64]matrix.PDU{}}, nil
+	return &roomWriter{a: a, s: s, tx: tx, room: &head.room, head: head, version: v, parsed: map[int64]matrix.PDU{}}, nil
 }
 
 // stateEvents loads the state events of the given tuples: from the room's current state
@@ -99,7 +104,7 @@ func (w *roomWriter) stateEvents(ctx context.Context, from storage.StateMap, tup
 		}
 	} else {
 		var err error
-		if refs, err = w.s.CurrentStateRefs(ctx, w.room.RoomID, tuples); err != nil {
+		if refs, err = w.currentStateRefs(ctx, tuples); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -141,6 +146,50 @@ func (w *roomWriter) stateEvents(ctx context.Context, from storage.StateMap, tup
 	return out, nids, nil
 }
 
+// currentStateRefs returns the current state entries of tuples (missing tuples are absent),
+// reading from the database only those the room's head does not know yet.
+func (w *roomWriter) currentStateRefs(ctx context.Context, tuples []matrix.StateKeyTuple) (map[matrix.StateKeyTuple]storage.StateRef, error) {
+	refs := make(map[matrix.StateKeyTuple]storage.StateRef, len(tuples))
+	var unknown []matrix.StateKeyTuple
+	for _, t := range tuples {
+		r, ok := w.head.state[t]
+		switch {
+		case !ok:
+			unknown = append(unknown, t)
+		case r.NID != 0:
+			refs[t] = r
+		}
+	}
+	if len(unknown) == 0 {
+		return refs, nil
+	}
+	read, err := w.s.CurrentStateRefs(ctx, w.room.RoomID, unknown)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range unknown {
+		r := read[t] // zero: not in the current state
+		w.head.state[t] = r
+		if r.NID != 0 {
+			refs[t] = r
+		}
+	}
+	return refs, nil
+}
+
+// extremityDepths returns the room's forward extremities with their depths, from the head
+// once loaded.
+func (w *roomWriter) extremityDepths(ctx context.Context) (map[string]int64, error) {
+	if w.head.extremities == nil {
+		depths, err := w.s.ExtremityDepths(ctx, w.room.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		w.head.extremities = depths
+	}
+	return w.head.extremities, nil
+}
+
 // stateEvent returns one current state event, or nil.
 func (w *roomWriter) stateEvent(ctx context.Context, typ, key string) (matrix.PDU, error) {
 	t := matrix.StateKeyTuple{EventType: typ, StateKey: key}
@@ -174,6 +223,12 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 	if err := w.s.UpdateForwardExtremities(ctx, w.room.RoomID, e.PrevEventIDs(), e.EventID()); err != nil {
 		return err
 	}
+	if w.head.extremities != nil {
+		for _, id := range e.PrevEventIDs() {
+			delete(w.head.extremities, id)
+		}
+		w.head.extremities[e.EventID()] = e.Depth()
+	}
 	if opts.TxnID != "" {
 		if err := w.s.InsertTxn(ctx, w.room.RoomID, e.Sender(), opts.DeviceID, opts.TxnID, e.EventID()); err != nil {
 			return err
@@ -191,7 +246,7 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 // over the previous one), the current state row, and for m.room.member the membership row
 // and topic 4.
 func (w *roomWriter) applyState(ctx context.Context, nid int64, e matrix.PDU, tuple matrix.StateKeyTuple, out *api.OutputNewRoomEventData) error {
-	old, err := w.s.CurrentStateRefs(ctx, w.room.RoomID, []matrix.StateKeyTuple{tuple})
+	old, err := w.currentStateRefs(ctx, []matrix.StateKeyTuple{tuple})
 	if err != nil {
 		return err
 	}
@@ -213,6 +268,7 @@ func (w *roomWriter) applyState(ctx context.Context, nid int64, e matrix.PDU, tu
 	if err := w.s.UpdateCurrentState(ctx, w.room.RoomID, storage.StateMap{tuple: nid}, nil); err != nil {
 		return err
 	}
+	w.head.state[tuple] = storage.StateRef{NID: nid, EventID: e.EventID()}
 	if tuple.EventType != "m.room.member" {
 		return nil
 	}

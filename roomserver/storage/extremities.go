@@ -14,9 +14,26 @@ func (s *Store) ForwardExtremities(ctx context.Context, roomID string) ([]string
 
 // UpdateForwardExtremities removes the events that a new event references and adds the new
 // event: a new local event replaces all of them; a federated event may replace only some.
+// The common case, one extremity replaced by the new event, is one UPDATE.
 func (s *Store) UpdateForwardExtremities(ctx context.Context, roomID string, remove []string, add string) error {
-	for _, id := range remove {
-		if _, err := s.q.ExecContext(ctx, `DELETE FROM roomserver_forward_extremities WHERE room_id = $1 AND event_id = $2`, roomID, id); err != nil {
+	remove = dedupe(remove)
+	if len(remove) == 1 && remove[0] != add {
+		res, err := s.q.ExecContext(ctx, `UPDATE roomserver_forward_extremities SET event_id = $1 WHERE room_id = $2 AND event_id = $3`,
+			add, roomID, remove[0])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+	} else if len(remove) > 0 {
+		args := make([]any, 0, len(remove)+1)
+		args = append(args, roomID)
+		for _, id := range remove {
+			args = append(args, id)
+		}
+		if _, err := s.q.ExecContext(ctx, `DELETE FROM roomserver_forward_extremities WHERE room_id = $1 AND event_id IN (`+
+			placeholders(len(remove), 2)+`)`, args...); err != nil {
 			return err
 		}
 	}
