@@ -70,12 +70,17 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 	}
 	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad})
 	return &SyncAPI{
-		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n),
+		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n, rsAPI),
 		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),
 		AccountData: consumers.NewAccountDataConsumer(st, n),
 		userAPI:     userAPI,
 	}, nil
 }
+
+// SetDraining hands the component the channel closed when shutdown begins
+// (setup.Base.Draining): long-polling /sync requests then answer at once instead of
+// holding the shutdown up to the drain limit.
+func (s *SyncAPI) SetDraining(ch <-chan struct{}) { s.Syncer.SetDraining(ch) }
 
 // AddPublicRoutes registers the public endpoints on router.
 func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {

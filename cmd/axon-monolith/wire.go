@@ -95,6 +95,7 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return fmt.Errorf("syncapi: %w", err)
 	}
+	sync.SetDraining(base.Draining()) // long-polls answer at once when shutdown begins
 	base.AddShutdownHook("syncapi consumers", func(context.Context) error { return sync.Stop() })
 
 	// clientapi (arrow 4 to the roomserver; consumer of topic 4)

@@ -82,6 +82,7 @@ func wire(p *polylith.Process, instance string) error {
 	if err != nil {
 		return err
 	}
+	s.SetDraining(p.Base.Draining()) // long-polls answer at once when shutdown begins
 	// Registered after the database and the event log, so the consumers stop before they close.
 	p.Base.AddShutdownHook("syncapi consumers (topics 1, 2)", func(context.Context) error { return s.Stop() })
 	p.Base.Logger.WithField("instance", instance).WithField("consumer_group", consumerGroup(instance)).Info("sync instance")

@@ -127,8 +127,14 @@ type MessagesResponse struct {
 
 // Messages pages through a room's timeline (GET /rooms/{roomId}/messages). Without from,
 // backwards pagination starts at the newest event the user may see and forwards at the
-// room's beginning. end is omitted when no further events are available.
+// room's beginning. end is omitted when no further events are available. A from token
+// ahead of this instance (served by another one) waits until it has caught up (catchUp).
 func (s *Syncer) Messages(ctx context.Context, req *MessagesRequest) (*MessagesResponse, error) {
+	if req.From != nil {
+		if err := s.catchUpToPos(ctx, req.From.Pos); err != nil {
+			return nil, err
+		}
+	}
 	acc, err := s.access(ctx, req.RoomID, req.UserID)
 	if err != nil {
 		return nil, err
@@ -205,13 +211,18 @@ type ContextResponse struct {
 }
 
 // Context returns an event with up to limit/2 events before it and the rest after it, and
-// the room's state at the last event returned (GET /rooms/{roomId}/context/{eventId}).
+// the room's state at the last event returned (GET /rooms/{roomId}/context/{eventId}). An
+// event this instance has not reached yet is waited for (catchUpToEvent).
 func (s *Syncer) Context(ctx context.Context, userID, deviceID, roomID, eventID string, limit int, f *RoomEventFilter) (*ContextResponse, error) {
+	stored, err := s.catchUpToEvent(ctx, roomID, eventID)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := s.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.visibleEvent(ctx, acc, roomID, eventID)
+	e, err := visibleEvent(acc, roomID, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -245,12 +256,8 @@ func (s *Syncer) Context(ctx context.Context, userID, deviceID, roomID, eventID 
 	}, nil
 }
 
-// visibleEvent returns a timeline event of the room that the user may see, or M_NOT_FOUND.
-func (s *Syncer) visibleEvent(ctx context.Context, acc *roomAccess, roomID, eventID string) (*storage.Event, error) {
-	e, err := s.db.EventByID(ctx, eventID)
-	if err != nil {
-		return nil, err
-	}
+// visibleEvent returns e if it is a timeline event of the room that the user may see, else M_NOT_FOUND.
+func visibleEvent(acc *roomAccess, roomID string, e *storage.Event) (*storage.Event, error) {
 	if e == nil || e.RoomID != roomID || e.StreamPos == 0 || e.StreamPos > acc.upTo || !acc.vis.canSee(e) {
 		return nil, httputil.NotFound("Event not found")
 	}
@@ -258,13 +265,18 @@ func (s *Syncer) visibleEvent(ctx context.Context, acc *roomAccess, roomID, even
 }
 
 // Event returns one event in client format (GET /rooms/{roomId}/event/{eventId}); a
-// redacted event has its redacted content and unsigned.redacted_because.
+// redacted event has its redacted content and unsigned.redacted_because. An event this
+// instance has not reached yet is waited for (catchUpToEvent).
 func (s *Syncer) Event(ctx context.Context, userID, deviceID, roomID, eventID string) (json.RawMessage, error) {
+	stored, err := s.catchUpToEvent(ctx, roomID, eventID)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := s.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.visibleEvent(ctx, acc, roomID, eventID)
+	e, err := visibleEvent(acc, roomID, stored)
 	if err != nil {
 		return nil, err
 	}

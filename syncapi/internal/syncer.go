@@ -2,8 +2,10 @@ package internal
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/storage"
 	"github.com/axon-matrix/axon/syncapi/types"
 )
@@ -13,13 +15,20 @@ import (
 type Syncer struct {
 	db       *storage.Database
 	notifier *Notifier
+	// rsAPI is arrow 2 (syncapi → roomserver): whether an event this instance lacks
+	// exists (catchUpToEvent). May be nil.
+	rsAPI   rsapi.RoomserverAPI
+	drainCh atomic.Pointer[<-chan struct{}]
 	// Now is the clock (unsigned.age); tests may replace it.
 	Now func() time.Time
+	// CatchUpLimit bounds the wait of /messages, /context and /event for a token or event
+	// this instance has not reached yet (DefaultCatchUpLimit).
+	CatchUpLimit time.Duration
 }
 
-// NewSyncer builds the engine.
-func NewSyncer(db *storage.Database, n *Notifier) *Syncer {
-	return &Syncer{db: db, notifier: n, Now: time.Now}
+// NewSyncer builds the engine; rsAPI (arrow 2) may be nil.
+func NewSyncer(db *storage.Database, n *Notifier, rsAPI rsapi.RoomserverAPI) *Syncer {
+	return &Syncer{db: db, notifier: n, rsAPI: rsAPI, Now: time.Now, CatchUpLimit: DefaultCatchUpLimit}
 }
 
 // SyncRequest is a parsed GET /sync.
@@ -33,7 +42,8 @@ type SyncRequest struct {
 }
 
 // Sync answers a /sync request. An incremental sync with nothing new waits up to Timeout
-// for the Notifier to report something for the user, then answers at once.
+// for the Notifier to report something for the user, then answers at once. A wait also
+// ends, with an empty response, when shutdown begins (SetDraining).
 func (s *Syncer) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, error) {
 	if req.Filter == nil {
 		req.Filter = &Filter{}
@@ -56,6 +66,8 @@ func (s *Syncer) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 			case <-moved:
 				continue
 			case <-deadline:
+				return newSyncResponse(*req.Since), nil
+			case <-s.draining():
 				return newSyncResponse(*req.Since), nil
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -82,6 +94,8 @@ func (s *Syncer) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 				resp, _, err = s.build(ctx, req, now)
 			}
 			return resp, err
+		case <-s.draining():
+			return resp, nil // empty, at pos: the client resumes from here elsewhere
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
