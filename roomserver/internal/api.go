@@ -36,6 +36,7 @@ type RoomserverInternalAPI struct {
 	locks      roomLocks
 	cache      *eventCache
 	heads      *roomHeads
+	sendq      sendQueues
 	now        func() time.Time
 }
 

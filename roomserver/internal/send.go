@@ -2,59 +2,20 @@ package internal
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/auth"
 	"github.com/axon-matrix/axon/roomserver/api"
-	"github.com/axon-matrix/axon/roomserver/storage"
 )
 
 // writeRoom runs fn with a roomWriter for an existing room, under the room's lock and in
 // one transaction, and wakes the outbox relay after the commit.
 func (a *RoomserverInternalAPI) writeRoom(ctx context.Context, op, roomID string, fn func(ctx context.Context, w *roomWriter) error) error {
-	start := time.Now()
-	defer func() { writeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds()) }()
 	unlock := a.locks.lock(roomID)
 	defer unlock()
-	var writer *roomWriter
-	// The room's head is taken out for this write and goes back only after a commit that
-	// kept it up to date (roomhead.go).
-	head := a.heads.take(roomID)
-	err := a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
-		if head == nil {
-			room, err := s.GetRoom(ctx, roomID)
-			if err != nil {
-				return err
-			}
-			if room == nil {
-				return httputil.NotFound("Unknown room %s", roomID)
-			}
-			head = newRoomHead(*room)
-		}
-		w, err := a.newWriter(s, tx, head)
-		if err != nil {
-			return err
-		}
-		writer = w
-		if err := fn(ctx, w); err != nil {
-			return err
-		}
-		return w.flush(ctx)
-	})
-	if err == nil && writer != nil {
-		if !writer.stale {
-			a.heads.put(roomID, head)
-		}
-		writer.committed()
-		if writer.staged > 0 {
-			a.outbox.Kick()
-		}
-	}
-	return err
+	return a.writeRoomLocked(ctx, op, roomID, []writeFn{fn})[0]
 }
 
 // SendEvent builds, signs, authorises and stores one event from a local user (arrow 4).
@@ -65,59 +26,53 @@ func (a *RoomserverInternalAPI) SendEvent(ctx context.Context, req *api.SendEven
 	if !matrix.ValidUserID(req.Sender) {
 		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
 	}
-	var eventID string
-	err := a.writeRoom(ctx, "send_event", req.RoomID, func(ctx context.Context, w *roomWriter) error {
-		if req.TxnID != "" {
-			// Idempotency: the room lock and the transaction make the check and the insert
-			// one step for this room.
-			id, err := w.s.TxnEventID(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID)
-			if err != nil {
-				return err
-			}
-			if id != "" {
-				eventID = id
-				return nil
-			}
+	return a.groupSend(ctx, req)
+}
+
+// sendOne is one SendEvent inside its room's transaction (arrow 4).
+func (w *roomWriter) sendOne(ctx context.Context, req *api.SendEventRequest) (string, error) {
+	if req.TxnID != "" {
+		// Idempotency: the room lock and the transaction make the check and the insert one
+		// step for this room (a group commit runs its sends one after another).
+		id, err := w.s.TxnEventID(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID)
+		if err != nil || id != "" {
+			return id, err
 		}
-		t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts}
-		opts := sendOpts{DeviceID: req.DeviceID, TxnID: req.TxnID}
-		if req.StateKey != nil && req.Type != "m.room.redaction" {
-			// As in Synapse, a state event that repeats the current one (same sender and
-			// content) is not sent again: the current event is the answer.
-			old, err := w.stateEvent(ctx, req.Type, *req.StateKey)
-			if err != nil {
-				return err
-			}
-			if old != nil && old.Sender() == req.Sender && sameJSON(old.Content(), req.Content) {
-				eventID = old.EventID()
-				if req.TxnID != "" {
-					return w.s.InsertTxn(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID, eventID)
+	}
+	t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts}
+	opts := sendOpts{DeviceID: req.DeviceID, TxnID: req.TxnID}
+	if req.StateKey != nil && req.Type != "m.room.redaction" {
+		// As in Synapse, a state event that repeats the current one (same sender and
+		// content) is not sent again: the current event is the answer.
+		old, err := w.stateEvent(ctx, req.Type, *req.StateKey)
+		if err != nil {
+			return "", err
+		}
+		if old != nil && old.Sender() == req.Sender && sameJSON(old.Content(), req.Content) {
+			if req.TxnID != "" {
+				if err := w.s.InsertTxn(ctx, req.RoomID, req.Sender, req.DeviceID, req.TxnID, old.EventID()); err != nil {
+					return "", err
 				}
-				return nil
 			}
+			return old.EventID(), nil
 		}
-		var e matrix.PDU
-		var err error
-		switch {
-		case req.Type == "m.room.redaction":
-			e, err = w.sendRedaction(ctx, t, req.Sender, opts)
-		case req.Type == "m.room.canonical_alias" && req.StateKey != nil && *req.StateKey == "":
-			if err = w.checkCanonicalAlias(ctx, req.Content); err == nil {
-				e, err = w.send(ctx, t, req.Sender, opts)
-			}
-		default:
+	}
+	var e matrix.PDU
+	var err error
+	switch {
+	case req.Type == "m.room.redaction":
+		e, err = w.sendRedaction(ctx, t, req.Sender, opts)
+	case req.Type == "m.room.canonical_alias" && req.StateKey != nil && *req.StateKey == "":
+		if err = w.checkCanonicalAlias(ctx, req.Content); err == nil {
 			e, err = w.send(ctx, t, req.Sender, opts)
 		}
-		if err != nil {
-			return err
-		}
-		eventID = e.EventID()
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	default:
+		e, err = w.send(ctx, t, req.Sender, opts)
 	}
-	return &api.SendEventResponse{EventID: eventID, RoomID: req.RoomID}, nil
+	if err != nil {
+		return "", err
+	}
+	return e.EventID(), nil
 }
 
 // send builds, authorises and stores one event.

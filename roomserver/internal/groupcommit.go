@@ -1,0 +1,206 @@
+package internal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
+)
+
+// maxGroupSends bounds how many queued sends one transaction commits.
+const maxGroupSends = 64
+
+// writeFn is one write in a room's transaction.
+type writeFn func(ctx context.Context, w *roomWriter) error
+
+// sendJob is a SendEvent waiting for its room's next transaction.
+type sendJob struct {
+	ctx     context.Context
+	req     *api.SendEventRequest
+	eventID string
+	err     error
+	done    bool // set by the sender that ran it, read after taking the room lock
+}
+
+// sendQueues holds each room's sends queued behind its lock (group commit, arrow 4).
+type sendQueues struct {
+	mu    sync.Mutex
+	rooms map[string][]*sendJob
+}
+
+func (q *sendQueues) push(roomID string, j *sendJob) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rooms == nil {
+		q.rooms = map[string][]*sendJob{}
+	}
+	q.rooms[roomID] = append(q.rooms[roomID], j)
+}
+
+// take removes and returns up to max of roomID's queued sends, oldest first.
+func (q *sendQueues) take(roomID string, max int) []*sendJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	jobs := q.rooms[roomID]
+	if len(jobs) <= max {
+		delete(q.rooms, roomID)
+		return jobs
+	}
+	q.rooms[roomID] = jobs[max:]
+	return jobs[:max:max]
+}
+
+// groupSend is SendEvent's group commit. A send joins its room's queue and waits for the
+// room's lock; whichever sender gets the lock takes every send queued by then and runs them
+// in one transaction, each built on the one before it (its own event, depth and
+// prev_events) and authorised on its own. A send refused by the auth rules is rolled back
+// to its savepoint alone. Every send of the group is answered after the one commit, so an
+// event ID returned means the event is committed; if the commit fails, all of them fail.
+// One send alone runs exactly as writeRoom would (no savepoint).
+func (a *RoomserverInternalAPI) groupSend(ctx context.Context, req *api.SendEventRequest) (*api.SendEventResponse, error) {
+	job := &sendJob{ctx: ctx, req: req}
+	a.sendq.push(req.RoomID, job)
+	unlock := a.locks.lock(req.RoomID)
+	for !job.done {
+		jobs := a.sendq.take(req.RoomID, maxGroupSends)
+		fns := make([]writeFn, 0, len(jobs))
+		for _, j := range jobs {
+			fns = append(fns, func(_ context.Context, w *roomWriter) error {
+				if err := j.ctx.Err(); err != nil {
+					return err // its client has gone: not sent
+				}
+				id, err := w.sendOne(j.ctx, j.req)
+				j.eventID = id
+				return err
+			})
+		}
+		// The group's transaction outlives one sender's cancelled request.
+		bctx := ctx
+		if len(jobs) > 1 {
+			bctx = context.WithoutCancel(ctx)
+		}
+		errs := a.writeRoomLocked(bctx, "send_event", req.RoomID, fns)
+		for i, j := range jobs {
+			j.err = errs[i]
+			j.done = true
+		}
+	}
+	unlock()
+	if job.err != nil {
+		return nil, job.err
+	}
+	return &api.SendEventResponse{EventID: job.eventID, RoomID: req.RoomID}, nil
+}
+
+// errNothingToCommit rolls back a group in which every write failed.
+var errNothingToCommit = errors.New("roomserver: every write of the group failed")
+
+// writeRoomLocked runs fns in one transaction on an existing room; the caller holds the
+// room's lock. It returns each fn's error: with one fn, any error rolls the transaction
+// back; with several, each fn runs inside a savepoint, a failed one is rolled back alone
+// and the others commit. An error of the transaction itself (the room lookup, a savepoint,
+// staging the outputs, the commit) is every fn's error. After the commit it wakes the
+// outbox relay and keeps the room's head (roomhead.go).
+func (a *RoomserverInternalAPI) writeRoomLocked(ctx context.Context, op, roomID string, fns []writeFn) []error {
+	start := time.Now()
+	defer func() { writeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds()) }()
+	errs := make([]error, len(fns))
+	var writer *roomWriter
+	head := a.heads.take(roomID)
+	err := a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
+		if head == nil {
+			room, err := s.GetRoom(ctx, roomID)
+			if err != nil {
+				return err
+			}
+			if room == nil {
+				return httputil.NotFound("Unknown room %s", roomID)
+			}
+			head = newRoomHead(*room)
+		}
+		w, err := a.newWriter(s, tx, head)
+		if err != nil {
+			return err
+		}
+		writer = w
+		if len(fns) == 1 {
+			if err := fns[0](ctx, w); err != nil {
+				return err
+			}
+			return w.flush(ctx)
+		}
+		ok := 0
+		for i, fn := range fns {
+			fnErr, err := w.inSavepoint(ctx, fn)
+			if err != nil {
+				return err
+			}
+			if errs[i] = fnErr; fnErr == nil {
+				ok++
+			}
+		}
+		if ok == 0 {
+			return errNothingToCommit
+		}
+		return w.flush(ctx)
+	})
+	if err != nil {
+		if !errors.Is(err, errNothingToCommit) {
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if writer != nil {
+		if !writer.stale {
+			a.heads.put(roomID, writer.head)
+		}
+		writer.committed()
+		if writer.staged > 0 {
+			a.outbox.Kick()
+		}
+	}
+	return errs
+}
+
+// inSavepoint runs fn inside a savepoint of the writer's transaction. If fn fails, its
+// writes are rolled back to the savepoint and the writer forgets what fn added (its
+// outputs, counts, parsed events and the room's head, read afresh). fnErr is fn's error;
+// err is a failure of the savepoint itself, which ends the transaction.
+func (w *roomWriter) inSavepoint(ctx context.Context, fn writeFn) (fnErr, err error) {
+	if _, err := w.tx.ExecContext(ctx, `SAVEPOINT roomserver_write`); err != nil {
+		return nil, err
+	}
+	pending, storedState, storedMessages := len(w.pending), w.storedState, w.storedMessages
+	if fnErr = fn(ctx, w); fnErr == nil {
+		_, err = w.tx.ExecContext(ctx, `RELEASE SAVEPOINT roomserver_write`)
+		return nil, err
+	}
+	if _, err := w.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT roomserver_write`); err != nil {
+		return fnErr, err
+	}
+	if _, err := w.tx.ExecContext(ctx, `RELEASE SAVEPOINT roomserver_write`); err != nil {
+		return fnErr, err
+	}
+	w.pending = w.pending[:pending]
+	w.storedState, w.storedMessages = storedState, storedMessages
+	// Numeric IDs of rolled-back rows may be used again, and the head may hold fn's changes.
+	w.parsed = map[int64]matrix.PDU{}
+	room, err := w.s.GetRoom(ctx, w.room.RoomID)
+	if err != nil {
+		return fnErr, err
+	}
+	if room == nil {
+		return fnErr, httputil.NotFound("Unknown room %s", w.room.RoomID)
+	}
+	w.head = newRoomHead(*room)
+	w.room = &w.head.room
+	return fnErr, nil
+}
