@@ -58,7 +58,7 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 		return nil
 	}
 	var adv storage.Advance
-	var stored *storage.Event
+	var stored *storage.NewRoomEvent
 	var err error
 	switch out.Type {
 	case rsapi.OutputNewRoomEvent:
@@ -74,8 +74,11 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 	}
 	if stored != nil && adv.From+1 == adv.To && adv.To == out.StreamPos {
 		// Only this record's event became visible (records in order, the common case):
-		// the notifier needs no read of what was just written.
-		c.notifier.OnRoomEvents(adv.To, []storage.Event{*stored})
+		// the notifier needs no read of what was just written, and learns exactly what
+		// moved (the event and its state changes).
+		ev := stored.Event
+		ev.StreamPos = adv.To
+		c.notifier.OnRoomEvent(adv.From, ev, stored.Applied)
 		return nil
 	}
 	return c.notify(ctx, adv)
@@ -94,9 +97,9 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 	return nil
 }
 
-// storeNewEvent stores a new-event record; it returns the stored timeline event too (nil
-// when the position was skipped).
-func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, *storage.Event, error) {
+// storeNewEvent stores a new-event record; it returns the stored record too (nil when the
+// position was skipped), with the state changes it applied.
+func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, *storage.NewRoomEvent, error) {
 	var ev *storage.Event
 	if d != nil {
 		ev = internal.ParseEvent(d.Event, d.EventID)
@@ -157,7 +160,7 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 	if adv.Duplicate {
 		return adv, nil, err
 	}
-	return adv, &rec.Event, err
+	return adv, rec, err
 }
 
 func (c *RoomEventConsumer) storeRedaction(ctx context.Context, pos int64, d *rsapi.OutputRedactionData) (storage.Advance, error) {

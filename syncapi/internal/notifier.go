@@ -18,12 +18,13 @@ type Notifier struct {
 	byUser  map[string]map[*Listener]struct{}
 	byRoom  map[string]map[*Listener]struct{}
 	advance chan struct{} // closed and replaced whenever pos moves
+	moves   moves
 }
 
 // NewNotifier starts at the given positions (the persisted watermarks).
 func NewNotifier(start types.StreamToken) *Notifier {
 	return &Notifier{pos: start, byUser: map[string]map[*Listener]struct{}{}, byRoom: map[string]map[*Listener]struct{}{},
-		advance: make(chan struct{})}
+		advance: make(chan struct{}), moves: newMoves(start.Room)}
 }
 
 // Listener is one waiting /sync request.
@@ -89,10 +90,26 @@ func (n *Notifier) WaitFor() <-chan struct{} {
 // OnRoomEvents is called by the topic 2 consumer after the room watermark moved to pos;
 // events are the timeline events that became visible. It wakes the listeners of each
 // event's room and the target of each membership event (an invite reaches a user who is in
-// none of the room's listeners yet).
+// none of the room's listeners yet). What moved is not known in detail, so the record of
+// moves starts afresh at pos.
 func (n *Notifier) OnRoomEvents(pos int64, events []storage.Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.moves.untracked(pos)
+	n.onRoomEvents(pos, events)
+}
+
+// OnRoomEvent is OnRoomEvents for the common case of a topic 2 record stored in order: the
+// watermark moved from `from` to ev's position, and deltas are the state changes the event
+// caused (storage.NewRoomEvent.Applied), which the record of moves keeps.
+func (n *Notifier) OnRoomEvent(from int64, ev storage.Event, deltas []storage.StateDelta) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.moves.report(from, moveReport{to: ev.StreamPos, exact: true, roomID: ev.RoomID, deltas: deltas})
+	n.onRoomEvents(ev.StreamPos, []storage.Event{ev})
+}
+
+func (n *Notifier) onRoomEvents(pos int64, events []storage.Event) {
 	if pos > n.pos.Room {
 		n.pos.Room = pos
 		n.moved()

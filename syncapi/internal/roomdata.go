@@ -63,9 +63,11 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 		if full {
 			lo = start - 1
 		}
-		changes, err := s.db.StateChangesBetween(ctx, roomID, lo, to)
-		if err != nil {
-			return nil, err
+		var changes []storage.StateDelta
+		if s.NoShortcuts || !s.notifier.RoomStateQuiet(roomID, lo, to) {
+			if changes, err = s.db.StateChangesBetween(ctx, roomID, lo, to); err != nil {
+				return nil, err
+			}
 		}
 		i := sort.Search(len(changes), func(i int) bool { return changes[i].Pos > start-1 })
 		before, inTimeline = changes[:i], changes[i:]

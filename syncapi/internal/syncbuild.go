@@ -15,7 +15,7 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 	f := req.Filter
 	fo := FormatOptions{UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now(),
 		Federation: f.EventFormat == "federation", Fields: f.EventFields}
-	memberships, err := s.db.MembershipsAt(ctx, req.UserID, pos.Room)
+	memberships, err := s.membershipsAt(ctx, req.UserID, pos.Room)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,9 +26,11 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 	before := map[string]string{}
 	if incremental {
 		since, sinceAD = req.Since.Room, req.Since.AccountData
-		changes, err := s.db.MembershipChanges(ctx, req.UserID, since, pos.Room)
-		if err != nil {
-			return nil, nil, err
+		var changes []storage.Membership
+		if s.NoShortcuts || !s.notifier.MembershipQuiet(req.UserID, since, pos.Room) {
+			if changes, err = s.db.MembershipChanges(ctx, req.UserID, since, pos.Room); err != nil {
+				return nil, nil, err
+			}
 		}
 		for _, c := range changes {
 			changed[c.RoomID] = true
@@ -76,8 +78,16 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 	}
 	active := map[string]bool{}
 	if incremental && !req.FullState {
-		if active, err = s.db.RoomsWithEvents(ctx, candidates, since, pos.Room); err != nil {
-			return nil, nil, err
+		ok := false
+		if !s.NoShortcuts {
+			// A room reported active whose events are all after pos.Room yields an empty
+			// roomData, which is left out below like a quiet room.
+			active, ok = s.notifier.RoomsWithEvents(candidates, since, pos.Room)
+		}
+		if !ok {
+			if active, err = s.db.RoomsWithEvents(ctx, candidates, since, pos.Room); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 

@@ -24,6 +24,11 @@ type Syncer struct {
 	// CatchUpLimit bounds the wait of /messages, /context and /event for a token or event
 	// this instance has not reached yet (DefaultCatchUpLimit).
 	CatchUpLimit time.Duration
+	// NoShortcuts turns off the incremental /sync's use of the Notifier's record of what
+	// moved and of the membership cache: every answer comes from the database (tests
+	// compare both paths).
+	NoShortcuts bool
+	members     memberCache
 }
 
 // NewSyncer builds the engine; rsAPI (arrow 2) may be nil.

@@ -50,6 +50,9 @@ type NewRoomEvent struct {
 	// stored without a position. An added ID that is neither Event, here nor already
 	// stored is an error.
 	StateEvents []Event
+	// Applied is set by StoreRoomEvent: the state changes it wrote at the record's
+	// position (none for a replay), which the notifier's record of what moved keeps.
+	Applied []StateDelta
 }
 
 const eventCols = `stream_pos, event_id, room_id, event_type, sender, state_key, membership, origin_server_ts, event_json, txn_device_id, txn_id, history_visibility, redacted_because, replaces_state, prev_content, prev_sender`
@@ -156,7 +159,7 @@ func (d *Database) StoreRoomEvent(ctx context.Context, pos int64, ev *NewRoomEve
 			}
 			known[se.EventID] = &se
 		}
-		if err := applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
+		if ev.Applied, err = applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
 			return err
 		}
 		adv, err = receive(ctx, tx, StreamRoom, w, pos)
@@ -184,7 +187,7 @@ func (d *Database) SkipPosition(ctx context.Context, s Stream, pos int64) (adv A
 }
 
 // applyStateChange writes the history rows of one event's state change.
-func applyStateChange(ctx context.Context, tx *sql.Tx, roomID string, pos int64, known map[string]*Event, adds, removes []string) error {
+func applyStateChange(ctx context.Context, tx *sql.Tx, roomID string, pos int64, known map[string]*Event, adds, removes []string) ([]StateDelta, error) {
 	type change struct {
 		eventID    any
 		membership string
@@ -193,17 +196,17 @@ func applyStateChange(ctx context.Context, tx *sql.Tx, roomID string, pos int64,
 	for _, id := range adds {
 		e, err := lookupStateEvent(ctx, tx, known, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if e == nil || e.StateKey == nil {
-			return fmt.Errorf("syncapi storage: added state event %s is unknown or not a state event", id)
+			return nil, fmt.Errorf("syncapi storage: added state event %s is unknown or not a state event", id)
 		}
 		changes[[2]string{e.Type, *e.StateKey}] = change{eventID: e.EventID, membership: e.Membership}
 	}
 	for _, id := range removes {
 		e, err := lookupStateEvent(ctx, tx, known, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if e == nil || e.StateKey == nil {
 			continue // never in our state: nothing to remove
@@ -213,13 +216,16 @@ func applyStateChange(ctx context.Context, tx *sql.Tx, roomID string, pos int64,
 			changes[k] = change{eventID: nil}
 		}
 	}
+	applied := make([]StateDelta, 0, len(changes))
 	for k, c := range changes {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_state_history (room_id, event_type, state_key, stream_pos, event_id, membership)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, roomID, k[0], k[1], pos, c.eventID, c.membership); err != nil {
-			return fmt.Errorf("syncapi storage: storing state change: %w", err)
+			return nil, fmt.Errorf("syncapi storage: storing state change: %w", err)
 		}
+		id, _ := c.eventID.(string)
+		applied = append(applied, StateDelta{Pos: pos, EventType: k[0], StateKey: k[1], EventID: id})
 	}
-	return nil
+	return applied, nil
 }
 
 func lookupStateEvent(ctx context.Context, tx *sql.Tx, known map[string]*Event, id string) (*Event, error) {
