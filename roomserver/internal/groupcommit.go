@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
-	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/roomserver/storage"
 )
@@ -57,12 +57,12 @@ func (q *sendQueues) take(roomID string, max int) []*sendJob {
 }
 
 // groupSend is SendEvent's group commit. A send joins its room's queue and waits for the
-// room's lock; whichever sender gets the lock takes every send queued by then and runs them
-// in one transaction, each built on the one before it (its own event, depth and
-// prev_events) and authorised on its own. A send refused by the auth rules is rolled back
-// to its savepoint alone. Every send of the group is answered after the one commit, so an
-// event ID returned means the event is committed; if the commit fails, all of them fail.
-// One send alone runs exactly as writeRoom would (no savepoint).
+// room's lock; whichever sender gets the lock takes every send queued by then (up to
+// maxGroupSends) and runs them in one transaction, each built on the one before it (its own
+// event, depth and prev_events) and authorised on its own against the state the earlier
+// ones left. A refused send fails alone (inGroup). Every send of the group is answered
+// after the one commit, so an event ID returned means the event is committed; if the
+// commit fails, all of them fail. One send alone runs exactly as writeRoom would.
 func (a *RoomserverInternalAPI) groupSend(ctx context.Context, req *api.SendEventRequest) (*api.SendEventResponse, error) {
 	job := &sendJob{ctx: ctx, req: req}
 	a.sendq.push(req.RoomID, job)
@@ -103,9 +103,9 @@ var errNothingToCommit = errors.New("roomserver: every write of the group failed
 
 // writeRoomLocked runs fns in one transaction on an existing room; the caller holds the
 // room's lock. It returns each fn's error: with one fn, any error rolls the transaction
-// back; with several, each fn runs inside a savepoint, a failed one is rolled back alone
-// and the others commit. An error of the transaction itself (the room lookup, a savepoint,
-// staging the outputs, the commit) is every fn's error. After the commit it wakes the
+// back; with several, a fn that fails before writing fails alone and the others commit
+// (inGroup). An error of the transaction itself (the room lookup, a fn failing after it
+// wrote, staging the outputs, the commit) is every fn's error. After the commit it wakes the
 // outbox relay and keeps the room's head (roomhead.go).
 func (a *RoomserverInternalAPI) writeRoomLocked(ctx context.Context, op, roomID string, fns []writeFn) []error {
 	start := time.Now()
@@ -137,7 +137,7 @@ func (a *RoomserverInternalAPI) writeRoomLocked(ctx context.Context, op, roomID 
 		}
 		ok := 0
 		for i, fn := range fns {
-			fnErr, err := w.inSavepoint(ctx, fn)
+			fnErr, err := w.inGroup(ctx, fn)
 			if err != nil {
 				return err
 			}
@@ -170,37 +170,18 @@ func (a *RoomserverInternalAPI) writeRoomLocked(ctx context.Context, op, roomID 
 	return errs
 }
 
-// inSavepoint runs fn inside a savepoint of the writer's transaction. If fn fails, its
-// writes are rolled back to the savepoint and the writer forgets what fn added (its
-// outputs, counts, parsed events and the room's head, read afresh). fnErr is fn's error;
-// err is a failure of the savepoint itself, which ends the transaction.
-func (w *roomWriter) inSavepoint(ctx context.Context, fn writeFn) (fnErr, err error) {
-	if _, err := w.tx.ExecContext(ctx, `SAVEPOINT roomserver_write`); err != nil {
-		return nil, err
-	}
-	pending, storedState, storedMessages := len(w.pending), w.storedState, w.storedMessages
+// inGroup runs one write of a group. A write that fails before changing any row (every
+// refusal: bad input, the auth rules, a repeated state event are all decided before the
+// first write) leaves the transaction as it was, and only its own request fails. A write
+// that fails after changing rows cannot be taken out of the transaction alone: err fails
+// the whole group, and none of its requests is answered with an event. fnErr is fn's error.
+func (w *roomWriter) inGroup(ctx context.Context, fn writeFn) (fnErr, err error) {
+	writes, pending := w.s.Writes(), len(w.pending)
 	if fnErr = fn(ctx, w); fnErr == nil {
-		_, err = w.tx.ExecContext(ctx, `RELEASE SAVEPOINT roomserver_write`)
-		return nil, err
+		return nil, nil
 	}
-	if _, err := w.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT roomserver_write`); err != nil {
-		return fnErr, err
+	if w.s.Writes() != writes || len(w.pending) != pending {
+		return fnErr, fmt.Errorf("roomserver: a write of a group failed after changing rows: %w", fnErr)
 	}
-	if _, err := w.tx.ExecContext(ctx, `RELEASE SAVEPOINT roomserver_write`); err != nil {
-		return fnErr, err
-	}
-	w.pending = w.pending[:pending]
-	w.storedState, w.storedMessages = storedState, storedMessages
-	// Numeric IDs of rolled-back rows may be used again, and the head may hold fn's changes.
-	w.parsed = map[int64]matrix.PDU{}
-	room, err := w.s.GetRoom(ctx, w.room.RoomID)
-	if err != nil {
-		return fnErr, err
-	}
-	if room == nil {
-		return fnErr, httputil.NotFound("Unknown room %s", w.room.RoomID)
-	}
-	w.head = newRoomHead(*room)
-	w.room = &w.head.room
 	return fnErr, nil
 }

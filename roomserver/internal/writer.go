@@ -294,20 +294,30 @@ func (w *roomWriter) setMembership(ctx context.Context, userID string, e matrix.
 // updates stays locked until the commit (that lock is what makes positions commit in
 // order), so taking it last keeps other rooms' transactions waiting as briefly as possible.
 func (w *roomWriter) flush(ctx context.Context) error {
+	records := 0
+	for _, p := range w.pending {
+		if p.roomEvent != nil {
+			records++
+		}
+	}
+	// All of the transaction's positions in one statement, and its events' in another.
+	var pos int64
+	if records > 0 {
+		var err error
+		if pos, err = w.s.NextStreamPositions(ctx, records); err != nil {
+			return err
+		}
+	}
+	eventPos := make(map[int64]int64, records)
 	msgs := make([]eventlog.Message, 0, len(w.pending))
 	for _, p := range w.pending {
 		v := p.other
 		if p.roomEvent != nil {
-			pos, err := w.s.NextStreamPos(ctx)
-			if err != nil {
-				return err
-			}
 			p.roomEvent.StreamPos = pos
 			if p.eventNID != 0 {
-				if err := w.s.SetEventStreamPos(ctx, p.eventNID, pos); err != nil {
-					return err
-				}
+				eventPos[p.eventNID] = pos
 			}
+			pos++
 			v = p.roomEvent
 		}
 		b, err := json.Marshal(v)
@@ -315,6 +325,9 @@ func (w *roomWriter) flush(ctx context.Context) error {
 			return err
 		}
 		msgs = append(msgs, eventlog.Message{Topic: p.topic, Key: p.key, Value: b})
+	}
+	if err := w.s.SetEventStreamPositions(ctx, eventPos); err != nil {
+		return err
 	}
 	w.pending = nil
 	if len(msgs) == 0 {

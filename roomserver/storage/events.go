@@ -228,6 +228,27 @@ func (s *Store) SetEventStreamPos(ctx context.Context, nid, pos int64) error {
 	return err
 }
 
+// SetEventStreamPositions records the topic 2 stream positions of several events (numeric
+// ID → position) in one statement.
+func (s *Store) SetEventStreamPositions(ctx context.Context, positions map[int64]int64) error {
+	if len(positions) == 0 {
+		return nil
+	}
+	var cases strings.Builder
+	args := make([]any, 0, 3*len(positions))
+	for nid, pos := range positions {
+		fmt.Fprintf(&cases, " WHEN $%d THEN CAST($%d AS BIGINT)", len(args)+1, len(args)+2)
+		args = append(args, nid, pos)
+	}
+	from := len(args) + 1
+	for nid := range positions {
+		args = append(args, nid)
+	}
+	_, err := s.q.ExecContext(ctx, `UPDATE roomserver_events SET stream_pos = CASE event_nid`+cases.String()+
+		` END WHERE event_nid IN (`+placeholders(len(positions), from)+`)`, args...)
+	return err
+}
+
 // EventIDsByNID maps numeric event IDs to event IDs (without loading the JSON).
 func (s *Store) EventIDsByNID(ctx context.Context, nids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(nids))

@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -29,6 +30,41 @@ func Open(ctx context.Context, db *sqlutil.DB) (*Database, error) {
 // Store runs the roomserver's statements on a database handle or inside a transaction.
 type Store struct {
 	q sqlutil.Querier
+	// writes counts the statements inside the transaction that may have changed a row.
+	writes int
+}
+
+// Writes is the number of statements this Store ran in its transaction that may have
+// changed a row (every statement but SELECT and WITH queries): a group commit uses it to
+// tell a write that failed before changing anything from one that must fail the group.
+func (s *Store) Writes() int { return s.writes }
+
+// countingTx is a transaction that counts its writes on its Store.
+type countingTx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (c countingTx) count(query string) {
+	q := strings.TrimLeft(query, " \t\n")
+	if !strings.HasPrefix(q, "SELECT") && !strings.HasPrefix(q, "WITH") {
+		c.s.writes++
+	}
+}
+
+func (c countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.count(query)
+	return c.tx.ExecContext(ctx, query, args...)
+}
+
+func (c countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.count(query)
+	return c.tx.QueryContext(ctx, query, args...)
+}
+
+func (c countingTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.count(query)
+	return c.tx.QueryRowContext(ctx, query, args...)
 }
 
 // Reader returns a Store that reads outside any transaction. On SQLite (one connection)
@@ -40,7 +76,9 @@ func (d *Database) Reader() *Store { return &Store{q: d.db.DB} }
 // transaction and the *sql.Tx itself (for the outbox).
 func (d *Database) WithTx(ctx context.Context, fn func(s *Store, tx *sql.Tx) error) error {
 	return sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
-		return fn(&Store{q: tx}, tx)
+		s := &Store{}
+		s.q = countingTx{tx: tx, s: s}
+		return fn(s, tx)
 	})
 }
 
