@@ -78,12 +78,19 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 		// moved (the event and its state changes).
 		ev := stored.Event
 		ev.StreamPos = adv.To
-		c.notifier.OnRoomEvent(adv.From, ev, stored.Applied)
+		deltas := make([]storage.RoomStateDelta, len(stored.Applied))
+		for i, d := range stored.Applied {
+			deltas[i] = storage.RoomStateDelta{RoomID: ev.RoomID, StateDelta: d}
+		}
+		c.notifier.OnRoomAdvance(adv.From, adv.To, []storage.Event{ev}, deltas)
 		return nil
 	}
 	return c.notify(ctx, adv)
 }
 
+// notify tells the notifier about a watermark advance over several positions (records
+// that arrived out of order, skipped positions, redactions), reading back what became
+// visible: the timeline events and the state changes.
 func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) error {
 	if !adv.Advanced() {
 		return nil
@@ -92,8 +99,16 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 	if err != nil {
 		// Stored and committed: the notifier still must learn the position.
 		c.log.WithError(err).Error("reading newly visible events")
+		c.notifier.OnRoomEvents(adv.To, evs)
+		return nil
 	}
-	c.notifier.OnRoomEvents(adv.To, evs)
+	deltas, err := c.db.AllStateChangesBetween(ctx, adv.From, adv.To)
+	if err != nil {
+		c.log.WithError(err).Error("reading newly visible state changes")
+		c.notifier.OnRoomEvents(adv.To, evs)
+		return nil
+	}
+	c.notifier.OnRoomAdvance(adv.From, adv.To, evs, deltas)
 	return nil
 }
 

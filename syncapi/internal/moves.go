@@ -25,13 +25,13 @@ type moves struct {
 	userMember      map[string]int64     // user → position of their newest membership change
 }
 
-// moveReport is one watermark advance (from, to]; exact reports carry the one event that
-// became visible at to and the state changes it caused.
+// moveReport is one watermark advance (from, to]; an exact report carries every timeline
+// event that became visible and every state change at the positions it covers.
 type moveReport struct {
 	to     int64
 	exact  bool
-	roomID string
-	deltas []storage.StateDelta
+	events []storage.Event
+	deltas []storage.RoomStateDelta
 }
 
 func newMoves(start int64) moves {
@@ -93,11 +93,14 @@ func (m *moves) apply(r moveReport) {
 		m.exactFrom = r.to
 		return
 	}
-	m.roomEvent[r.roomID] = r.to
+	for i := range r.events {
+		e := &r.events[i]
+		m.roomEvent[e.RoomID] = max(m.roomEvent[e.RoomID], e.StreamPos)
+	}
 	for _, d := range r.deltas {
-		m.roomState[r.roomID] = r.to
+		m.roomState[d.RoomID] = max(m.roomState[d.RoomID], d.Pos)
 		if d.EventType == "m.room.member" {
-			m.userMember[d.StateKey] = r.to
+			m.userMember[d.StateKey] = max(m.userMember[d.StateKey], d.Pos)
 		}
 	}
 }

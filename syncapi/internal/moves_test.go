@@ -13,7 +13,17 @@ import (
 func TestMovesQuiet(t *testing.T) {
 	msg := func(room string) storage.Event { return storage.Event{RoomID: room, Type: "m.room.message"} }
 	at := func(e storage.Event, pos int64) storage.Event { e.StreamPos = pos; return e }
-	member := []storage.StateDelta{{EventType: "m.room.member", StateKey: "@u:t", EventID: "$m"}}
+	one := func(from int64, e storage.Event, deltas ...storage.StateDelta) func(n *Notifier) {
+		return func(n *Notifier) {
+			var rd []storage.RoomStateDelta
+			for _, d := range deltas {
+				d.Pos = e.StreamPos
+				rd = append(rd, storage.RoomStateDelta{RoomID: e.RoomID, StateDelta: d})
+			}
+			n.OnRoomAdvance(from, e.StreamPos, []storage.Event{e}, rd)
+		}
+	}
+	member := storage.StateDelta{EventType: "m.room.member", StateKey: "@u:t", EventID: "$m"}
 	type check struct {
 		room       string
 		lo, hi     int64
@@ -27,8 +37,8 @@ func TestMovesQuiet(t *testing.T) {
 		checks []check
 	}{
 		{"in order", func(n *Notifier) {
-			n.OnRoomEvent(10, at(msg("!a"), 11), nil)
-			n.OnRoomEvent(11, at(msg("!b"), 12), member)
+			one(10, at(msg("!a"), 11))(n)
+			one(11, at(msg("!b"), 12), member)(n)
 		}, []check{
 			{"!a", 10, 12, false, false, true},  // !a moved at 11, the user at 12
 			{"!a", 11, 12, true, false, true},   // nothing in !a after 11
@@ -38,22 +48,31 @@ func TestMovesQuiet(t *testing.T) {
 			{"!a", 11, 13, false, false, false}, // beyond what was reported: unknown
 		}},
 		{"out of order: held back until the gap closes", func(n *Notifier) {
-			n.OnRoomEvent(11, at(msg("!b"), 12), nil) // arrives before (10, 11]
+			one(11, at(msg("!b"), 12))(n) // arrives before (10, 11]
 		}, []check{
 			{"!a", 10, 12, false, false, false}, // 11 not reported yet
 			{"!a", 10, 10, true, true, true},
 		}},
 		{"out of order, then the gap closes", func(n *Notifier) {
-			n.OnRoomEvent(11, at(msg("!b"), 12), nil)
-			n.OnRoomEvent(10, at(msg("!a"), 11), nil)
+			one(11, at(msg("!b"), 12))(n)
+			one(10, at(msg("!a"), 11))(n)
 		}, []check{
 			{"!a", 11, 12, true, true, true},
 			{"!b", 11, 12, false, true, true},
 		}},
+		{"an advance over several positions", func(n *Notifier) {
+			n.OnRoomAdvance(10, 13, []storage.Event{at(msg("!a"), 11), at(msg("!b"), 13)},
+				[]storage.RoomStateDelta{{RoomID: "!a", StateDelta: storage.StateDelta{Pos: 11, EventType: "m.room.member", StateKey: "@u:t"}}})
+		}, []check{
+			{"!a", 10, 13, false, false, false},
+			{"!a", 11, 13, true, true, true},
+			{"!b", 11, 13, false, true, true},
+			{"!b", 13, 13, true, true, true},
+		}},
 		{"a non-exact advance closes off what came before", func(n *Notifier) {
-			n.OnRoomEvent(10, at(msg("!a"), 11), nil)
+			one(10, at(msg("!a"), 11))(n)
 			n.OnRoomEvents(14, []storage.Event{at(msg("!a"), 13)})
-			n.OnRoomEvent(14, at(msg("!b"), 15), nil)
+			one(14, at(msg("!b"), 15))(n)
 		}, []check{
 			{"!a", 11, 15, false, false, false},
 			{"!a", 14, 15, true, true, true},

@@ -99,14 +99,14 @@ func (n *Notifier) OnRoomEvents(pos int64, events []storage.Event) {
 	n.onRoomEvents(pos, events)
 }
 
-// OnRoomEvent is OnRoomEvents for the common case of a topic 2 record stored in order: the
-// watermark moved from `from` to ev's position, and deltas are the state changes the event
-// caused (storage.NewRoomEvent.Applied), which the record of moves keeps.
-func (n *Notifier) OnRoomEvent(from int64, ev storage.Event, deltas []storage.StateDelta) {
+// OnRoomAdvance is OnRoomEvents when the consumer knows exactly what moved: the watermark
+// moved from `from` to `to`, events are all the timeline events and deltas all the state
+// changes at positions in (from, to]; the record of moves keeps them.
+func (n *Notifier) OnRoomAdvance(from, to int64, events []storage.Event, deltas []storage.RoomStateDelta) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.moves.report(from, moveReport{to: ev.StreamPos, exact: true, roomID: ev.RoomID, deltas: deltas})
-	n.onRoomEvents(ev.StreamPos, []storage.Event{ev})
+	n.moves.report(from, moveReport{to: to, exact: true, events: events, deltas: deltas})
+	n.onRoomEvents(to, events)
 }
 
 func (n *Notifier) onRoomEvents(pos int64, events []storage.Event) {

@@ -185,6 +185,35 @@ type StateDelta struct {
 	EventID string
 }
 
+// RoomStateDelta is a StateDelta with its room.
+type RoomStateDelta struct {
+	RoomID string
+	StateDelta
+}
+
+// AllStateChangesBetween returns every room's state changes with after < position ≤ upTo
+// (what a watermark advance over several positions made visible), oldest first.
+func (d *Database) AllStateChangesBetween(ctx context.Context, after, upTo int64) ([]RoomStateDelta, error) {
+	if upTo <= after {
+		return nil, nil
+	}
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, stream_pos, event_type, state_key, COALESCE(event_id, '') FROM syncapi_state_history
+		WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY stream_pos`, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RoomStateDelta
+	for rows.Next() {
+		var c RoomStateDelta
+		if err := rows.Scan(&c.RoomID, &c.Pos, &c.EventType, &c.StateKey, &c.EventID); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // StateChangesBetween returns a room's state changes with after < position ≤ upTo, oldest first.
 func (d *Database) StateChangesBetween(ctx context.Context, roomID string, after, upTo int64) ([]StateDelta, error) {
 	if upTo <= after {
