@@ -65,6 +65,9 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 		adv, stored, err = c.storeNewEvent(ctx, out.StreamPos, out.NewRoomEvent, msg.Key)
 	case rsapi.OutputRedaction:
 		adv, err = c.storeRedaction(ctx, out.StreamPos, out.Redaction)
+		if err == nil {
+			c.notifier.OnRedaction()
+		}
 	default:
 		c.log.WithField("type", out.Type).Warn("unknown topic 2 record type; position skipped")
 		adv, err = c.db.SkipPosition(ctx, storage.StreamRoom, out.StreamPos)

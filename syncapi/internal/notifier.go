@@ -19,6 +19,9 @@ type Notifier struct {
 	byRoom  map[string]map[*Listener]struct{}
 	advance chan struct{} // closed and replaced whenever pos moves
 	moves   moves
+	// redactions counts the redactions stored (OnRedaction): shared reads made before one
+	// may hold the unredacted content.
+	redactions uint64
 }
 
 // NewNotifier starts at the given positions (the persisted watermarks).
@@ -135,6 +138,21 @@ func (n *Notifier) OnAccountData(pos int64, users []string) {
 	for _, u := range users {
 		wakeAll(n.byUser[u])
 	}
+}
+
+// OnRedaction is called by the topic 2 consumer after storing a redaction, which changed an
+// event already stored.
+func (n *Notifier) OnRedaction() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.redactions++
+}
+
+// RedactionGen is the number of redactions stored so far (OnRedaction).
+func (n *Notifier) RedactionGen() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.redactions
 }
 
 func (n *Notifier) moved() {

@@ -166,13 +166,17 @@ func timelineSenders(evs []storage.Event) []string {
 func (s *Syncer) membersAt(ctx context.Context, roomID string, users []string, pos int64) ([]storage.Event, error) {
 	var out []storage.Event
 	for _, u := range users {
-		m, err := s.db.StateEventAt(ctx, roomID, "m.room.member", u, pos)
+		m, err := s.shared(ctx, readKey{kind: readMember, room: roomID, user: u, to: pos}, func() ([]storage.Event, error) {
+			m, err := s.db.StateEventAt(ctx, roomID, "m.room.member", u, pos)
+			if m == nil {
+				return nil, err
+			}
+			return []storage.Event{*m}, err
+		})
 		if err != nil {
 			return nil, err
 		}
-		if m != nil {
-			out = append(out, *m)
-		}
+		out = append(out, m...)
 	}
 	return out, nil
 }
@@ -205,7 +209,10 @@ func (s *Syncer) scanTimeline(ctx context.Context, roomID string, from, to int64
 			// Older matching events may exist; the client can page back from prev_batch.
 			return reverse(picked), true, nil
 		}
-		batch, err := s.db.RoomEvents(ctx, roomID, from, cur, true, scanBatch)
+		c := cur
+		batch, err := s.shared(ctx, readKey{kind: readTimeline, room: roomID, from: from, to: c}, func() ([]storage.Event, error) {
+			return s.db.RoomEvents(ctx, roomID, from, c, true, scanBatch)
+		})
 		if err != nil {
 			return nil, false, err
 		}

@@ -29,6 +29,7 @@ type Syncer struct {
 	// compare both paths).
 	NoShortcuts bool
 	members     memberCache
+	reads       sharedReads
 }
 
 // NewSyncer builds the engine; rsAPI (arrow 2) may be nil.
