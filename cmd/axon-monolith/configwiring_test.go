@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/axon-matrix/axon/internal/config"
-	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/internal/testenv"
 )
 
@@ -49,56 +44,5 @@ func TestBcryptCostFromConfig(t *testing.T) {
 				t.Fatalf("stored hash cost = %d (%v), want 5", cost, err)
 			}
 		})
-	}
-}
-
-// global.event_log.kafka.replication_factor reaches the broker when the monolith creates
-// topics 1–6: on a one-broker cluster (kfake always, the real broker when
-// AXON_TEST_KAFKA_BROKERS is set) a factor of 2 is refused, 1 and 0 (the broker's default)
-// are not. Each case has its own topic prefix, so no topic exists beforehand.
-func TestKafkaReplicationFactorFromConfig(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	clusters := map[string][]string{"kfake": cluster.ListenAddrs()}
-	if b := os.Getenv("AXON_TEST_KAFKA_BROKERS"); b != "" {
-		clusters["kafka"] = strings.Split(b, ",")
-	}
-	for name, brokers := range clusters {
-		for _, tc := range []struct {
-			factor  int
-			wantErr bool
-		}{{0, false}, {1, false}, {2, true}} {
-			t.Run(fmt.Sprintf("%s/rf%d", name, tc.factor), func(t *testing.T) {
-				cfg := config.Defaults(t.TempDir())
-				cfg.Global.ServerName = "kafka.test"
-				el := &cfg.Global.EventLog
-				el.Backend = config.EventLogKafka
-				el.Kafka.Brokers = brokers
-				el.Kafka.Partitions = 1
-				el.Kafka.ReplicationFactor = tc.factor
-				el.Kafka.TopicPrefix = fmt.Sprintf("monorf%d-%d-", tc.factor, time.Now().UnixNano())
-				if err := cfg.Validate(); err != nil {
-					t.Fatal(err)
-				}
-				base, err := setup.NewBase(cfg, config.ComponentMonolith)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = base.Shutdown(context.Background()) }()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				_, err = openLog(ctx, base, cfg)
-				if tc.wantErr {
-					if err == nil || !strings.Contains(strings.ToLower(err.Error()), "replication") {
-						t.Fatalf("replication factor %d on one broker: err = %v, want a replication factor error", tc.factor, err)
-					}
-				} else if err != nil {
-					t.Fatal(err)
-				}
-			})
-		}
 	}
 }

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"path/filepath"
 
 	"github.com/axon-matrix/axon/internal/config"
-	"github.com/axon-matrix/axon/internal/eventlog"
-	"github.com/axon-matrix/axon/internal/eventlog/embedded"
-	"github.com/axon-matrix/axon/internal/eventlog/kafka"
 	"github.com/axon-matrix/axon/internal/setup"
 )
 
@@ -47,41 +43,6 @@ func loadConfig(o *options) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// openLog opens the configured event log backend (ARCHITECTURE.md §5) and creates the
-// six topics.
-func openLog(ctx context.Context, base *setup.Base, cfg *config.Config) (eventlog.Log, error) {
-	el := cfg.Global.EventLog
-	reset, err := eventlog.ParseOffsetReset(el.Kafka.OffsetResetPolicy)
-	if err != nil {
-		return nil, err
-	}
-	var log eventlog.Log
-	switch el.Backend {
-	case config.EventLogKafka:
-		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset,
-			ReplicationFactor: int16(el.Kafka.ReplicationFactor)})
-	default:
-		db, derr := base.OpenDatabase(config.ComponentEventLog)
-		if derr != nil {
-			return nil, derr
-		}
-		log, err = embedded.New(ctx, db, embedded.Config{Reset: reset})
-	}
-	if err != nil {
-		return nil, err
-	}
-	base.AddShutdownHook("eventlog", func(context.Context) error { return log.Close() })
-	var topics []string
-	for _, t := range []string{eventlog.TopicAccountData, eventlog.TopicRoomEvent, eventlog.TopicEDU,
-		eventlog.TopicMembership, eventlog.TopicEDUFederation, eventlog.TopicPDUFederation} {
-		topics = append(topics, cfg.TopicName(t))
-	}
-	if err := log.EnsureTopics(ctx, el.Kafka.Partitions, topics...); err != nil {
-		return nil, fmt.Errorf("creating topics: %w", err)
-	}
-	return log, nil
 }
 
 // start wires every built component in one process and starts serving. Background loops

@@ -24,7 +24,7 @@ import (
 func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey) error {
 	base := m.base
 	ctx := base.Context()
-	log, err := openLog(context.Background(), base, cfg)
+	log, err := base.OpenEventLog(context.Background())
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,6 @@ import (
 
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
-	"github.com/axon-matrix/axon/internal/eventlog/embedded"
-	"github.com/axon-matrix/axon/internal/eventlog/kafka"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
 	"github.com/axon-matrix/axon/internal/inthttp"
 	"github.com/axon-matrix/axon/internal/setup"
@@ -159,7 +157,7 @@ func (p *Process) EventLog() (eventlog.Log, error) {
 	if p.log != nil {
 		return p.log, nil
 	}
-	log, err := OpenEventLog(context.Background(), p.Base, p.Cfg)
+	log, err := p.Base.OpenEventLog(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -186,42 +184,3 @@ func (p *Process) Outbox(component string) (*outbox.Outbox, error) {
 	p.Go(component+" outbox relay", ob.Run)
 	return ob, nil
 }
-
-// OpenEventLog opens the event log backend cfg names (ARCHITECTURE.md §5), registers its
-// closing as a shutdown hook on base and creates the six topics with the configured prefix
-// and partition count.
-func OpenEventLog(ctx context.Context, base *setup.Base, cfg *config.Config) (eventlog.Log, error) {
-	el := cfg.Global.EventLog
-	reset, err := eventlog.ParseOffsetReset(el.Kafka.OffsetResetPolicy)
-	if err != nil {
-		return nil, err
-	}
-	var log eventlog.Log
-	switch el.Backend {
-	case config.EventLogKafka:
-		log, err = kafka.New(kafka.Config{Brokers: el.Kafka.Brokers, Reset: reset, ClientID: "axon-" + base.Component,
-			ReplicationFactor: int16(el.Kafka.ReplicationFactor)})
-	default:
-		db, derr := base.OpenDatabase(config.ComponentEventLog)
-		if derr != nil {
-			return nil, derr
-		}
-		log, err = embedded.New(ctx, db, embedded.Config{Reset: reset})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("event log: %w", err)
-	}
-	base.AddShutdownHook("eventlog", func(context.Context) error { return log.Close() })
-	topics := make([]string, 0, len(AllTopics))
-	for _, t := range AllTopics {
-		topics = append(topics, cfg.TopicName(t))
-	}
-	if err := log.EnsureTopics(ctx, el.Kafka.Partitions, topics...); err != nil {
-		return nil, fmt.Errorf("event log: creating topics: %w", err)
-	}
-	return log, nil
-}
-
-// AllTopics are topics 1–6 of ARCHITECTURE.md §2, without prefix.
-var AllTopics = []string{eventlog.TopicAccountData, eventlog.TopicRoomEvent, eventlog.TopicEDU,
-	eventlog.TopicMembership, eventlog.TopicEDUFederation, eventlog.TopicPDUFederation}

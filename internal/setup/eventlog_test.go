@@ -1,4 +1,4 @@
-package polylith
+package setup
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/axon-matrix/axon/internal/config"
-	"github.com/axon-matrix/axon/internal/setup"
 )
 
 // testBrokers are the single-broker Kafka clusters the event log tests run on: kfake, an
@@ -30,7 +29,7 @@ func testBrokers(t *testing.T) map[string][]string {
 	return out
 }
 
-// OpenEventLog hands global.event_log.kafka.replication_factor to the broker when it
+// OpenEventLog (the monolith's and every polylith binary's) hands global.event_log.kafka.replication_factor to the broker when it
 // creates topics 1–6: on a one-broker cluster a factor of 2 is refused, 1 and 0 (the
 // broker's default) are not. Each case uses its own topic prefix, so no topic exists yet.
 func TestOpenEventLogReplicationFactor(t *testing.T) {
@@ -51,14 +50,14 @@ func TestOpenEventLogReplicationFactor(t *testing.T) {
 				if err := cfg.Validate(); err != nil {
 					t.Fatal(err)
 				}
-				base, err := setup.NewBase(cfg, config.ComponentUserAPI)
+				base, err := NewBase(cfg, config.ComponentUserAPI)
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer func() { _ = base.Shutdown(context.Background()) }()
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				_, err = OpenEventLog(ctx, base, cfg)
+				_, err = base.OpenEventLog(ctx)
 				if tc.wantErr {
 					if err == nil || !strings.Contains(strings.ToLower(err.Error()), "replication") {
 						t.Fatalf("replication factor %d on one broker: err = %v, want a replication factor error", tc.factor, err)
