@@ -14,13 +14,12 @@ import (
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
-	"github.com/axon-matrix/axon/internal/inthttp"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
-	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
+	rsinthttptest "github.com/axon-matrix/axon/roomserver/inthttp/inthttptest"
 	"github.com/axon-matrix/axon/syncapi"
 	userapi "github.com/axon-matrix/axon/userapi/api"
-	uinthttp "github.com/axon-matrix/axon/userapi/inthttp"
+	uinthttptest "github.com/axon-matrix/axon/userapi/inthttp/inthttptest"
 )
 
 // fakeUserAPI knows access tokens "<localpart>_tok" for device "<LOCALPART>DEV" and stored filters.
@@ -92,25 +91,6 @@ func newHarness(t testing.TB, dsn string) *harness {
 	return newHarnessImpl(t, implDirect, dsn)
 }
 
-// internalSecret guards the test's internal API servers (global.internal_api_secret).
-const internalSecret = "syncapi-test-internal-secret"
-
-// overHTTP serves u and rs each on its own httptest server behind the internal API secret,
-// as axon-user-api and axon-roomserver do, and returns their inthttp clients.
-func overHTTP(t testing.TB, u userapi.UserAPI, rs rsapi.RoomserverAPI) (userapi.UserAPI, rsapi.RoomserverAPI) {
-	t.Helper()
-	uRoot := mux.NewRouter()
-	uinthttp.AddRoutes(uRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), u, internalSecret)
-	uSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, uRoot))
-	t.Cleanup(uSrv.Close)
-	rRoot := mux.NewRouter()
-	rsinthttp.AddRoutes(rRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), rs)
-	rSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, rRoot))
-	t.Cleanup(rSrv.Close)
-	return uinthttp.NewClient(uSrv.URL, internalSecret, inthttp.WithHTTPClient(uSrv.Client())),
-		rsinthttp.NewClient(rSrv.URL, internalSecret, inthttp.WithHTTPClient(rSrv.Client()))
-}
-
 // newHarnessImpl is a harness on dsn whose syncapi reaches the fakes as impl says
 // (implDirect or implInthttp).
 func newHarnessImpl(t testing.TB, impl, dsn string) *harness {
@@ -127,7 +107,7 @@ func newHarnessImpl(t testing.TB, impl, dsn string) *harness {
 	switch impl {
 	case implDirect:
 	case implInthttp:
-		u, r = overHTTP(t, users, rs)
+		u, r = uinthttptest.Serve(t, users), rsinthttptest.Serve(t, rs)
 	default:
 		t.Fatalf("unknown impl %q", impl)
 	}

@@ -19,9 +19,11 @@ import (
 	"github.com/axon-matrix/axon/internal/testenv"
 	"github.com/axon-matrix/axon/roomserver"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	rsinthttptest "github.com/axon-matrix/axon/roomserver/inthttp/inthttptest"
 	"github.com/axon-matrix/axon/syncapi"
 	"github.com/axon-matrix/axon/userapi"
 	uapi "github.com/axon-matrix/axon/userapi/api"
+	uinthttptest "github.com/axon-matrix/axon/userapi/inthttp/inthttptest"
 )
 
 // TestWithRealComponents runs the syncapi against the real roomserver and userapi, whose
@@ -77,7 +79,7 @@ func runWithRealComponents(t *testing.T, impl, dsn string) {
 		t.Fatal(err)
 	}
 	if impl == implInthttp {
-		userAPI, rsAPI = overHTTP(t, userAPI, rsAPI)
+		userAPI, rsAPI = uinthttptest.Serve(t, userAPI), rsinthttptest.Serve(t, rsAPI)
 	}
 	router := mux.NewRouter()
 	sapi, err := syncapi.AddPublicRoutes(ctx, router, db, log.Consumer(), topics, "syncapi-test", userAPI, rsAPI)

@@ -12,24 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/embedded"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
-	"github.com/axon-matrix/axon/internal/inthttp"
 	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
 	"github.com/axon-matrix/axon/roomserver"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
-	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
+	rsinthttptest "github.com/axon-matrix/axon/roomserver/inthttp/inthttptest"
 	"github.com/axon-matrix/axon/userapi"
 	uapi "github.com/axon-matrix/axon/userapi/api"
-	uinthttp "github.com/axon-matrix/axon/userapi/inthttp"
+	uinthttptest "github.com/axon-matrix/axon/userapi/inthttp/inthttptest"
 )
 
 const testServer = "test.local"
@@ -72,25 +69,6 @@ func forEachImpl(t *testing.T, fn func(t *testing.T, newHarness harnessFunc)) {
 			})
 		})
 	}
-}
-
-// internalSecret guards the test's internal API servers (global.internal_api_secret).
-const internalSecret = "clientapi-test-internal-secret"
-
-// overHTTP serves the direct userapi and roomserver each on its own httptest server, as
-// the polylith's axon-user-api and axon-roomserver do, and returns their inthttp clients.
-func overHTTP(t *testing.T, u uapi.UserAPI, rs rsapi.RoomserverAPI) (uapi.UserAPI, rsapi.RoomserverAPI) {
-	t.Helper()
-	uRoot := mux.NewRouter()
-	uinthttp.AddRoutes(uRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), u, internalSecret)
-	uSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, uRoot))
-	t.Cleanup(uSrv.Close)
-	rRoot := mux.NewRouter()
-	rsinthttp.AddRoutes(rRoot.PathPrefix(inthttp.PathPrefix).Subrouter(), rs)
-	rSrv := httptest.NewServer(inthttp.RequireSecret(internalSecret, rRoot))
-	t.Cleanup(rSrv.Close)
-	return uinthttp.NewClient(uSrv.URL, internalSecret, inthttp.WithHTTPClient(uSrv.Client())),
-		rsinthttp.NewClient(rSrv.URL, internalSecret, inthttp.WithHTTPClient(rSrv.Client()))
 }
 
 // newHarnessDSN makes a harness on dsn with impl (implDirect or implInthttp).
@@ -138,7 +116,7 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 	switch impl {
 	case implDirect:
 	case implInthttp:
-		userAPI, rsAPI = overHTTP(t, userAPI, rsAPI)
+		userAPI, rsAPI = uinthttptest.Serve(t, userAPI), rsinthttptest.Serve(t, rsAPI)
 	default:
 		t.Fatalf("unknown impl %q", impl)
 	}
