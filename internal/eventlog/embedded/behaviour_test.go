@@ -92,6 +92,7 @@ func TestEmbedded(t *testing.T) {
 		{"LeaseOfKilledOwnerExpires", testLeaseExpiry},
 		{"ResetLatestForNewGroup", testResetLatest},
 		{"GroupsAreIndependent", testGroupsIndependent},
+		{"CommitInterval", testCommitInterval},
 	}
 	for dbName, mkDSN := range testenv.Databases(t) {
 		t.Run(dbName, func(t *testing.T) {

@@ -297,7 +297,8 @@ func (c *committer) mark(part int32, next int64) {
 	}
 }
 
-// run flushes after each signal until ctx ends.
+// run flushes after a signal, at most once per CommitInterval, until ctx ends (the
+// consumer flushes once more when it stops).
 func (c *committer) run(ctx context.Context) {
 	for {
 		select {
@@ -307,6 +308,9 @@ func (c *committer) run(ctx context.Context) {
 		}
 		if err := c.flush(ctx); err != nil && ctx.Err() == nil {
 			c.log.logger().WithError(err).WithField("topic", c.topic).WithField("group", c.group).Warn("committing offsets")
+		}
+		if d := c.log.cfg.CommitInterval; d > 0 && !sleep(ctx, d) {
+			return
 		}
 	}
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// renewing it, e.g. a killed process (default 15s). Only one Consume call per group
 	// and topic runs at a time; others wait for the lease.
 	LeaseTTL time.Duration
+	// CommitInterval is the least time between two offset commits of one consumer (default
+	// 200ms; negative commits after every handled message). The first commit after a quiet
+	// spell is immediate; under load a commit covers every message handled since the last,
+	// so offsets cost one small transaction per interval and not one per message. A process
+	// killed in between gets those messages again (at-least-once; handlers are idempotent).
+	CommitInterval time.Duration
 	// RetentionInterval is how often messages every registered group has consumed are
 	// deleted (default 1 minute; negative disables the sweep).
 	RetentionInterval time.Duration
@@ -65,6 +71,9 @@ func (c *Config) defaults() {
 	}
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = 15 * time.Second
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 200 * time.Millisecond
 	}
 	if c.RetentionInterval == 0 {
 		c.RetentionInterval = time.Minute

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -38,15 +39,35 @@ type Outbox struct {
 	kick      chan struct{}
 	opts      options
 	log       *logrus.Entry
+
+	// SQLite only (one process writes the database, and AUTOINCREMENT ids commit in order
+	// and are never reused): rows up to relayed are published but their DELETE is deferred
+	// and done for many rounds at once, so a relay round costs no commit of its own on the
+	// producer's database (ARCHITECTURE.md §5; the roomserver's sends share its writer).
+	sqliteMu   sync.Mutex
+	relayed    int64     // highest id published
+	undeleted  int       // published rows not yet deleted
+	lastDelete time.Time // when published rows were last deleted
 }
 
 var _ eventlog.Outbox = (*Outbox)(nil)
 
 type options struct {
-	batch   int
-	poll    time.Duration
-	backoff dispatch.Backoff
+	batch       int
+	poll        time.Duration
+	backoff     dispatch.Backoff
+	deleteEvery time.Duration
 }
+
+// WithDeleteInterval sets, on SQLite, how long published rows may stay in the outbox
+// before one DELETE removes them (default 1s; 0 deletes after every round). A process
+// killed in between publishes them again when it starts (at-least-once, as after a crash
+// between publish and delete).
+func WithDeleteInterval(d time.Duration) Option { return func(o *options) { o.deleteEvery = d } }
+
+// maxUndeleted bounds the published rows a SQLite outbox keeps before deleting them
+// whatever the interval.
+const maxUndeleted = 2000
 
 // Option tunes an Outbox.
 type Option func(*options)
@@ -79,13 +100,14 @@ func NewOutbox(db *sqlutil.DB, component string, producer eventlog.Producer, opt
 		return nil, fmt.Errorf("outbox: nil producer")
 	}
 	o := &Outbox{
-		db:        db,
-		component: component,
-		table:     component + "_outbox",
-		producer:  producer,
-		kick:      make(chan struct{}, 1),
-		opts:      options{batch: 100, poll: time.Second, backoff: relayBackoff},
-		log:       logrus.WithField("outbox", component),
+		db:         db,
+		component:  component,
+		table:      component + "_outbox",
+		producer:   producer,
+		kick:       make(chan struct{}, 1),
+		opts:       options{batch: 100, poll: time.Second, backoff: relayBackoff, deleteEvery: time.Second},
+		log:        logrus.WithField("outbox", component),
+		lastDelete: time.Now(),
 	}
 	for _, f := range opts {
 		f(&o.opts)
@@ -174,6 +196,15 @@ func (o *Outbox) Run(ctx context.Context) error {
 	poll := time.NewTicker(o.opts.poll)
 	defer poll.Stop()
 	failures := 0
+	defer func() {
+		// Published rows whose DELETE was deferred: remove them now, so a clean shutdown
+		// leaves nothing to publish twice.
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := o.flushDeletes(dctx); err != nil {
+			o.log.WithError(err).Warn("deleting relayed outbox rows at shutdown; they will be published again")
+		}
+	}()
 	for {
 		n, err := o.Relay(ctx)
 		if ctx.Err() != nil {
@@ -226,13 +257,16 @@ func (o *Outbox) Relay(ctx context.Context) (int, error) {
 	// SQLite has one connection, which the producer may need (the embedded log can live in
 	// the same database), so no transaction is held across the publish; only one process
 	// writes a SQLite database.
+	o.sqliteMu.Lock()
+	defer o.sqliteMu.Unlock()
 	return o.relay(ctx, o.db.DB)
 }
 
 func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 	// LIMIT CAST(…): a bare LIMIT parameter makes SQLite re-prepare the statement on
-	// every execution (internal/sqlutil/stmtcache.go).
-	rows, err := q.QueryContext(ctx, `SELECT id, topic, msg_key, value, headers FROM `+o.table+` ORDER BY id LIMIT CAST($1 AS INTEGER)`, o.opts.batch)
+	// every execution (internal/sqlutil/stmtcache.go). On SQLite, rows up to o.relayed are
+	// published already and only wait for their deferred DELETE (o.relayed is 0 on Postgres).
+	rows, err := q.QueryContext(ctx, `SELECT id, topic, msg_key, value, headers FROM `+o.table+` WHERE id > $1 ORDER BY id LIMIT CAST($2 AS INTEGER)`, o.relayed, o.opts.batch)
 	if err != nil {
 		return 0, err
 	}
@@ -260,10 +294,26 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 		return 0, err
 	}
 	if len(msgs) == 0 {
+		if o.undeleted > 0 {
+			// Idle: a good moment for the deferred DELETE.
+			return 0, o.deleteRelayed(ctx)
+		}
 		return 0, nil
 	}
 	if err := o.producer.Publish(ctx, msgs...); err != nil {
 		return 0, fmt.Errorf("outbox: publishing: %w", err)
+	}
+	if o.db.Dialect == sqlutil.SQLite {
+		o.relayed = ids[len(ids)-1]
+		o.undeleted += len(ids)
+		metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
+		if o.undeleted >= maxUndeleted || time.Since(o.lastDelete) >= o.opts.deleteEvery {
+			if err := o.deleteRelayed(ctx); err != nil {
+				// Published; deleted on a later round (or published again after a restart).
+				o.log.WithError(err).Warn("deleting relayed outbox rows")
+			}
+		}
+		return len(msgs), nil
 	}
 	// One DELETE for the batch (on SQLite outside a transaction, one commit instead of one
 	// per row). By ID list, not by range: on Postgres a row with an ID inside the range may
@@ -282,10 +332,38 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 	return len(msgs), nil
 }
 
-// Pending reports how many messages are staged and not yet relayed.
+// deleteRelayed deletes the published rows of a SQLite outbox in one statement; the caller
+// holds sqliteMu.
+func (o *Outbox) deleteRelayed(ctx context.Context) error {
+	if _, err := o.db.ExecContext(ctx, `DELETE FROM `+o.table+` WHERE id <= $1`, o.relayed); err != nil {
+		return fmt.Errorf("outbox: deleting relayed rows: %w", err)
+	}
+	o.undeleted = 0
+	o.lastDelete = time.Now()
+	return nil
+}
+
+// flushDeletes deletes published rows whose DELETE was deferred (SQLite).
+func (o *Outbox) flushDeletes(ctx context.Context) error {
+	if o.db.Dialect != sqlutil.SQLite {
+		return nil
+	}
+	o.sqliteMu.Lock()
+	defer o.sqliteMu.Unlock()
+	if o.undeleted == 0 {
+		return nil
+	}
+	return o.deleteRelayed(ctx)
+}
+
+// Pending reports how many messages are staged and not yet relayed (on SQLite, published
+// rows that wait for their deferred DELETE are not counted).
 func (o *Outbox) Pending(ctx context.Context) (int, error) {
+	o.sqliteMu.Lock()
+	relayed := o.relayed
+	o.sqliteMu.Unlock()
 	var n int
-	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+o.table).Scan(&n)
+	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+o.table+` WHERE id > $1`, relayed).Scan(&n)
 	return n, err
 }
 
