@@ -201,7 +201,12 @@ func run(ctx context.Context, o options) (*report, error) {
 			if o.rate > 0 {
 				interval = time.Duration(float64(time.Second) * float64(o.senders) / o.rate)
 			}
-			next := time.Now()
+			// Stagger the senders across one interval so the total rate arrives evenly
+			// (one send every interval/senders), not as a burst of every sender at once.
+			next := start
+			if interval > 0 {
+				next = start.Add(interval * time.Duration(s) / time.Duration(o.senders))
+			}
 			for seq := 0; time.Now().Before(deadline); seq++ {
 				if interval > 0 {
 					if d := time.Until(next); d > 0 {
