@@ -140,13 +140,13 @@ func NewBase(cfg *config.Config, component string) (*Base, error) {
 // and /_synapse/admin routers, /health and /metrics (when enabled), with request IDs, request logs, metrics,
 // CORS and M_UNRECOGNIZED for unknown routes. It never serves /api.
 func (b *Base) PublicHandler() http.Handler {
-	return b.withRequestID(b.withLogAndMetrics(withCORS(b.publicRoot)))
+	return b.withRequestID(b.withLogAndMetrics(withCORS(matchEscaped(b.publicRoot))))
 }
 
 // InternalHandler is what an internal API listener serves: /api (checking
 // global.internal_api_secret when set), /health and /metrics.
 func (b *Base) InternalHandler() http.Handler {
-	return b.withRequestID(b.withLogAndMetrics(b.withInternalSecret(b.internalRoot)))
+	return b.withRequestID(b.withLogAndMetrics(b.withInternalSecret(matchEscaped(b.internalRoot))))
 }
 
 // Context is canceled when shutdown has let in-flight requests finish, just before the

@@ -1,21 +1,28 @@
 package setup
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/httputil"
 )
 
-// newRootRouter makes a router that matches on the escaped path, so a %2F inside a path
-// variable (room aliases, room v3 event IDs) stays inside that variable, and hands
-// handlers the unescaped values through mux.Vars as usual. Paths are not cleaned (no
-// redirects that would turn a PUT into a GET). Unknown paths get 404 M_UNRECOGNIZED, known
-// paths with the wrong method 405 M_UNRECOGNIZED (client-server API, "Common error codes").
+// newRootRouter makes a root router. It matches each request's escaped path (matchEscaped
+// hands it over as URL.Path), so a %2F inside a path variable (room aliases, room v3 event
+// IDs) stays inside that variable, and unescapeVars hands handlers the unescaped values
+// through mux.Vars as usual. Paths are not cleaned (no redirects that would turn a PUT into
+// a GET). Unknown paths get 404 M_UNRECOGNIZED, known paths with the wrong method 405
+// M_UNRECOGNIZED (client-server API, "Common error codes").
+//
+// The router does not use gorilla/mux's UseEncodedPath: with it every route regexp tried
+// recomputes URL.EscapedPath (a validation and an unescape of the raw path), which was most
+// of the routing cost of a request that matches a route late in the list (a message send).
 func newRootRouter() *mux.Router {
-	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		httputil.WriteError(w, httputil.Unrecognized(http.StatusNotFound))
 	})
@@ -26,15 +33,36 @@ func newRootRouter() *mux.Router {
 	return r
 }
 
+// originalURLKey holds, in a request matchEscaped rewrote, the URL the client sent.
+type originalURLKey struct{}
+
+// matchEscaped computes the request's escaped path once and lets root match on it. Most
+// paths (room IDs, user IDs, event types, transaction IDs) hold no percent-encoding: their
+// escaped path is URL.Path itself and the request goes through untouched. Otherwise root
+// gets a copy whose URL.Path is the escaped path, and unescapeVars gives the handler the
+// client's URL back.
+func matchEscaped(root http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ep := r.URL.EscapedPath(); ep != r.URL.Path {
+			u := *r.URL
+			u.Path, u.RawPath = ep, ""
+			r = r.WithContext(context.WithValue(r.Context(), originalURLKey{}, r.URL))
+			r.URL = &u
+		}
+		root.ServeHTTP(w, r)
+	})
+}
+
 // unescapeVars replaces the escaped path variables the router matched with their
-// unescaped values.
+// unescaped values and gives the handler the URL the client sent (see matchEscaped). A
+// path without a '%' has nothing to unescape, so the common request costs nothing here.
 func unescapeVars(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		vars := mux.Vars(r)
-		if len(vars) == 0 {
+		if strings.IndexByte(r.URL.Path, '%') < 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
+		vars := mux.Vars(r)
 		out := make(map[string]string, len(vars))
 		for k, v := range vars {
 			u, err := url.PathUnescape(v)
@@ -44,7 +72,11 @@ func unescapeVars(next http.Handler) http.Handler {
 			}
 			out[k] = u
 		}
-		next.ServeHTTP(w, mux.SetURLVars(r, out))
+		r = mux.SetURLVars(r, out) // a copy: its URL may be replaced
+		if orig, ok := r.Context().Value(originalURLKey{}).(*url.URL); ok {
+			r.URL = orig
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -94,37 +126,3 @@ func withCORS(next http.Handler) http.Handler {
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
-
-// FullPathRouter returns a router for a component that registers full paths
-// ("/_matrix/client/v3/sync") while the process base's client router is mounted at
-// /_matrix/client: every request the returned router matches is handed to it from parent,
-// with 405 M_UNRECOGNIZED for a known path and the wrong method, and parent's answers for
-// everything else (404 M_UNRECOGNIZED). Like the base's
-// routers it matches the escaped path, so a %2F stays inside its path variable, and hands
-// handlers the unescaped values.
-func FullPathRouter(parent *mux.Router) *mux.Router {
-	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
-	r.Use(unescapeVars)
-	// r is only reached for a path one of its routes knows, so a request it does not match
-	// has the wrong method: the spec's 405 M_UNRECOGNIZED, as on the base's routers.
-	// (gorilla/mux loses the method mismatch across subrouters, so it is not relied on.)
-	wrongMethod := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httputil.WriteError(w, httputil.Unrecognized(http.StatusMethodNotAllowed))
-	})
-	r.NotFoundHandler, r.MethodNotAllowedHandler = wrongMethod, wrongMethod
-	parent.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
-		for _, method := range []string{req.Method, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
-			probe := req
-			if method != req.Method {
-				probe = req.Clone(req.Context())
-				probe.Method = method
-			}
-			var m mux.RouteMatch
-			if r.Match(probe, &m) && m.MatchErr == nil {
-				return true
-			}
-		}
-		return false
-	}).Handler(r)
-	return r
-}

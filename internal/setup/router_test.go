@@ -56,3 +56,42 @@ func TestFullPathRouter(t *testing.T) {
 		}
 	}
 }
+
+// unescapeVars: escaped variables are unescaped, bad percent-encoding is 400, and a
+// request matchEscaped rewrote reaches the handler with the client's URL.
+func TestUnescapeVars(t *testing.T) {
+	tests := []struct {
+		path   string // the (escaped) path the router matched
+		vars   map[string]string
+		status int
+		want   string
+	}{
+		{"/rooms/!r:x", map[string]string{"roomId": "!r:x"}, 200, `{"roomId":"!r:x"}`},
+		{"/rooms/a%2Fb", map[string]string{"roomId": "a%2Fb"}, 200, `{"roomId":"a/b"}`},
+		{"/rooms/a%25b", map[string]string{"roomId": "a%25b"}, 200, `{"roomId":"a%b"}`},
+		{"/rooms/a%zz", map[string]string{"roomId": "a%zz"}, 400, `M_INVALID_PARAM`},
+	}
+	for _, tc := range tests {
+		h := unescapeVars(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(mux.Vars(r))
+		}))
+		req := mux.SetURLVars(httptest.NewRequest(http.MethodGet, "/x", nil), tc.vars)
+		req.URL.Path = tc.path
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s: %d %s, want %d %s", tc.path, rec.Code, rec.Body, tc.status, tc.want)
+		}
+	}
+
+	var seen *http.Request
+	root := newRootRouter()
+	root.HandleFunc("/rooms/{roomId}/event/{eventId}", func(_ http.ResponseWriter, r *http.Request) { seen = r })
+	for _, target := range []string{"/rooms/!r:x/event/$e", "/rooms/!r%3Ax/event/$a%2Fb"} {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		matchEscaped(root).ServeHTTP(httptest.NewRecorder(), req)
+		if seen == nil || seen.URL.Path != req.URL.Path || seen.URL.RawPath != req.URL.RawPath || seen.URL.EscapedPath() != req.URL.EscapedPath() {
+			t.Errorf("%s: the handler got URL %+v, want %+v", target, seen.URL, req.URL)
+		}
+	}
+}
