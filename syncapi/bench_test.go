@@ -1,7 +1,13 @@
 package syncapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/axon-matrix/axon/internal/testenv"
@@ -46,4 +52,60 @@ func BenchmarkIncrementalSync(b *testing.B) {
 			since = s.NextBatch
 		}
 	})
+}
+
+// wokenSyncFilter is axon-loadtest's send-mode /sync filter (inline): members lazy-loaded,
+// no presence, account data or ephemeral events.
+const wokenSyncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"state":{"lazy_load_members":true},` +
+	`"timeline":{"limit":500},"ephemeral":{"types":[]},"account_data":{"types":[]}}}`
+
+// BenchmarkWokenSync is the server's work for one message in a room of 10 members that
+// all long-poll /sync (axon-loadtest's send mode): one op is the 10 incremental /syncs
+// (through the HTTP handler, timeout 0, the load test's inline filter) that the message
+// wakes, one per member, each from the member's last next_batch. The message's
+// consumption is not timed. "stored_filter" is the same with the filter stored in the
+// userapi and passed by ID.
+func BenchmarkWokenSync(b *testing.B) {
+	for _, tc := range []struct{ name, filter string }{{"inline_filter", ""}, {"stored_filter", "f1"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHarness(b, testenv.SQLitePath(b, "woken"))
+			const room = "!woken:test"
+			members := make([]string, 10)
+			for i := range members {
+				members[i] = fmt.Sprint("w", i)
+			}
+			h.createRoom(room, user(members[0]))
+			for _, m := range members[1:] {
+				h.member(room, user(m), user(m), "join")
+			}
+			filter := url.QueryEscape(wokenSyncFilter)
+			if tc.filter != "" {
+				for _, m := range members {
+					h.users.filters[user(m)+"/"+tc.filter] = json.RawMessage(wokenSyncFilter)
+				}
+				filter = tc.filter
+			}
+			since := h.api.Notifier.Position().String()
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				n++
+				sender := members[n%len(members)]
+				id := h.send(ev{room: room, sender: user(sender), typ: "m.room.message", content: `{"msgtype":"m.text","body":"load"}`,
+					txnDevice: strings.ToUpper(sender) + "DEV", txnID: fmt.Sprint("t", n)})
+				b.StartTimer()
+				for _, m := range members {
+					req := httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/sync?timeout=0&since="+since+"&filter="+filter, nil)
+					req.Header.Set("Authorization", "Bearer "+m+"_tok")
+					rec := httptest.NewRecorder()
+					h.router.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(id)) {
+						b.Fatalf("sync of %s: %d %s", m, rec.Code, rec.Body.String())
+					}
+				}
+				since = h.api.Notifier.Position().String()
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/gorilla/mux"
 
@@ -12,8 +13,8 @@ import (
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
-func paginationParam(r *http.Request, name string) (*types.PaginationToken, error) {
-	v := r.URL.Query().Get(name)
+func paginationParam(q url.Values, name string) (*types.PaginationToken, error) {
+	v := q.Get(name)
 	if v == "" {
 		return nil, nil
 	}
@@ -25,8 +26,8 @@ func paginationParam(r *http.Request, name string) (*types.PaginationToken, erro
 }
 
 // limitParam is the limit parameter of /messages and /context: default 10, capped at 1000.
-func limitParam(r *http.Request) (int, error) {
-	n, err := intParam(r, "limit", internal.DefaultPaginationLimit)
+func limitParam(q url.Values) (int, error) {
+	n, err := intParam(q, "limit", internal.DefaultPaginationLimit)
 	if err != nil {
 		return 0, err
 	}
@@ -55,15 +56,15 @@ func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi
 		return
 	}
 	var err error
-	if req.From, err = paginationParam(r, "from"); err != nil {
+	if req.From, err = paginationParam(q, "from"); err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
-	if req.To, err = paginationParam(r, "to"); err != nil {
+	if req.To, err = paginationParam(q, "to"); err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
-	if req.Limit, err = limitParam(r); err != nil {
+	if req.Limit, err = limitParam(q); err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
@@ -77,12 +78,13 @@ func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi
 
 // context serves GET /rooms/{roomId}/context/{eventId} (spec: event_context.yaml).
 func (h *Handlers) context(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
-	limit, err := limitParam(r)
+	q := r.URL.Query()
+	limit, err := limitParam(q)
 	if err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
-	f, err := internal.ParseRoomEventFilter(r.URL.Query().Get("filter"))
+	f, err := internal.ParseRoomEventFilter(q.Get("filter"))
 	if err != nil {
 		httputil.WriteError(w, err)
 		return
@@ -97,7 +99,7 @@ var memberships = map[string]bool{"join": true, "invite": true, "knock": true, "
 // members serves GET /rooms/{roomId}/members (spec: rooms.yaml).
 func (h *Handlers) members(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
 	q := r.URL.Query()
-	at, err := paginationParam(r, "at")
+	at, err := paginationParam(q, "at")
 	if err != nil {
 		httputil.WriteError(w, err)
 		return

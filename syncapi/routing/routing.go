@@ -7,6 +7,7 @@ package routing
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -20,6 +21,8 @@ import (
 type Handlers struct {
 	Syncer  *internal.Syncer
 	UserAPI userapi.UserAPI
+	// filters keeps parsed /sync filters (filtercache.go); the zero value is ready.
+	filters filterCache
 }
 
 // Register adds the routes under /_matrix/client/v3 and /_matrix/client/r0.
@@ -52,9 +55,10 @@ func (h *Handlers) authed(next func(w http.ResponseWriter, r *http.Request, dev 
 	}
 }
 
-// intParam parses an optional non-negative integer query parameter.
-func intParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
+// intParam parses an optional non-negative integer query parameter (q is the request's
+// query, parsed once by the handler).
+func intParam(q url.Values, name string, def int) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}
@@ -66,8 +70,8 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 }
 
 // boolParam parses an optional "true"/"false" query parameter.
-func boolParam(r *http.Request, name string) (bool, error) {
-	switch r.URL.Query().Get(name) {
+func boolParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
 	case "", "false":
 		return false, nil
 	case "true":

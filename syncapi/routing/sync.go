@@ -27,7 +27,7 @@ func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 		}
 		req.Since = &tok
 	}
-	ms, err := intParam(r, "timeout", 0)
+	ms, err := intParam(q, "timeout", 0)
 	if err != nil {
 		httputil.WriteError(w, err)
 		return
@@ -36,7 +36,7 @@ func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 	if req.Timeout > MaxSyncTimeout {
 		req.Timeout = MaxSyncTimeout
 	}
-	if req.FullState, err = boolParam(r, "full_state"); err != nil {
+	if req.FullState, err = boolParam(q, "full_state"); err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
@@ -56,13 +56,20 @@ func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 }
 
 // loadFilter reads the filter parameter: inline JSON (starting with "{") or the ID of a
-// filter the user stored (POST /user/{userId}/filter) in the userapi.
+// filter the user stored (POST /user/{userId}/filter) in the userapi (every Tier 1 →
+// userapi). Parsed filters are kept (filtercache.go): a stored filter never changes once
+// created, and an inline filter is its own key. The returned Filter is shared between
+// requests and must not be modified.
 func (h *Handlers) loadFilter(r *http.Request, userID, param string) (*internal.Filter, error) {
 	if param == "" {
 		return &internal.Filter{}, nil
 	}
-	raw := []byte(param)
-	if !strings.HasPrefix(strings.TrimSpace(param), "{") {
+	if strings.HasPrefix(strings.TrimSpace(param), "{") {
+		return h.filters.get(filterKey{text: param}, func() (*internal.Filter, error) {
+			return internal.ParseFilter([]byte(param))
+		})
+	}
+	return h.filters.get(filterKey{user: userID, id: param}, func() (*internal.Filter, error) {
 		stored, err := h.UserAPI.GetFilter(r.Context(), userID, param)
 		if err != nil {
 			var me *httputil.MatrixError
@@ -71,7 +78,6 @@ func (h *Handlers) loadFilter(r *http.Request, userID, param string) (*internal.
 			}
 			return nil, err
 		}
-		raw = stored
-	}
-	return internal.ParseFilter(raw)
+		return internal.ParseFilter(stored)
+	})
 }
