@@ -3,6 +3,7 @@ package internal
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -44,9 +45,27 @@ type clientFields struct {
 }
 
 // ClientEvent renders a stored event in the client format. It runs for every event of
-// every /sync timeline, once per recipient, so it decodes only the keys it keeps and
-// writes the object without re-validating the values (writeObject).
+// every /sync timeline, once per recipient. An event read once for the requests one event
+// woke (Event.Derived, set by the shared reads) is parsed once and, for every recipient
+// but the sender's own device, rendered once (renderedEvent); the rest decodes only the
+// keys it keeps and writes the object without re-validating the values (writeObject).
 func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
+	if e.Derived != nil && !o.Federation && len(o.Fields) == 0 && !o.Now.IsZero() && len(e.RedactedBecause) == 0 &&
+		!ownTransaction(e, o) {
+		return parsedOf(e).rendered(e, o.IncludeRoomID).at(o.Now)
+	}
+	return renderClientEvent(e, o, parsedOf(e), false).json
+}
+
+// ownTransaction reports whether the requester is the sender's device that sent e, which
+// gets unsigned.transaction_id.
+func ownTransaction(e *storage.Event, o FormatOptions) bool {
+	return e.TxnID != "" && e.Sender == o.UserID && e.TxnDeviceID == o.DeviceID && o.DeviceID != ""
+}
+
+// renderClientEvent renders e for o. With ageLater, unsigned.age is left out and the
+// result says where its digits go (renderedEvent.at writes them per response).
+func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLater bool) renderedEvent {
 	out := make(map[string]json.RawMessage, 10)
 	var unsignedRaw json.RawMessage
 	if o.Federation {
@@ -59,8 +78,7 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		}
 		unsignedRaw = fed["unsigned"]
 	} else {
-		var f clientFields
-		_ = json.Unmarshal(e.JSON, &f)
+		f := &p.fields
 		for k, v := range map[string]json.RawMessage{"content": f.Content, "event_id": f.EventID,
 			"origin_server_ts": f.OriginServerTS, "sender": f.Sender, "state_key": f.StateKey, "type": f.Type,
 			"redacts": f.Redacts} {
@@ -91,7 +109,9 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 	}
 	// Federation-only unsigned keys a client must not see as the sender's data.
 	delete(unsigned, "age_ts")
-	if e.OriginServerTS > 0 && !o.Now.IsZero() {
+	if e.OriginServerTS > 0 && ageLater {
+		unsigned["age"] = json.RawMessage{} // written per response, at the mark
+	} else if e.OriginServerTS > 0 && !o.Now.IsZero() {
 		age := o.Now.UnixMilli() - e.OriginServerTS
 		if age < 0 {
 			age = 0
@@ -99,7 +119,7 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 		unsigned["age"], _ = json.Marshal(age)
 	}
 	delete(unsigned, "transaction_id")
-	if e.TxnID != "" && e.Sender == o.UserID && e.TxnDeviceID == o.DeviceID && o.DeviceID != "" {
+	if ownTransaction(e, o) {
 		unsigned["transaction_id"], _ = json.Marshal(e.TxnID)
 	}
 	if e.ReplacesState != "" {
@@ -119,14 +139,50 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 			unsigned["redacted_because"] = ClientEvent(red, ro)
 		}
 	}
+	r := renderedEvent{ageAt: -1}
 	if len(unsigned) > 0 {
-		out["unsigned"] = writeObject(unsigned)
+		mark := "" // a stored age (no origin_server_ts) is kept as it is
+		if ageLater && e.OriginServerTS > 0 {
+			mark = "age"
+		}
+		ub, ageAt := appendObject(nil, unsigned, mark)
+		out["unsigned"] = ub
+		b, unsignedAt := appendObject(nil, out, "unsigned")
+		r.json = b
+		if ageAt >= 0 {
+			r.ageAt, r.ts = unsignedAt+ageAt, e.OriginServerTS
+		}
+	} else {
+		r.json, _ = appendObject(nil, out, "")
 	}
-	b := writeObject(out)
 	if len(o.Fields) > 0 {
-		return onlyFields(b, o.Fields)
+		r.json = onlyFields(r.json, o.Fields)
 	}
-	return b
+	return r
+}
+
+// renderedEvent is an event's client-format JSON, with the place of unsigned.age when the
+// age is written per response.
+type renderedEvent struct {
+	json  []byte
+	ageAt int   // offset of age's digits in json; -1: no age to write
+	ts    int64 // origin_server_ts the age counts from
+}
+
+// at returns the rendering with unsigned.age as of now. The result may share memory with
+// r.json and must not be modified (its capacity is clipped, so appending copies).
+func (r *renderedEvent) at(now time.Time) json.RawMessage {
+	if r.ageAt < 0 {
+		return r.json[:len(r.json):len(r.json)]
+	}
+	age := now.UnixMilli() - r.ts
+	if age < 0 {
+		age = 0
+	}
+	b := make([]byte, 0, len(r.json)+20)
+	b = append(b, r.json[:r.ageAt]...)
+	b = strconv.AppendInt(b, age, 10)
+	return append(b, r.json[r.ageAt:]...)
 }
 
 // writeObject writes a JSON object with sorted keys, as json.Marshal would, but copies the
@@ -135,6 +191,14 @@ func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 // work thrown away. Keys are the fixed ASCII names of the event format, or keys of the
 // event's own unsigned object, which are encoded as JSON strings.
 func writeObject(m map[string]json.RawMessage) json.RawMessage {
+	b, _ := appendObject(nil, m, "")
+	return b
+}
+
+// appendObject appends m as writeObject writes it to b and returns, for the key mark, the
+// offset in the result at which its value starts (-1 if m has no such key). The mark's
+// value is written as it is, even empty (a place left for a value written later).
+func appendObject(b []byte, m map[string]json.RawMessage, mark string) ([]byte, int) {
 	keys := make([]string, 0, len(m))
 	n := 2
 	for k, v := range m {
@@ -142,7 +206,10 @@ func writeObject(m map[string]json.RawMessage) json.RawMessage {
 		n += len(k) + len(v) + 4
 	}
 	sort.Strings(keys)
-	b := make([]byte, 0, n)
+	if b == nil {
+		b = make([]byte, 0, n)
+	}
+	at := -1
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -152,12 +219,14 @@ func writeObject(m map[string]json.RawMessage) json.RawMessage {
 		b = append(b, kb...)
 		b = append(b, ':')
 		v := m[k]
-		if len(v) == 0 {
+		if k == mark && mark != "" {
+			at = len(b)
+		} else if len(v) == 0 {
 			v = json.RawMessage("null")
 		}
 		b = append(b, v...)
 	}
-	return append(b, '}')
+	return append(b, '}'), at
 }
 
 // bothRedacts gives a client-format m.room.redaction its target in both places clients
@@ -254,18 +323,15 @@ func ClientEvents(evs []storage.Event, o FormatOptions) []json.RawMessage {
 // StrippedEvent renders a state event as the spec's StrippedStateEvent (invite_state,
 // knock_state): content, sender, state_key, type.
 func StrippedEvent(e *storage.Event) json.RawMessage {
-	var fed struct {
-		Content json.RawMessage `json:"content"`
-	}
-	_ = json.Unmarshal(e.JSON, &fed)
-	if len(fed.Content) == 0 {
-		fed.Content = json.RawMessage(`{}`)
+	content := parsedOf(e).fields.Content
+	if len(content) == 0 {
+		content = json.RawMessage(`{}`)
 	}
 	sk := ""
 	if e.StateKey != nil {
 		sk = *e.StateKey
 	}
-	b, _ := json.Marshal(map[string]any{"content": fed.Content, "sender": e.Sender, "state_key": sk, "type": e.Type})
+	b, _ := json.Marshal(map[string]any{"content": content, "sender": e.Sender, "state_key": sk, "type": e.Type})
 	return b
 }
 
@@ -320,10 +386,4 @@ func contentField(e *storage.Event, field string) string {
 }
 
 // eventContent returns an event's raw content.
-func eventContent(e *storage.Event) json.RawMessage {
-	var fed struct {
-		Content json.RawMessage `json:"content"`
-	}
-	_ = json.Unmarshal(e.JSON, &fed)
-	return fed.Content
-}
+func eventContent(e *storage.Event) json.RawMessage { return parsedOf(e).fields.Content }

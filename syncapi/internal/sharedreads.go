@@ -16,7 +16,8 @@ const maxSharedReads = 4096
 // the others wait for its result. Results for windows at or below the watermark do not
 // change except by a redaction, so they are kept (bounded) and tagged with the Notifier's
 // redaction generation; a redaction makes them all stale. Visibility and filters are still
-// applied per user on the shared events, which are never modified.
+// applied per user on the shared events, which are never modified; each carries a Derived
+// (parsedevent.go) so that it is parsed and rendered once for all of them.
 type sharedReads struct {
 	mu      sync.Mutex
 	entries map[readKey]*sharedRead
@@ -67,6 +68,10 @@ func (s *Syncer) shared(ctx context.Context, key readKey, read func() ([]storage
 	r.entries[key] = e
 	r.mu.Unlock()
 	e.evs, e.err = read()
+	if e.err == nil {
+		// Each event is parsed and rendered once for all the requests sharing it.
+		withDerived(e.evs)
+	}
 	close(e.done)
 	if e.err != nil {
 		r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -38,6 +39,24 @@ type Event struct {
 	ReplacesState string
 	PrevContent   []byte
 	PrevSender    string
+	// Derived, when set, holds what the sync engine computes from the fields above (the
+	// parsed JSON, the client-format rendering), computed once and shared by every copy of
+	// the Event: the /sync requests one topic 2 event woke share one read of it. The
+	// storage never sets it; nil means compute every time.
+	Derived *Derived
+}
+
+// Derived is a value computed once from an Event that must not change afterwards (see
+// Event.Derived); safe for concurrent use.
+type Derived struct {
+	once sync.Once
+	v    any
+}
+
+// Load returns the value, calling compute the first time.
+func (d *Derived) Load(compute func() any) any {
+	d.once.Do(func() { d.v = compute() })
+	return d.v
 }
 
 // NewRoomEvent is one topic 2 new-event record, ready to store.

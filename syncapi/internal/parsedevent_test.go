@@ -1,0 +1,105 @@
+package internal
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/axon-matrix/axon/syncapi/storage"
+)
+
+// An event carrying a Derived (the shared reads) is parsed and rendered once; every
+// recipient must still get exactly what rendering it for them alone gives: their own
+// unsigned.age, transaction_id for the sender's device only, and the same for room_id,
+// state, redacted, federation-format and event_fields renderings (those are not shared).
+func TestSharedRenderingMatchesOwn(t *testing.T) {
+	fed := func(extra string) []byte {
+		return []byte(`{"room_id":"!r:t","sender":"@a:t","type":"m.room.message","content":{"body":"x"},"origin_server_ts":1000,` +
+			`"depth":3,"hashes":{"sha256":"h"}` + extra + `}`)
+	}
+	msg := storage.Event{EventID: "$e", RoomID: "!r:t", Type: "m.room.message", Sender: "@a:t", OriginServerTS: 1000,
+		JSON: fed(`,"unsigned":{"age_ts":5}`), TxnDeviceID: "DEV", TxnID: "txn"}
+	early := msg
+	early.JSON = fed(`,"unsigned":{"Zz":1,"_a":{"b":2},"age":77}`) // keys sorting before and after age; a stored age
+	noTS := msg
+	noTS.OriginServerTS = 0
+	noTS.JSON = []byte(`{"room_id":"!r:t","sender":"@a:t","type":"m.room.message","content":{},"unsigned":{"age":5}}`)
+	noUnsigned := msg
+	noUnsigned.OriginServerTS, noUnsigned.JSON = 0, []byte(`{"sender":"@a:t","type":"m.room.message","content":{}}`)
+	state := storage.Event{EventID: "$s", RoomID: "!r:t", Type: "m.room.topic", Sender: "@a:t", StateKey: new(string),
+		OriginServerTS: 2000, JSON: []byte(`{"type":"m.room.topic","state_key":"","sender":"@a:t","content":{"topic":"t"},"origin_server_ts":2000}`),
+		ReplacesState: "$old", PrevContent: []byte(`{"topic":"o"}`), PrevSender: "@b:t"}
+	redacted := msg
+	redacted.JSON = fed("")
+	redacted.RedactedBecause = []byte(`{"event_id":"$red","type":"m.room.redaction","sender":"@a:t","room_id":"!r:t",` +
+		`"content":{},"redacts":"$e","origin_server_ts":1500}`)
+	redaction := storage.Event{EventID: "$red", RoomID: "!r:t", Type: "m.room.redaction", Sender: "@a:t", OriginServerTS: 1500,
+		JSON: []byte(`{"type":"m.room.redaction","sender":"@a:t","content":{"redacts":"$x"},"origin_server_ts":1500}`)}
+
+	recipients := []FormatOptions{
+		{UserID: "@b:t", DeviceID: "BDEV"},
+		{UserID: "@a:t", DeviceID: "DEV"},   // the sender's device: transaction_id
+		{UserID: "@a:t", DeviceID: "OTHER"}, // the sender's other device
+		{UserID: "@b:t", DeviceID: "BDEV", IncludeRoomID: true},
+		{UserID: "@a:t", DeviceID: "DEV", IncludeRoomID: true},
+		{UserID: "@b:t", DeviceID: "BDEV", Federation: true},
+		{UserID: "@b:t", DeviceID: "BDEV", Fields: []string{"content", "unsigned.age"}},
+		{UserID: "@b:t", DeviceID: "BDEV", Now: time.Time{}}, // no clock: no age, not shared
+	}
+	nows := []time.Time{time.UnixMilli(4000), time.UnixMilli(4000), time.UnixMilli(987654321), time.UnixMilli(500) /* before ts: age 0 */}
+	tests := []struct {
+		name string
+		ev   storage.Event
+	}{
+		{"message", msg}, {"unsigned keys around age", early}, {"no origin_server_ts", noTS}, {"no unsigned", noUnsigned},
+		{"state with prev_content", state}, {"redacted", redacted}, {"redaction", redaction},
+	}
+	for _, tc := range tests {
+		shared := tc.ev
+		shared.Derived = &storage.Derived{}
+		for ri, r := range recipients {
+			for ni, now := range nows {
+				o := r
+				if ri != len(recipients)-1 {
+					o.Now = now
+				}
+				own := tc.ev // no Derived: rendered for this recipient alone
+				want := ClientEvent(&own, o)
+				copyOf := shared // a copy of the shared read, as scanTimeline makes
+				got := ClientEvent(&copyOf, o)
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s, recipient %d, now %d:\n got %s\nwant %s", tc.name, ri, ni, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestSharedRenderingOnce: the shared rendering is made once per event and room_id option
+// and later recipients only write their age into it.
+func TestSharedRenderingOnce(t *testing.T) {
+	e := storage.Event{EventID: "$e", Type: "m.room.message", Sender: "@a:t", OriginServerTS: 1000,
+		JSON: []byte(`{"type":"m.room.message","sender":"@a:t","content":{"body":"x"},"origin_server_ts":1000}`), Derived: &storage.Derived{}}
+	first := ClientEvent(&e, FormatOptions{UserID: "@b:t", Now: time.UnixMilli(3000)})
+	p := parsedOf(&e)
+	if p != parsedOf(&e) {
+		t.Fatal("the event was parsed twice")
+	}
+	r := p.rendered(&e, false)
+	for i := range 5 {
+		got := ClientEvent(&e, FormatOptions{UserID: fmt.Sprint("@u", i, ":t"), Now: time.UnixMilli(int64(3000 + i))})
+		want := fmt.Sprintf(`{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":%d}}`, 2000+i)
+		if string(got) != want {
+			t.Fatalf("recipient %d: got %s want %s", i, got, want)
+		}
+	}
+	if p.rendered(&e, false) != r || string(first) != `{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":2000}}` {
+		t.Fatalf("rendered again, or first rendering %s", first)
+	}
+	// A caller appending to its copy must not change what the next recipient gets.
+	_ = append(first, '!')
+	if got := ClientEvent(&e, FormatOptions{Now: time.UnixMilli(3000)}); !bytes.Equal(got, first) {
+		t.Fatalf("got %s", got)
+	}
+}
