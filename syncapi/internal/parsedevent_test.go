@@ -2,7 +2,9 @@ package internal
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,5 +103,33 @@ func TestSharedRenderingOnce(t *testing.T) {
 	_ = append(first, '!')
 	if got := ClientEvent(&e, FormatOptions{Now: time.UnixMilli(3000)}); !bytes.Equal(got, first) {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// TestSharedRenderingConcurrent: the requests one event woke render it at the same time
+// (run with -race); each gets its own age.
+func TestSharedRenderingConcurrent(t *testing.T) {
+	e := storage.Event{EventID: "$e", Type: "m.room.message", Sender: "@a:t", OriginServerTS: 1000,
+		JSON: []byte(`{"type":"m.room.message","sender":"@a:t","content":{"body":"x"},"origin_server_ts":1000}`), Derived: &storage.Derived{}}
+	const n = 16
+	got := make([]json.RawMessage, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cp := e
+			if len(eventContent(&cp)) == 0 {
+				t.Error("no content")
+			}
+			got[i] = ClientEvent(&cp, FormatOptions{UserID: fmt.Sprint("@u", i, ":t"), Now: time.UnixMilli(int64(2000 + i))})
+		}()
+	}
+	wg.Wait()
+	for i, g := range got {
+		want := fmt.Sprintf(`{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":%d}}`, 1000+i)
+		if string(g) != want {
+			t.Fatalf("recipient %d: got %s want %s", i, g, want)
+		}
 	}
 }
