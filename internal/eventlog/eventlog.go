@@ -38,6 +38,26 @@ type Message struct {
 // Handlers must be idempotent: after a crash a message may be delivered again.
 type Handler func(ctx context.Context, msg Message) error
 
+// BatchHandler processes a run of consecutive messages of one Key, in the order published,
+// as one unit: returning nil commits them all; returning an error makes the consumer retry
+// the whole run (with backoff) before going on with that key. A run holds only messages
+// already waiting for the key when the call starts (the consumer never waits to fill one),
+// so a lone message goes alone. Like a Handler it must be idempotent.
+type BatchHandler func(ctx context.Context, msgs []Message) error
+
+// Batch turns a Handler into a BatchHandler that handles a run's messages one by one and
+// stops at the first error (the whole run is then retried, so h must be idempotent).
+func Batch(h Handler) BatchHandler {
+	return func(ctx context.Context, msgs []Message) error {
+		for _, m := range msgs {
+			if err := h(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // Producer publishes messages. Publish returns once the log has stored them durably.
 type Producer interface {
 	Publish(ctx context.Context, msgs ...Message) error
@@ -50,6 +70,12 @@ type Consumer interface {
 	// are handled in order, one at a time; different keys may be handled concurrently, so
 	// one slow room never stalls the others. Offsets are committed after the handler returns.
 	Consume(ctx context.Context, topic, group string, h Handler) error
+	// ConsumeBatch is Consume handing each key's waiting messages to h in runs of up to
+	// maxBatch (at least 1): under load a key's queued messages are handled in one call (one
+	// transaction of the handler's instead of one per message); a message arriving alone is
+	// handed over alone, at once. Offsets are committed after the call covering them
+	// returned nil. Consume is ConsumeBatch with maxBatch 1.
+	ConsumeBatch(ctx context.Context, topic, group string, maxBatch int, h BatchHandler) error
 	Close() error
 }
 

@@ -22,11 +22,20 @@ type consumer struct{ log *Log }
 // Close does nothing: each Consume call cleans up when its context ends.
 func (c *consumer) Close() error { return nil }
 
-// Consume delivers topic's messages to h as group until ctx is done. It first takes the
-// group's lease on the topic (waiting while another live Consume call holds it), then reads
-// every partition from the group's committed offsets and hands the messages to a per-key
-// dispatcher; offsets are written back as handlers finish.
+// Consume delivers topic's messages to h one at a time (ConsumeBatch with maxBatch 1).
 func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.Handler) error {
+	if h == nil {
+		return fmt.Errorf("embedded eventlog: nil handler")
+	}
+	return c.ConsumeBatch(ctx, topic, group, 1, eventlog.Batch(h))
+}
+
+// ConsumeBatch delivers topic's messages to h as group until ctx is done. It first takes
+// the group's lease on the topic (waiting while another live call holds it), then reads
+// every partition from the group's committed offsets and hands the messages to a per-key
+// dispatcher, which gives h each key's waiting messages in runs of up to maxBatch; offsets
+// are written back as handlers finish.
+func (c *consumer) ConsumeBatch(ctx context.Context, topic, group string, maxBatch int, h eventlog.BatchHandler) error {
 	if group == "" {
 		return fmt.Errorf("embedded eventlog: empty consumer group")
 	}
@@ -50,7 +59,7 @@ func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.
 	for attempt := 1; ; attempt++ {
 		ok, err := c.log.acquireLease(ctx, group, topic, owner)
 		if err == nil && ok {
-			err = c.consumeOwned(ctx, topic, group, owner, parts, h)
+			err = c.consumeOwned(ctx, topic, group, owner, parts, maxBatch, h)
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if rerr := c.log.releaseLease(rctx, group, topic, owner); rerr != nil {
 				log.WithError(rerr).Warn("releasing consumer lease")
@@ -76,7 +85,7 @@ func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.
 
 // consumeOwned consumes while this call holds the lease. It returns nil when ctx ends or
 // the lease is lost, and an error on a database failure (Consume retries).
-func (c *consumer) consumeOwned(ctx context.Context, topic, group, owner string, parts int, h eventlog.Handler) error {
+func (c *consumer) consumeOwned(ctx context.Context, topic, group, owner string, parts, maxBatch int, h eventlog.BatchHandler) error {
 	cfg := c.log.cfg
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -88,11 +97,12 @@ func (c *consumer) consumeOwned(ctx context.Context, topic, group, owner string,
 	log := c.log.logger().WithField("topic", topic).WithField("group", group)
 	cm := &committer{log: c.log, topic: topic, group: group, dirty: map[int32]int64{}, signal: make(chan struct{}, 1)}
 	d := dispatch.New(runCtx, dispatch.Config{
-		Handler:    h,
-		MaxActive:  cfg.MaxActiveKeys,
-		MaxPending: cfg.MaxPending,
-		Backoff:    cfg.Backoff,
-		Commit:     cm.mark,
+		BatchHandler: h,
+		MaxBatch:     maxBatch,
+		MaxActive:    cfg.MaxActiveKeys,
+		MaxPending:   cfg.MaxPending,
+		Backoff:      cfg.Backoff,
+		Commit:       cm.mark,
 		OnError: func(m eventlog.Message, attempt int, err error) {
 			metrics.HandlerErrors.WithLabelValues("embedded", topic, group).Inc()
 			log.WithError(err).WithField("key", m.Key).WithField("offset", m.Offset).

@@ -1,6 +1,7 @@
 // Package eventlogtest is the test suite every event log backend must pass: it proves the
 // guarantees of ARCHITECTURE.md §5 (at-least-once, per-key order under concurrent
-// producers, idempotent replays after a consumer dies before committing, no message lost
+// producers, runs of one key's messages handed over together in order (ConsumeBatch),
+// idempotent replays after a consumer dies before committing, no message lost
 // when a producer dies between its database commit and the publish, slow keys not stalling
 // others on the same partition, offsets surviving a restart). Each backend's tests call Run.
 package eventlogtest
@@ -47,6 +48,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("PerKeyOrderConcurrentProducers", s.testPerKeyOrder)
 	t.Run("RetryKeepsKeyOrder", s.testRetry)
 	t.Run("SlowKeyDoesNotStallPartition", s.testSlowKey)
+	t.Run("ConsumeBatch", s.testConsumeBatch)
 	t.Run("OffsetsSurviveRestart", s.testOffsetsSurviveRestart)
 	t.Run("ConsumerKilledBeforeCommit", s.testConsumerKilledBeforeCommit)
 	t.Run("ProducerKilledAfterCommit", s.testProducerKilledAfterCommit)

@@ -26,9 +26,18 @@ type consumer struct{ log *Log }
 // Close does nothing: each Consume call closes its group member when its context ends.
 func (c *consumer) Close() error { return nil }
 
-// Consume joins group and delivers topic's messages to h until ctx is done. After a
-// rebalance or a broker error it joins again.
+// Consume delivers topic's messages to h one at a time (ConsumeBatch with maxBatch 1).
 func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.Handler) error {
+	if h == nil {
+		return errors.New("kafka eventlog: nil handler")
+	}
+	return c.ConsumeBatch(ctx, topic, group, 1, eventlog.Batch(h))
+}
+
+// ConsumeBatch joins group and delivers topic's messages to h until ctx is done, each
+// key's waiting messages in runs of up to maxBatch. After a rebalance or a broker error it
+// joins again.
+func (c *consumer) ConsumeBatch(ctx context.Context, topic, group string, maxBatch int, h eventlog.BatchHandler) error {
 	if group == "" {
 		return errors.New("kafka eventlog: empty consumer group")
 	}
@@ -56,7 +65,7 @@ func (c *consumer) Consume(ctx context.Context, topic, group string, h eventlog.
 			log.WithError(err).Warn("consumer group error")
 		}
 	}()
-	gh := &groupHandler{ctx: ctx, log: l, topic: topic, group: group, h: h, logger: log}
+	gh := &groupHandler{ctx: ctx, log: l, topic: topic, group: group, h: h, maxBatch: maxBatch, logger: log}
 	for attempt := 1; ; attempt++ {
 		err := cg.Consume(ctx, []string{topic}, gh)
 		if ctx.Err() != nil {
@@ -83,7 +92,8 @@ type groupHandler struct {
 	ctx          context.Context // the Consume call's: handlers keep it across rebalances
 	log          *Log
 	topic, group string
-	h            eventlog.Handler
+	h            eventlog.BatchHandler
+	maxBatch     int
 	logger       *logrus.Entry
 }
 
@@ -104,10 +114,11 @@ func (g *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (g *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	cfg := g.log.cfg
 	d := dispatch.New(g.ctx, dispatch.Config{
-		Handler:    g.h,
-		MaxActive:  cfg.MaxActiveKeys,
-		MaxPending: cfg.MaxPending,
-		Backoff:    cfg.Backoff,
+		BatchHandler: g.h,
+		MaxBatch:     g.maxBatch,
+		MaxActive:    cfg.MaxActiveKeys,
+		MaxPending:   cfg.MaxPending,
+		Backoff:      cfg.Backoff,
 		Commit: func(partition int32, next int64) {
 			sess.MarkOffset(g.topic, partition, next, "")
 		},

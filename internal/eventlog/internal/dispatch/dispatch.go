@@ -1,6 +1,7 @@
 // Package dispatch is the part of an event log consumer that both backends share: it runs
-// a Handler over delivered messages so that messages of one key are handled one at a time in
-// order, different keys run concurrently on a bounded number of workers (one slow room never
+// a handler over delivered messages so that messages of one key are handled one call at a
+// time in order (a call takes the run of the key's messages waiting at that moment, up to
+// MaxBatch, for a BatchHandler), different keys run concurrently on a bounded number of workers (one slow room never
 // stalls the rooms that share its partition, ARCHITECTURE.md §5), failing handlers are
 // retried with backoff, and the offset reported for commit per partition never passes a
 // message whose handler has not succeeded.
@@ -21,7 +22,14 @@ var ErrStopped = errors.New("dispatch: stopped")
 
 // Config configures a Dispatcher.
 type Config struct {
-	// Handler handles each message. Required.
+	// BatchHandler handles runs of up to MaxBatch consecutive messages of one key: the
+	// messages queued for the key when a call starts, never waiting for more. Either it or
+	// Handler is required.
+	BatchHandler eventlog.BatchHandler
+	// MaxBatch caps a BatchHandler call's messages (default 1).
+	MaxBatch int
+	// Handler handles each message (a BatchHandler with MaxBatch 1); used when BatchHandler
+	// is nil.
 	Handler eventlog.Handler
 	// MaxActive caps the handler calls running at once (default 16).
 	MaxActive int
@@ -34,7 +42,8 @@ type Config struct {
 	Commit func(partition int32, next int64)
 	// Backoff is the wait between retries of a failing handler (default DefaultBackoff).
 	Backoff Backoff
-	// OnError, if set, is told of every failed handler call (for logs and metrics).
+	// OnError, if set, is told of every failed handler call (for logs and metrics), once
+	// per message the call covered.
 	OnError func(msg eventlog.Message, attempt int, err error)
 	// OnSuccess, if set, is told of every message handled successfully.
 	OnSuccess func(msg eventlog.Message)
@@ -71,6 +80,13 @@ func New(ctx context.Context, cfg Config) *Dispatcher {
 	}
 	if cfg.Backoff.Min <= 0 {
 		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.BatchHandler == nil {
+		cfg.BatchHandler = eventlog.Batch(cfg.Handler)
+		cfg.MaxBatch = 1
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1
 	}
 	return &Dispatcher{
 		cfg:   cfg,
@@ -145,7 +161,8 @@ func (d *Dispatcher) stopped() bool {
 }
 
 // run handles key's queue until it is empty (the queue is then forgotten; a later message
-// of the key starts a new run) or the dispatcher stops.
+// of the key starts a new run) or the dispatcher stops. Each call takes the messages queued
+// at that moment, up to MaxBatch; they are committed only after the call succeeded.
 func (d *Dispatcher) run(key string, q *keyQueue) {
 	defer d.wg.Done()
 	for {
@@ -155,10 +172,10 @@ func (d *Dispatcher) run(key string, q *keyQueue) {
 			d.mu.Unlock()
 			return
 		}
-		msg := q.msgs[0]
+		batch := append([]eventlog.Message(nil), q.msgs[:min(len(q.msgs), d.cfg.MaxBatch)]...)
 		d.mu.Unlock()
 
-		if !d.handle(msg) {
+		if !d.handle(batch) {
 			d.mu.Lock()
 			delete(d.keys, key)
 			for range q.msgs {
@@ -170,17 +187,46 @@ func (d *Dispatcher) run(key string, q *keyQueue) {
 		}
 
 		d.mu.Lock()
-		q.msgs = q.msgs[1:]
-		if next, moved := d.parts[msg.Partition].finish(msg.Offset); moved && d.cfg.Commit != nil {
-			d.cfg.Commit(msg.Partition, next)
-		}
+		q.msgs = q.msgs[len(batch):]
+		d.finish(batch)
 		d.mu.Unlock()
-		<-d.slots
+		for range batch {
+			<-d.slots
+		}
 	}
 }
 
-// handle calls the handler until it succeeds (true) or the dispatcher stops (false).
-func (d *Dispatcher) handle(msg eventlog.Message) bool {
+// finish marks a handled run's offsets done and reports each partition's new commit
+// position once (a key's messages normally share one partition). Called with d.mu held.
+func (d *Dispatcher) finish(batch []eventlog.Message) {
+	type move struct {
+		part int32
+		next int64
+	}
+	var moves []move
+	for _, m := range batch {
+		next, moved := d.parts[m.Partition].finish(m.Offset)
+		if !moved {
+			continue
+		}
+		i := 0
+		for i < len(moves) && moves[i].part != m.Partition {
+			i++
+		}
+		if i == len(moves) {
+			moves = append(moves, move{part: m.Partition})
+		}
+		moves[i].next = next
+	}
+	if d.cfg.Commit != nil {
+		for _, mv := range moves {
+			d.cfg.Commit(mv.part, mv.next)
+		}
+	}
+}
+
+// handle calls the handler with batch until it succeeds (true) or the dispatcher stops (false).
+func (d *Dispatcher) handle(batch []eventlog.Message) bool {
 	for attempt := 1; ; attempt++ {
 		select {
 		case d.sem <- struct{}{}:
@@ -193,11 +239,13 @@ func (d *Dispatcher) handle(msg eventlog.Message) bool {
 			<-d.sem
 			return false
 		}
-		err := d.call(msg)
+		err := d.call(batch)
 		<-d.sem
 		if err == nil {
 			if d.cfg.OnSuccess != nil {
-				d.cfg.OnSuccess(msg)
+				for _, m := range batch {
+					d.cfg.OnSuccess(m)
+				}
 			}
 			return true
 		}
@@ -205,7 +253,9 @@ func (d *Dispatcher) handle(msg eventlog.Message) bool {
 			return false // a handler cut short by shutdown is not a failure to report
 		}
 		if d.cfg.OnError != nil {
-			d.cfg.OnError(msg, attempt, err)
+			for _, m := range batch {
+				d.cfg.OnError(m, attempt, err)
+			}
 		}
 		t := time.NewTimer(d.cfg.Backoff.Delay(attempt))
 		select {
@@ -221,14 +271,14 @@ func (d *Dispatcher) handle(msg eventlog.Message) bool {
 }
 
 // call runs the handler, turning a panic into an error so one bad message cannot take the
-// consumer down; the message is retried like any failure.
-func (d *Dispatcher) call(msg eventlog.Message) (err error) {
+// consumer down; the run is retried like any failure.
+func (d *Dispatcher) call(batch []eventlog.Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &PanicError{Value: p}
 		}
 	}()
-	return d.cfg.Handler(d.ctx, msg)
+	return d.cfg.BatchHandler(d.ctx, batch)
 }
 
 // PanicError is the error a panicking handler call is turned into.
