@@ -61,6 +61,9 @@ type Routes struct {
 	uia     *auth.UIA
 	now     func() time.Time
 	paths   []routerPath
+	// clientRouter is Routers.Client and clientIndex the route index its routes go through.
+	clientRouter *mux.Router
+	clientIndex  *setup.RouteIndex
 	// loginFailures limits password guessing on POST /login.
 	loginFailures *failureLimiter
 	// userLocks serialise this process's read-modify-write updates of one user's push
@@ -114,6 +117,7 @@ func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.Roo
 	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
 		loginFailures: newFailureLimiter(loginFailureBurst, loginFailureInterval),
 		uia:           &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
+	rt.clientRouter, rt.clientIndex = routers.Client, setup.NewRouteIndex(routers.Client, "/_matrix/client")
 	rt.register(routers)
 	rt.addMethodFallbacks()
 	return rt
@@ -126,8 +130,12 @@ func (rt *Routes) client(router *mux.Router, method, path string, a access, h ha
 	}
 }
 
-// route registers one method and path on router.
+// route registers one method and path on router; the client router's routes go through
+// its route index, so a request tries the routes of its own group (say /v3/rooms) only.
 func (rt *Routes) route(router *mux.Router, method, path string, a access, h handlerFunc) {
+	if router == rt.clientRouter {
+		router, path = rt.clientIndex.Router(path)
+	}
 	router.Handle(path, rt.wrap(a, h)).Methods(method)
 	rt.paths = append(rt.paths, routerPath{router, path})
 }

@@ -31,7 +31,9 @@ func FullPathRouter(parent *mux.Router) *mux.Router {
 	})
 	f.router.NotFoundHandler, f.router.MethodNotAllowedHandler = wrongMethod, wrongMethod
 	f.wrongMethod = wrongMethod
-	parent.MatcherFunc(f.match)
+	// The handler is never used (match sets the matched route's); it lets Walk reach the
+	// router's routes.
+	parent.MatcherFunc(f.match).Handler(f.router)
 	return f.router
 }
 
