@@ -93,9 +93,11 @@ func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {
 func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, group string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	run := func(topic string, h eventlog.Handler) {
+	// maxBatch 1 is Consume; topic 2 takes a room's queued records in runs (one transaction
+	// for a burst of a room's messages, consumers.RoomEventConsumer.HandleBatch).
+	run := func(topic string, maxBatch int, h eventlog.BatchHandler) {
 		defer s.wg.Done()
-		if err := consumer.Consume(ctx, topic, group, h); err != nil && !errors.Is(err, context.Canceled) {
+		if err := consumer.ConsumeBatch(ctx, topic, group, maxBatch, h); err != nil && !errors.Is(err, context.Canceled) {
 			logrus.WithError(err).WithField("topic", topic).Error("syncapi consumer stopped")
 			s.mu.Lock()
 			s.errs = append(s.errs, fmt.Errorf("consuming %s: %w", topic, err))
@@ -103,8 +105,8 @@ func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, grou
 		}
 	}
 	s.wg.Add(2)
-	go run(topics.RoomEvent, s.RoomEvents.Handle)
-	go run(topics.AccountData, s.AccountData.Handle)
+	go run(topics.RoomEvent, consumers.MaxBatch, s.RoomEvents.HandleBatch)
+	go run(topics.AccountData, 1, eventlog.Batch(s.AccountData.Handle))
 }
 
 // Stop stops the consumers, waits for the handlers in flight, and returns the errors the

@@ -22,10 +22,18 @@ import (
 // RoomEventConsumer handles topic 2 (roomserver → syncapi).
 type RoomEventConsumer struct {
 	db       *storage.Database
-	notifier *internal.Notifier
+	notifier roomNotifier
 	// rsAPI is arrow 2 (syncapi → roomserver): fetching added state events the syncapi lacks.
 	rsAPI rsapi.RoomserverAPI
 	log   *logrus.Entry
+}
+
+// roomNotifier is what the topic 2 consumer tells of what became visible (an
+// *internal.Notifier; the tests record the calls).
+type roomNotifier interface {
+	OnRoomEvents(pos int64, events []storage.Event)
+	OnRoomAdvance(from, to int64, events []storage.Event, deltas []storage.RoomStateDelta)
+	OnRedaction()
 }
 
 // NewRoomEventConsumer builds the topic 2 handler.
@@ -118,22 +126,13 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 // storeNewEvent stores a new-event record; it returns the stored record too (nil when the
 // position was skipped), with the state changes it applied.
 func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, *storage.NewRoomEvent, error) {
-	var ev *storage.Event
-	if d != nil {
-		ev = internal.ParseEvent(d.Event, d.EventID)
-	}
-	if ev != nil && ev.RoomID == "" {
-		// A v12 create event carries no room_id (its ID derives the room's); the record's
-		// log key is the room ID.
-		ev.RoomID = key
-	}
-	if ev == nil || ev.RoomID == "" {
+	rec := newRecord(d, key)
+	if rec == nil {
 		c.log.WithField("pos", pos).Error("topic 2 new event record without a usable event; position skipped")
 		adv, err := c.db.SkipPosition(ctx, storage.StreamRoom, pos)
 		return adv, nil, err
 	}
-	ev.TxnDeviceID, ev.TxnID, ev.HistoryVisibility = d.TxnDeviceID, d.TxnID, d.HistoryVisibility
-	rec := &storage.NewRoomEvent{Event: *ev, RemovesStateEventIDs: d.RemovesStateEventIDs}
+	ev := &rec.Event
 	// Added state events other than the event itself that the syncapi has not stored are
 	// fetched from the roomserver (arrow 2).
 	var others []string
@@ -179,6 +178,28 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 		return adv, nil, err
 	}
 	return adv, rec, err
+}
+
+// newRecord is the record to store for a new-event payload (its AddsStateEventIDs left for
+// the caller to set), or nil when the payload has no usable event.
+func newRecord(d *rsapi.OutputNewRoomEventData, key string) *storage.NewRoomEvent {
+	if d == nil {
+		return nil
+	}
+	ev := internal.ParseEvent(d.Event, d.EventID)
+	if ev == nil {
+		return nil
+	}
+	if ev.RoomID == "" {
+		// A v12 create event carries no room_id (its ID derives the room's); the record's
+		// log key is the room ID.
+		ev.RoomID = key
+	}
+	if ev.RoomID == "" {
+		return nil
+	}
+	ev.TxnDeviceID, ev.TxnID, ev.HistoryVisibility = d.TxnDeviceID, d.TxnID, d.HistoryVisibility
+	return &storage.NewRoomEvent{Event: *ev, RemovesStateEventIDs: d.RemovesStateEventIDs}
 }
 
 func (c *RoomEventConsumer) storeRedaction(ctx context.Context, pos int64, d *rsapi.OutputRedactionData) (storage.Advance, error) {

@@ -147,44 +147,50 @@ func (d *Database) StoreRoomEvent(ctx context.Context, pos int64, ev *NewRoomEve
 		if err != nil {
 			return err
 		}
-		if dup, err := seen(ctx, tx, StreamRoom, w, pos); err != nil || dup {
-			adv = Advance{From: w, To: w, Duplicate: dup}
-			return err
-		}
-		e := ev.Event
-		e.StreamPos = pos
-		if e.StateKey != nil && contains(ev.AddsStateEventIDs, e.EventID) {
-			// A room's records arrive in order, so the state before pos is complete here.
-			prev, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
-				JOIN syncapi_events e ON e.event_id = h.event_id
-				WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos < $4
-				ORDER BY h.stream_pos DESC LIMIT 1`, e.RoomID, e.Type, *e.StateKey, pos))
-			switch {
-			case err == nil:
-				e.ReplacesState, e.PrevContent, e.PrevSender = prev.EventID, contentOf(prev.JSON), prev.Sender
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-		}
-		if err := insertEvent(ctx, tx, &e); err != nil {
-			return fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
-		}
-		known := map[string]*Event{e.EventID: &e}
-		for i := range ev.StateEvents {
-			se := ev.StateEvents[i]
-			se.StreamPos = 0
-			if err := insertEvent(ctx, tx, &se); err != nil {
-				return fmt.Errorf("syncapi storage: storing state event %s: %w", se.EventID, err)
-			}
-			known[se.EventID] = &se
-		}
-		if ev.Applied, err = applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
-			return err
-		}
-		adv, err = receive(ctx, tx, StreamRoom, w, pos)
+		adv, err = storeRoomEvent(ctx, tx, w, pos, ev)
 		return err
 	})
 	return adv, err
+}
+
+// storeRoomEvent is StoreRoomEvent inside tx, the room watermark being w (read by
+// lockStream in tx, or the To of the previous record stored in tx).
+func storeRoomEvent(ctx context.Context, tx *sql.Tx, w, pos int64, ev *NewRoomEvent) (Advance, error) {
+	if dup, err := seen(ctx, tx, StreamRoom, w, pos); err != nil || dup {
+		return Advance{From: w, To: w, Duplicate: dup}, err
+	}
+	e := ev.Event
+	e.StreamPos = pos
+	if e.StateKey != nil && contains(ev.AddsStateEventIDs, e.EventID) {
+		// A room's records arrive in order, so the state before pos is complete here.
+		prev, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
+			JOIN syncapi_events e ON e.event_id = h.event_id
+			WHERE h.room_id = $1 AND h.event_type = $2 AND h.state_key = $3 AND h.stream_pos < $4
+			ORDER BY h.stream_pos DESC LIMIT 1`, e.RoomID, e.Type, *e.StateKey, pos))
+		switch {
+		case err == nil:
+			e.ReplacesState, e.PrevContent, e.PrevSender = prev.EventID, contentOf(prev.JSON), prev.Sender
+		case !errors.Is(err, sql.ErrNoRows):
+			return Advance{}, err
+		}
+	}
+	if err := insertEvent(ctx, tx, &e); err != nil {
+		return Advance{}, fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
+	}
+	known := map[string]*Event{e.EventID: &e}
+	for i := range ev.StateEvents {
+		se := ev.StateEvents[i]
+		se.StreamPos = 0
+		if err := insertEvent(ctx, tx, &se); err != nil {
+			return Advance{}, fmt.Errorf("syncapi storage: storing state event %s: %w", se.EventID, err)
+		}
+		known[se.EventID] = &se
+	}
+	var err error
+	if ev.Applied, err = applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
+		return Advance{}, err
+	}
+	return receive(ctx, tx, StreamRoom, w, pos)
 }
 
 // SkipPosition marks a position as stored without storing anything, for a record that can

@@ -14,7 +14,7 @@ import (
 
 const room = "!r:test"
 
-func openDB(t *testing.T, dsn string) (*sqlutil.DB, *Database) {
+func openDB(t testing.TB, dsn string) (*sqlutil.DB, *Database) {
 	t.Helper()
 	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
 	if err != nil {

@@ -1,0 +1,102 @@
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/axon-matrix/axon/internal/eventlog"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/syncapi/storage"
+)
+
+// MaxBatch is the most topic 2 records of one room HandleBatch is given at once
+// (eventlog.Consumer.ConsumeBatch).
+const MaxBatch = 64
+
+// HandleBatch is the eventlog.BatchHandler for topic 2: msgs are consecutive records of
+// one room. Consecutive new-event records whose added state is at most the event itself
+// (nothing to fetch from the roomserver over arrow 2) are stored in one transaction
+// (storage.StoreRoomEvents), and the notifier is told once for them. Every other record
+// (redactions, records whose added state may need a fetch, undecodable or unknown ones)
+// goes through Handle, in its place in the order. Like Handle it is idempotent: a replayed
+// run changes nothing and tells the notifier nothing; after an error the log delivers the
+// whole run again.
+func (c *RoomEventConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) error {
+	var run []storage.RoomEventAt
+	for _, m := range msgs {
+		if r, ok := storable(m); ok {
+			run = append(run, r)
+			continue
+		}
+		if err := c.storeRun(ctx, run); err != nil {
+			return err
+		}
+		run = run[:0]
+		if err := c.Handle(ctx, m); err != nil {
+			return err
+		}
+	}
+	return c.storeRun(ctx, run)
+}
+
+// storable returns the record of a new-event message that can be stored without a fetch:
+// a decodable event at a position, adding no state but its own.
+func storable(m eventlog.Message) (storage.RoomEventAt, bool) {
+	var out rsapi.OutputEvent
+	if json.Unmarshal(m.Value, &out) != nil || out.Type != rsapi.OutputNewRoomEvent || out.StreamPos <= 0 {
+		return storage.RoomEventAt{}, false
+	}
+	rec := newRecord(out.NewRoomEvent, m.Key)
+	if rec == nil {
+		return storage.RoomEventAt{}, false
+	}
+	for _, id := range out.NewRoomEvent.AddsStateEventIDs {
+		if id != rec.Event.EventID {
+			return storage.RoomEventAt{}, false
+		}
+	}
+	rec.AddsStateEventIDs = out.NewRoomEvent.AddsStateEventIDs
+	return storage.RoomEventAt{Pos: out.StreamPos, Event: rec}, true
+}
+
+// storeRun stores a run of storable records in one transaction and tells the notifier.
+// When the watermark moved exactly over the run's own new positions, in order (the common
+// case), the notifier learns the events and state changes from the records themselves;
+// otherwise (records out of order, positions received earlier above them) it reads back
+// what became visible, as Handle does.
+func (c *RoomEventConsumer) storeRun(ctx context.Context, run []storage.RoomEventAt) error {
+	if len(run) == 0 {
+		return nil
+	}
+	advs, err := c.db.StoreRoomEvents(ctx, run)
+	if err != nil {
+		return err
+	}
+	adv := storage.Advance{From: advs[0].From, To: advs[len(advs)-1].To}
+	if !adv.Advanced() {
+		return nil
+	}
+	evs := make([]storage.Event, 0, len(run))
+	var deltas []storage.RoomStateDelta
+	next := adv.From + 1
+	for i, r := range run {
+		if advs[i].Duplicate {
+			continue
+		}
+		if r.Pos != next {
+			return c.notify(ctx, adv)
+		}
+		next++
+		ev := r.Event.Event
+		ev.StreamPos = r.Pos
+		evs = append(evs, ev)
+		for _, d := range r.Event.Applied {
+			deltas = append(deltas, storage.RoomStateDelta{RoomID: ev.RoomID, StateDelta: d})
+		}
+	}
+	if next-1 != adv.To {
+		return c.notify(ctx, adv)
+	}
+	c.notifier.OnRoomAdvance(adv.From, adv.To, evs, deltas)
+	return nil
+}
