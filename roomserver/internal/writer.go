@@ -300,23 +300,30 @@ func (w *roomWriter) flush(ctx context.Context) error {
 			records++
 		}
 	}
-	// All of the transaction's positions in one statement, and its events' in another.
+	// All of the transaction's positions and its events' (AssignStreamPositions: one
+	// statement on Postgres, two on SQLite).
+	offsets := make(map[int64]int64, records)
+	off := int64(0)
+	for _, p := range w.pending {
+		if p.roomEvent != nil {
+			if p.eventNID != 0 {
+				offsets[p.eventNID] = off
+			}
+			off++
+		}
+	}
 	var pos int64
 	if records > 0 {
 		var err error
-		if pos, err = w.s.NextStreamPositions(ctx, records); err != nil {
+		if pos, err = w.s.AssignStreamPositions(ctx, records, offsets); err != nil {
 			return err
 		}
 	}
-	eventPos := make(map[int64]int64, records)
 	msgs := make([]eventlog.Message, 0, len(w.pending))
 	for _, p := range w.pending {
 		v := p.other
 		if p.roomEvent != nil {
 			p.roomEvent.StreamPos = pos
-			if p.eventNID != 0 {
-				eventPos[p.eventNID] = pos
-			}
 			pos++
 			v = p.roomEvent
 		}
@@ -325,9 +332,6 @@ func (w *roomWriter) flush(ctx context.Context) error {
 			return err
 		}
 		msgs = append(msgs, eventlog.Message{Topic: p.topic, Key: p.key, Value: b})
-	}
-	if err := w.s.SetEventStreamPositions(ctx, eventPos); err != nil {
-		return err
 	}
 	w.pending = nil
 	if len(msgs) == 0 {

@@ -29,7 +29,8 @@ func Open(ctx context.Context, db *sqlutil.DB) (*Database, error) {
 
 // Store runs the roomserver's statements on a database handle or inside a transaction.
 type Store struct {
-	q sqlutil.Querier
+	q       sqlutil.Querier
+	dialect sqlutil.Dialect
 	// writes counts the statements inside the transaction that may have changed a row.
 	writes int
 }
@@ -69,14 +70,14 @@ func (c countingTx) QueryRowContext(ctx context.Context, query string, args ...a
 
 // Reader returns a Store that reads outside any transaction. On SQLite (one connection)
 // never use it while a transaction of this database is open in the same goroutine.
-func (d *Database) Reader() *Store { return &Store{q: d.db.DB} }
+func (d *Database) Reader() *Store { return &Store{q: d.db.DB, dialect: d.db.Dialect} }
 
 // WithTx runs fn in one transaction: committed if fn returns nil, rolled back otherwise,
 // so a rejected request leaves nothing behind. fn gets both the Store bound to the
 // transaction and the *sql.Tx itself (for the outbox).
 func (d *Database) WithTx(ctx context.Context, fn func(s *Store, tx *sql.Tx) error) error {
 	return sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
-		s := &Store{}
+		s := &Store{dialect: d.db.Dialect}
 		s.q = countingTx{tx: tx, s: s}
 		return fn(s, tx)
 	})

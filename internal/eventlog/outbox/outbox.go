@@ -144,20 +144,7 @@ func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message
 		return fmt.Errorf("outbox: Stage needs the caller's transaction")
 	}
 	if o.db.Dialect == sqlutil.Postgres {
-		keys := make([]string, 0, len(msgs))
-		seen := map[string]bool{}
-		for _, m := range msgs {
-			if !seen[m.Key] {
-				seen[m.Key] = true
-				keys = append(keys, m.Key)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, hash32(o.table), hash32(k)); err != nil {
-				return fmt.Errorf("outbox: locking key: %w", err)
-			}
-		}
+		return o.stagePostgres(ctx, tx, msgs)
 	}
 	now := time.Now().UnixMilli()
 	for _, m := range msgs {
@@ -179,6 +166,66 @@ func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message
 		}
 	}
 	return nil
+}
+
+// stagePostgres stages msgs in one statement (one round trip): it takes the advisory lock of
+// each key, in sorted order, before inserting the rows, which get their ids in the order of
+// msgs. The roomserver stages while it holds the topic 2 counter row (roomserver/storage
+// AssignStreamPositions), so every round trip here keeps other rooms' sends waiting.
+func (o *Outbox) stagePostgres(ctx context.Context, tx *sql.Tx, msgs []eventlog.Message) error {
+	keys := make([]string, 0, len(msgs))
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if !seen[m.Key] {
+			seen[m.Key] = true
+			keys = append(keys, m.Key)
+		}
+	}
+	sort.Strings(keys)
+	args := []any{hash32(o.table)}
+	locks := make([]string, len(keys))
+	for i, k := range keys {
+		locks[i] = fmt.Sprintf("(CAST($%d AS INTEGER))", len(args)+1)
+		args = append(args, hash32(k))
+	}
+	now := time.Now().UnixMilli()
+	rows := make([]string, len(msgs))
+	for i, m := range msgs {
+		headers, err := encodeHeaders(m.Headers)
+		if err != nil {
+			return err
+		}
+		value := m.Value
+		if value == nil {
+			value = []byte{}
+		}
+		n := len(args)
+		rows[i] = fmt.Sprintf("(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BYTEA), CAST($%d AS TEXT), CAST($%d AS BIGINT))",
+			n+1, n+2, n+3, n+4, n+5, n+6)
+		args = append(args, i, m.Topic, m.Key, value, headers, now)
+	}
+	// The locks' subquery is joined (one row), so it runs before any row is inserted; the
+	// VALUES list of keys is scanned in order, so the locks are taken in sorted order and
+	// concurrent stagers cannot deadlock; ORDER BY ord numbers the rows in msgs' order.
+	_, err := tx.ExecContext(ctx, `WITH l AS (SELECT pg_advisory_xact_lock(CAST($1 AS INTEGER), k) FROM (VALUES `+strings.Join(locks, ", ")+`) AS ks (k))
+		INSERT INTO `+o.table+` (topic, msg_key, value, headers, created_ms)
+		SELECT v.topic, v.msg_key, v.value, v.headers, v.created_ms
+		FROM (VALUES `+strings.Join(rows, ", ")+`) AS v (ord, topic, msg_key, value, headers, created_ms),
+			(SELECT COUNT(*) FROM l) AS locked
+		ORDER BY v.ord`, args...)
+	if err != nil {
+		return fmt.Errorf("outbox: staging: %w", err)
+	}
+	return nil
+}
+
+// encodeHeaders is a message's headers as stored: JSON, or "" for none.
+func encodeHeaders(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(h)
+	return string(b), err
 }
 
 // Kick wakes the relay so messages staged by a transaction that just committed go out at
