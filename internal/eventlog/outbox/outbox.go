@@ -148,17 +148,9 @@ func (o *Outbox) Stage(ctx context.Context, tx *sql.Tx, msgs ...eventlog.Message
 	}
 	now := time.Now().UnixMilli()
 	for _, m := range msgs {
-		headers := ""
-		if len(m.Headers) > 0 {
-			b, err := json.Marshal(m.Headers)
-			if err != nil {
-				return err
-			}
-			headers = string(b)
-		}
-		value := m.Value
-		if value == nil {
-			value = []byte{}
+		value, headers, err := storedForm(m)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+o.table+` (topic, msg_key, value, headers, created_ms)
 			VALUES ($1, $2, $3, $4, $5)`, m.Topic, m.Key, value, headers, now); err != nil {
@@ -191,13 +183,9 @@ func (o *Outbox) stagePostgres(ctx context.Context, tx *sql.Tx, msgs []eventlog.
 	now := time.Now().UnixMilli()
 	rows := make([]string, len(msgs))
 	for i, m := range msgs {
-		headers, err := encodeHeaders(m.Headers)
+		value, headers, err := storedForm(m)
 		if err != nil {
 			return err
-		}
-		value := m.Value
-		if value == nil {
-			value = []byte{}
 		}
 		n := len(args)
 		rows[i] = fmt.Sprintf("(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BYTEA), CAST($%d AS TEXT), CAST($%d AS BIGINT))",
@@ -219,13 +207,21 @@ func (o *Outbox) stagePostgres(ctx context.Context, tx *sql.Tx, msgs []eventlog.
 	return nil
 }
 
-// encodeHeaders is a message's headers as stored: JSON, or "" for none.
-func encodeHeaders(h map[string]string) (string, error) {
-	if len(h) == 0 {
-		return "", nil
+// storedForm is a message's value and headers as an outbox row holds them: the value never
+// NULL, the headers as JSON or "" for none.
+func storedForm(m eventlog.Message) (value []byte, headers string, err error) {
+	value = m.Value
+	if value == nil {
+		value = []byte{}
 	}
-	b, err := json.Marshal(h)
-	return string(b), err
+	if len(m.Headers) > 0 {
+		b, err := json.Marshal(m.Headers)
+		if err != nil {
+			return nil, "", err
+		}
+		headers = string(b)
+	}
+	return value, headers, nil
 }
 
 // Kick wakes the relay so messages staged by a transaction that just committed go out at
