@@ -26,6 +26,8 @@ type RoomEventConsumer struct {
 	// rsAPI is arrow 2 (syncapi → roomserver): fetching added state events the syncapi lacks.
 	rsAPI rsapi.RoomserverAPI
 	log   *logrus.Entry
+	// group stores concurrent calls' runs of storable records in shared transactions.
+	group groupCommit
 }
 
 // roomNotifier is what the topic 2 consumer tells of what became visible (an

@@ -16,7 +16,8 @@ const MaxBatch = 64
 // HandleBatch is the eventlog.BatchHandler for topic 2: msgs are consecutive records of
 // one room. Consecutive new-event records whose added state is at most the event itself
 // (nothing to fetch from the roomserver over arrow 2) are stored in one transaction
-// (storage.StoreRoomEvents), and the notifier is told once for them. Every other record
+// (storage.StoreRoomEvents) — together with the runs other rooms' calls stored at the same
+// time (storeRun, groupcommit.go) — and the notifier is told once for them. Every other record
 // (redactions, records whose added state may need a fetch, undecodable or unknown ones)
 // goes through Handle, in its place in the order. Like Handle it is idempotent: a replayed
 // run changes nothing and tells the notifier nothing; after an error the log delivers the
@@ -57,46 +58,4 @@ func storable(m eventlog.Message) (storage.RoomEventAt, bool) {
 	}
 	rec.AddsStateEventIDs = out.NewRoomEvent.AddsStateEventIDs
 	return storage.RoomEventAt{Pos: out.StreamPos, Event: rec}, true
-}
-
-// storeRun stores a run of storable records in one transaction and tells the notifier.
-// When the watermark moved exactly over the run's own new positions, in order (the common
-// case), the notifier learns the events and state changes from the records themselves;
-// otherwise (records out of order, positions received earlier above them) it reads back
-// what became visible, as Handle does.
-func (c *RoomEventConsumer) storeRun(ctx context.Context, run []storage.RoomEventAt) error {
-	if len(run) == 0 {
-		return nil
-	}
-	advs, err := c.db.StoreRoomEvents(ctx, run)
-	if err != nil {
-		return err
-	}
-	adv := storage.Advance{From: advs[0].From, To: advs[len(advs)-1].To}
-	if !adv.Advanced() {
-		return nil
-	}
-	evs := make([]storage.Event, 0, len(run))
-	var deltas []storage.RoomStateDelta
-	next := adv.From + 1
-	for i, r := range run {
-		if advs[i].Duplicate {
-			continue
-		}
-		if r.Pos != next {
-			return c.notify(ctx, adv)
-		}
-		next++
-		ev := r.Event.Event
-		ev.StreamPos = r.Pos
-		evs = append(evs, ev)
-		for _, d := range r.Event.Applied {
-			deltas = append(deltas, storage.RoomStateDelta{RoomID: ev.RoomID, StateDelta: d})
-		}
-	}
-	if next-1 != adv.To {
-		return c.notify(ctx, adv)
-	}
-	c.notifier.OnRoomAdvance(adv.From, adv.To, evs, deltas)
-	return nil
 }

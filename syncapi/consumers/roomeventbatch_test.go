@@ -78,7 +78,7 @@ func (n *recNotifier) told() told {
 	return t
 }
 
-func newConsumer(t *testing.T, dsn string) (*RoomEventConsumer, *recNotifier) {
+func newConsumer(t testing.TB, dsn string) (*RoomEventConsumer, *recNotifier) {
 	t.Helper()
 	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
 	if err != nil {

@@ -19,8 +19,9 @@ type RoomEventAt struct {
 // to the next. It returns each record's Advance, the same as storing them one by one with
 // StoreRoomEvent would have (a replayed record is Duplicate and changes nothing), and sets
 // each stored record's Applied. On error nothing is stored and the Advances and Applied
-// mean nothing. The topic 2 consumer uses it for a room's burst of records (one commit,
-// one fsync on SQLite, instead of one per record).
+// mean nothing. The topic 2 consumer uses it for the runs of records several rooms' calls
+// queued at once (consumers/groupcommit.go: one commit, one fsync on SQLite, one hold of
+// the watermark's row lock on Postgres, instead of one per record).
 func (d *Database) StoreRoomEvents(ctx context.Context, recs []RoomEventAt) ([]Advance, error) {
 	advs := make([]Advance, len(recs))
 	if len(recs) == 0 {
