@@ -30,6 +30,11 @@ func TestStoreRoomEventsEqualsOneByOne(t *testing.T) {
 		{"gap then filled in the run", nil, []rec{m(1), m(3), m(2), m(4)}},
 		{"positions received before", []rec{m(3), m(5)}, []rec{m(1), m(2), m(4)}},
 		{"duplicates in the run", []rec{m(1), m(2)}, []rec{m(1), m(2), m(3), m(3)}},
+		{"positions left held back (rows written at the end)", nil, []rec{m(1), m(3), m(5), m(3)}},
+		{"received before, inside and above the run", []rec{m(2), m(4), m(7)}, []rec{m(3), m(1), m(5)}},
+		{"received before, contiguous above the run", []rec{m(3), m(4), m(5)}, []rec{m(1), m(2)}},
+		{"state and a gap", []rec{m(2)}, []rec{st(3, "m.room.topic", ""), m(1), st(5, "m.room.topic", ""), m(4)}},
+		{"a lone record", nil, []rec{m(1)}},
 	}
 	for name, dsn := range testenv.Databases(t) {
 		t.Run(name, func(t *testing.T) {
@@ -85,6 +90,26 @@ func TestStoreRoomEventsEqualsOneByOne(t *testing.T) {
 					wb, _, _ := bat.Watermarks(ctx)
 					if wa != wb {
 						t.Errorf("watermark %d, one by one %d", wb, wa)
+					}
+					// The positions held back above the watermark (and no row below it).
+					received := func(d *Database) []int64 {
+						rows, err := d.db.QueryContext(ctx, `SELECT pos FROM syncapi_received_positions ORDER BY pos`)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer rows.Close()
+						var ps []int64
+						for rows.Next() {
+							var p int64
+							if err := rows.Scan(&p); err != nil {
+								t.Fatal(err)
+							}
+							ps = append(ps, p)
+						}
+						return ps
+					}
+					if a, b := received(one), received(bat); !reflect.DeepEqual(a, b) {
+						t.Errorf("received positions %v, one by one %v", b, a)
 					}
 					before := contents(bat)
 					replay := make([]RoomEventAt, len(run))

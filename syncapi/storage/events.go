@@ -159,6 +159,15 @@ func storeRoomEvent(ctx context.Context, tx *sql.Tx, w, pos int64, ev *NewRoomEv
 	if dup, err := seen(ctx, tx, StreamRoom, w, pos); err != nil || dup {
 		return Advance{From: w, To: w, Duplicate: dup}, err
 	}
+	if err := writeRoomEvent(ctx, tx, pos, ev); err != nil {
+		return Advance{}, err
+	}
+	return receive(ctx, tx, StreamRoom, w, pos)
+}
+
+// writeRoomEvent writes a new (not replayed) record at pos in tx: the event, the state
+// events it carries and its state change (setting ev.Applied); not its receipt.
+func writeRoomEvent(ctx context.Context, tx *sql.Tx, pos int64, ev *NewRoomEvent) error {
 	e := ev.Event
 	e.StreamPos = pos
 	if e.StateKey != nil && contains(ev.AddsStateEventIDs, e.EventID) {
@@ -171,26 +180,24 @@ func storeRoomEvent(ctx context.Context, tx *sql.Tx, w, pos int64, ev *NewRoomEv
 		case err == nil:
 			e.ReplacesState, e.PrevContent, e.PrevSender = prev.EventID, contentOf(prev.JSON), prev.Sender
 		case !errors.Is(err, sql.ErrNoRows):
-			return Advance{}, err
+			return err
 		}
 	}
 	if err := insertEvent(ctx, tx, &e); err != nil {
-		return Advance{}, fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
+		return fmt.Errorf("syncapi storage: storing event %s: %w", e.EventID, err)
 	}
 	known := map[string]*Event{e.EventID: &e}
 	for i := range ev.StateEvents {
 		se := ev.StateEvents[i]
 		se.StreamPos = 0
 		if err := insertEvent(ctx, tx, &se); err != nil {
-			return Advance{}, fmt.Errorf("syncapi storage: storing state event %s: %w", se.EventID, err)
+			return fmt.Errorf("syncapi storage: storing state event %s: %w", se.EventID, err)
 		}
 		known[se.EventID] = &se
 	}
 	var err error
-	if ev.Applied, err = applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs); err != nil {
-		return Advance{}, err
-	}
-	return receive(ctx, tx, StreamRoom, w, pos)
+	ev.Applied, err = applyStateChange(ctx, tx, e.RoomID, pos, known, ev.AddsStateEventIDs, ev.RemovesStateEventIDs)
+	return err
 }
 
 // SkipPosition marks a position as stored without storing anything, for a record that can

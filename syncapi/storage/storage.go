@@ -95,18 +95,38 @@ func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, 
 	} else if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_received_positions (stream, pos) VALUES ($1, $2) ON CONFLICT DO NOTHING`, string(s), pos); err != nil {
 		return Advance{}, err
 	}
+	to, found, err := extend(ctx, tx, s, to)
+	if err != nil {
+		return Advance{}, err
+	}
+	if to > w {
+		if _, err := tx.ExecContext(ctx, `UPDATE syncapi_stream_positions SET watermark = $2 WHERE stream = $1`, string(s), to); err != nil {
+			return Advance{}, err
+		}
+		if found {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_received_positions WHERE stream = $1 AND pos <= $2`, string(s), to); err != nil {
+				return Advance{}, err
+			}
+		}
+	}
+	return Advance{From: w, To: to}, nil
+}
+
+// extend moves the watermark to over every contiguous position received above it (rows
+// of syncapi_received_positions); found reports whether there was any row above to.
+func extend(ctx context.Context, tx *sql.Tx, s Stream, to int64) (int64, bool, error) {
 	found := false
 	for {
 		rows, err := tx.QueryContext(ctx, `SELECT pos FROM syncapi_received_positions WHERE stream = $1 AND pos > $2 ORDER BY pos LIMIT 500`, string(s), to)
 		if err != nil {
-			return Advance{}, err
+			return 0, false, err
 		}
 		n, gap := 0, false
 		for rows.Next() {
 			var p int64
 			if err := rows.Scan(&p); err != nil {
 				rows.Close()
-				return Advance{}, err
+				return 0, false, err
 			}
 			n++
 			found = true
@@ -120,23 +140,12 @@ func receive(ctx context.Context, tx *sql.Tx, s Stream, w, pos int64) (Advance, 
 			to = p
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return Advance{}, err
+			return 0, false, err
 		}
 		if gap || n < 500 {
-			break
+			return to, found, nil
 		}
 	}
-	if to > w {
-		if _, err := tx.ExecContext(ctx, `UPDATE syncapi_stream_positions SET watermark = $2 WHERE stream = $1`, string(s), to); err != nil {
-			return Advance{}, err
-		}
-		if found {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_received_positions WHERE stream = $1 AND pos <= $2`, string(s), to); err != nil {
-				return Advance{}, err
-			}
-		}
-	}
-	return Advance{From: w, To: to}, nil
 }
 
 // Watermarks returns the visible position of the room stream and of the account data stream.
