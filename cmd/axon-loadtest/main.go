@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/axon-matrix/axon/internal/csapi"
 )
 
 type options struct {
@@ -29,6 +31,7 @@ type options struct {
 	syncers   int
 	duration  time.Duration
 	rate      float64
+	warmup    time.Duration
 	drain     time.Duration
 	serverPID int
 	jsonOut   bool
@@ -45,6 +48,7 @@ func main() {
 	flag.IntVar(&o.syncers, "syncers", -1, "users that long-poll /sync (default: all users)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long senders send (bounded)")
 	flag.Float64Var(&o.rate, "rate", 0, "total sends per second across all senders (0: as fast as possible)")
+	flag.DurationVar(&o.warmup, "warmup-timeout", time.Minute, "how long to wait for the warm-up messages (one per room) to reach every syncer before sending")
 	flag.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait after sending for deliveries to arrive")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of a server on this machine whose RSS to report (optional)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
@@ -132,22 +136,31 @@ func run(ctx context.Context, o options) (*report, error) {
 	received := make([]map[string]int, o.syncers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	defer stopSync()
-	var syncWG, ready sync.WaitGroup
+	var syncWG, ready, polling sync.WaitGroup
 	var syncErrors, limited atomic.Int64
+	// Warm-up: one message per room, sent after every syncer is long-polling; the measured
+	// phase starts when each has reached every syncing member (warmSeen counts those
+	// deliveries), so it measures steady state, not the server still working through the
+	// setup's joins or a thousand long-polls arriving at once.
+	warmID := runID + ".warmup."
+	var warmSeen atomic.Int64
 	for i := range o.syncers {
 		received[i] = map[string]int{}
 		syncWG.Add(1)
 		ready.Add(1)
+		polling.Add(1)
 		go func(i int) {
 			defer syncWG.Done()
 			c := users[i]
 			first, err := syncSend(syncCtx, c, "", 0)
 			ready.Done()
 			if err != nil {
+				polling.Done()
 				syncErrors.Add(1)
 				return
 			}
 			since := first.NextBatch
+			polling.Done() // this syncer's first long-poll goes out next
 			for syncCtx.Err() == nil {
 				res, err := syncSend(syncCtx, c, since, 30*time.Second)
 				if err != nil {
@@ -167,6 +180,12 @@ func run(ctx context.Context, o options) (*report, error) {
 						if id == "" {
 							continue
 						}
+						if strings.HasPrefix(id, warmID) {
+							if received[i][id]++; received[i][id] == 1 {
+								warmSeen.Add(1)
+							}
+							continue
+						}
 						received[i][id]++
 						if st, ok := sent.Load(id); ok && received[i][id] == 1 {
 							delivery.add(now.Sub(st.(time.Time)))
@@ -178,6 +197,10 @@ func run(ctx context.Context, o options) (*report, error) {
 		}(i)
 	}
 	ready.Wait()
+	polling.Wait()
+	if err := warmUp(ctx, o, users, members, roomIDs, roomRecipients, warmID, &warmSeen); err != nil {
+		return nil, err
+	}
 
 	// Senders. The server's CPU time over the send and drain phases, divided by the sends,
 	// is a cost per send that other load on a shared machine does not distort the way it
@@ -273,6 +296,29 @@ func run(ctx context.Context, o options) (*report, error) {
 		rep.ServerRSSAfterKB = rssKB(o.serverPID)
 	}
 	return rep, nil
+}
+
+// warmUp sends one message to each room (from its first member) and waits until every
+// syncing member has it, or o.warmup passes (then the run goes on, reporting that).
+func warmUp(ctx context.Context, o options, users []*csapi.Client, members [][]int, roomIDs []string,
+	recipients []int, prefix string, seen *atomic.Int64) error {
+	want := int64(0)
+	for r := range roomIDs {
+		if _, err := users[members[r][0]].Send(ctx, roomIDs[r], fmt.Sprintf("%s%d", prefix, r),
+			map[string]any{"msgtype": "m.text", "body": "warm-up", "axon_loadtest_id": fmt.Sprintf("%s%d", prefix, r)}); err != nil {
+			return fmt.Errorf("warm-up send: %w", err)
+		}
+		want += int64(recipients[r])
+	}
+	deadline := time.Now().Add(o.warmup)
+	for seen.Load() < want {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "axon-loadtest: warm-up: %d of %d deliveries after %s; measuring anyway\n", seen.Load(), want, o.warmup)
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func (l *latencies) count() int {

@@ -33,23 +33,23 @@ func TestDatabaseFor(t *testing.T) {
 		want      Database
 	}{
 		{"default sqlite per component", "", ComponentUserAPI,
-			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"default embedded event log", "", ComponentEventLog,
-			Database{ConnectionString: "file:/d/eventlog.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "file:/d/eventlog.db", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"global database moves every component", "global: {database: {connection_string: 'postgres://h/axon', max_open_conns: 20}}", ComponentRoomServer,
-			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 20, MaxIdleConns: 2}},
+			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 20, MaxIdleConns: 10}},
 		{"global database moves the event log", "global: {database: {connection_string: 'postgres://h/axon'}}", ComponentEventLog,
-			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "postgres://h/axon", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"component override wins", "global: {database: {connection_string: 'postgres://h/axon'}}\nsync_api: {database: {connection_string: 'postgres://h/sync', max_idle_conns: 5, conn_max_lifetime: 5m}}", ComponentSyncAPI,
 			Database{ConnectionString: "postgres://h/sync", MaxOpenConns: 10, MaxIdleConns: 5, ConnMaxLifetime: 5 * time.Minute}},
 		{"override leaves others alone", "sync_api: {database: {connection_string: 'postgres://h/sync'}}", ComponentClientAPI,
-			Database{ConnectionString: "file:/d/clientapi.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "file:/d/clientapi.db", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"event log override", "global: {event_log: {database: {connection_string: 'file:/x/log.db'}}}", ComponentEventLog,
-			Database{ConnectionString: "file:/x/log.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "file:/x/log.db", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"unknown component gets its own file", "", "widgets",
-			Database{ConnectionString: "file:/d/widgets.db", MaxOpenConns: 10, MaxIdleConns: 2}},
+			Database{ConnectionString: "file:/d/widgets.db", MaxOpenConns: 10, MaxIdleConns: 10}},
 		{"sqlite_synchronous reaches every database", "global: {sqlite_synchronous: normal}", ComponentUserAPI,
-			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 2, sqliteSynchronous: "normal"}},
+			Database{ConnectionString: "file:/d/userapi.db", MaxOpenConns: 10, MaxIdleConns: 10, sqliteSynchronous: "normal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ func Defaults(dataDir string) *Config {
 			PrivateKeyPath: filepath.Join(dataDir, "signing.key"),
 			Database: Database{
 				MaxOpenConns: 10,
-				MaxIdleConns: 2,
+				MaxIdleConns: 10,
 			},
 			EventLog: EventLog{
 				Backend: EventLogEmbedded,

@@ -115,9 +115,11 @@ func Open(opts Options) (*DB, error) {
 		if maxOpen <= 0 {
 			maxOpen = 10
 		}
+		// Idle connections are kept up to the open limit: a pool that closes them after a
+		// burst dials them again on the next (a Postgres backend process each).
 		maxIdle := opts.MaxIdleConns
 		if maxIdle <= 0 {
-			maxIdle = 2
+			maxIdle = maxOpen
 		}
 		db.SetMaxOpenConns(maxOpen)
 		db.SetMaxIdleConns(maxIdle)
