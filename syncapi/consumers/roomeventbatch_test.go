@@ -268,21 +268,7 @@ func TestHandleBatchEqualsOneByOne(t *testing.T) {
 					}
 					// Whatever the batch told the notifier directly equals what reading back
 					// the positions it covered gives.
-					for _, c := range batchCalls {
-						if !c.exact {
-							continue
-						}
-						evs, err := bat.db.EventsBetween(ctx, c.from, c.to)
-						mustNil(t, err)
-						ds, err := bat.db.AllStateChangesBetween(ctx, c.from, c.to)
-						mustNil(t, err)
-						if got, want := eventKeys(c.events), eventKeys(evs); !reflect.DeepEqual(got, want) {
-							t.Errorf("OnRoomAdvance(%d, %d) events %v, stored %v", c.from, c.to, got, want)
-						}
-						if got, want := deltaKeys(c.deltas), deltaKeys(ds); !reflect.DeepEqual(got, want) {
-							t.Errorf("OnRoomAdvance(%d, %d) deltas %v, stored %v", c.from, c.to, got, want)
-						}
-					}
+					checkToldAsStored(ctx, t, bat, batchCalls)
 
 					// A replay of the batch changes nothing and tells the notifier nothing.
 					stored := snap(t, bat)
@@ -297,6 +283,27 @@ func TestHandleBatchEqualsOneByOne(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// checkToldAsStored checks that what each OnRoomAdvance call told the notifier directly
+// equals what reading back the positions it covered from c's database gives.
+func checkToldAsStored(ctx context.Context, t *testing.T, c *RoomEventConsumer, calls []notifyCall) {
+	t.Helper()
+	for _, call := range calls {
+		if !call.exact {
+			continue
+		}
+		evs, err := c.db.EventsBetween(ctx, call.from, call.to)
+		mustNil(t, err)
+		ds, err := c.db.AllStateChangesBetween(ctx, call.from, call.to)
+		mustNil(t, err)
+		if got, want := eventKeys(call.events), eventKeys(evs); !reflect.DeepEqual(got, want) {
+			t.Errorf("OnRoomAdvance(%d, %d) events %v, stored %v", call.from, call.to, got, want)
+		}
+		if got, want := deltaKeys(call.deltas), deltaKeys(ds); !reflect.DeepEqual(got, want) {
+			t.Errorf("OnRoomAdvance(%d, %d) deltas %v, stored %v", call.from, call.to, got, want)
+		}
 	}
 }
 
