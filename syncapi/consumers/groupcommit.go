@@ -87,8 +87,9 @@ func (c *RoomEventConsumer) storeRun(ctx context.Context, run []storage.RoomEven
 }
 
 // storeGroup runs one group's transaction (storage.StoreRoomEvents over the jobs' runs one
-// after the other), hands each job its records' Advances or the group's error, and tells
-// the notifier once for the group. ctx is the caller's, which runs the group.
+// after the other), hands each job its records' Advances, and tells the notifier once for
+// the group. If the group's transaction fails, each run is stored again on its own, so
+// only the runs that fail alone fail. ctx is the caller's, which runs the group.
 func (c *RoomEventConsumer) storeGroup(ctx context.Context, jobs []*groupJob) {
 	live := jobs[:0:0]
 	var recs []storage.RoomEventAt
@@ -109,6 +110,20 @@ func (c *RoomEventConsumer) storeGroup(ctx context.Context, jobs []*groupJob) {
 		gctx = context.WithoutCancel(ctx)
 	}
 	advs, err := c.db.StoreRoomEvents(gctx, recs)
+	if err != nil && len(live) > 1 {
+		// One run may fail for good (a record its storage refuses) and would fail every
+		// group it lands in: store each run alone, so the others commit and only the
+		// failing run's call fails (one room never stalls the others, ARCHITECTURE.md §5).
+		for _, j := range live {
+			a, jerr := c.db.StoreRoomEvents(gctx, j.run)
+			j.err, j.done = jerr, true
+			if jerr == nil {
+				j.advs = a
+				c.tellGroup(gctx, j.run, a)
+			}
+		}
+		return
+	}
 	i := 0
 	for _, j := range live {
 		if err == nil {

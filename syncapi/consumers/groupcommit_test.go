@@ -180,8 +180,10 @@ func TestGroupCommitEqualsOneByOne(t *testing.T) {
 	}
 }
 
-// A group whose transaction fails fails every call in it and stores nothing of any; the
-// calls delivered again succeed. A call whose context has ended fails alone.
+// A run whose storage fails alone fails alone: the group it landed in is stored again run
+// by run, so the other rooms' runs commit and are told to the notifier; alone, the failing
+// run stores nothing and tells nothing; delivered again, the stored runs change nothing,
+// and a call whose context has ended fails alone.
 func TestGroupCommitFailure(t *testing.T) {
 	for name, dsn := range testenv.Databases(t) {
 		t.Run(name, func(t *testing.T) {
@@ -197,36 +199,57 @@ func TestGroupCommitFailure(t *testing.T) {
 				}
 			}
 			// A state event adding an event the syncapi never stored: its storage fails.
-			bad := runOf(t, []eventlog.Message{member(6, "!c:test", "$c6", "@u:test", "join")})
-			bad[0].Event.AddsStateEventIDs = append(bad[0].Event.AddsStateEventIDs, "$unknown")
+			bad := func() []storage.RoomEventAt {
+				r := runOf(t, []eventlog.Message{member(6, "!c:test", "$c6", "@u:test", "join")})
+				r[0].Event.AddsStateEventIDs = append(r[0].Event.AddsStateEventIDs, "$unknown")
+				return r
+			}
 
+			// Alone, the bad run stores nothing and tells nothing.
 			before, calls := snap(t, c), len(n.calls)
-			runs := append(good(), bad)
-			for i, err := range inOneGroup(c, background(len(runs)), runs) {
-				if err == nil {
-					t.Errorf("run %d of the failing group: no error", i)
-				}
+			if errs := inOneGroup(c, background(1), [][]storage.RoomEventAt{bad()}); errs[0] == nil {
+				t.Fatal("the bad run alone: no error")
 			}
 			if after := snap(t, c); !reflect.DeepEqual(before, after) {
-				t.Errorf("the failed group stored something:\n%+v\n%+v", before, after)
+				t.Errorf("the failed run stored something:\n%+v\n%+v", before, after)
 			}
 			if len(n.calls) != calls {
-				t.Errorf("the failed group told the notifier %+v", n.calls[calls:])
+				t.Errorf("the failed run told the notifier %+v", n.calls[calls:])
 			}
 
-			// Delivered again without the bad run, with one call cancelled: the others commit.
+			// In a group with good runs, only the bad run's call fails.
+			runs := append(good(), bad())
+			errs := inOneGroup(c, background(len(runs)), runs)
+			if errs[0] != nil || errs[1] != nil || errs[2] == nil {
+				t.Fatalf("errors %v, want nil, nil and the bad run's", errs)
+			}
+			s := snap(t, c)
+			if s.watermark != 5 || len(s.events) != 5 {
+				t.Errorf("after the group: watermark %d, %d events; want 5, 5", s.watermark, len(s.events))
+			}
+			checkToldAsStored(ctx, t, c, n.calls[calls:])
+			var told []string
+			for _, call := range n.calls[calls:] {
+				told = append(told, eventKeys(call.events)...)
+			}
+			if len(told) != 3 {
+				t.Errorf("the good runs told the notifier %v, want their 3 events", told)
+			}
+
+			// Delivered again, with one call cancelled: nothing changes.
 			cancelled, cancel := context.WithCancel(ctx)
 			cancel()
+			calls = len(n.calls)
 			runs = append(good(), runOf(t, []eventlog.Message{message(6, "!c:test", "$c6")}))
-			errs := inOneGroup(c, []context.Context{ctx, ctx, cancelled}, runs)
+			errs = inOneGroup(c, []context.Context{ctx, ctx, cancelled}, runs)
 			if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], context.Canceled) {
 				t.Fatalf("errors %v, want nil, nil, context.Canceled", errs)
 			}
-			if s := snap(t, c); s.watermark != 5 || len(s.events) != 5 {
-				t.Errorf("after the retry: watermark %d, %d events; want 5, 5", s.watermark, len(s.events))
+			if again := snap(t, c); !reflect.DeepEqual(s, again) {
+				t.Errorf("the replay changed the store:\n%+v\n%+v", s, again)
 			}
-			if last := n.calls[len(n.calls)-1]; !last.exact || last.from != 2 || last.to != 5 || len(last.events) != 3 {
-				t.Errorf("the retried group told %+v, want (2, 5] with 3 events", last)
+			if len(n.calls) != calls {
+				t.Errorf("the replay told the notifier %+v", n.calls[calls:])
 			}
 		})
 	}
