@@ -176,20 +176,20 @@ func TestStreamPositionsAreDense(t *testing.T) {
 		var got []int64
 		for i := 0; i < 3; i++ {
 			tx(t, d, func(s *Store) error {
-				p, err := s.NextStreamPos(ctx)
+				p, err := s.NextStreamPositions(ctx, 1)
 				got = append(got, p)
 				return err
 			})
 		}
 		// A rolled-back transaction gives its position back.
 		_ = d.WithTx(ctx, func(s *Store, _ *sql.Tx) error {
-			if _, err := s.NextStreamPos(ctx); err != nil {
+			if _, err := s.NextStreamPositions(ctx, 1); err != nil {
 				return err
 			}
 			return fmt.Errorf("roll back")
 		})
 		tx(t, d, func(s *Store) error {
-			p, err := s.NextStreamPos(ctx)
+			p, err := s.NextStreamPositions(ctx, 1)
 			got = append(got, p)
 			return err
 		})

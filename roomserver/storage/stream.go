@@ -11,7 +11,7 @@ import (
 
 // AssignStreamPositions assigns the next n topic 2 stream positions (first, first+1, …) and
 // sets the stream position of each event in offsets (event NID → offset from first), under
-// the same rules as NextStreamPos. The counter row stays locked from here to the commit, so
+// the same rules as NextStreamPositions. The counter row stays locked from here to the commit, so
 // on Postgres, where every statement is a round trip, both go in one statement (a
 // data-modifying WITH) to keep other rooms' transactions waiting on that lock as briefly as
 // possible; on SQLite (no round trips, one writer) they are the two statements of
@@ -49,20 +49,13 @@ func (s *Store) AssignStreamPositions(ctx context.Context, n int, offsets map[in
 }
 
 // NextStreamPositions assigns the next n topic 2 stream positions (first, first+1, …) in
-// one statement, under the same rules as NextStreamPos.
+// one statement, from the single counter row. Call it inside the transaction that stores
+// the events: the row lock makes positions commit in order, and a rolled-back transaction
+// rolls its increment back, so positions stay dense.
 func (s *Store) NextStreamPositions(ctx context.Context, n int) (first int64, err error) {
 	var last int64
 	err = s.q.QueryRowContext(ctx, `UPDATE roomserver_stream SET pos = pos + $1 WHERE id = 1 RETURNING pos`, n).Scan(&last)
 	return last - int64(n) + 1, err
-}
-
-// NextStreamPos assigns the next topic 2 stream position from the single counter row. Call
-// it inside the transaction that stores the event: the row lock makes positions commit in
-// order, and a rolled-back transaction rolls its increment back, so positions stay dense.
-func (s *Store) NextStreamPos(ctx context.Context) (int64, error) {
-	var pos int64
-	err := s.q.QueryRowContext(ctx, `UPDATE roomserver_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`).Scan(&pos)
-	return pos, err
 }
 
 // StreamPos returns the last assigned stream position.

@@ -119,12 +119,7 @@ func TestGroupCommitEqualsOneByOne(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					ctx := context.Background()
-					one, oneN := newConsumer(t, dsn(t))
-					grp, grpN := newConsumer(t, dsn(t))
-					for _, m := range append(setup(), tc.before...) {
-						mustNil(t, one.Handle(ctx, m))
-						mustNil(t, grp.Handle(ctx, m))
-					}
+					one, oneN, grp, grpN := twoConsumers(ctx, t, dsn(t), dsn(t), tc.before)
 					runs := make([][]storage.RoomEventAt, len(tc.runs))
 					for i, msgs := range tc.runs {
 						for _, m := range msgs {

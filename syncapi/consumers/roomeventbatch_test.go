@@ -78,6 +78,19 @@ func (n *recNotifier) told() told {
 	return t
 }
 
+// twoConsumers makes two consumers on fresh databases that have both handled setup() and
+// before one by one: the reference and the one under test.
+func twoConsumers(ctx context.Context, t *testing.T, dsnA, dsnB string, before []eventlog.Message) (*RoomEventConsumer, *recNotifier, *RoomEventConsumer, *recNotifier) {
+	t.Helper()
+	a, aN := newConsumer(t, dsnA)
+	b, bN := newConsumer(t, dsnB)
+	for _, m := range append(setup(), before...) {
+		mustNil(t, a.Handle(ctx, m))
+		mustNil(t, b.Handle(ctx, m))
+	}
+	return a, aN, b, bN
+}
+
 func newConsumer(t testing.TB, dsn string) (*RoomEventConsumer, *recNotifier) {
 	t.Helper()
 	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
@@ -240,12 +253,7 @@ func TestHandleBatchEqualsOneByOne(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					ctx := context.Background()
-					one, oneN := newConsumer(t, dsn(t))
-					bat, batN := newConsumer(t, dsn(t))
-					for _, m := range append(setup(), tc.before...) {
-						mustNil(t, one.Handle(ctx, m))
-						mustNil(t, bat.Handle(ctx, m))
-					}
+					one, oneN, bat, batN := twoConsumers(ctx, t, dsn(t), dsn(t), tc.before)
 					for _, m := range tc.batch {
 						mustNil(t, one.Handle(ctx, m))
 					}

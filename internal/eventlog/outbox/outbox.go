@@ -346,10 +346,10 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 	if err := o.producer.Publish(ctx, msgs...); err != nil {
 		return 0, fmt.Errorf("outbox: publishing: %w", err)
 	}
+	metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
 	if o.db.Dialect == sqlutil.SQLite {
 		o.relayed = ids[len(ids)-1]
 		o.undeleted += len(ids)
-		metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
 		if o.undeleted >= maxUndeleted || time.Since(o.lastDelete) >= o.opts.deleteEvery {
 			if err := o.deleteRelayed(ctx); err != nil {
 				// Published; deleted on a later round (or published again after a restart).
@@ -358,9 +358,9 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 		}
 		return len(msgs), nil
 	}
-	// One DELETE for the batch (on SQLite outside a transaction, one commit instead of one
-	// per row). By ID list, not by range: on Postgres a row with an ID inside the range may
-	// have committed after the SELECT and must stay.
+	// Postgres: one DELETE for the batch, inside the relay's transaction. By ID list, not by
+	// range: a row with an ID inside the range may have committed after the SELECT and must
+	// stay.
 	ph := make([]string, len(ids))
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -371,7 +371,6 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 		// Published but still staged: relayed again later (at-least-once).
 		return 0, fmt.Errorf("outbox: deleting relayed rows: %w", err)
 	}
-	metrics.OutboxRelayed.WithLabelValues(o.component).Add(float64(len(msgs)))
 	return len(msgs), nil
 }
 
