@@ -57,7 +57,7 @@ func (u *UserAPI) PutFilter(ctx context.Context, userID string, filter json.RawM
 	}
 	var id int64
 	err = u.db.WithTransaction(ctx, func(tx *sql.Tx) error {
-		exists, err := storage.AccountExists(ctx, tx, local)
+		exists, err := storage.LockAccount(ctx, tx, u.db.DB.Dialect, local)
 		if err != nil {
 			return err
 		}
@@ -68,14 +68,14 @@ func (u *UserAPI) PutFilter(ctx context.Context, userID string, filter json.RawM
 		if err == nil || !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		for range 10 {
-			var ok bool
-			id, ok, err = storage.InsertFilter(ctx, tx, local, string(canon))
-			if err != nil || ok {
-				return err
-			}
+		// The account row is locked, so no other upload of this user's is between the
+		// MAX and the INSERT; a conflict would be a bug, not a race to retry.
+		var ok bool
+		id, ok, err = storage.InsertFilter(ctx, tx, local, string(canon))
+		if err == nil && !ok {
+			err = errors.New("userapi: filter ID already taken")
 		}
-		return errors.New("userapi: could not allocate a filter ID")
+		return err
 	})
 	if err != nil {
 		return "", err

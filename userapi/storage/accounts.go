@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -45,6 +47,23 @@ func AccountExists(ctx context.Context, q sqlutil.Querier, localpart string) (bo
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM userapi_accounts WHERE localpart = $1`, localpart).Scan(&n)
 	return n > 0, err
+}
+
+// LockAccount reports whether an account exists and, on Postgres, locks its row until the
+// transaction ends, so that writers of one user's per-user sequences (filter IDs) take turns
+// instead of racing for the same next value. SQLite has a single writer connection, so the
+// transaction alone serialises them.
+func LockAccount(ctx context.Context, tx *sql.Tx, d sqlutil.Dialect, localpart string) (bool, error) {
+	lock := ""
+	if d == sqlutil.Postgres {
+		lock = " FOR UPDATE"
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM userapi_accounts WHERE localpart = $1`+lock, localpart).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // UpdatePasswordHash sets an active account's password hash; ErrNotFound if there is none.
