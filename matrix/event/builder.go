@@ -3,6 +3,7 @@ package event
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,21 +100,58 @@ func (b *Builder) Build(version matrix.RoomVersionID, serverName string, keyID s
 	if err != nil {
 		return nil, badf("%v", err) // e.g. a float in content of a v6+ room
 	}
-	hash, err := ContentHash(raw)
+	return finishBuild(v, raw, serverName, keyID, key)
+}
+
+// finishBuild hashes, signs and wraps the canonical JSON of a new event. It parses the
+// JSON once and works on its members from then on (every member is canonical JSON, so
+// the signed bytes and the final JSON are the members written out in key order, without
+// a further canonical pass). What it computes is what the spec's algorithms give:
+//
+//   - the content hash: sha256 of the event without "unsigned", "signatures", "hashes";
+//   - the signed bytes: the redacted event without "signatures" and "unsigned";
+//   - the v3+ event ID: the reference hash, which is sha256 of those same signed bytes,
+//     as Build puts no top-level "age_ts" in an event (the one member the reference hash
+//     also drops).
+func finishBuild(v *matrix.RoomVersion, raw []byte, serverName string, keyID signing.KeyID, key ed25519.PrivateKey) (*Event, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, errors.New("event: bad ed25519 private key")
+	}
+	members, err := topLevel(raw)
 	if err != nil {
 		return nil, err
 	}
-	hashes, _ := json.Marshal(map[string]string{"sha256": signing.EncodeBase64(hash)})
-	if raw, err = setTopLevel(raw, "hashes", hashes); err != nil {
+	hashed := make(map[string]json.RawMessage, len(members))
+	for k, val := range members {
+		if k != "unsigned" && k != "signatures" && k != "hashes" {
+			hashed[k] = val
+		}
+	}
+	hash := sha256.Sum256(appendSortedMembers(make([]byte, 0, len(raw)), hashed))
+	if members["hashes"], err = cjson.Marshal(map[string]string{"sha256": signing.EncodeBase64(hash[:])}, false); err != nil {
 		return nil, err
 	}
-	if raw, err = signEventJSON(v, serverName, keyID, key, raw); err != nil {
+	redacted, err := redactTop(members, v)
+	if err != nil {
 		return nil, err
 	}
+	delete(redacted, "signatures")
+	delete(redacted, "unsigned")
+	signed := appendSortedMembers(nil, redacted)
+	sig := signing.EncodeBase64(ed25519.Sign(key, signed))
+	if members["signatures"], err = cjson.Marshal(map[string]map[string]string{serverName: {string(keyID): sig}}, false); err != nil {
+		return nil, err
+	}
+	raw = appendSortedMembers(make([]byte, 0, len(raw)+len(members["hashes"])+len(members["signatures"])+32), members)
 	if len(raw) > MaxEventSize {
 		return nil, &BadEventError{Msg: ErrTooLarge.Error(), Err: ErrTooLarge}
 	}
-	return newEvent(raw, v, "")
+	eventID := "" // v1–v2: the "event_id" member
+	if v.EventIDFormat != matrix.EventIDFormatServer {
+		sum := sha256.Sum256(signed)
+		eventID = eventIDFromHash(sum[:], v)
+	}
+	return newEventFromTop(raw, members, v, eventID)
 }
 
 func (b *Builder) check(v *matrix.RoomVersion, serverName string) error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/cjson"
 	"github.com/axon-matrix/axon/matrix/signing"
 )
 
@@ -184,5 +185,67 @@ func TestBuildV1EventID(t *testing.T) {
 	}
 	if string(mustTop(t, e1.JSON())["event_id"]) != `"`+e1.EventID()+`"` {
 		t.Fatal("v1 event JSON lacks its event_id")
+	}
+}
+
+// TestBuildSpecSigningVector builds the spec's "minimal event" signing example (server-server
+// API appendix, "Signing events") with the Builder in a room version whose events look like
+// it (origin present, no event_id: v3–v10) and expects the spec's hash and signature.
+func TestBuildSpecSigningVector(t *testing.T) {
+	key := specKey(t)
+	b := Builder{Type: "X", Sender: "@a:domain", RoomID: "!x:domain", Depth: 3, OriginServerTS: 1000000,
+		Unsigned: json.RawMessage(`{"age_ts": 1000000}`)}
+	e, err := b.Build("10", "domain", key.ID, key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustCanonical(t, `{"auth_events":[],"content":{},"depth":3,
+		"hashes":{"sha256":"5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos"},
+		"origin":"domain","origin_server_ts":1000000,"prev_events":[],"room_id":"!x:domain","sender":"@a:domain",
+		"signatures":{"domain":{"ed25519:1":"KxwGjPSDEtvnFgU00fwFz+l6d2pJM6XBIaMEn81SXPTRl16AqLAYqfIReFGZlHi5KLjAWbOoMszkwsQma+lYAg"}},
+		"type":"X","unsigned":{"age_ts":1000000}}`)
+	if string(e.JSON()) != want {
+		t.Fatalf("built\n%s\nwant\n%s", e.JSON(), want)
+	}
+}
+
+// TestBuildOutputIsCanonical builds events whose content needs escaping, sorting and
+// non-ASCII handling in every room version and checks the JSON is canonical, the content
+// hash holds and the event ID is the one a reader of the JSON computes.
+func TestBuildOutputIsCanonical(t *testing.T) {
+	key := specKey(t)
+	contents := []json.RawMessage{
+		json.RawMessage(`{"z":1,"a":{"y":[1,2,{"b":"<&>","a":null}],"x":"\u00e9t\u00e9 \ud83d\ude00"},"body":"tab\there \"quoted\" \\ /"}`),
+		json.RawMessage(`{ "msgtype" : "m.text" , "body" : "\u2028 line sep \u0007" }`),
+		json.RawMessage(`{}`),
+	}
+	for _, v := range matrix.RoomVersions() {
+		for i, c := range contents {
+			b := Builder{Type: "m.room.message", Sender: "@alice:example.org", RoomID: "!room:example.org",
+				Content: c, Depth: 5, Unsigned: json.RawMessage(`{"transaction_id": "t<1>"}`)}
+			if v.RoomIDFromCreateEvent {
+				b.RoomID = "!" + strings.Repeat("r", 43)
+			}
+			if v.EventIDFormat != matrix.EventIDFormatServer {
+				b.PrevEvents, b.AuthEvents = []string{"$prev"}, []string{"$auth1", "$auth0"}
+			}
+			e, err := b.Build(v.ID, "example.org", key.ID, key.Private)
+			if err != nil {
+				t.Fatalf("v%s content %d: %v", v.ID, i, err)
+			}
+			if !cjson.IsCanonical(e.JSON(), v.StrictCanonicalJSON) {
+				t.Fatalf("v%s content %d: not canonical:\n%s", v.ID, i, e.JSON())
+			}
+			if ok, err := e.CheckContentHash(); err != nil || !ok {
+				t.Fatalf("v%s content %d: CheckContentHash = %v, %v", v.ID, i, ok, err)
+			}
+			read, err := NewEventFromTrustedJSON(e.JSON(), v.ID)
+			if err != nil || read.EventID() != e.EventID() {
+				t.Fatalf("v%s content %d: event ID %q, read back %v %v", v.ID, i, e.EventID(), read, err)
+			}
+			if err := VerifyEventSignatures(context.Background(), read, keyLookupFor("example.org", key)); err != nil {
+				t.Fatalf("v%s content %d: %v", v.ID, i, err)
+			}
+		}
 	}
 }

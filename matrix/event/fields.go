@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/cjson"
@@ -65,6 +66,31 @@ func marshalCanonical(top map[string]json.RawMessage) ([]byte, error) {
 	}
 	buf = append(buf, '}')
 	return cjson.Canonical(buf, false)
+}
+
+// appendSortedMembers appends the members as a JSON object with its keys in canonical
+// order. It is marshalCanonical without the final canonical pass, so every value must be
+// canonical JSON already (a member of canonical JSON, or the output of cjson).
+func appendSortedMembers(buf []byte, members map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // canonical JSON orders keys by their UTF-8 bytes, as Go compares strings
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = cjson.AppendString(buf, k)
+		buf = append(buf, ':')
+		if v := members[k]; len(v) == 0 {
+			buf = append(buf, "null"...)
+		} else {
+			buf = append(buf, v...)
+		}
+	}
+	return append(buf, '}')
 }
 
 // setTopLevel sets (or with nil value, removes) one top-level key of an event.
