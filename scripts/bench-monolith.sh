@@ -18,7 +18,8 @@
 #
 # Settings (environment): BACKENDS ("sqlite postgres"), SCENARIOS ("S1 S2 S3"), ROUNDS (1),
 # DURATION (15s for S1/S2, 20s for S3), SQLITE_SYNC (full, the default, or normal: the
-# global.sqlite_synchronous key), KEEP_TMP=1. Users are registered with bcrypt cost 4 to keep
+# global.sqlite_synchronous key), KEEP_TMP=1, MONOLITH_ARGS (extra server flags, e.g.
+# "-pprof-bind 127.0.0.1:6060" to take a CPU profile during a run). Users are registered with bcrypt cost 4 to keep
 # setup short (1,000 registrations at the default cost 12 take minutes on 2 cores); login is
 # not part of any measured phase. Everything listens on 127.0.0.1 and every server is stopped
 # (SIGTERM) after its run. Bounded: about 40 s per S1/S2 run and 45 s per S3 run.
@@ -97,7 +98,7 @@ run() {
     echo "user_api:"
     echo "  bcrypt_cost: 4"
   } >"$dir/axon.yaml"
-  "$work/bin/axon-monolith" -config "$dir/axon.yaml" -http-bind "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+  "$work/bin/axon-monolith" -config "$dir/axon.yaml" -http-bind "127.0.0.1:$port" ${MONOLITH_ARGS:-} >"$dir/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     curl -fsS -m 2 "http://127.0.0.1:$port/_matrix/client/versions" >/dev/null 2>&1 && break

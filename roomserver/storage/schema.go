@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -153,4 +154,78 @@ var migrations = []sqlutil.Migration{
 		}
 		return nil
 	}},
+	// Version 2 (SQLite only): the tables keyed by a composite key with small rows are
+	// rebuilt WITHOUT ROWID, so each is one B-tree ordered by its key instead of a rowid
+	// table plus a key index. A send writes four of them (the DAG edges, the forward
+	// extremities, the transaction ID), so its commit writes fewer pages; see
+	// docs/benchmarks.md. Postgres has no rowid: nothing to do.
+	{Version: 2, Up: func(ctx context.Context, tx *sql.Tx, d sqlutil.Dialect) error {
+		if d != sqlutil.SQLite {
+			return nil
+		}
+		for _, table := range withoutRowidTables {
+			if err := rebuildWithoutRowid(ctx, tx, table); err != nil {
+				return fmt.Errorf("roomserver: rebuilding %s without rowid: %w", table, err)
+			}
+		}
+		return nil
+	}},
+}
+
+// withoutRowidTables are the tables migration 2 rebuilds WITHOUT ROWID on SQLite: each has
+// a composite primary key and rows far smaller than a page (SQLite's advice for the form).
+// roomserver_events (large event_json, and an integer key that is the rowid already) and
+// the single-column-key tables stay as they are.
+var withoutRowidTables = []string{
+	"roomserver_prev_edges",
+	"roomserver_auth_edges",
+	"roomserver_forward_extremities",
+	"roomserver_state_entries",
+	"roomserver_current_state",
+	"roomserver_memberships",
+	"roomserver_transactions",
+}
+
+// rebuildWithoutRowid copies table into a WITHOUT ROWID twin made from its own CREATE
+// statement, swaps the two and recreates the table's indexes, all inside the migration's
+// transaction (SQLite's documented way to change a table's form). A table already in that
+// form is left alone.
+func rebuildWithoutRowid(ctx context.Context, tx *sql.Tx, table string) error {
+	var create string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1`, table).Scan(&create); err != nil {
+		return err
+	}
+	if strings.Contains(strings.ToUpper(create), "WITHOUT ROWID") {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL`, table)
+	if err != nil {
+		return err
+	}
+	var indexes []string
+	for rows.Next() {
+		var ix string
+		if err := rows.Scan(&ix); err != nil {
+			rows.Close()
+			return err
+		}
+		indexes = append(indexes, ix)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	twin := table + "_v2"
+	stmts := []string{
+		strings.Replace(create, table, twin, 1) + " WITHOUT ROWID",
+		`INSERT INTO ` + twin + ` SELECT * FROM ` + table,
+		`DROP TABLE ` + table,
+		`ALTER TABLE ` + twin + ` RENAME TO ` + table,
+	}
+	for _, stmt := range append(stmts, indexes...) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
 }
