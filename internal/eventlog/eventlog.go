@@ -58,10 +58,22 @@ func Batch(h Handler) BatchHandler {
 	}
 }
 
-// Producer publishes messages. Publish returns once the log has stored them durably.
+// Producer publishes messages. Publish returns once the log has stored them: consumers can
+// read them and a crash of any process does not lose them. Unless the producer is also a
+// Syncer, they survive power loss by then too.
 type Producer interface {
 	Publish(ctx context.Context, msgs ...Message) error
 	Close() error
+}
+
+// Syncer is a Producer whose Publish may return before its messages would survive power
+// loss (the embedded log on SQLite writes them without an fsync of their own). Sync returns
+// once everything published before the call does. The outbox calls it before it deletes
+// the rows it relayed, so a message leaves the producing component's database only when the
+// log holds it durably (ARCHITECTURE.md §5): one fsync per deferred delete instead of one
+// per publish.
+type Syncer interface {
+	Sync(ctx context.Context) error
 }
 
 // Consumer delivers a topic's messages to a handler as a member of a consumer group.

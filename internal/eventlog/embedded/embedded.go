@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"sync"
 	"time"
 
@@ -84,6 +85,10 @@ func (c *Config) defaults() {
 type Log struct {
 	db  *sqlutil.DB
 	cfg Config
+	// syncMode is the database's own synchronous setting (e.g. "2", FULL) when publishes
+	// commit with NORMAL and Sync restores durability (SQLite opened with FULL or stricter);
+	// "" otherwise (Postgres, or SQLite opened with NORMAL).
+	syncMode string
 
 	mu     sync.Mutex
 	parts  map[string]int                      // topic → partition count, cached
@@ -112,6 +117,15 @@ func New(ctx context.Context, db *sqlutil.DB, cfg Config) (*Log, error) {
 		parts: make(map[string]int),
 		subs:  make(map[string]map[*subscriber]struct{}),
 		stop:  make(chan struct{}),
+	}
+	if db.Dialect == sqlutil.SQLite {
+		var mode int
+		if err := db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil {
+			return nil, fmt.Errorf("embedded eventlog: reading synchronous: %w", err)
+		}
+		if mode >= sqliteSyncFull {
+			l.syncMode = strconv.Itoa(mode)
+		}
 	}
 	if cfg.RetentionInterval > 0 {
 		l.wg.Add(1)

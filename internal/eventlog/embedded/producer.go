@@ -21,8 +21,11 @@ type partKey struct {
 	part  int32
 }
 
-// Publish stores msgs in one transaction: when it returns nil every message is durable;
-// when it fails none is. Each partition's offsets come from an UPDATE … RETURNING on its
+// Publish stores msgs in one transaction: when it returns nil every message is stored and
+// survives a crash of this process; when it fails none is. On Postgres, and on SQLite
+// opened with synchronous=NORMAL, that is all the durability there is. On SQLite opened
+// with FULL the transaction commits with NORMAL (no fsync of its own) and Sync makes it
+// durable (see relaxedTx). Each partition's offsets come from an UPDATE … RETURNING on its
 // eventlog_partitions row, whose row lock makes concurrent producers (other processes on
 // Postgres) take offsets in commit order, so a consumer never sees a gap that fills later.
 func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error {
@@ -50,7 +53,7 @@ func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error 
 		return keys[i].part < keys[j].part
 	})
 	now := time.Now().UnixMilli()
-	err := sqlutil.WithTransaction(ctx, p.log.db.DB, func(tx *sql.Tx) error {
+	store := func(tx *sql.Tx) error {
 		for _, k := range keys {
 			g := groups[k]
 			var end int64
@@ -76,7 +79,13 @@ func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error 
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if p.log.syncMode != "" {
+		err = p.log.relaxedTx(ctx, store)
+	} else {
+		err = sqlutil.WithTransaction(ctx, p.log.db.DB, store)
+	}
 	if err != nil {
 		return err
 	}
@@ -85,6 +94,21 @@ func (p *producer) Publish(ctx context.Context, msgs ...eventlog.Message) error 
 		p.log.notify(k.topic, k.part)
 	}
 	return nil
+}
+
+// Sync makes every message published before it durable (eventlog.Syncer): on SQLite with
+// FULL it commits one small write with FULL, whose fsync of the write-ahead log covers the
+// NORMAL commits before it (they precede it in the same file, and SQLite's recovery keeps
+// the log only up to its first frame that did not reach the disk). Otherwise Publish was
+// as durable as the database already, and Sync does nothing.
+func (p *producer) Sync(ctx context.Context) error {
+	if p.log.syncMode == "" {
+		return nil
+	}
+	return sqlutil.WithTransaction(ctx, p.log.db.DB, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE eventlog_barrier SET syncs = syncs + 1 WHERE id = 1`)
+		return err
+	})
 }
 
 // Close does nothing: the producer holds no resources of its own.

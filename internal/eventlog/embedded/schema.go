@@ -16,6 +16,7 @@ import (
 //	eventlog_messages    the log: (topic, part, msg_offset) → key, value, headers
 //	eventlog_offsets     per consumer group and partition: the next offset to deliver
 //	eventlog_leases      which Consume call currently owns a (group, topic)
+//	eventlog_barrier     one row Sync writes durably (SQLite)
 var migrations = []sqlutil.Migration{{
 	Version: 1,
 	Up: func(ctx context.Context, tx *sql.Tx, d sqlutil.Dialect) error {
@@ -67,4 +68,10 @@ var migrations = []sqlutil.Migration{{
 		}
 		return nil
 	},
+}, {
+	// Version 2: the row Sync writes with synchronous=FULL to make the publishes before it
+	// durable on SQLite (producer.Sync). Unused on Postgres.
+	Version: 2,
+	SQL: `CREATE TABLE eventlog_barrier (id INTEGER PRIMARY KEY, syncs BIGINT NOT NULL);
+		INSERT INTO eventlog_barrier (id, syncs) VALUES (1, 0)`,
 }}

@@ -361,6 +361,9 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 	// Postgres: one DELETE for the batch, inside the relay's transaction. By ID list, not by
 	// range: a row with an ID inside the range may have committed after the SELECT and must
 	// stay.
+	if err := o.syncPublished(ctx); err != nil {
+		return 0, err
+	}
 	ph := make([]string, len(ids))
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -377,11 +380,29 @@ func (o *Outbox) relay(ctx context.Context, q sqlutil.Querier) (int, error) {
 // deleteRelayed deletes the published rows of a SQLite outbox in one statement; the caller
 // holds sqliteMu.
 func (o *Outbox) deleteRelayed(ctx context.Context) error {
+	if err := o.syncPublished(ctx); err != nil {
+		return err
+	}
 	if _, err := o.db.ExecContext(ctx, `DELETE FROM `+o.table+` WHERE id <= $1`, o.relayed); err != nil {
 		return fmt.Errorf("outbox: deleting relayed rows: %w", err)
 	}
 	o.undeleted = 0
 	o.lastDelete = time.Now()
+	return nil
+}
+
+// syncPublished makes what the producer has published durable before the rows that
+// staged it are deleted, if the producer's Publish does not already (eventlog.Syncer: the
+// embedded log on SQLite). Until it succeeds the rows stay and are published again after a
+// crash (at-least-once).
+func (o *Outbox) syncPublished(ctx context.Context) error {
+	s, ok := o.producer.(eventlog.Syncer)
+	if !ok {
+		return nil
+	}
+	if err := s.Sync(ctx); err != nil {
+		return fmt.Errorf("outbox: making published messages durable: %w", err)
+	}
 	return nil
 }
 
