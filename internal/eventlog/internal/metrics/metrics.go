@@ -9,7 +9,8 @@ import (
 )
 
 var (
-	// Published counts messages the log stored durably, by backend and topic.
+	// Published counts messages the log stored (Producer.Publish returned nil), by backend
+	// and topic.
 	Published = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "axon", Subsystem: "eventlog", Name: "published_total",
 		Help: "Messages published to the event log.",
