@@ -200,9 +200,15 @@ func isPostgres(cs string) bool {
 		strings.Contains(cs, "dbname=") || strings.Contains(cs, "host=")
 }
 
+// TxBeginner is what starts a transaction: a *sql.DB, or a *sql.Conn pinned for settings
+// that belong to one connection.
+type TxBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
 // WithTransaction runs fn in a transaction, committing if it returns nil and rolling back
 // otherwise (so a rejected request leaves no half-written state).
-func WithTransaction(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) {
+func WithTransaction(ctx context.Context, db TxBeginner, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

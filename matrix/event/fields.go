@@ -42,30 +42,13 @@ func topLevel(raw []byte) (map[string]json.RawMessage, error) {
 }
 
 // marshalCanonical writes a member map back as canonical JSON. Values must be valid
-// JSON; the single canonical pass at the end sorts keys and normalises the values.
+// JSON; the canonical pass at the end normalises them (appendSortedMembers without it).
 func marshalCanonical(top map[string]json.RawMessage) ([]byte, error) {
 	size := 2
 	for k, v := range top {
 		size += len(k) + len(v) + 4
 	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, '{')
-	first := true
-	for k, v := range top {
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = cjson.AppendString(buf, k)
-		buf = append(buf, ':')
-		if len(v) == 0 {
-			buf = append(buf, "null"...)
-		} else {
-			buf = append(buf, v...)
-		}
-	}
-	buf = append(buf, '}')
-	return cjson.Canonical(buf, false)
+	return cjson.Canonical(appendSortedMembers(make([]byte, 0, size), top), false)
 }
 
 // appendSortedMembers appends the members as a JSON object with its keys in canonical

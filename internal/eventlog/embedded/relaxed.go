@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // sqliteSyncFull is PRAGMA synchronous's value for FULL (EXTRA is 3).
@@ -17,7 +19,7 @@ const sqliteSyncFull = 2
 // The setting is per connection and the writer is shared (other components may keep their
 // tables in the same file), so it is put back before the connection returns to the pool;
 // if that fails, the connection is discarded instead of handed on in NORMAL.
-func (l *Log) relaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (l *Log) relaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -31,13 +33,5 @@ func (l *Log) relaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) (err err
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlutil.WithTransaction(ctx, conn, fn)
 }

@@ -74,20 +74,9 @@ func TestSQLiteDeferredDelete(t *testing.T) {
 	if n, _ := ob2.Pending(ctx); n != 2 {
 		t.Fatalf("restarted outbox: Pending = %d, want 2", n)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ob2.Run(rctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(p2.values()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("restarted outbox did not publish the undeleted rows")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop := runRelay(t, ob2)
+	waitPublished(t, p2, 2, 10*time.Second) // the undeleted rows, published again
+	stop()
 	if got := p2.values(); fmt.Sprint(got) != "[k=4 k=5]" {
 		t.Fatalf("restarted outbox published %v, want [k=4 k=5]", got)
 	}

@@ -60,6 +60,34 @@ func openDB(t *testing.T, dsn string) *sqlutil.DB {
 	return db
 }
 
+// runRelay runs ob.Run in the background; stop cancels it and fails the test if Run
+// returned an error.
+func runRelay(t *testing.T, ob *Outbox) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ob.Run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	}
+}
+
+// waitPublished waits until p has published n messages, failing the test after within.
+func waitPublished(t *testing.T, p *fakeProducer, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(p.values()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d of %d messages in %v", len(p.values()), n, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func stage(t *testing.T, db *sqlutil.DB, ob *Outbox, msgs ...eventlog.Message) {
 	t.Helper()
 	err := sqlutil.WithTransaction(context.Background(), db.DB, func(tx *sql.Tx) error {
@@ -163,22 +191,11 @@ func testPublishFailure(t *testing.T, db *sqlutil.DB) {
 	if n, _ := ob.Pending(ctx); n != 2 {
 		t.Fatalf("Pending = %d after a failed publish, want 2", n)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ob.Run(rctx) }()
+	stop := runRelay(t, ob)
 	time.Sleep(50 * time.Millisecond)
 	p.setFail(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(p.values()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not relay after the producer recovered")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v", err)
-	}
+	waitPublished(t, p, 2, 10*time.Second) // Run relays once the producer recovered
+	stop()
 	if got := p.values(); fmt.Sprint(got) != "[a=1 a=2]" {
 		t.Fatalf("published %v", got)
 	}
@@ -196,9 +213,7 @@ func testConcurrentStagers(t *testing.T, db *sqlutil.DB) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- ob.Run(rctx) }()
+	stop := runRelay(t, ob)
 
 	// Each transaction stages the key's next number, read from a counter row in the same
 	// transaction: commit order and number order agree only if the outbox keeps commit order.
@@ -240,15 +255,8 @@ func testConcurrentStagers(t *testing.T, db *sqlutil.DB) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(p.values()) < workers*perWorker {
-		if time.Now().After(deadline) {
-			t.Fatalf("relayed %d of %d", len(p.values()), workers*perWorker)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	waitPublished(t, p, workers*perWorker, 20*time.Second)
+	stop()
 	next := map[string]int{}
 	for _, v := range p.values() {
 		var key string

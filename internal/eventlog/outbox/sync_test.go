@@ -109,20 +109,9 @@ func TestSyncBeforeShutdownDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	stage(t, db, ob, m("k", "1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ob.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(p.values()) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("not published")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop := runRelay(t, ob)
+	waitPublished(t, &p.fakeProducer, 1, 10*time.Second)
+	stop()
 	if got, want := p.log(), "[publish 1 sync (1 rows staged)]"; got != want {
 		t.Fatalf("calls %s, want %s", got, want)
 	}
