@@ -49,8 +49,17 @@ func (f *fakeUserAPI) GetFilter(_ context.Context, userID, id string) (json.RawM
 // fakeRoomserver serves QueryEvent from a map (arrow 2).
 type fakeRoomserver struct {
 	rsapi.RoomserverAPI
-	mu     sync.Mutex
-	events map[string]json.RawMessage
+	mu       sync.Mutex
+	events   map[string]json.RawMessage
+	writePos map[string]int64
+}
+
+// QueryWritePosition (arrow 2, read your writes) answers from writePos (room or user ID →
+// position); unknown ones are 0, so the fake never makes a read wait unless told to.
+func (f *fakeRoomserver) QueryWritePosition(_ context.Context, roomID, userID string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return max(f.writePos[roomID], f.writePos[userID]), nil
 }
 
 func (f *fakeRoomserver) QueryEvent(_ context.Context, id string) (*rsapi.EventJSON, error) {
@@ -101,7 +110,7 @@ func newHarnessImpl(t testing.TB, impl, dsn string) *harness {
 	}
 	t.Cleanup(func() { db.Close() })
 	users := &fakeUserAPI{filters: map[string]json.RawMessage{}}
-	rs := &fakeRoomserver{events: map[string]json.RawMessage{}}
+	rs := &fakeRoomserver{events: map[string]json.RawMessage{}, writePos: map[string]int64{}}
 	var u userapi.UserAPI = users
 	var r rsapi.RoomserverAPI = rs
 	switch impl {

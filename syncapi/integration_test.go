@@ -1,29 +1,14 @@
 package syncapi_test
 
 import (
-	"context"
-	"crypto/ed25519"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
-	"github.com/axon-matrix/axon/internal/eventlog"
-	"github.com/axon-matrix/axon/internal/eventlog/embedded"
-	"github.com/axon-matrix/axon/internal/eventlog/outbox"
-	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
-	"github.com/axon-matrix/axon/roomserver"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
-	rsinthttptest "github.com/axon-matrix/axon/roomserver/inthttp/inthttptest"
-	"github.com/axon-matrix/axon/syncapi"
-	"github.com/axon-matrix/axon/userapi"
 	uapi "github.com/axon-matrix/axon/userapi/api"
-	uinthttptest "github.com/axon-matrix/axon/userapi/inthttp/inthttptest"
 )
 
 // TestWithRealComponents runs the syncapi against the real roomserver and userapi, whose
@@ -41,80 +26,10 @@ func TestWithRealComponents(t *testing.T) {
 }
 
 func runWithRealComponents(t *testing.T, impl, dsn string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	log, err := embedded.New(ctx, db, embedded.Config{PollInterval: 20 * time.Millisecond, RetentionInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	topics := syncapi.Topics{RoomEvent: "axon." + eventlog.TopicRoomEvent, AccountData: "axon." + eventlog.TopicAccountData}
-	membership := "axon." + eventlog.TopicMembership
-	if err := log.EnsureTopics(ctx, 3, topics.RoomEvent, topics.AccountData, membership); err != nil {
-		t.Fatal(err)
-	}
-	uOut, err := outbox.NewOutbox(db, "userapi", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rOut, err := outbox.NewOutbox(db, "roomserver", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = uOut.Run(ctx) }()
-	go func() { _ = rOut.Run(ctx) }()
-	userAPI, err := userapi.NewInternalAPI(db, "test", uOut, topics.AccountData, userapi.WithBcryptCost(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(nil)
-	rsAPI, err := roomserver.NewInternalAPI(ctx, db, "test", "ed25519:test", key, rOut,
-		roomserver.Topics{RoomEvent: topics.RoomEvent, Membership: membership})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if impl == implInthttp {
-		userAPI, rsAPI = uinthttptest.Serve(t, userAPI), rsinthttptest.Serve(t, rsAPI)
-	}
-	router := mux.NewRouter()
-	sapi, err := syncapi.AddPublicRoutes(ctx, router, db, log.Consumer(), topics, "syncapi-test", userAPI, rsAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := sapi.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-
-	login := func(lp string) string {
-		if _, err := userAPI.CreateAccount(ctx, &uapi.CreateAccountRequest{Localpart: lp, AccountType: uapi.AccountTypeUser}); err != nil {
-			t.Fatal(err)
-		}
-		dev, err := userAPI.CreateDevice(ctx, &uapi.CreateDeviceRequest{UserID: "@" + lp + ":test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dev.AccessToken
-	}
-	aliceTok, bobTok := login("alice"), login("bob")
-	get := func(tok, path string) map[string]any {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		rec := httptest.NewRecorder()
-		router.ServeHTTP(rec, req)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != 200 {
-			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
-		}
-		return body
-	}
+	st := newRealStack(t, impl, dsn, 0)
+	ctx, userAPI, rsAPI := st.ctx, st.userAPI, st.rsAPI
+	aliceTok, bobTok := st.login("alice"), st.login("bob")
+	get := st.get
 	s0 := get(aliceTok, "/_matrix/client/v3/sync")
 	since := s0["next_batch"].(string)
 

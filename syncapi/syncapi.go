@@ -13,7 +13,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -49,6 +51,10 @@ type SyncAPI struct {
 	// wiring them to a log by hand).
 	RoomEvents  *consumers.RoomEventConsumer
 	AccountData *consumers.AccountDataConsumer
+	// RoomEventDelay is a test hook: when set before StartConsumers, the topic 2 consumer
+	// waits this long per record before storing it, so that tests can make this instance
+	// lag behind the roomserver for certain (read-your-writes tests).
+	RoomEventDelay time.Duration
 
 	userAPI userapi.UserAPI
 	cancel  context.CancelFunc
@@ -104,8 +110,19 @@ func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, grou
 			s.mu.Unlock()
 		}
 	}
+	roomEvents := s.RoomEvents.HandleBatch
+	if d := s.RoomEventDelay; d > 0 {
+		roomEvents = func(ctx context.Context, msgs []eventlog.Message) error {
+			select {
+			case <-time.After(time.Duration(len(msgs)) * d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return s.RoomEvents.HandleBatch(ctx, msgs)
+		}
+	}
 	s.wg.Add(2)
-	go run(topics.RoomEvent, consumers.MaxBatch, s.RoomEvents.HandleBatch)
+	go run(topics.RoomEvent, consumers.MaxBatch, roomEvents)
 	go run(topics.AccountData, 1, eventlog.Batch(s.AccountData.Handle))
 }
 
@@ -121,14 +138,58 @@ func (s *SyncAPI) Stop() error {
 	return errors.Join(s.errs...)
 }
 
+// Option changes a setting of AddPublicRoutes.
+type Option func(*SyncAPI)
+
+// WithReadYourWritesTimeout bounds how long a read waits to reflect the writes it must
+// (config sync_api.read_your_writes_timeout; internal.DefaultCatchUpLimit without it).
+func WithReadYourWritesTimeout(d time.Duration) Option {
+	return func(s *SyncAPI) {
+		if d > 0 {
+			s.Syncer.CatchUpLimit = d
+		}
+	}
+}
+
+// WithRoomEventDelay sets the RoomEventDelay test hook.
+func WithRoomEventDelay(d time.Duration) Option {
+	return func(s *SyncAPI) { s.RoomEventDelay = d }
+}
+
+// EnvRoomEventDelay is the environment variable (a Go duration) through which the
+// binaries set the RoomEventDelay test hook: end-to-end tests use it to make a sync
+// instance lag for certain. Never set it in production.
+const EnvRoomEventDelay = "AXON_TEST_SYNC_ROOM_EVENT_DELAY"
+
+// WithRoomEventDelayFromEnv is WithRoomEventDelay with the duration in EnvRoomEventDelay
+// (nothing when unset).
+func WithRoomEventDelayFromEnv() Option {
+	return func(s *SyncAPI) {
+		v := os.Getenv(EnvRoomEventDelay)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			logrus.WithField("value", v).Warnf("syncapi: ignoring %s: not a duration", EnvRoomEventDelay)
+			return
+		}
+		logrus.WithField("delay", d).Warnf("syncapi: test hook %s set: topic 2 records are stored late on purpose", EnvRoomEventDelay)
+		s.RoomEventDelay = d
+	}
+}
+
 // AddPublicRoutes is the one-call wiring: it builds the component on db, registers its
 // routes on router and starts consuming topics from consumer. Call Stop on the result to
 // shut down.
 func AddPublicRoutes(ctx context.Context, router *mux.Router, db *sqlutil.DB, consumer eventlog.Consumer, topics Topics, group string,
-	userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI) (*SyncAPI, error) {
+	userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, opts ...Option) (*SyncAPI, error) {
 	s, err := New(ctx, db, rsAPI, userAPI)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.AddPublicRoutes(router)
 	s.StartConsumers(consumer, topics, group)

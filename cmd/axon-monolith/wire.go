@@ -91,7 +91,8 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	}
 	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
-		"syncapi", userAPI, rsAPI)
+		"syncapi", userAPI, rsAPI,
+		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv())
 	if err != nil {
 		return fmt.Errorf("syncapi: %w", err)
 	}

@@ -78,7 +78,8 @@ func wire(p *polylith.Process, instance string) error {
 	}
 	s, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
-		consumerGroup(instance), userAPI, rsAPI)
+		consumerGroup(instance), userAPI, rsAPI,
+		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv())
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
+	"github.com/axon-matrix/axon/internal/writepos"
 	"github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/roomserver/storage"
 )
@@ -37,6 +38,7 @@ type RoomserverInternalAPI struct {
 	cache      *eventCache
 	heads      *roomHeads
 	sendq      sendQueues
+	writes     *writepos.Tracker
 	now        func() time.Time
 }
 
@@ -50,6 +52,8 @@ func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey,
 
 // newAPI wires the implementation; NewInternalAPI (roomserver.go) builds its arguments.
 func newAPI(db *storage.Database, serverName string, events eventLib, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
-	return &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics,
+	a := &RoomserverInternalAPI{db: db, serverName: serverName, events: events, outbox: outbox, topics: topics,
 		cache: newEventCache(10000), heads: newRoomHeads(4096), now: time.Now}
+	a.writes = &writepos.Tracker{Load: db.Reader().StreamPos}
+	return a
 }

@@ -37,15 +37,33 @@ type roomWriter struct {
 	// changed the state or extremities in a way head does not follow, so it must not be kept.
 	head  *roomHead
 	stale bool
+	// lastPos is the newest topic 2 position flush assigned, and users the users whose
+	// events were stored: what committed records for read-your-writes (writePositions).
+	lastPos int64
+	users   []string
 }
 
-// committed records the writer's events in the metrics once its transaction committed.
+// committed records the writer's events in the metrics, and its positions for
+// read-your-writes (QueryWritePosition), once its transaction committed.
 func (w *roomWriter) committed() {
+	if w.lastPos > 0 {
+		w.a.writes.Record(w.lastPos, append(w.users, w.room.RoomID)...)
+	}
 	if w.storedState > 0 {
 		eventsStored.WithLabelValues("state").Add(float64(w.storedState))
 	}
 	if w.storedMessages > 0 {
 		eventsStored.WithLabelValues("message").Add(float64(w.storedMessages))
+	}
+}
+
+// wroteFor notes the users a stored event was written for (writtenFor), skipping a repeat
+// of the last one noted (a group of one sender's messages notes them once).
+func (w *roomWriter) wroteFor(e matrix.PDU) {
+	for _, u := range writtenFor(e) {
+		if n := len(w.users); n == 0 || w.users[n-1] != u {
+			w.users = append(w.users, u)
+		}
 	}
 }
 
@@ -213,6 +231,7 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 	}
 	w.parsed[nid] = e
 	w.countStored(e)
+	w.wroteFor(e)
 	out := &api.OutputNewRoomEventData{RoomVersion: string(w.version.ID), Event: e.JSON(), EventID: e.EventID(),
 		TxnDeviceID: opts.DeviceID, TxnID: opts.TxnID, HistoryVisibility: hv}
 	if tuple, ok := matrix.Tuple(e); ok {
@@ -318,6 +337,7 @@ func (w *roomWriter) flush(ctx context.Context) error {
 		if pos, err = w.s.AssignStreamPositions(ctx, records, offsets); err != nil {
 			return err
 		}
+		w.lastPos = pos + int64(records) - 1
 	}
 	msgs := make([]eventlog.Message, 0, len(w.pending))
 	for _, p := range w.pending {

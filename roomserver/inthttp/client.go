@@ -136,6 +136,13 @@ func (c *Client) QueryRoomsForUser(ctx context.Context, userID string, membershi
 	return resp.Values, err
 }
 
+// QueryWritePosition implements api.RoomserverAPI (arrow 2: read-your-writes).
+func (c *Client) QueryWritePosition(ctx context.Context, roomID, userID string) (int64, error) {
+	var resp positionResp
+	err := c.call(ctx, pathQueryWritePos, roomUserReq{RoomID: roomID, UserID: userID}, &resp, query)
+	return resp.Pos, err
+}
+
 // SetRoomAlias implements api.RoomserverAPI.
 func (c *Client) SetRoomAlias(ctx context.Context, alias, roomID, userID string) error {
 	return c.call(ctx, pathSetAlias, aliasReq{Alias: alias, RoomID: roomID, UserID: userID}, nil, write)

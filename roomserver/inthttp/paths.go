@@ -20,6 +20,7 @@ const (
 	pathQueryEvent       = pathPrefix + "/queryEvent"
 	pathQueryVersion     = pathPrefix + "/queryRoomVersion"
 	pathQueryRoomsUser   = pathPrefix + "/queryRoomsForUser"
+	pathQueryWritePos    = pathPrefix + "/queryWritePosition"
 	pathSetAlias         = pathPrefix + "/setRoomAlias"
 	pathResolveAlias     = pathPrefix + "/resolveRoomAlias"
 	pathRemoveAlias      = pathPrefix + "/removeRoomAlias"
@@ -71,6 +72,10 @@ type stringResp struct {
 type roomsForUserReq struct {
 	UserID      string   `json:"user_id"`
 	Memberships []string `json:"memberships"`
+}
+
+type positionResp struct {
+	Pos int64 `json:"pos"`
 }
 
 type stringsResp struct {

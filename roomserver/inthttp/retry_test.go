@@ -55,6 +55,7 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 		{"QueryEvent", pathQueryEvent, true, func() error { _, err := c.QueryEvent(ctx, "$e"); return err }},
 		{"QueryRoomVersion", pathQueryVersion, true, func() error { _, err := c.QueryRoomVersion(ctx, room); return err }},
 		{"QueryRoomsForUser", pathQueryRoomsUser, true, func() error { _, err := c.QueryRoomsForUser(ctx, user, nil); return err }},
+		{"QueryWritePosition", pathQueryWritePos, true, func() error { _, err := c.QueryWritePosition(ctx, room, user); return err }},
 		{"SetRoomAlias", pathSetAlias, false, func() error { return c.SetRoomAlias(ctx, "#a:"+server, room, user) }},
 		{"ResolveRoomAlias", pathResolveAlias, true, func() error { _, _, err := c.ResolveRoomAlias(ctx, "#a:"+server); return err }},
 		{"RemoveRoomAlias", pathRemoveAlias, false, func() error { return c.RemoveRoomAlias(ctx, "#a:"+server, user) }},

@@ -329,6 +329,16 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 		r.want("QueryRoomsForUser "+c.what, r.sorted(rooms), err, 0, "")
 	}
 
+	// QueryWritePosition (arrow 2, read-your-writes): positions are the same in both
+	// transcripts, since the scenario writes in the same order.
+	for _, c := range []struct{ what, roomID, userID string }{
+		{"room", pub.RoomID, ""}, {"user", "", alice}, {"room and user", knock.RoomID, bob},
+		{"unknown room", unknownRoom, ""}, {"unknown user", "", "@nobody:" + server}, {"neither", "", ""},
+	} {
+		pos, err := a.QueryWritePosition(ctx, c.roomID, c.userID)
+		r.want("QueryWritePosition "+c.what, pos, err, 0, "")
+	}
+
 	// Aliases.
 	aliasErr := func(what string, err error, status int, code string) {
 		t.Helper()

@@ -54,6 +54,11 @@ func AddRoutes(r *mux.Router, a api.RoomserverAPI) {
 		rooms, err := a.QueryRoomsForUser(ctx, req.UserID, req.Memberships)
 		return &stringsResp{Values: rooms}, err
 	})
+	// Arrow 2 (syncapi → roomserver): read-your-writes.
+	inthttp.Handle(sr, p(pathQueryWritePos), func(ctx context.Context, req *roomUserReq) (*positionResp, error) {
+		pos, err := a.QueryWritePosition(ctx, req.RoomID, req.UserID)
+		return &positionResp{Pos: pos}, err
+	})
 	inthttp.HandleErr(sr, p(pathSetAlias), func(ctx context.Context, req *aliasReq) error {
 		return a.SetRoomAlias(ctx, req.Alias, req.RoomID, req.UserID)
 	})

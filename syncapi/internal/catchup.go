@@ -32,14 +32,15 @@ func (s *Syncer) draining() <-chan struct{} {
 // catchUp waits until ready(the room position this instance may serve) is true, the
 // position moves being reported by the Notifier (topic 2's watermark), for at most
 // CatchUpLimit, the request's context or the start of shutdown. Giving up is not an error:
-// the caller then answers from what this instance has.
-func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error)) error {
+// the caller then answers from what this instance has; reached says whether ready became
+// true (false after the limit or when shutdown began).
+func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error)) (reached bool, err error) {
 	var limit <-chan time.Time
 	for {
 		moved := s.notifier.WaitFor()
 		ok, err := ready(s.notifier.Position().Room)
 		if err != nil || ok {
-			return err
+			return ok, err
 		}
 		if limit == nil {
 			t := time.NewTimer(s.CatchUpLimit)
@@ -49,11 +50,11 @@ func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error
 		select {
 		case <-moved:
 		case <-limit:
-			return nil
+			return false, nil
 		case <-s.draining():
-			return nil
+			return false, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 }
@@ -61,7 +62,8 @@ func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error
 // catchUpToPos waits (bounded, see catchUp) until this instance serves room position pos:
 // a pagination token from an instance that is further ahead.
 func (s *Syncer) catchUpToPos(ctx context.Context, pos int64) error {
-	return s.catchUp(ctx, func(now int64) (bool, error) { return now >= pos, nil })
+	_, err := s.catchUp(ctx, func(now int64) (bool, error) { return now >= pos, nil })
+	return err
 }
 
 // catchUpToEvent reads a timeline event by ID. When this instance does not serve it yet
@@ -83,7 +85,7 @@ func (s *Syncer) catchUpToEvent(ctx context.Context, roomID, eventID string) (*s
 	if json.Unmarshal(res.Event, &hdr) != nil || hdr.RoomID != roomID {
 		return e, nil
 	}
-	err = s.catchUp(ctx, func(int64) (bool, error) {
+	_, err = s.catchUp(ctx, func(int64) (bool, error) {
 		var err error
 		e, err = s.db.EventByID(ctx, eventID)
 		return s.served(e), err

@@ -21,8 +21,9 @@ type Syncer struct {
 	drainCh atomic.Pointer[<-chan struct{}]
 	// Now is the clock (unsigned.age); tests may replace it.
 	Now func() time.Time
-	// CatchUpLimit bounds the wait of /messages, /context and /event for a token or event
-	// this instance has not reached yet (DefaultCatchUpLimit).
+	// CatchUpLimit bounds the wait of a read for writes it must reflect (read your own
+	// writes), and of /messages, /context and /event for a token or event this instance has
+	// not reached yet (DefaultCatchUpLimit; config sync_api.read_your_writes_timeout).
 	CatchUpLimit time.Duration
 	// NoShortcuts turns off the incremental /sync's use of the Notifier's record of what
 	// moved and of the membership cache: every answer comes from the database (tests
@@ -45,6 +46,9 @@ type SyncRequest struct {
 	Timeout   time.Duration
 	FullState bool
 	Filter    *Filter
+	// AccountDataPos is the topic 1 position of the user's own newest account-data write
+	// (userapi Device.AccountDataPos): the response must reflect it (read your writes).
+	AccountDataPos int64
 }
 
 // Sync answers a /sync request. An incremental sync with nothing new waits up to Timeout
@@ -53,6 +57,11 @@ type SyncRequest struct {
 func (s *Syncer) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, error) {
 	if req.Filter == nil {
 		req.Filter = &Filter{}
+	}
+	// Read your writes: the user's own newest room write (arrow 2) and account data,
+	// whatever the since token says (an initial sync too).
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "sync", UserID: req.UserID, AccountDataPos: req.AccountDataPos}); err != nil {
+		return nil, err
 	}
 	l := s.notifier.Listen(req.UserID)
 	defer l.Close()

@@ -18,7 +18,7 @@ const MaxSyncTimeout = 10 * time.Minute
 // sync serves GET /sync (spec: client-server sync.yaml).
 func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
 	q := r.URL.Query()
-	req := &internal.SyncRequest{UserID: dev.UserID, DeviceID: dev.DeviceID}
+	req := &internal.SyncRequest{UserID: dev.UserID, DeviceID: dev.DeviceID, AccountDataPos: dev.AccountDataPos}
 	if s := q.Get("since"); s != "" {
 		tok, err := types.ParseStreamToken(s)
 		if err != nil {

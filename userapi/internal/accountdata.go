@@ -47,6 +47,7 @@ func (u *UserAPI) SetAccountData(ctx context.Context, data *api.AccountData) err
 	if err != nil {
 		return httputil.BadJSON("Account data content must be a JSON object")
 	}
+	var pos int64
 	err = u.db.WithTransaction(ctx, func(tx *sql.Tx) error {
 		acct, err := storage.SelectAccount(ctx, tx, local)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -58,7 +59,7 @@ func (u *UserAPI) SetAccountData(ctx context.Context, data *api.AccountData) err
 		if acct.Deactivated {
 			return httputil.Forbidden("User %s is deactivated", data.UserID)
 		}
-		pos, err := storage.NextCounter(ctx, tx, "account_data")
+		pos, err = storage.NextCounter(ctx, tx, "account_data")
 		if err != nil {
 			return err
 		}
@@ -79,6 +80,7 @@ func (u *UserAPI) SetAccountData(ctx context.Context, data *api.AccountData) err
 	if err != nil {
 		return err
 	}
+	u.adWrites.Record(pos, data.UserID) // committed: read-your-writes (QueryAccessToken)
 	u.outbox.Kick()
 	return nil
 }

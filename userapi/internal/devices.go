@@ -142,6 +142,13 @@ func (u *UserAPI) QueryAccessToken(ctx context.Context, accessToken string) (*ap
 		}
 	}
 	d := u.toDevice(&dev.DeviceRow, api.AccountType(dev.AccountType))
+	// Read-your-writes for topic 1: a map lookup (the floor is read once per process). A
+	// failure only weakens the guarantee for this request, so it does not fail it.
+	if pos, err := u.adWrites.Position(ctx, d.UserID); err != nil {
+		logrus.WithError(err).Warn("userapi: reading the account data position")
+	} else {
+		d.AccountDataPos = pos
+	}
 	return &d, nil
 }
 

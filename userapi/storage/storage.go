@@ -40,6 +40,13 @@ func notFound(err error) error {
 	return err
 }
 
+// CounterValue returns the named counter's current value (the last one NextCounter gave).
+func CounterValue(ctx context.Context, q sqlutil.Querier, name string) (int64, error) {
+	var v int64
+	err := q.QueryRowContext(ctx, `SELECT value FROM userapi_counters WHERE name = $1`, name).Scan(&v)
+	return v, notFound(err)
+}
+
 // NextCounter increments the named counter and returns its new value. Inside a transaction
 // the row stays locked until commit, so values are dense (a rollback also rolls back the
 // increment) and committed in increasing order.

@@ -1,0 +1,91 @@
+package internal
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/sirupsen/logrus"
+)
+
+// Read your own writes (docs/wiring.md): a write is acknowledged once its producer
+// committed it, but this instance serves it only once it has consumed that far (topic 2
+// from the roomserver, topic 1 from the userapi). So every read first asks where the
+// writes it must reflect landed — arrow 2 (QueryWritePosition: the room's newest write for
+// a room read, the user's own newest write for /sync) and, for account data, the position
+// the userapi handed over with the device — and waits, bounded by CatchUpLimit, until the
+// Notifier's watermarks have passed them.
+
+var (
+	rywWaits = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "axon", Subsystem: "syncapi", Name: "read_your_writes_wait_seconds",
+		Help:    "Time reads waited for this instance to catch up with writes they must reflect, by endpoint (only reads that had to wait).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"endpoint"})
+	rywGiveUps = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "axon", Subsystem: "syncapi", Name: "read_your_writes_give_ups_total",
+		Help: "Reads answered before this instance caught up with the writes they must reflect, by endpoint and reason (timeout: the catch-up limit passed; unreachable: the roomserver could not say where the writes are).",
+	}, []string{"endpoint", "reason"})
+)
+
+// WritesToReflect names the writes a read must reflect: the room's (RoomID, a room read)
+// or the user's own (UserID, /sync) on topic 2, and the user's account data up to
+// AccountDataPos on topic 1.
+type WritesToReflect struct {
+	Endpoint       string // for the metrics and the log
+	RoomID, UserID string
+	AccountDataPos int64
+}
+
+// catchUpToWrites waits until this instance serves the writes w names (arrow 2 asks the
+// roomserver where they are), at most CatchUpLimit; then the read goes on with what the
+// instance has, counted and logged as a give-up. Only the request's end is an error.
+func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
+	var roomPos int64
+	if s.rsAPI != nil && (w.RoomID != "" || w.UserID != "") {
+		pos, err := s.rsAPI.QueryWritePosition(ctx, w.RoomID, w.UserID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rywGiveUps.WithLabelValues(w.Endpoint, "unreachable").Inc()
+			logrus.WithError(err).WithFields(logrus.Fields{"endpoint": w.Endpoint, "room_id": w.RoomID, "user_id": w.UserID}).
+				Warn("syncapi: read answered without read-your-writes: the roomserver could not say where the writes are")
+		}
+		roomPos = pos
+	}
+	if now := s.notifier.Position(); now.Room >= roomPos && now.AccountData >= w.AccountDataPos {
+		return nil // the common case: no wait, no clock read
+	}
+	start := time.Now()
+	var limit <-chan time.Time
+	for {
+		moved := s.notifier.WaitFor()
+		now := s.notifier.Position()
+		if now.Room >= roomPos && now.AccountData >= w.AccountDataPos {
+			rywWaits.WithLabelValues(w.Endpoint).Observe(time.Since(start).Seconds())
+			return nil
+		}
+		if limit == nil {
+			t := time.NewTimer(s.CatchUpLimit)
+			defer t.Stop()
+			limit = t.C
+		}
+		select {
+		case <-moved:
+		case <-limit:
+			rywGiveUps.WithLabelValues(w.Endpoint, "timeout").Inc()
+			logrus.WithFields(logrus.Fields{
+				"endpoint": w.Endpoint, "room_id": w.RoomID, "user_id": w.UserID, "waited": s.CatchUpLimit.String(),
+				"room_pos_wanted": roomPos, "room_pos_served": now.Room,
+				"account_data_pos_wanted": w.AccountDataPos, "account_data_pos_served": now.AccountData,
+			}).Warn("syncapi: read answered before this instance caught up with the writes it must reflect")
+			return nil
+		case <-s.draining():
+			return nil // shutting down: answer now, as every wait does
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
