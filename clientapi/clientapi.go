@@ -37,10 +37,12 @@ func ConfigFromFile(cfg *config.Config, listen string) Config {
 	c := Config{
 		ServerName:               cfg.Global.ServerName,
 		PublicBaseURL:            cfg.ClientAPI.PublicBaseURL,
-		RegistrationDisabled:     cfg.ClientAPI.RegistrationDisabled,
+		RegistrationMode:         cfg.ClientAPI.RegistrationMode,
 		GuestsEnabled:            cfg.ClientAPI.GuestAccess,
 		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
 	}
+	c.DefaultRoomVersion = cfg.Global.DefaultRoomVersion
+	c.RateLimits, c.TrustedProxies = cfg.Global.RateLimits, cfg.Global.TrustedProxyPrefixes()
 	if c.PublicBaseURL == "" {
 		port := "8008"
 		if _, p, err := net.SplitHostPort(listen); err == nil && p != "" && p != "0" {

@@ -25,9 +25,13 @@ func TestConfigFromFile(t *testing.T) {
 			cfg.ClientAPI.PublicBaseURL = c.baseURL
 			cfg.ClientAPI.GuestAccess = true
 			cfg.ClientAPI.RegistrationSharedSecret = "s"
+			cfg.Global.DefaultRoomVersion = "11"
 			got := ConfigFromFile(cfg, c.listen)
+			if got.DefaultRoomVersion != "11" {
+				t.Fatalf("default room version %q", got.DefaultRoomVersion)
+			}
 			if got.PublicBaseURL != c.want || got.ServerName != "example.org" || !got.GuestsEnabled ||
-				got.RegistrationSharedSecret != "s" || got.RegistrationDisabled {
+				got.RegistrationSharedSecret != "s" || got.RegistrationMode != config.RegistrationOpen {
 				t.Fatalf("got %+v", got)
 			}
 		})

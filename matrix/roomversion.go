@@ -90,9 +90,10 @@ type RoomVersion struct {
 	PrivilegedCreators bool
 }
 
-// DefaultRoomVersion is the version new rooms get when the client names none (the spec's
-// recommendation is 12).
-const DefaultRoomVersion RoomVersionID = "12"
+// DefaultRoomVersion is the version new rooms get when the client names none and the
+// configuration (global.default_room_version) says nothing else: 10, as Synapse, since
+// clients written before v12 list the creator in m.room.power_levels, which v12 forbids.
+const DefaultRoomVersion RoomVersionID = "10"
 
 var roomVersions = func() map[RoomVersionID]*RoomVersion {
 	v1 := RoomVersion{ID: "1", Stable: true, EventIDFormat: EventIDFormatServer, Redaction: RedactionV1,

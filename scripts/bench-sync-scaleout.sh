@@ -114,6 +114,8 @@ dsn=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
+# The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen).
+p_proxy_metrics=$(free_port); proxy_metrics_url="http://127.0.0.1:$p_proxy_metrics"
 
 # write_config FILE SYNC-URL…: the one config every binary reads; only client_api_proxy's
 # sync_api_urls differ between the N runs.
@@ -140,6 +142,9 @@ global:
     enabled: true
   logging:
     level: warn
+  # A benchmark, not a server people use: the load exceeds the default rate limits.
+  rate_limits:
+    enabled: false
 user_api:
   internal_api_listen: "127.0.0.1:$p_user"
   internal_api_url: "http://127.0.0.1:$p_user"
@@ -154,6 +159,7 @@ sync_api:
   public_listen: "127.0.0.1:$(free_port)"
 client_api_proxy:
   listen: "127.0.0.1:$p_proxy"
+  metrics_listen: "127.0.0.1:$p_proxy_metrics"
   client_api_urls: ["http://127.0.0.1:$p_client"]
   sync_api_urls: [${urls%, }]
   # No media or federation binary runs here; nothing listens on these ports.
@@ -178,7 +184,7 @@ start_proc client-api "http://127.0.0.1:$p_client/health" axon-client-api -confi
 wait_routed() {
   for _ in $(seq 1 200); do
     local m
-    m=$(curl -fsS -m 2 "$proxy_url/metrics" 2>/dev/null || true)
+    m=$(curl -fsS -m 2 "$proxy_metrics_url/metrics" 2>/dev/null || true)
     if [ "$(grep -cE '^axon_proxy_upstream_healthy\{kind="(client|sync)".*\} 1$' <<<"$m")" = $(($1 + 1)) ]; then
       return 0
     fi

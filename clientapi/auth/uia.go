@@ -22,6 +22,10 @@ import (
 const (
 	StageDummy    = "m.login.dummy"
 	StagePassword = "m.login.password"
+	// StageRegistrationToken is spec 1.2's m.login.registration_token: the userapi counts
+	// one pending use of the token for the session (ReserveRegistrationToken), which the
+	// account creation then completes (CreateAccountRequest.RegistrationTokenSession).
+	StageRegistrationToken = "m.login.registration_token"
 )
 
 // Flow is one list of stages that, all completed, authorise the request.
@@ -43,6 +47,8 @@ type Dict struct {
 	Identifier *Identifier `json:"identifier"`
 	// User is the legacy top-level user field of m.login.password.
 	User string `json:"user"`
+	// Token is the registration token of m.login.registration_token.
+	Token string `json:"token"`
 }
 
 // Challenge is the 401 body that tells the client what is still needed.
@@ -75,6 +81,9 @@ type Request struct {
 	Flows  []Flow
 	// Auth is the request body's "auth" object, nil when absent.
 	Auth *Dict
+	// SessionID is set by Check to the session the round ran in (the client's or a new
+	// one), so the operation can find what its stages left (a reserved registration token).
+	SessionID string
 }
 
 func (u *UIA) now() time.Time {
@@ -116,6 +125,7 @@ func (u *UIA) Check(ctx context.Context, req *Request) (done bool, challenge *Ch
 			return false, nil, err
 		}
 	}
+	req.SessionID = sess.ID
 	chal := &Challenge{Session: sess.ID, Flows: req.Flows, Params: map[string]any{}, Completed: nonNil(sess.Completed)}
 	if req.Auth == nil || req.Auth.Type == "" {
 		return false, chal, nil
@@ -130,6 +140,20 @@ func (u *UIA) Check(ctx context.Context, req *Request) (done bool, challenge *Ch
 		if me := u.checkPassword(ctx, req); me != nil {
 			chal.ErrCode, chal.Err = me.ErrCode, me.Err
 			return false, chal, nil
+		}
+	case StageRegistrationToken:
+		if req.Auth.Token == "" {
+			chal.ErrCode, chal.Err = "M_MISSING_PARAM", "m.login.registration_token needs a token"
+			return false, chal, nil
+		}
+		err := u.UserAPI.ReserveRegistrationToken(ctx, req.Auth.Token, sess.ID)
+		var me *httputil.MatrixError
+		if errors.As(err, &me) && me.Status < http.StatusInternalServerError {
+			chal.ErrCode, chal.Err = me.ErrCode, me.Err
+			return false, chal, nil
+		}
+		if err != nil {
+			return false, nil, err
 		}
 	}
 	if !contains(sess.Completed, req.Auth.Type) {
@@ -169,13 +193,36 @@ func (u *UIA) checkPassword(ctx context.Context, req *Request) *httputil.MatrixE
 	return nil
 }
 
-// QualifyUserID turns a bare localpart into a full user ID on serverName; a full ID is
-// returned as given. Localparts are lower-cased, as Synapse does for logins.
+// QualifyUserID turns a bare localpart into a full user ID on serverName. The localpart,
+// bare or of a full ID, is lower-cased (LowerLocalpart): local accounts only have
+// lower-case localparts, so "Alice" and "@Alice:server" log in @alice:server, as in
+// Synapse. The server name of a full ID is kept as given.
 func QualifyUserID(user, serverName string) string {
 	if strings.HasPrefix(user, "@") {
+		if local, server, ok := strings.Cut(user[1:], ":"); ok {
+			return "@" + LowerLocalpart(local) + ":" + server
+		}
 		return user
 	}
-	return "@" + strings.ToLower(user) + ":" + serverName
+	return "@" + LowerLocalpart(user) + ":" + serverName
+}
+
+// LowerLocalpart lower-cases the ASCII letters of a localpart. Other characters stay as
+// they are (so a non-ASCII letter whose lower case is ASCII, such as the Kelvin sign, is
+// still refused by the localpart grammar rather than turned into someone else's name).
+func LowerLocalpart(localpart string) string {
+	for i := 0; i < len(localpart); i++ {
+		if c := localpart[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(localpart)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return localpart
 }
 
 func offered(flows []Flow, stage string) bool {

@@ -47,10 +47,11 @@ func (rt *Routes) createRoom(r *http.Request, dev *userapi.Device) (any, error) 
 	default:
 		return nil, httputil.InvalidParam("Unknown preset %q", req.Preset)
 	}
-	if req.RoomVersion != "" {
-		if _, err := matrix.GetRoomVersion(matrix.RoomVersionID(req.RoomVersion)); err != nil {
-			return nil, httputil.UnsupportedRoomVersion("Room version %q is not supported", req.RoomVersion)
-		}
+	if req.RoomVersion == "" {
+		req.RoomVersion = rt.cfg.defaultRoomVersion() // global.default_room_version
+	}
+	if _, err := matrix.GetRoomVersion(matrix.RoomVersionID(req.RoomVersion)); err != nil {
+		return nil, httputil.UnsupportedRoomVersion("Room version %q is not supported", req.RoomVersion)
 	}
 	if len(req.Invite3PID) > 0 {
 		return nil, httputil.InvalidParam("Third-party invites are not supported: no identity server is configured")
@@ -59,6 +60,9 @@ func (rt *Routes) createRoom(r *http.Request, dev *userapi.Device) (any, error) 
 		if _, _, err := parseUserID(u); err != nil {
 			return nil, err
 		}
+	}
+	if err := rt.limitInvites(dev, "", req.Invite...); err != nil {
+		return nil, err
 	}
 	if a := req.RoomAliasName; a != "" {
 		if strings.ContainsAny(a, ": \t\n#") {

@@ -40,7 +40,7 @@ func (rt *Routes) capabilities(r *http.Request, _ *userapi.Device) (any, error) 
 	}
 	return map[string]any{"capabilities": map[string]any{
 		"m.change_password": map[string]bool{"enabled": true},
-		"m.room_versions":   map[string]any{"default": string(matrix.DefaultRoomVersion), "available": available},
+		"m.room_versions":   map[string]any{"default": rt.cfg.defaultRoomVersion(), "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
 		"m.set_avatar_url":  map[string]bool{"enabled": true},
 		"m.3pid_changes":    map[string]bool{"enabled": false},

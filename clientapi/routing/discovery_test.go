@@ -26,7 +26,7 @@ func testDiscovery(t *testing.T, newHarness harnessFunc) {
 		r = h.must(h.do("GET", prefix+"/capabilities", alice.token, nil), 200)
 		caps := r.body["capabilities"].(map[string]any)
 		rv := caps["m.room_versions"].(map[string]any)
-		if rv["default"] != "12" || len(rv["available"].(map[string]any)) != 12 {
+		if rv["default"] != "10" || len(rv["available"].(map[string]any)) != 12 {
 			t.Fatalf("room versions = %v", rv)
 		}
 		if caps["m.3pid_changes"].(map[string]any)["enabled"] != false || caps["m.change_password"].(map[string]any)["enabled"] != true {

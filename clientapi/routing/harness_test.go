@@ -128,7 +128,8 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 		_ = consumers.NewMembershipConsumer(db, testServer).Run(ctx, log.Consumer(), topics[eventlog.TopicMembership])
 	}()
 
-	cfg := Config{ServerName: testServer, PublicBaseURL: "https://matrix.test.local", RegistrationSharedSecret: "s3cret"}
+	cfg := Config{ServerName: testServer, PublicBaseURL: "https://matrix.test.local", RegistrationSharedSecret: "s3cret",
+		RegistrationMode: config.RegistrationOpen}
 	for _, m := range mutate {
 		m(&cfg)
 	}

@@ -53,14 +53,12 @@ func (rt *Routes) login(r *http.Request, _ *userapi.Device) (any, error) {
 		return nil, httputil.Forbidden("Invalid username or password")
 	}
 	ctx := r.Context()
-	if wait := rt.loginFailures.retryAfter(userID, rt.now()); wait > 0 {
-		return nil, httputil.LimitExceeded(wait.Milliseconds())
+	if err := rt.limitLogin(userID); err != nil {
+		return nil, err
 	}
 	acc, err := rt.userAPI.CheckPassword(ctx, userID, req.Password)
+	rt.loginDone(userID, err)
 	if err != nil {
-		if httputil.AsMatrixError(err).ErrCode == "M_FORBIDDEN" {
-			rt.loginFailures.fail(userID, rt.now())
-		}
 		return nil, err
 	}
 	dev, err := rt.userAPI.CreateDevice(ctx, &userapi.CreateDeviceRequest{

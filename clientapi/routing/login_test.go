@@ -2,12 +2,16 @@ package routing
 
 import (
 	"testing"
+
+	"github.com/axon-matrix/axon/internal/config"
 )
 
 func TestLoginLogout(t *testing.T) { forEachImpl(t, testLoginLogout) }
 
 func testLoginLogout(t *testing.T, newHarness harnessFunc) {
-	h := newHarness(t)
+	h := newHarness(t, withRateLimits(func(rl *config.RateLimits) {
+		rl.LoginFailedAttempts = config.Rate{PerSecond: 0.17, BurstCount: 3}
+	}))
 	alice := h.register("alice")
 
 	r := h.must(h.do("GET", "/_matrix/client/v3/login", "", nil), 200)

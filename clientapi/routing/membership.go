@@ -38,14 +38,86 @@ func (rt *Routes) ownMemberContent(ctx context.Context, userID string) json.RawM
 	return b
 }
 
+// joinBody is the body of POST /join/{roomIdOrAlias}, /rooms/{roomId}/join and
+// /knock/{roomIdOrAlias}: reason, third_party_signed (third-party invites need an
+// identity server, so it is accepted and not used) and, for a join, any other keys, which
+// go into the join event's content as Synapse does.
+type joinBody struct {
+	Reason string
+	Extra  map[string]json.RawMessage
+}
+
+// notFromJoinBody are the keys a join body cannot put in the member event: the request's
+// own parameters and the keys the server sets (join_authorised_via_users_server is the
+// roomserver's to give, after checking a restricted room's allow rules).
+var notFromJoinBody = map[string]bool{"reason": true, "third_party_signed": true, "membership": true,
+	"join_authorised_via_users_server": true}
+
+func (b *joinBody) UnmarshalJSON(raw []byte) error {
+	var known struct {
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(raw, &known); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return err
+	}
+	b.Reason = known.Reason
+	for k, v := range all {
+		if !notFromJoinBody[k] {
+			if b.Extra == nil {
+				b.Extra = map[string]json.RawMessage{}
+			}
+			b.Extra[k] = v
+		}
+	}
+	return nil
+}
+
+// checkProfileKeys refuses a displayname or avatar_url in a join body that is not a string
+// (clients and this server read them as strings).
+func (b *joinBody) checkProfileKeys() error {
+	for _, k := range []string{"displayname", "avatar_url"} {
+		if raw, ok := b.Extra[k]; ok {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return httputil.BadJSON("%s must be a string", k)
+			}
+		}
+	}
+	return nil
+}
+
+// joinContent is the member event content of a join: the user's profile (displayname,
+// avatar_url), then the body's extra keys on top, so a displayname or avatar_url given in
+// the body wins. The roomserver sets membership and reason itself.
+func (rt *Routes) joinContent(ctx context.Context, userID string, extra map[string]json.RawMessage) json.RawMessage {
+	profile := rt.ownMemberContent(ctx, userID)
+	if len(extra) == 0 {
+		return profile
+	}
+	c := map[string]json.RawMessage{}
+	_ = json.Unmarshal(profile, &c)
+	for k, v := range extra {
+		c[k] = v
+	}
+	b, _ := json.Marshal(c)
+	return b
+}
+
 // joinOrKnock sends a join or knock for the room ID or alias (arrow 4).
 func (rt *Routes) joinOrKnock(r *http.Request, dev *userapi.Device, action, target string, aliasAllowed bool) (any, error) {
-	var req reasonBody
+	var req joinBody
 	if err := readOptionalJSON(r, bodyLimit, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Reason) > maxReasonLength {
 		return nil, httputil.InvalidParam("reason is too long")
+	}
+	if err := req.checkProfileKeys(); err != nil {
+		return nil, err
 	}
 	if aliasAllowed && len(target) > 0 && target[0] == '#' {
 		if _, err := parseAlias(target); err != nil {
@@ -58,8 +130,12 @@ func (rt *Routes) joinOrKnock(r *http.Request, dev *userapi.Device, action, targ
 		return nil, err
 	}
 	ctx := r.Context()
+	content := rt.ownMemberContent(ctx, dev.UserID)
+	if action == "join" { // a knock carries the profile and the reason only
+		content = rt.joinContent(ctx, dev.UserID, req.Extra)
+	}
 	resp, err := rt.rsAPI.PerformMembership(ctx, &rsMembership{Action: action, RoomID: target, Sender: dev.UserID,
-		Reason: req.Reason, DeviceID: dev.DeviceID, Content: rt.ownMemberContent(ctx, dev.UserID)})
+		Reason: req.Reason, DeviceID: dev.DeviceID, Content: content})
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +208,11 @@ func (rt *Routes) targetMembership(action string) handlerFunc {
 		}
 		if len(req.Reason) > maxReasonLength {
 			return nil, httputil.InvalidParam("reason is too long")
+		}
+		if action == "invite" {
+			if err := rt.limitInvites(dev, roomID, *req.UserID); err != nil {
+				return nil, err
+			}
 		}
 		if _, err := rt.rsAPI.PerformMembership(r.Context(), &rsMembership{Action: action, RoomID: roomID,
 			Sender: dev.UserID, Target: *req.UserID, Reason: req.Reason, DeviceID: dev.DeviceID}); err != nil {

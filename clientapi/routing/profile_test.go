@@ -117,7 +117,7 @@ func testAccountData(t *testing.T, newHarness harnessFunc) {
 		{"fully_read", "PUT", base + "/account_data/m.fully_read", alice.token, map[string]any{"event_id": "$x"}, 405, "M_BAD_JSON"},
 		{"room fully_read", "PUT", base + room + "/account_data/m.fully_read", alice.token, map[string]any{"event_id": "$x"}, 405, "M_BAD_JSON"},
 		{"push_rules", "PUT", base + "/account_data/m.push_rules", alice.token, map[string]any{}, 405, "M_BAD_JSON"},
-		{"array", "PUT", base + "/account_data/org.example.x", alice.token, "[1]", 400, "M_BAD_JSON"},
+		{"array", "PUT", base + "/account_data/org.example.x", alice.token, "[1]", 400, "M_NOT_JSON"},
 		{"not json", "PUT", base + "/account_data/org.example.x", alice.token, "x", 400, "M_NOT_JSON"},
 		{"too large", "PUT", base + "/account_data/org.example.x", alice.token, `{"a":"` + strings.Repeat("x", 70000) + `"}`, 413, "M_TOO_LARGE"},
 		{"bad room id", "PUT", base + "/rooms/nope/account_data/m.tag", alice.token, map[string]any{}, 400, "M_INVALID_PARAM"},
@@ -165,7 +165,7 @@ func testFilters(t *testing.T, newHarness harnessFunc) {
 		{"limit wrong type", "POST", base, alice.token, map[string]any{"room": map[string]any{"timeline": map[string]any{"limit": "ten"}}}, 400, "M_BAD_JSON"},
 		{"event_fields wrong type", "POST", base, alice.token, map[string]any{"event_fields": "type"}, 400, "M_BAD_JSON"},
 		{"bad event_format", "POST", base, alice.token, map[string]any{"event_format": "xml"}, 400, "M_BAD_JSON"},
-		{"not an object", "POST", base, alice.token, "[]", 400, "M_BAD_JSON"},
+		{"not an object", "POST", base, alice.token, "[]", 400, "M_NOT_JSON"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -210,7 +210,7 @@ func testTagsAnd3PIDs(t *testing.T, newHarness harnessFunc) {
 		{"other user", "GET", base, bob.token, nil, 403, "M_FORBIDDEN"},
 		{"other user put", "PUT", base + "/x", bob.token, map[string]any{}, 403, "M_FORBIDDEN"},
 		{"order not a number", "PUT", base + "/x", alice.token, map[string]any{"order": "1"}, 400, "M_BAD_JSON"},
-		{"not an object", "PUT", base + "/x", alice.token, "[]", 400, "M_BAD_JSON"},
+		{"not an object", "PUT", base + "/x", alice.token, "[]", 400, "M_NOT_JSON"},
 		{"bad room", "GET", "/_matrix/client/v3/user/" + alice.id + "/rooms/nope/tags", alice.token, nil, 400, "M_INVALID_PARAM"},
 	}
 	for _, c := range bad {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/clientapi/auth"
+	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
 	userapi "github.com/axon-matrix/axon/userapi/api"
@@ -17,8 +18,12 @@ import (
 // maxPasswordLength is the longest password accepted (Synapse's limit).
 const maxPasswordLength = 512
 
-// registrationFlows is what Synapse offers when no email or captcha is configured.
-var registrationFlows = []auth.Flow{{Stages: []string{auth.StageDummy}}}
+// Registration flows: open registration offers what Synapse offers when no email or
+// captcha is configured; token registration only the registration token stage.
+var (
+	registrationFlows      = []auth.Flow{{Stages: []string{auth.StageDummy}}}
+	tokenRegistrationFlows = []auth.Flow{{Stages: []string{auth.StageRegistrationToken}}}
+)
 
 type registerRequest struct {
 	Username                 string     `json:"username"`
@@ -45,17 +50,24 @@ func (rt *Routes) registerUser(r *http.Request, _ *userapi.Device) (any, error) 
 	default:
 		return nil, httputil.InvalidParam("Unknown kind %q: must be user or guest", kind)
 	}
-	if rt.cfg.RegistrationDisabled {
+	flows := registrationFlows
+	switch rt.cfg.RegistrationMode {
+	case config.RegistrationOpen:
+	case config.RegistrationToken:
+		flows = tokenRegistrationFlows
+	default: // closed, or anything unknown
 		return nil, httputil.Forbidden("Registration has been disabled")
 	}
 	ctx := r.Context()
-	localpart := req.Username
+	// As Synapse: a username with capitals registers its lower-cased localpart.
+	localpart := auth.LowerLocalpart(req.Username)
 	if localpart != "" {
 		if err := rt.checkUsernameAvailable(ctx, localpart); err != nil {
 			return nil, err
 		}
 	}
-	if err := rt.runUIA(ctx, "register", "", registrationFlows, req.Auth); err != nil {
+	uiaReq := &auth.Request{Operation: "register", Flows: flows, Auth: req.Auth}
+	if err := rt.runUIARequest(ctx, uiaReq); err != nil {
 		return nil, err
 	}
 	if req.Password == "" {
@@ -70,8 +82,12 @@ func (rt *Routes) registerUser(r *http.Request, _ *userapi.Device) (any, error) 
 			return nil, err
 		}
 	}
-	acc, err := rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{
-		Localpart: localpart, Password: req.Password, AccountType: userapi.AccountTypeUser})
+	create := &userapi.CreateAccountRequest{Localpart: localpart, Password: req.Password, AccountType: userapi.AccountTypeUser}
+	if rt.cfg.RegistrationMode == config.RegistrationToken {
+		// The token's pending use (reserved by the stage) becomes a completed one.
+		create.RegistrationTokenSession = uiaReq.SessionID
+	}
+	acc, err := rt.userAPI.CreateAccount(ctx, create)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +183,7 @@ func (rt *Routes) registerAvailable(r *http.Request, _ *userapi.Device) (any, er
 	if username == "" {
 		return nil, httputil.MissingParam("Missing username")
 	}
-	if err := rt.checkUsernameAvailable(r.Context(), username); err != nil {
+	if err := rt.checkUsernameAvailable(r.Context(), auth.LowerLocalpart(username)); err != nil {
 		return nil, err
 	}
 	return map[string]bool{"available": true}, nil

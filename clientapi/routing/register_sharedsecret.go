@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -95,7 +96,10 @@ func (rt *Routes) sharedSecretRegister(r *http.Request, _ *userapi.Device) (any,
 	if !hmac.Equal([]byte(sharedSecretMAC(rt.cfg.RegistrationSharedSecret, &req)), []byte(req.MAC)) {
 		return nil, httputil.Forbidden("HMAC incorrect")
 	}
-	if err := rt.checkUsernameAvailable(ctx, req.Username); err != nil {
+	// The MAC covers the username as sent; the account gets its lower-cased localpart
+	// (as Synapse).
+	localpart := auth.LowerLocalpart(req.Username)
+	if err := rt.checkUsernameAvailable(ctx, localpart); err != nil {
 		return nil, err
 	}
 	typ := userapi.AccountTypeUser
@@ -103,7 +107,7 @@ func (rt *Routes) sharedSecretRegister(r *http.Request, _ *userapi.Device) (any,
 		typ = userapi.AccountTypeAdmin
 	}
 	acc, err := rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{
-		Localpart: req.Username, Password: req.Password, AccountType: typ, DisplayName: req.DisplayName})
+		Localpart: localpart, Password: req.Password, AccountType: typ, DisplayName: req.DisplayName})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/axon-matrix/axon/internal/config"
 )
 
 func TestRegisterUIA(t *testing.T) { forEachImpl(t, testRegisterUIA) }
@@ -88,11 +90,12 @@ func testRegisterBadInput(t *testing.T, newHarness harnessFunc) {
 		errcode string
 	}{
 		{"not json", "", "{nope", 400, "M_NOT_JSON"},
-		{"array", "", "[]", 400, "M_BAD_JSON"},
+		{"array", "", "[]", 400, "M_NOT_JSON"},
 		{"username not a string", "", map[string]any{"username": 5}, 400, "M_BAD_JSON"},
 		{"auth not an object", "", map[string]any{"auth": "x"}, 400, "M_BAD_JSON"},
 		{"taken", "", map[string]any{"username": "taken", "password": "pw"}, 400, "M_USER_IN_USE"},
-		{"upper case", "", map[string]any{"username": "Bob", "password": "pw"}, 400, "M_INVALID_USERNAME"},
+		{"upper case of a taken name", "", map[string]any{"username": "TaKen", "password": "pw"}, 400, "M_USER_IN_USE"},
+		{"non-ASCII capital", "", map[string]any{"username": "\u212Aelvin", "password": "pw"}, 400, "M_INVALID_USERNAME"},
 		{"bad char", "", map[string]any{"username": "b ob", "password": "pw"}, 400, "M_INVALID_USERNAME"},
 		{"underscore", "", map[string]any{"username": "_bridge", "password": "pw"}, 400, "M_INVALID_USERNAME"},
 		{"numeric", "", map[string]any{"username": "12345", "password": "pw"}, 400, "M_INVALID_USERNAME"},
@@ -120,7 +123,9 @@ func testRegisterBadInput(t *testing.T, newHarness harnessFunc) {
 	}{
 		{"", 400, "M_MISSING_PARAM"},
 		{"?username=taken", 400, "M_USER_IN_USE"},
-		{"?username=Upper", 400, "M_INVALID_USERNAME"},
+		{"?username=TAKEN", 400, "M_USER_IN_USE"},
+		{"?username=Upper", 200, ""}, // registers as "upper"
+		{"?username=up%20per", 400, "M_INVALID_USERNAME"},
 		{"?username=free", 200, ""},
 	}
 	for _, c := range avail {
@@ -134,7 +139,7 @@ func testRegisterBadInput(t *testing.T, newHarness harnessFunc) {
 func TestRegisterClosedAndGuests(t *testing.T) { forEachImpl(t, testRegisterClosedAndGuests) }
 
 func testRegisterClosedAndGuests(t *testing.T, newHarness harnessFunc) {
-	h := newHarness(t, func(c *Config) { c.RegistrationDisabled = true; c.GuestsEnabled = true })
+	h := newHarness(t, func(c *Config) { c.RegistrationMode = config.RegistrationClosed; c.GuestsEnabled = true })
 	h.must(h.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "x", "password": "pw",
 		"auth": map[string]any{"type": "m.login.dummy"}}), 403, "M_FORBIDDEN")
 

@@ -115,7 +115,7 @@ func testCreateRoomAndMessages(t *testing.T, newHarness harnessFunc) {
 		errcode                   string
 	}{
 		{"send bad room id", "PUT", v3 + "/rooms/nope/send/m.room.message/t", alice.token, map[string]any{}, 400, "M_INVALID_PARAM"},
-		{"send not object", "PUT", roomPath + "/send/m.room.message/t9", alice.token, "[]", 400, "M_BAD_JSON"},
+		{"send not object", "PUT", roomPath + "/send/m.room.message/t9", alice.token, "[]", 400, "M_NOT_JSON"},
 		{"send not json", "PUT", roomPath + "/send/m.room.message/t9", alice.token, "x", 400, "M_NOT_JSON"},
 		{"send too large", "PUT", roomPath + "/send/m.room.message/t9", alice.token, `{"body":"` + strings.Repeat("x", 66000) + `"}`, 413, "M_TOO_LARGE"},
 		{"send not joined", "PUT", v3 + "/rooms/" + url.PathEscape(old) + "/send/m.room.message/t9", bob.token, map[string]any{}, 403, "M_FORBIDDEN"},

@@ -19,14 +19,17 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, get, "/capabilities", guestOK, rt.capabilities)
 
 	// Registration and login
-	rt.client(r, post, "/register", public, rt.registerUser)
+	rt.client(r, post, "/register", public, rt.perIPOnSuccess(rt.limits.registration, rt.registerUser))
 	rt.client(r, get, "/register/available", public, rt.registerAvailable)
+	rt.route(r, get, "/v1/register/m.login.registration_token/validity", public,
+		rt.perIP(rt.limits.tokenValidity, rt.registrationTokenValidity))
 	if a := routers.SynapseAdmin; a != nil {
 		rt.route(a, get, "/v1/register", public, rt.sharedSecretNonce)
 		rt.route(a, post, "/v1/register", public, rt.sharedSecretRegister)
+		rt.addRegistrationTokenAdminRoutes(a)
 	}
 	rt.client(r, get, "/login", public, rt.loginFlows)
-	rt.client(r, post, "/login", public, rt.login)
+	rt.client(r, post, "/login", public, rt.perIP(rt.limits.loginAddress, rt.login))
 	rt.client(r, post, "/logout", guestOK, rt.logout)
 	rt.client(r, post, "/logout/all", guestOK, rt.logoutAll)
 	rt.client(r, get, "/account/whoami", guestOK, rt.whoami)
@@ -72,24 +75,25 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, get, "/pushrules/{scope}/{kind}/{ruleId}/actions", guestOK, rt.getPushRuleAttr("actions"))
 	rt.client(r, put, "/pushrules/{scope}/{kind}/{ruleId}/actions", user, rt.putPushRuleAttr("actions"))
 
-	// Rooms (arrow 4: clientapi → roomserver)
-	rt.client(r, post, "/createRoom", user, rt.createRoom)
-	rt.client(r, post, "/join/{roomIdOrAlias}", guestOK, rt.joinRoomIDOrAlias)
-	rt.client(r, post, "/rooms/{roomId}/join", guestOK, rt.joinRoom)
-	rt.client(r, post, "/knock/{roomIdOrAlias}", user, rt.knock)
-	rt.client(r, post, "/rooms/{roomId}/leave", guestOK, rt.leave)
-	rt.client(r, post, "/rooms/{roomId}/invite", user, rt.targetMembership("invite"))
-	rt.client(r, post, "/rooms/{roomId}/kick", user, rt.targetMembership("kick"))
-	rt.client(r, post, "/rooms/{roomId}/ban", user, rt.targetMembership("ban"))
-	rt.client(r, post, "/rooms/{roomId}/unban", user, rt.targetMembership("unban"))
+	// Rooms (arrow 4: clientapi → roomserver). Rate limits (ratelimit.go): perUser and perIP
+	// wrap the limited handlers; invites are limited inside targetMembership and createRoom.
+	rt.client(r, post, "/createRoom", user, rt.perUser(rt.limits.message, rt.createRoom))
+	rt.client(r, post, "/join/{roomIdOrAlias}", guestOK, rt.perUser(rt.limits.joins, rt.joinRoomIDOrAlias))
+	rt.client(r, post, "/rooms/{roomId}/join", guestOK, rt.perUser(rt.limits.joins, rt.joinRoom))
+	rt.client(r, post, "/knock/{roomIdOrAlias}", user, rt.perUser(rt.limits.message, rt.knock))
+	rt.client(r, post, "/rooms/{roomId}/leave", guestOK, rt.perUser(rt.limits.message, rt.leave))
+	rt.client(r, post, "/rooms/{roomId}/invite", user, rt.perUser(rt.limits.message, rt.targetMembership("invite")))
+	rt.client(r, post, "/rooms/{roomId}/kick", user, rt.perUser(rt.limits.message, rt.targetMembership("kick")))
+	rt.client(r, post, "/rooms/{roomId}/ban", user, rt.perUser(rt.limits.message, rt.targetMembership("ban")))
+	rt.client(r, post, "/rooms/{roomId}/unban", user, rt.perUser(rt.limits.message, rt.targetMembership("unban")))
 	rt.client(r, post, "/rooms/{roomId}/forget", guestOK, rt.forget)
-	rt.client(r, put, "/rooms/{roomId}/send/{eventType}/{txnId}", guestOK, rt.sendMessage)
-	rt.client(r, put, "/rooms/{roomId}/state/{eventType}", user, rt.sendState)
-	rt.client(r, put, "/rooms/{roomId}/state/{eventType}/{stateKey:.*}", user, rt.sendState)
+	rt.client(r, put, "/rooms/{roomId}/send/{eventType}/{txnId}", guestOK, rt.perUser(rt.limits.message, rt.sendMessage))
+	rt.client(r, put, "/rooms/{roomId}/state/{eventType}", user, rt.perUser(rt.limits.message, rt.sendState))
+	rt.client(r, put, "/rooms/{roomId}/state/{eventType}/{stateKey:.*}", user, rt.perUser(rt.limits.message, rt.sendState))
 	rt.client(r, get, "/rooms/{roomId}/state", guestOK, rt.getState)
 	rt.client(r, get, "/rooms/{roomId}/state/{eventType}", guestOK, rt.getStateEvent)
 	rt.client(r, get, "/rooms/{roomId}/state/{eventType}/{stateKey:.*}", guestOK, rt.getStateEvent)
-	rt.client(r, put, "/rooms/{roomId}/redact/{eventId}/{txnId}", user, rt.redact)
+	rt.client(r, put, "/rooms/{roomId}/redact/{eventId}/{txnId}", user, rt.perUser(rt.limits.message, rt.redact))
 	rt.client(r, get, "/joined_rooms", guestOK, rt.joinedRooms)
 
 	// Directory

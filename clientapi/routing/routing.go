@@ -10,6 +10,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/clientapi/storage"
+	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
+	"github.com/axon-matrix/axon/matrix"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -30,26 +33,37 @@ const (
 	bodyLimit    = 1 << 20
 )
 
-// Failed logins per user: loginFailureBurst at once, then one per loginFailureInterval.
-const (
-	loginFailureBurst    = 5
-	loginFailureInterval = 10 * time.Second
-)
-
 // Config is what the handlers need from the configuration.
 type Config struct {
 	// ServerName is the homeserver's name, the domain part of local user IDs.
 	ServerName string
+	// RateLimits are global.rate_limits; the zero value (Enabled false) limits nothing.
+	RateLimits config.RateLimits
+	// TrustedProxies are global.trusted_proxies: X-Forwarded-For is read only from them.
+	TrustedProxies []netip.Prefix
 	// PublicBaseURL is the client API's public base URL, e.g. "https://matrix.example.org",
 	// advertised in /.well-known/matrix/client and the login response.
 	PublicBaseURL string
-	// RegistrationDisabled closes POST /register to new users (shared-secret registration
-	// stays open when a secret is set).
-	RegistrationDisabled bool
+	// RegistrationMode is config.RegistrationOpen, RegistrationToken or RegistrationClosed
+	// (client_api.registration_mode): who may use POST /register. Shared-secret
+	// registration stays open in every mode when a secret is set. Empty means closed.
+	RegistrationMode string
 	// GuestsEnabled allows kind=guest registration (off by default).
 	GuestsEnabled bool
 	// RegistrationSharedSecret enables /_synapse/admin/v1/register when non-empty.
 	RegistrationSharedSecret string
+	// DefaultRoomVersion is what /createRoom makes without room_version and what
+	// /capabilities advertises (global.default_room_version); "" means
+	// matrix.DefaultRoomVersion.
+	DefaultRoomVersion string
+}
+
+// defaultRoomVersion is the configured default room version.
+func (c Config) defaultRoomVersion() string {
+	if c.DefaultRoomVersion == "" {
+		return string(matrix.DefaultRoomVersion)
+	}
+	return c.DefaultRoomVersion
 }
 
 // Routes holds the handlers' dependencies.
@@ -64,8 +78,8 @@ type Routes struct {
 	// clientRouter is Routers.Client and clientIndex the route index its routes go through.
 	clientRouter *mux.Router
 	clientIndex  *setup.RouteIndex
-	// loginFailures limits password guessing on POST /login.
-	loginFailures *failureLimiter
+	// limits are the rate limits (ratelimit.go).
+	limits limits
 	// userLocks serialise this process's read-modify-write updates of one user's push
 	// rules and tags.
 	userLocks [64]sync.Mutex
@@ -115,8 +129,8 @@ type Routers struct {
 // are the process base's (internal/setup) job.
 func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, db *storage.Database) *Routes {
 	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
-		loginFailures: newFailureLimiter(loginFailureBurst, loginFailureInterval),
-		uia:           &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
+		limits: newLimits(cfg),
+		uia:    &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
 	rt.clientRouter, rt.clientIndex = routers.Client, setup.NewRouteIndex(routers.Client, "/_matrix/client")
 	rt.register(routers)
 	rt.addMethodFallbacks()
@@ -207,7 +221,12 @@ func (rt *Routes) writeError(w http.ResponseWriter, r *http.Request, err error) 
 
 // runUIA runs one round of user-interactive auth; a nil error means a flow is complete.
 func (rt *Routes) runUIA(ctx context.Context, op, userID string, flows []auth.Flow, d *auth.Dict) error {
-	done, ch, err := rt.uia.Check(ctx, &auth.Request{Operation: op, UserID: userID, Flows: flows, Auth: d})
+	return rt.runUIARequest(ctx, &auth.Request{Operation: op, UserID: userID, Flows: flows, Auth: d})
+}
+
+// runUIARequest is runUIA for a caller that reads req.SessionID afterwards.
+func (rt *Routes) runUIARequest(ctx context.Context, req *auth.Request) error {
+	done, ch, err := rt.uia.Check(ctx, req)
 	if err != nil {
 		return err
 	}

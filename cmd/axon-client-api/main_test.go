@@ -31,12 +31,16 @@ func TestProcess(t *testing.T) {
 
 	users := processtest.Start(t, userBin, pl.UserAPI, cfg...)
 	rs := processtest.Start(t, rsBin, pl.RoomServer, cfg...)
-	client := processtest.Start(t, bin, pl.ClientAPI, cfg...)
+	metricsPort := processtest.FreePort(t)
+	client := processtest.Start(t, bin, pl.ClientAPI, append(cfg, "-metrics-bind", fmt.Sprintf("127.0.0.1:%d", metricsPort))...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", pl.ClientAPI)
 
-	for _, path := range []string{"/health", "/metrics", "/_matrix/client/versions", "/.well-known/matrix/client"} {
+	for _, path := range []string{"/health", "/_matrix/client/versions", "/.well-known/matrix/client"} {
 		processtest.Do(t, http.MethodGet, base+path, "", nil).Must(t, http.StatusOK)
 	}
+	// /metrics is on -metrics-bind, not on the public listener.
+	processtest.Do(t, http.MethodGet, base+"/metrics", "", nil).Must(t, http.StatusNotFound)
+	processtest.Do(t, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), "", nil).Must(t, http.StatusOK)
 
 	alice, aliceTok := processtest.Register(t, base, "alice")
 	bob, bobTok := processtest.Register(t, base, "bob")
@@ -78,6 +82,16 @@ func TestProcess(t *testing.T) {
 		if r.Status != tc.status || r.ErrCode() != tc.code {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Raw, tc.status, tc.code)
 		}
+	}
+
+	// The clientapi binary limits what it serves (global.rate_limits, on by default: 10
+	// messages at once per user); alice has sent 3 (createRoom counts).
+	var limited processtest.Response
+	for i := 0; i < 15 && limited.Status != http.StatusTooManyRequests; i++ {
+		limited = processtest.Do(t, http.MethodPut, sendPath(room, fmt.Sprint("burst", i)), aliceTok, msg)
+	}
+	if ms, _ := limited.Body["retry_after_ms"].(float64); limited.ErrCode() != "M_LIMIT_EXCEEDED" || ms <= 0 {
+		t.Fatalf("no 429 M_LIMIT_EXCEEDED with retry_after_ms after a burst of sends: %d %s", limited.Status, limited.Raw)
 	}
 
 	// Topic 4: the membership consumer records alice's room, so a display name change is

@@ -1,5 +1,7 @@
 // Command axon-generate-config prints (or writes) a fully commented Axon configuration file
-// with every key at its default (internal/config.Generate; reference in docs/config.md).
+// with every key at its default (internal/config.Generate; reference in docs/config.md),
+// except client_api.registration_shared_secret, which gets a new random secret each time:
+// axon-create-account uses it to create accounts on the running server.
 //
 //	axon-generate-config -server-name example.org -data-dir /var/lib/axon > axon.yaml
 //	axon-generate-config -server-name example.org -out axon.yaml
@@ -32,7 +34,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
 		return 2
 	}
-	raw := config.Generate(*serverName, *dataDir)
+	// A fresh shared secret each time, so axon-create-account can create the first
+	// (admin) account on the running server.
+	raw := config.Generate(*serverName, *dataDir, config.WithRegistrationSharedSecret(config.NewSecret()))
 	c, err := config.Parse(raw)
 	if err == nil {
 		err = c.Validate()

@@ -64,3 +64,24 @@ func TestRun(t *testing.T) {
 		t.Fatal("existing file was changed")
 	}
 }
+
+// TestSharedSecret: every generated file carries a registration shared secret (for
+// axon-create-account), a new one each time.
+func TestSharedSecret(t *testing.T) {
+	secrets := map[string]bool{}
+	for range 2 {
+		var stdout, stderr bytes.Buffer
+		if code := run(nil, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		c, err := config.Parse(stdout.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := c.ClientAPI.RegistrationSharedSecret
+		if len(s) < 32 || secrets[s] {
+			t.Fatalf("registration_shared_secret %q (seen before: %v)", s, secrets[s])
+		}
+		secrets[s] = true
+	}
+}

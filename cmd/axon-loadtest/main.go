@@ -108,11 +108,11 @@ func run(ctx context.Context, o options) (*report, error) {
 	t0 := time.Now()
 	users, err := registerUsers(ctx, o, hc, "lt", runID)
 	if err != nil {
-		return nil, err
+		return nil, explainRateLimit(err)
 	}
 	roomIDs, members, err := setupRooms(ctx, o, users) // members: user indexes per room
 	if err != nil {
-		return nil, err
+		return nil, explainRateLimit(err)
 	}
 	rep.SetupSeconds = time.Since(t0).Seconds()
 
@@ -210,7 +210,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		cpuStart = cpuSeconds(o.serverPID)
 	}
 	var sendLat latencies
-	var okSends, failedSends, expected atomic.Int64
+	var okSends, failedSends, rateLimitedSends, expected atomic.Int64
 	var sendWG sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(o.duration)
@@ -243,6 +243,9 @@ func run(ctx context.Context, o options) (*report, error) {
 				_, err := u.Send(ctx, roomIDs[r], id, map[string]any{"msgtype": "m.text", "body": "load " + id, "axon_loadtest_id": id})
 				if err != nil {
 					failedSends.Add(1)
+					if isRateLimited(err) {
+						rateLimitedSends.Add(1)
+					}
 					sent.Delete(id)
 					continue
 				}
@@ -279,6 +282,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	_ = got
 	rep.Sends = okSends.Load()
 	rep.FailedSends = failedSends.Load()
+	if rep.RateLimitedSends = rateLimitedSends.Load(); rep.RateLimitedSends > 0 {
+		fmt.Fprintf(os.Stderr, "axon-loadtest: %d sends refused: %s\n", rep.RateLimitedSends, rateLimitHint)
+	}
 	rep.SendsPerSecond = float64(rep.Sends) / elapsed.Seconds()
 	if rep.Sends > 0 {
 		rep.ServerCPUPerSendMs = rep.ServerCPUSeconds * 1000 / float64(rep.Sends)
@@ -379,6 +385,7 @@ type report struct {
 	SetupSeconds       float64       `json:"setup_seconds"`
 	Sends              int64         `json:"sends"`
 	FailedSends        int64         `json:"failed_sends"`
+	RateLimitedSends   int64         `json:"rate_limited_sends"`
 	SendsPerSecond     float64       `json:"sends_per_second"`
 	SendLatency        latencyReport `json:"send_latency"`
 	DeliveryLatency    latencyReport `json:"delivery_latency"`

@@ -263,7 +263,7 @@ func readMain(o options) int {
 	}
 	rep, err := runRead(context.Background(), o, mix, pids)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
+		fmt.Fprintln(os.Stderr, "axon-loadtest:", explainRateLimit(err))
 		return 1
 	}
 	if rep == nil { // -seed-only

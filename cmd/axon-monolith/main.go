@@ -1,10 +1,11 @@
 // Command axon-monolith runs every Axon component in one process (ARCHITECTURE.md §4).
 // With no flags and no config it starts on the embedded default: under ./data it creates
 // a commented config file (axon.yaml), a signing key, one SQLite file per component and
-// the embedded event log, and serves the client API on :8008. A config file that names
+// the embedded event log, serves the client API on 127.0.0.1:8008 and metrics on
+// 127.0.0.1:9108 (loopback only), and logs a few lines that say what it runs on. A config file that names
 // Postgres and Kafka moves the tables and topics 1–6 there.
 //
-//	axon-monolith                       # ./data, :8008
+//	axon-monolith                       # ./data, 127.0.0.1:8008
 //	axon-monolith -data-dir /var/lib/axon -http-bind 127.0.0.1:8008
 //	axon-monolith -config axon.yaml
 //	axon-monolith -pprof-bind 127.0.0.1:6060   # Go profiles on a separate loopback port
@@ -23,10 +24,13 @@ func main() {
 
 // options are the command-line flags.
 type options struct {
-	configPath string
-	dataDir    string
-	httpBind   string
-	pprofBind  string
+	configPath  string
+	dataDir     string
+	httpBind    string
+	metricsBind string
+	pprofBind   string
+	// logOutput, when set, receives the log instead of stderr (tests).
+	logOutput io.Writer
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -35,7 +39,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs.StringVar(&o.configPath, "config", "", "the config file (default: DATA_DIR/axon.yaml, written with defaults on first start)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "where config, signing key, SQLite files and the embedded event log live when no -config names them (default ./data)")
-	fs.StringVar(&o.httpBind, "http-bind", "", "address to serve every public route on (overrides monolith.http_bind; default :8008)")
+	fs.StringVar(&o.httpBind, "http-bind", "", "address to serve every public route on (overrides monolith.http_bind; default 127.0.0.1:8008, this machine only; 0.0.0.0:8008 opens it)")
+	fs.StringVar(&o.metricsBind, "metrics-bind", "", "address to serve /metrics and /health on (overrides monolith.metrics_bind; default 127.0.0.1:9108)")
 	fs.StringVar(&o.pprofBind, "pprof-bind", "", "serve net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

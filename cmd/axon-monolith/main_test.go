@@ -58,6 +58,9 @@ func (c *client) must(status int, method, path, token string, body any) map[stri
 
 func startTest(t *testing.T, o *options) (*monolith, *client) {
 	t.Helper()
+	if o.metricsBind == "" {
+		o.metricsBind = "127.0.0.1:0" // tests run side by side: never the default port
+	}
 	m, err := start(o)
 	if err != nil {
 		t.Fatal(err)

@@ -13,10 +13,12 @@ import (
 // first start when no -config is given.
 const configFileName = "axon.yaml"
 
-// monolith is a started process: its base and the address it serves on.
+// monolith is a started process: its base, the address it serves on and, when metrics
+// have a listener of their own (monolith.metrics_bind), that one's address.
 type monolith struct {
-	base *setup.Base
-	addr net.Addr
+	base        *setup.Base
+	addr        net.Addr
+	metricsAddr net.Addr
 }
 
 // loadConfig finds the configuration: -config, or DATA_DIR/axon.yaml (written with the
@@ -39,6 +41,9 @@ func loadConfig(o *options) (*config.Config, error) {
 	if o.httpBind != "" {
 		cfg.Monolith.HTTPBind = o.httpBind
 	}
+	if o.metricsBind != "" {
+		cfg.Monolith.MetricsBind = o.metricsBind
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -53,7 +58,7 @@ func start(o *options) (*monolith, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, _, err := cfg.LoadOrCreateSigningKey()
+	key, keyCreated, err := cfg.LoadOrCreateSigningKey()
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +66,23 @@ func start(o *options) (*monolith, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.logOutput != nil {
+		base.Logger.Logger.SetOutput(o.logOutput)
+	}
+	// The data directory remembers the server name (and every database does, in
+	// OpenDatabase): another server name is refused before anything is opened, and the
+	// directory records it once the databases accepted it.
+	recordIdentity, err := base.CheckDataDir()
+	if err != nil {
+		_ = base.Shutdown(context.Background())
+		return nil, err
+	}
 	m := &monolith{base: base}
 	if err := m.wire(cfg, string(key.ID), key.Private); err != nil {
+		_ = base.Shutdown(context.Background())
+		return nil, err
+	}
+	if err := recordIdentity(); err != nil {
 		_ = base.Shutdown(context.Background())
 		return nil, err
 	}
@@ -79,6 +99,12 @@ func start(o *options) (*monolith, error) {
 		}
 		base.Logger.WithField("addr", paddr.String()).Info("pprof profiles served")
 	}
-	base.Logger.WithField("addr", m.addr.String()).WithField("server_name", cfg.Global.ServerName).Info("axon-monolith started")
+	if cfg.Global.Metrics.Enabled && cfg.Monolith.MetricsBind != "" {
+		if m.metricsAddr, err = base.ServeMetrics(cfg.Monolith.MetricsBind); err != nil {
+			_ = base.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	base.LogStartup(startupLines(cfg, m, configPathOf(o), keyCreated))
 	return m, nil
 }

@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sync"
 
@@ -96,6 +98,9 @@ func serve(cfg *config.Config) error {
 	// upstreams known to be up.
 	p.CheckNow(base.Context())
 	for kind, ups := range p.Upstreams() {
+		if len(ups) == 0 {
+			base.Logger.WithField("kind", kind).Info("no upstream configured: its paths get 404, /health does not wait for it")
+		}
 		for u, ok := range ups {
 			base.Logger.WithField("kind", kind).WithField("upstream", u).WithField("healthy", ok).Info("upstream")
 		}
@@ -104,9 +109,27 @@ func serve(cfg *config.Config) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); p.Run(base.Context()) }()
 	base.AddShutdownHook("health checks", func(context.Context) error { wg.Wait(); return nil })
-	if _, err := base.Serve(pc.Listen, p); err != nil {
+	if _, _, err := listen(base, cfg, p); err != nil {
 		_ = base.Shutdown(context.Background())
 		return err
 	}
 	return base.RunUntilSignal()
+}
+
+// listen serves the proxy on client_api_proxy.listen, where /metrics needs
+// global.metrics.bearer_token (and is 404 without one), and its /metrics and /health on
+// client_api_proxy.metrics_listen when that is set. It returns the public address and the
+// metrics one (nil without a metrics listener).
+func listen(base *setup.Base, cfg *config.Config, p http.Handler) (public, metrics net.Addr, err error) {
+	enabled := cfg.Global.Metrics.Enabled
+	token := ""
+	if enabled {
+		token = cfg.Global.Metrics.BearerToken
+	}
+	public, err = base.Serve(cfg.ClientAPIProxy.Listen, setup.GuardPublicMetrics(token, p, p))
+	if err != nil || !enabled || cfg.ClientAPIProxy.MetricsListen == "" {
+		return public, nil, err
+	}
+	metrics, err = base.Serve(cfg.ClientAPIProxy.MetricsListen, setup.MetricsMux(true, p, p))
+	return public, metrics, err
 }

@@ -57,6 +57,14 @@ type Global struct {
 	// "normal" (faster; survives a process crash, not an OS crash or power loss) for every
 	// SQLite database. Postgres ignores it.
 	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
+	// DefaultRoomVersion is the room version POST /createRoom makes when the request names
+	// none (and /capabilities advertises as the default). Must be a version Axon knows.
+	DefaultRoomVersion string `yaml:"default_room_version"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies whose
+	// X-Forwarded-For header names the client (internal/ratelimit.ClientIP). Empty: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// RateLimits are the per-user and per-IP request limits (ratelimits.go).
+	RateLimits RateLimits `yaml:"rate_limits"`
 }
 
 // Database says how to reach one database and size its connection pool.
@@ -122,6 +130,11 @@ type Kafka struct {
 type Metrics struct {
 	// Enabled serves /metrics.
 	Enabled bool `yaml:"enabled"`
+	// BearerToken, when set, also serves /metrics on the public listeners to requests that
+	// carry "Authorization: Bearer <token>". Empty: never on a public listener (metrics
+	// then come from monolith.metrics_bind, client_api_proxy.metrics_listen, the internal
+	// listeners or -metrics-bind).
+	BearerToken string `yaml:"bearer_token"`
 }
 
 // Logging controls logrus.
@@ -156,8 +169,13 @@ type ClientAPI struct {
 	// /.well-known/matrix/client and the login response. Empty: the monolith advertises
 	// http://localhost:<port of monolith.http_bind>.
 	PublicBaseURL string `yaml:"public_base_url"`
-	// RegistrationDisabled closes POST /register to new users.
-	RegistrationDisabled bool `yaml:"registration_disabled"`
+	// RegistrationMode says who may create an account with POST /register: "open"
+	// (anyone), "token" (with a registration token an admin made, m.login.registration_token)
+	// or "closed" (nobody; shared-secret registration still works).
+	RegistrationMode string `yaml:"registration_mode"`
+	// AllowOpenRegistrationOnPublicListener must be true for registration_mode "open" when
+	// a listener that serves /register (or public_base_url) is not on loopback.
+	AllowOpenRegistrationOnPublicListener bool `yaml:"allow_open_registration_on_public_listener"`
 	// GuestAccess allows guest registration (kind=guest).
 	GuestAccess bool `yaml:"guest_access"`
 	// RegistrationSharedSecret enables Synapse's shared-secret registration at
@@ -168,6 +186,11 @@ type ClientAPI struct {
 // SyncAPI configures the syncapi (Tier 1).
 type SyncAPI struct {
 	PublicComponent `yaml:",inline"`
+	// ReadYourWritesTimeout bounds how long a read waits for this instance to catch up
+	// with the writes it must reflect (a client's own writes; a room's acknowledged ones),
+	// and with tokens and events served by another instance; then it answers with what the
+	// instance has.
+	ReadYourWritesTimeout time.Duration `yaml:"read_your_writes_timeout"`
 }
 
 // FederationAPI configures the federationapi (Tier 1).
@@ -223,4 +246,14 @@ type UserAPI struct {
 type Monolith struct {
 	// HTTPBind is the address the monolith serves every public route on.
 	HTTPBind string `yaml:"http_bind"`
+	// MetricsBind is where the monolith serves /metrics and /health on a listener of their
+	// own (when global.metrics.enabled); empty: no such listener.
+	MetricsBind string `yaml:"metrics_bind"`
 }
+
+// The registration modes of client_api.registration_mode.
+const (
+	RegistrationOpen   = "open"
+	RegistrationToken  = "token"
+	RegistrationClosed = "closed"
+)

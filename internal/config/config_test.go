@@ -14,8 +14,23 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Defaults do not validate: %v", err)
 	}
-	if c.Global.ServerName != "localhost" || c.Monolith.HTTPBind != ":8008" || c.Global.EventLog.Backend != "embedded" {
+	if c.Global.ServerName != "localhost" || c.Monolith.HTTPBind != "127.0.0.1:8008" || c.Global.EventLog.Backend != "embedded" ||
+		c.Global.DefaultRoomVersion != "10" {
 		t.Fatalf("unexpected defaults: %+v", c.Global)
+	}
+	// Nothing listens beyond loopback and registration is open only there (issue 10).
+	if c.ClientAPI.RegistrationMode != RegistrationOpen || len(c.PublicRegistrationListeners()) != 0 ||
+		c.Monolith.MetricsBind != "127.0.0.1:9108" || c.ClientAPIProxy.MetricsListen != "127.0.0.1:9108" ||
+		c.Global.Metrics.BearerToken != "" {
+		t.Fatalf("unsafe defaults: %+v %+v", c.ClientAPI, c.Monolith)
+	}
+	for _, s := range c.sections() {
+		if !IsLoopbackListen(s.comp.InternalAPIListen) || (s.public != nil && !IsLoopbackListen(*s.public)) {
+			t.Errorf("%s listens beyond loopback by default: %q %v", s.yamlKey, s.comp.InternalAPIListen, s.public)
+		}
+	}
+	if !IsLoopbackListen(c.ClientAPIProxy.Listen) {
+		t.Errorf("client_api_proxy.listen = %q", c.ClientAPIProxy.Listen)
 	}
 	if got, want := c.Global.PrivateKeyPath, filepath.Join("/srv/axon", "signing.key"); got != want {
 		t.Fatalf("private_key_path = %q, want %q", got, want)
@@ -164,13 +179,32 @@ func TestValidate(t *testing.T) {
 		{"negative lifetime", "global: {event_log: {database: {conn_max_lifetime: -1s}}}", []string{"global.event_log.database.conn_max_lifetime:"}},
 		{"short secret", "global: {internal_api_secret: short}", []string{"global.internal_api_secret:"}},
 		{"bad sqlite_synchronous", "global: {sqlite_synchronous: off}", []string{"global.sqlite_synchronous:"}},
+		{"unknown default room version", "global: {default_room_version: '13'}", []string{`global.default_room_version: must be a known room version (1 to 12), got "13"`}},
+		{"empty default room version", "global: {default_room_version: ''}", []string{"global.default_room_version:"}},
+		{"default room version 12", "global: {default_room_version: '12'}", nil},
 		{"bad internal listen", "room_server: {internal_api_listen: 'nope'}", []string{"room_server.internal_api_listen:"}},
 		{"bad internal url", "user_api: {internal_api_url: 'ftp://x'}", []string{"user_api.internal_api_url:"}},
 		{"bad public listen", "sync_api: {public_listen: '8072'}", []string{"sync_api.public_listen:"}},
 		{"bad monolith bind", "monolith: {http_bind: 'localhost'}", []string{"monolith.http_bind:"}},
 		{"empty media path", "media_api: {base_path: ''}", []string{"media_api.base_path:"}},
 		{"bad public base url", "client_api: {public_base_url: 'matrix.example.org'}", []string{"client_api.public_base_url:"}},
-		{"public base url ok", "client_api: {public_base_url: 'https://matrix.example.org'}", nil},
+		{"public base url ok", "client_api: {public_base_url: 'https://matrix.example.org', registration_mode: token}", nil},
+		{"bad registration mode", "client_api: {registration_mode: invite}", []string{`client_api.registration_mode: must be "open", "token" or "closed"`}},
+		{"open on public bind", "monolith: {http_bind: '0.0.0.0:8008'}",
+			[]string{"client_api.registration_mode:", `monolith.http_bind "0.0.0.0:8008" is not loopback`, "allow_open_registration_on_public_listener"}},
+		{"open on every interface", "client_api: {public_listen: ':8071'}", []string{`client_api.public_listen ":8071" is not loopback`}},
+		{"open on proxy", "client_api_proxy: {listen: '[::]:8008'}", []string{`client_api_proxy.listen "[::]:8008" is not loopback`}},
+		{"open behind a reverse proxy", "client_api: {public_base_url: 'https://matrix.example.org'}",
+			[]string{`client_api.public_base_url "https://matrix.example.org" is not loopback`}},
+		{"open on loopback names", "monolith: {http_bind: 'localhost:8008'}\nclient_api: {public_listen: '[::1]:8071', public_base_url: 'http://127.0.0.1:8008'}", nil},
+		{"open on public bind, confirmed", "monolith: {http_bind: '0.0.0.0:8008'}\nclient_api: {allow_open_registration_on_public_listener: true}", nil},
+		{"token on public bind", "monolith: {http_bind: '0.0.0.0:8008'}\nclient_api: {registration_mode: token}", nil},
+		{"closed on public bind", "monolith: {http_bind: ':8008'}\nclient_api: {registration_mode: closed}", nil},
+		{"bad metrics bind", "monolith: {metrics_bind: '9108'}", []string{"monolith.metrics_bind:"}},
+		{"no metrics bind", "monolith: {metrics_bind: ''}", nil},
+		{"short metrics token", "global: {metrics: {bearer_token: short}}", []string{"global.metrics.bearer_token:"}},
+		{"metrics token ok", "global: {metrics: {bearer_token: 0123456789abcdef}}", nil},
+		{"bad proxy metrics listen", "client_api_proxy: {metrics_listen: 'x'}", []string{"client_api_proxy.metrics_listen:"}},
 		{"bcrypt cost too low", "user_api: {bcrypt_cost: 3}", []string{"user_api.bcrypt_cost:"}},
 		{"bcrypt cost too high", "user_api: {bcrypt_cost: 32}", []string{"user_api.bcrypt_cost:"}},
 		{"negative replication", "global: {event_log: {kafka: {replication_factor: -1}}}", []string{"global.event_log.kafka.replication_factor:"}},
@@ -238,8 +272,14 @@ func TestLoadOrGenerateFile(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("first call: created=%v err=%v", created, err)
 	}
+	// The first start gets a fresh shared secret (for axon-create-account); the rest are
+	// the defaults.
+	if len(c.ClientAPI.RegistrationSharedSecret) < 32 {
+		t.Fatalf("generated registration_shared_secret %q", c.ClientAPI.RegistrationSharedSecret)
+	}
 	want := Defaults(dir)
 	want.Global.ServerName = "example.org"
+	want.ClientAPI.RegistrationSharedSecret = c.ClientAPI.RegistrationSharedSecret
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("generated file loads as %+v", c)
 	}

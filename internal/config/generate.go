@@ -8,11 +8,15 @@ import (
 
 // Generate returns a fully commented example configuration for serverName whose files live
 // under dataDir. Every key is present with its default, so loading the result gives
-// Defaults(dataDir) with the server name set.
-func Generate(serverName, dataDir string) []byte {
+// Defaults(dataDir) with the server name set and what opts change (e.g.
+// WithRegistrationSharedSecret).
+func Generate(serverName, dataDir string, opts ...GenerateOption) []byte {
 	c := Defaults(dataDir)
 	if serverName != "" {
 		c.Global.ServerName = serverName
+	}
+	for _, o := range opts {
+		o(c) // secrets.go
 	}
 	type sec struct {
 		Key, Name, Listen, URL, Public, Tier string
@@ -31,7 +35,7 @@ func Generate(serverName, dataDir string) []byte {
 		secs = append(secs, x)
 	}
 	var buf bytes.Buffer
-	if err := generateTmpl.Execute(&buf, map[string]any{"C": c, "Sections": secs}); err != nil {
+	if err := generateTmpl.Execute(&buf, map[string]any{"C": c, "Sections": secs, "RateLimits": generateRateLimits(c)}); err != nil {
 		panic("config: example template: " + err.Error()) // the template is fixed: a bug, not input
 	}
 	buf.Write(generateClientAPIProxy(c))
@@ -94,8 +98,13 @@ global:
       replication_factor: {{.C.Global.EventLog.Kafka.ReplicationFactor}}
 
   metrics:
-    # Serve Prometheus metrics on /metrics.
+    # Serve Prometheus metrics on /metrics: on monolith.metrics_bind,
+    # client_api_proxy.metrics_listen and the polylith's internal listeners, never on a
+    # public listener unless bearer_token is set.
     enabled: {{.C.Global.Metrics.Enabled}}
+    # If set (16 characters or more), public listeners also serve /metrics to requests
+    # with "Authorization: Bearer <bearer_token>". Empty: not on public listeners.
+    bearer_token: {{q .C.Global.Metrics.BearerToken}}
 
   logging:
     # trace, debug, info, warn, error, fatal or panic.
@@ -111,6 +120,11 @@ global:
   # loss; "normal" is faster but can lose the last commits on an OS crash or power loss.
   sqlite_synchronous: {{q .C.Global.SQLiteSynchronous}}
 
+  # The room version /createRoom makes when the client names none ("1" to "12"); every
+  # known version can still be asked for. Before 12 the creator is listed in
+  # m.room.power_levels like any other user, which is what most clients expect.
+  default_room_version: {{q .C.Global.DefaultRoomVersion}}
+{{.RateLimits}}
 # One section per component. In the polylith each binary serves its internal API on
 # internal_api_listen and the others reach it at internal_api_url; Tier 1 binaries also
 # serve their public routes on public_listen. The monolith uses none of these addresses.
@@ -131,13 +145,25 @@ global:
   # responses (e.g. "https://matrix.example.org"). Empty: the monolith advertises
   # http://localhost:<port of monolith.http_bind>.
   public_base_url: {{q $.C.ClientAPI.PublicBaseURL}}
-  # Close POST /register to new users.
-  registration_disabled: {{$.C.ClientAPI.RegistrationDisabled}}
+  # Who may create an account with POST /register: "open" (anyone), "token" (only with
+  # a registration token an admin creates: POST /_synapse/admin/v1/registration_tokens/new)
+  # or "closed" (nobody; registration_shared_secret and axon-create-account still work).
+  registration_mode: {{q $.C.ClientAPI.RegistrationMode}}
+  # "open" is refused while a listener serving /register (or public_base_url) is not on
+  # loopback, unless this is true: say so only if anyone on the network may sign up.
+  allow_open_registration_on_public_listener: {{$.C.ClientAPI.AllowOpenRegistrationOnPublicListener}}
   # Allow guest accounts (POST /register?kind=guest).
   guest_access: {{$.C.ClientAPI.GuestAccess}}
   # Enables /_synapse/admin/v1/register (Synapse's shared-secret registration, used by
   # register_new_matrix_user). Empty: disabled. Keep it secret.
   registration_shared_secret: {{q $.C.ClientAPI.RegistrationSharedSecret}}
+{{- end}}
+{{- if eq .Name "syncapi"}}
+  # How long a read (/sync, /messages, /event, ...) waits for this instance to catch up
+  # with the writes it must reflect — the client's own, and those already acknowledged in
+  # the room it reads — before it answers with what it has (counted in
+  # axon_syncapi_read_your_writes_give_ups_total).
+  read_your_writes_timeout: {{$.C.SyncAPI.ReadYourWritesTimeout}}
 {{- end}}
 {{- if eq .Name "userapi"}}
   # bcrypt work factor of new password hashes (4-31).
@@ -150,6 +176,9 @@ global:
     conn_max_lifetime: 0s
 {{end}}
 monolith:
-  # Where the monolith serves every public route (client, federation, media).
+  # Where the monolith serves every public route (client, federation, media). Loopback
+  # by default: "0.0.0.0:8008" or ":8008" opens it to other machines.
   http_bind: {{q .C.Monolith.HTTPBind}}
+  # Where the monolith serves /metrics and /health for Prometheus; empty: nowhere apart.
+  metrics_bind: {{q .C.Monolith.MetricsBind}}
 `))

@@ -8,19 +8,29 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/matrix"
 )
 
 // DefaultDataDir is where the monolith keeps its files when nothing says otherwise.
 const DefaultDataDir = "./data"
 
+// Default listen addresses of the monolith: loopback only, so nothing is reachable from
+// other machines until the operator says so.
+const (
+	DefaultHTTPBind    = "127.0.0.1:8008"
+	DefaultMetricsBind = "127.0.0.1:9108"
+)
+
 // Defaults returns the configuration that runs the monolith with no file at all: server
 // name "localhost", the embedded event log in dataDir/eventlog.db, one SQLite file per
 // component under dataDir (dataDir/userapi.db, …), the signing key at dataDir/signing.key,
-// media under dataDir/media, and the client API on :8008. The database connection strings
+// media under dataDir/media, and every listener on loopback: the client API on
+// 127.0.0.1:8008, metrics on 127.0.0.1:9108, the polylith's ports on 127.0.0.1 too. The database connection strings
 // stay empty: DatabaseFor derives the SQLite files, so a file that sets only
 // global.database moves every component (and the embedded event log) there.
 func Defaults(dataDir string) *Config {
@@ -48,16 +58,20 @@ func Defaults(dataDir string) *Config {
 			Logging:           Logging{Level: "info", Format: "text"},
 			SQLiteSynchronous: sqlutil.SQLiteSyncFull,
 		},
-		Monolith: Monolith{HTTPBind: ":8008"},
+		Monolith: Monolith{HTTPBind: DefaultHTTPBind, MetricsBind: DefaultMetricsBind},
 	}
+	c.ClientAPI.RegistrationMode = RegistrationOpen
+	c.Global.DefaultRoomVersion = string(matrix.DefaultRoomVersion)
 	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
+	c.SyncAPI.ReadYourWritesTimeout = 5 * time.Second
 	c.UserAPI.BcryptCost = 12
 	c.ClientAPIProxy = c.defaultClientAPIProxy()
+	c.Global.RateLimits = defaultRateLimits()
 	for _, s := range c.sections() {
-		s.comp.InternalAPIListen = ":" + strconv.Itoa(s.port)
+		s.comp.InternalAPIListen = "127.0.0.1:" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)
 		if s.public != nil {
-			*s.public = ":" + strconv.Itoa(s.publicPrt)
+			*s.public = "127.0.0.1:" + strconv.Itoa(s.publicPrt)
 		}
 	}
 	return c
@@ -87,7 +101,8 @@ func LoadOrDefaults(path, dataDir string) (*Config, error) {
 }
 
 // LoadOrGenerateFile loads the config file at path; if there is none, it first writes the
-// commented example Generate(serverName, dataDir) there (creating its directory), so a
+// commented example Generate(serverName, dataDir) there (creating its directory; with a new
+// client_api.registration_shared_secret for axon-create-account), so a
 // first start leaves a config file the operator can edit. created says whether it did.
 func LoadOrGenerateFile(path, serverName, dataDir string) (c *Config, created bool, err error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -100,7 +115,8 @@ func LoadOrGenerateFile(path, serverName, dataDir string) (c *Config, created bo
 		case err != nil:
 			return nil, false, fmt.Errorf("config: %w", err)
 		default:
-			_, werr := f.Write(Generate(serverName, dataDir))
+			// With a fresh shared secret, so axon-create-account works on the first start.
+			_, werr := f.Write(Generate(serverName, dataDir, WithRegistrationSharedSecret(NewSecret())))
 			if cerr := f.Close(); werr == nil {
 				werr = cerr
 			}
@@ -129,6 +145,7 @@ func Parse(raw []byte) (*Config, error) {
 	if len(c.Global.EventLog.Kafka.Brokers) == 0 {
 		c.Global.EventLog.Kafka.Brokers = nil // "brokers: []" means the same as no key
 	}
+	c.Global.normalizeRateLimits()
 	return c, nil
 }
 

@@ -17,14 +17,19 @@ import (
 type ClientAPIProxy struct {
 	// Listen is where the proxy serves clients and federating servers.
 	Listen string `yaml:"listen"`
+	// MetricsListen is where the proxy serves /metrics and /health on a listener of their
+	// own (when global.metrics.enabled); empty: no such listener.
+	MetricsListen string `yaml:"metrics_listen"`
 	// ClientAPIURLs are the base URLs (scheme://host:port) of the clientapi instances.
 	ClientAPIURLs []string `yaml:"client_api_urls"`
 	// SyncAPIURLs are the base URLs of the sync instances; sync traffic is spread over
 	// the healthy ones.
 	SyncAPIURLs []string `yaml:"sync_api_urls"`
-	// MediaAPIURLs are the base URLs of the mediaapi instances.
+	// MediaAPIURLs are the base URLs of the mediaapi instances. Empty (the default while
+	// there is no mediaapi binary): media paths get 404 M_UNRECOGNIZED, as from the monolith.
 	MediaAPIURLs []string `yaml:"media_api_urls"`
-	// FederationAPIURLs are the base URLs of the federationapi instances.
+	// FederationAPIURLs are the base URLs of the federationapi instances. Empty (the
+	// default while there is no federationapi binary): federation paths get 404.
 	FederationAPIURLs []string `yaml:"federation_api_urls"`
 	// HealthCheckInterval is how often each upstream's health path is fetched.
 	HealthCheckInterval time.Duration `yaml:"health_check_interval"`
@@ -38,8 +43,10 @@ type ClientAPIProxy struct {
 }
 
 // defaultClientAPIProxy points the proxy at the Tier 1 binaries' default public_listen
-// ports on localhost and listens on :8008, the monolith's port, since the proxy takes the
-// monolith's place in front of the polylith.
+// ports on localhost and listens on 127.0.0.1:8008, the monolith's address, since the proxy takes the
+// monolith's place in front of the polylith. Only Tier 1 components that have a binary
+// (clientapi, syncapi) get an upstream: the media and federation lists are empty (not
+// nil, so that the generated "[]" loads as the default).
 func (c *Config) defaultClientAPIProxy() ClientAPIProxy {
 	port := map[string]int{}
 	for _, s := range c.sections() {
@@ -49,11 +56,12 @@ func (c *Config) defaultClientAPIProxy() ClientAPIProxy {
 		return []string{"http://localhost:" + strconv.Itoa(port[component])}
 	}
 	return ClientAPIProxy{
-		Listen:              ":8008",
+		Listen:              DefaultHTTPBind,
+		MetricsListen:       DefaultMetricsBind,
 		ClientAPIURLs:       u(ComponentClientAPI),
 		SyncAPIURLs:         u(ComponentSyncAPI),
-		MediaAPIURLs:        u(ComponentMediaAPI),
-		FederationAPIURLs:   u(ComponentFederationAPI),
+		MediaAPIURLs:        []string{},
+		FederationAPIURLs:   []string{},
 		HealthCheckInterval: 5 * time.Second,
 		HealthCheckPath:     "/health",
 		HealthCheckTimeout:  2 * time.Second,
@@ -67,16 +75,22 @@ func (p *ClientAPIProxy) validate(bad func(path, format string, a ...any)) {
 	if err := checkHostPort(p.Listen, false); err != nil {
 		bad(sec+"listen", "%v", err)
 	}
+	if p.MetricsListen != "" {
+		if err := checkHostPort(p.MetricsListen, false); err != nil {
+			bad(sec+"metrics_listen", "%v", err)
+		}
+	}
 	for _, l := range []struct {
-		key  string
-		urls []string
+		key      string
+		urls     []string
+		required bool
 	}{
-		{"client_api_urls", p.ClientAPIURLs},
-		{"sync_api_urls", p.SyncAPIURLs},
-		{"media_api_urls", p.MediaAPIURLs},
-		{"federation_api_urls", p.FederationAPIURLs},
+		{"client_api_urls", p.ClientAPIURLs, true},
+		{"sync_api_urls", p.SyncAPIURLs, true},
+		{"media_api_urls", p.MediaAPIURLs, false},
+		{"federation_api_urls", p.FederationAPIURLs, false},
 	} {
-		if len(l.urls) == 0 {
+		if l.required && len(l.urls) == 0 {
 			bad(sec+l.key, "must list at least one http:// or https:// URL")
 		}
 		seen := map[string]bool{}
@@ -133,14 +147,19 @@ client_api_proxy:
   # /_matrix/federation and /_matrix/key to federation_api_urls, everything else to
   # client_api_urls. Only upstreams whose health check passes get traffic.
   listen: {{q .Listen}}
+  # Where the proxy serves /metrics and /health for Prometheus; empty: nowhere apart.
+  metrics_listen: {{q .MetricsListen}}
   client_api_urls:{{range .ClientAPIURLs}}
     - {{q .}}{{end}}
   # Several sync instances share the sync traffic (the least busy healthy one is chosen).
   sync_api_urls:{{range .SyncAPIURLs}}
     - {{q .}}{{end}}
-  media_api_urls:{{range .MediaAPIURLs}}
+  # Media and federation: empty until those components have binaries of their own
+  # (then the base URLs of their public_listen); meanwhile their paths get 404
+  # M_UNRECOGNIZED. An empty list never makes /health fail.
+  media_api_urls:{{if not .MediaAPIURLs}} []{{end}}{{range .MediaAPIURLs}}
     - {{q .}}{{end}}
-  federation_api_urls:{{range .FederationAPIURLs}}
+  federation_api_urls:{{if not .FederationAPIURLs}} []{{end}}{{range .FederationAPIURLs}}
     - {{q .}}{{end}}
   # Every interval, GET health_check_path on each upstream; 200 within the timeout
   # means healthy.

@@ -10,11 +10,12 @@ import (
 func TestClientAPIProxyDefaults(t *testing.T) {
 	p := Defaults("/d").ClientAPIProxy
 	want := ClientAPIProxy{
-		Listen:              ":8008",
+		Listen:              "127.0.0.1:8008",
+		MetricsListen:       "127.0.0.1:9108",
 		ClientAPIURLs:       []string{"http://localhost:8071"},
 		SyncAPIURLs:         []string{"http://localhost:8072"},
-		MediaAPIURLs:        []string{"http://localhost:8074"},
-		FederationAPIURLs:   []string{"http://localhost:8073"},
+		MediaAPIURLs:        []string{}, // no mediaapi binary yet
+		FederationAPIURLs:   []string{}, // no federationapi binary yet
 		HealthCheckInterval: 5 * time.Second,
 		HealthCheckPath:     "/health",
 		HealthCheckTimeout:  2 * time.Second,
@@ -27,6 +28,8 @@ func TestClientAPIProxyDefaults(t *testing.T) {
 
 func TestClientAPIProxyParse(t *testing.T) {
 	c, err := Parse([]byte(`
+client_api:
+  registration_mode: token
 client_api_proxy:
   listen: "0.0.0.0:443"
   sync_api_urls: ["http://sync1:8072", "http://sync2:8072/"]
@@ -63,8 +66,10 @@ func TestClientAPIProxyValidate(t *testing.T) {
 		{"bad listen", `client_api_proxy: {listen: "8008"}`, "client_api_proxy.listen:"},
 		{"empty sync list", `client_api_proxy: {sync_api_urls: []}`, "client_api_proxy.sync_api_urls: must list at least one"},
 		{"empty client list", `client_api_proxy: {client_api_urls: []}`, "client_api_proxy.client_api_urls: must list"},
-		{"empty media list", `client_api_proxy: {media_api_urls: []}`, "client_api_proxy.media_api_urls: must list"},
-		{"empty federation list", `client_api_proxy: {federation_api_urls: []}`, "client_api_proxy.federation_api_urls: must list"},
+		// Media and federation may be left out: not configured is not a failure.
+		{"empty media list", `client_api_proxy: {media_api_urls: []}`, ""},
+		{"empty federation list", `client_api_proxy: {federation_api_urls: []}`, ""},
+		{"media and federation listed", `client_api_proxy: {media_api_urls: ["http://m:8074"], federation_api_urls: ["http://f:8073"]}`, ""},
 		{"not http", `client_api_proxy: {sync_api_urls: ["http://a:1", "ftp://x"]}`, "client_api_proxy.sync_api_urls[1]: \"ftp://x\" is not an http"},
 		{"no host", `client_api_proxy: {media_api_urls: ["http://"]}`, "client_api_proxy.media_api_urls[0]:"},
 		{"path", `client_api_proxy: {federation_api_urls: ["http://f:8073/_matrix"]}`, "client_api_proxy.federation_api_urls[0]: \"http://f:8073/_matrix\": must be scheme://host[:port] only"},
@@ -94,5 +99,29 @@ func TestClientAPIProxyValidate(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestGeneratedProxyListsOnlyBuiltComponents: the generated file names no upstream for a
+// component without a binary (media, federation), so a proxy run from it is healthy as
+// soon as the client and sync APIs are.
+func TestGeneratedProxyListsOnlyBuiltComponents(t *testing.T) {
+	raw := string(Generate("example.org", "/d"))
+	for _, line := range []string{"media_api_urls: []", "federation_api_urls: []"} {
+		if !strings.Contains(raw, "\n  "+line+"\n") {
+			t.Errorf("generated config lacks %q", line)
+		}
+	}
+	for _, port := range []string{":8073", ":8074"} {
+		if strings.Contains(raw, "http://localhost"+port) {
+			t.Errorf("generated config lists an upstream on %s", port)
+		}
+	}
+	c, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.ClientAPIProxy; len(p.MediaAPIURLs) != 0 || len(p.FederationAPIURLs) != 0 || len(p.ClientAPIURLs) != 1 || len(p.SyncAPIURLs) != 1 {
+		t.Fatalf("generated proxy section loads as %+v", p)
 	}
 }

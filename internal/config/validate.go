@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/signing"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -85,6 +86,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("global.sqlite_synchronous", `must be "full" or "normal", got %q`, g.SQLiteSynchronous)
 	}
+	if _, err := matrix.GetRoomVersion(matrix.RoomVersionID(g.DefaultRoomVersion)); err != nil {
+		bad("global.default_room_version", "must be a known room version (1 to 12), got %q", g.DefaultRoomVersion)
+	}
 
 	for _, s := range c.sections() {
 		if err := checkHostPort(s.comp.InternalAPIListen, false); err != nil {
@@ -117,7 +121,17 @@ func (c *Config) Validate() error {
 	if err := checkHostPort(c.Monolith.HTTPBind, false); err != nil {
 		bad("monolith.http_bind", "%v", err)
 	}
+	if c.Monolith.MetricsBind != "" {
+		if err := checkHostPort(c.Monolith.MetricsBind, false); err != nil {
+			bad("monolith.metrics_bind", "%v", err)
+		}
+	}
+	if t := g.Metrics.BearerToken; t != "" && (len(t) < 16 || strings.TrimSpace(t) != t) {
+		bad("global.metrics.bearer_token", "must be empty (metrics never on public listeners) or at least 16 characters without surrounding spaces")
+	}
+	c.validateRegistration(bad)
 	c.ClientAPIProxy.validate(bad)
+	g.validateRateLimits(bad)
 	return errors.Join(errs...)
 }
 

@@ -6,7 +6,9 @@ package httputil
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 )
 
 // MatrixError is the spec's error body ({"errcode", "error"}) with the HTTP status it goes
@@ -69,6 +71,27 @@ func LimitExceeded(retryAfterMS int64) *MatrixError {
 	e.Extra = map[string]any{"retry_after_ms": retryAfterMS}
 	return e
 }
+
+// setRetryAfter adds the Retry-After header (whole seconds, rounded up) to a 429 that
+// carries retry_after_ms, as newer spec versions ask for next to the body field.
+func setRetryAfter(w http.ResponseWriter, e *MatrixError) {
+	if e.Status != http.StatusTooManyRequests {
+		return
+	}
+	var ms float64
+	switch v := e.Extra["retry_after_ms"].(type) {
+	case int64:
+		ms = float64(v)
+	case int:
+		ms = float64(v)
+	case float64: // decoded from JSON (an error that crossed an internal API)
+		ms = v
+	default:
+		return
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(max(int64(math.Ceil(ms/1000)), 1), 10))
+}
+
 func UserInUse(format string, a ...any) *MatrixError {
 	return newErr(400, "M_USER_IN_USE", format, a...)
 }

@@ -106,7 +106,7 @@ func TestHandleDecodesAndEncodes(t *testing.T) {
 		code                     string
 	}{
 		{"not json", http.MethodPost, "/test/echo", `{`, 400, "M_NOT_JSON"},
-		{"not an object", http.MethodPost, "/test/echo", `[1]`, 400, "M_BAD_JSON"},
+		{"not an object", http.MethodPost, "/test/echo", `[1]`, 400, "M_NOT_JSON"},
 		{"wrong type", http.MethodPost, "/test/echo", `{"text":5}`, 400, "M_BAD_JSON"},
 		{"too large", http.MethodPost, "/test/echo", `{"text":"` + strings.Repeat("a", MaxRequestBytes) + `"}`, 413, "M_TOO_LARGE"},
 		{"GET is not routed", http.MethodGet, "/test/echo", ``, 0, ""}, // 0: any 4xx

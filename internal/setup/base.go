@@ -90,6 +90,9 @@ type Base struct {
 	shutdownErr error
 	shutdown    bool
 	shutdownOne sync.Once
+
+	identityOnce sync.Once
+	identity     sqlutil.ServerIdentity // Identity (identity.go)
 }
 
 type hook struct {
@@ -136,15 +139,20 @@ func NewBase(cfg *config.Config, component string) (*Base, error) {
 	b.InternalAPIMux = b.internalRoot.PathPrefix("/api").Subrouter()
 	for _, root := range []*mux.Router{b.publicRoot, b.internalRoot} {
 		root.Handle("/health", http.HandlerFunc(b.serveHealth)).Methods(http.MethodGet, http.MethodHead)
-		if cfg.Global.Metrics.Enabled {
-			root.Handle("/metrics", b.metricsHandler()).Methods(http.MethodGet, http.MethodHead)
+	}
+	if cfg.Global.Metrics.Enabled {
+		b.internalRoot.Handle("/metrics", b.metricsHandler()).Methods(http.MethodGet, http.MethodHead)
+		// On the public listener only behind global.metrics.bearer_token.
+		if token := cfg.Global.Metrics.BearerToken; token != "" {
+			b.publicRoot.Handle("/metrics", RequireBearer(token, b.metricsHandler())).Methods(http.MethodGet, http.MethodHead)
 		}
 	}
 	return b, nil
 }
 
 // PublicHandler is everything a public listener serves: the /_matrix, /.well-known/matrix
-// and /_synapse/admin routers, /health and /metrics (when enabled), with request IDs, request logs, metrics,
+// and /_synapse/admin routers, /health and, only with global.metrics.bearer_token, /metrics
+// for requests that carry that token; with request IDs, request logs, metrics,
 // CORS and M_UNRECOGNIZED for unknown routes. It never serves /api.
 func (b *Base) PublicHandler() http.Handler {
 	return b.withRequestID(b.withLogAndMetrics(withCORS(matchEscaped(b.publicRoot))))

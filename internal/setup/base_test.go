@@ -257,7 +257,7 @@ func TestMetrics(t *testing.T) {
 	h := b.PublicHandler()
 	do(t, h, "GET", "/_matrix/client/v3/rooms/%21a%3Ab/state", nil)
 	do(t, h, "GET", "/_matrix/client/v3/unknown/path", nil)
-	rec := do(t, h, "GET", "/metrics", nil)
+	rec := do(t, b.InternalHandler(), "GET", "/metrics", nil)
 	if rec.Code != 200 {
 		t.Fatalf("/metrics: %d", rec.Code)
 	}
@@ -277,7 +277,7 @@ func TestMetrics(t *testing.T) {
 	}
 
 	off := newTestBase(t, func(c *config.Config) { c.Global.Metrics.Enabled = false })
-	if rec := do(t, off.PublicHandler(), "GET", "/metrics", nil); rec.Code != 404 {
+	if rec := do(t, off.InternalHandler(), "GET", "/metrics", nil); rec.Code != 404 {
 		t.Fatalf("/metrics with metrics disabled: %d", rec.Code)
 	}
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // OpenDatabase opens the database config.DatabaseFor(component) names (a component name
-// or config.ComponentEventLog). Components that resolve to the same connection string
+// or config.ComponentEventLog) and checks that it belongs to this server name, recording
+// the server identity on first use (identity.go). Components that resolve to the same connection string
 // share one *sqlutil.DB (in the monolith on one Postgres database, or several components
 // pointed at one SQLite file). The first open registers a /health ping and a shutdown hook
 // that closes it; since hooks run in reverse, it closes after everything registered later.
@@ -31,6 +32,11 @@ func (b *Base) OpenDatabase(component string) (*sqlutil.DB, error) {
 	}
 	db, err := sqlutil.Open(opts)
 	if err != nil {
+		return nil, err
+	}
+	// Refuse a database made for another server name (identity.go).
+	if err := b.checkDatabaseIdentity(context.Background(), component, opts.ConnectionString, db); err != nil {
+		_ = db.Close()
 		return nil, err
 	}
 	b.mu.Lock()

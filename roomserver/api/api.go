@@ -41,6 +41,13 @@ type RoomserverAPI interface {
 	QueryRoomVersion(ctx context.Context, roomID string) (string, error)
 	// QueryRoomsForUser lists the rooms in which the user's membership is one of memberships.
 	QueryRoomsForUser(ctx context.Context, userID string, memberships []string) ([]string, error)
+	// QueryWritePosition is read-your-writes (arrow 2, syncapi → roomserver): the newest
+	// topic 2 stream position among the writes already acknowledged in roomID (when not
+	// "") and among userID's own writes — events they sent and membership events naming
+	// them — (when not ""), the larger of the two. A sync instance that serves that
+	// position reflects all of them. Unknown rooms and users are not an error: the answer
+	// then covers every write made before the roomserver started.
+	QueryWritePosition(ctx context.Context, roomID, userID string) (int64, error)
 
 	// Aliases and the directory
 	SetRoomAlias(ctx context.Context, alias, roomID, userID string) error // M_UNKNOWN 409 if taken
@@ -69,7 +76,7 @@ type EventJSON struct {
 // CreateRoomRequest is POST /createRoom, already parsed by the clientapi.
 type CreateRoomRequest struct {
 	UserID                    string            `json:"user_id"`
-	RoomVersion               string            `json:"room_version,omitempty"` // "" = default (12)
+	RoomVersion               string            `json:"room_version,omitempty"` // "" = matrix.DefaultRoomVersion
 	Preset                    string            `json:"preset,omitempty"`       // private_chat | trusted_private_chat | public_chat
 	Visibility                string            `json:"visibility,omitempty"`   // public | private
 	Name                      string            `json:"name,omitempty"`

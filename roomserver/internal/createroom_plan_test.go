@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/roomserver/api"
 )
 
@@ -40,7 +41,26 @@ func TestPlanCreateRoom(t *testing.T) {
 		wantOrder string
 		check     func(t *testing.T, p *roomPlan)
 	}{
-		{name: "defaults: private, v12", req: api.CreateRoomRequest{UserID: alice},
+		{name: "defaults: private, v10, creator listed at 100", req: api.CreateRoomRequest{UserID: alice},
+			wantOrder: "m.room.member/@alice:hs m.room.power_levels/ m.room.join_rules/ m.room.history_visibility/ m.room.guest_access/",
+			check: func(t *testing.T, p *roomPlan) {
+				if p.Version.ID != matrix.DefaultRoomVersion || matrix.DefaultRoomVersion != "10" {
+					t.Errorf("version %s", p.Version.ID)
+				}
+				pl := contentOf(t, p, "m.room.power_levels")
+				if users := pl["users"].(map[string]any); len(users) != 1 || users[alice] != float64(100) {
+					t.Errorf("users %v, want the creator at 100", users)
+				}
+				if ts := pl["events"].(map[string]any)["m.room.tombstone"]; ts != float64(100) {
+					t.Errorf("tombstone level %v", ts)
+				}
+				var create map[string]any
+				_ = json.Unmarshal(p.Create, &create)
+				if create["creator"] != alice || create["room_version"] != "10" {
+					t.Errorf("create content %v", create)
+				}
+			}},
+		{name: "private, v12", req: api.CreateRoomRequest{UserID: alice, RoomVersion: "12"},
 			wantOrder: "m.room.member/@alice:hs m.room.power_levels/ m.room.join_rules/ m.room.history_visibility/ m.room.guest_access/",
 			check: func(t *testing.T, p *roomPlan) {
 				if p.Version.ID != "12" {
@@ -98,7 +118,7 @@ func TestPlanCreateRoom(t *testing.T) {
 					t.Errorf("users %v", u)
 				}
 			}},
-		{name: "trusted private v12: invitees are additional creators", req: api.CreateRoomRequest{UserID: alice, Preset: "trusted_private_chat", Invite: []string{bob},
+		{name: "trusted private v12: invitees are additional creators", req: api.CreateRoomRequest{UserID: alice, Preset: "trusted_private_chat", Invite: []string{bob}, RoomVersion: "12",
 			CreationContent: json.RawMessage(`{"additional_creators":["@carol:hs", "@bob:hs"], "m.federate": false}`)},
 			check: func(t *testing.T, p *roomPlan) {
 				var create map[string]any

@@ -59,6 +59,9 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		return nil, err
 	}
 	content["membership"] = mustJSON(membership)
+	// Which member authorised a restricted join is the server's to say, after checking the
+	// allow rules (authoriseRestrictedJoin), never the joining client's.
+	delete(content, "join_authorised_via_users_server")
 	if req.Reason != "" {
 		content["reason"] = mustJSON(req.Reason)
 	}

@@ -17,7 +17,7 @@ func TestStreamPositionsDenseUnderConcurrency(t *testing.T) {
 		const rooms, perRoom = 4, 15
 		roomIDs := make([]string, rooms)
 		for i := range roomIDs {
-			roomIDs[i] = newRoom(t, rs, api.CreateRoomRequest{UserID: user(fmt.Sprint("u", i)), Preset: "public_chat"})
+			roomIDs[i] = newRoom(t, rs, api.CreateRoomRequest{UserID: user(fmt.Sprint("u", i)), RoomVersion: "12", Preset: "public_chat"})
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, rooms*perRoom)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
 )
 
 // EventFilter is the spec's EventFilter (sync_filter.yaml): which events to include.
@@ -69,7 +70,30 @@ func ParseFilter(raw []byte) (*Filter, error) {
 	if f.EventFormat != "" && f.EventFormat != "client" && f.EventFormat != "federation" {
 		return nil, httputil.InvalidParam("Invalid filter: event_format must be client or federation")
 	}
+	rf := &f.Room
+	if err := checkRoomIDs(rf.Rooms, rf.NotRooms); err != nil {
+		return nil, err
+	}
+	for _, ef := range []*RoomEventFilter{&rf.Timeline, &rf.State, &rf.Ephemeral, &rf.AccountData} {
+		if err := checkRoomIDs(ef.Rooms, ef.NotRooms); err != nil {
+			return nil, err
+		}
+	}
 	return &f, nil
+}
+
+// checkRoomIDs refuses a filter's rooms or not_rooms entry that is not a room ID.
+func checkRoomIDs(rooms *[]string, notRooms []string) error {
+	var all []string
+	if rooms != nil {
+		all = *rooms
+	}
+	for _, id := range append(all, notRooms...) {
+		if !matrix.ValidRoomID(id) {
+			return httputil.InvalidParam("Invalid filter: %q is not a room ID", id)
+		}
+	}
+	return nil
 }
 
 // ParseRoomEventFilter decodes the filter query parameter of /messages and /context.
@@ -83,6 +107,9 @@ func ParseRoomEventFilter(raw string) (*RoomEventFilter, error) {
 	}
 	if f.Limit != nil && *f.Limit < 0 {
 		return nil, httputil.InvalidParam("Invalid filter: negative limit")
+	}
+	if err := checkRoomIDs(f.Rooms, f.NotRooms); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }

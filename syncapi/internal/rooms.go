@@ -51,6 +51,17 @@ func (s *Syncer) access(ctx context.Context, roomID, userID string) (*roomAccess
 	return nil, httputil.Forbidden("User %s is not in room %s", userID, roomID)
 }
 
+// CheckRoomAccess is the room endpoints' authorisation alone: nil if userID may read
+// roomID at all, else M_FORBIDDEN. Handlers call it before answering a bad parameter, so
+// that a user outside the room learns nothing from the order of the checks.
+func (s *Syncer) CheckRoomAccess(ctx context.Context, roomID, userID string) error {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "room_access", RoomID: roomID}); err != nil {
+		return err
+	}
+	_, err := s.access(ctx, roomID, userID)
+	return err
+}
+
 // page reads events of a room for pagination: backwards, the events at positions ≤ cur
 // and > bound, newest first; forwards, the events at positions > cur and ≤ bound, oldest
 // first; keeping up to limit that pass the filter and that the user may see, reading at
@@ -130,6 +141,9 @@ type MessagesResponse struct {
 // room's beginning. end is omitted when no further events are available. A from token
 // ahead of this instance (served by another one) waits until it has caught up (catchUp).
 func (s *Syncer) Messages(ctx context.Context, req *MessagesRequest) (*MessagesResponse, error) {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "messages", RoomID: req.RoomID}); err != nil {
+		return nil, err
+	}
 	if req.From != nil {
 		if err := s.catchUpToPos(ctx, req.From.Pos); err != nil {
 			return nil, err
@@ -214,6 +228,9 @@ type ContextResponse struct {
 // the room's state at the last event returned (GET /rooms/{roomId}/context/{eventId}). An
 // event this instance has not reached yet is waited for (catchUpToEvent).
 func (s *Syncer) Context(ctx context.Context, userID, deviceID, roomID, eventID string, limit int, f *RoomEventFilter) (*ContextResponse, error) {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "context", RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	stored, err := s.catchUpToEvent(ctx, roomID, eventID)
 	if err != nil {
 		return nil, err
@@ -268,11 +285,19 @@ func visibleEvent(acc *roomAccess, roomID string, e *storage.Event) (*storage.Ev
 // redacted event has its redacted content and unsigned.redacted_because. An event this
 // instance has not reached yet is waited for (catchUpToEvent).
 func (s *Syncer) Event(ctx context.Context, userID, deviceID, roomID, eventID string) (json.RawMessage, error) {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "event", RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	stored, err := s.catchUpToEvent(ctx, roomID, eventID)
 	if err != nil {
 		return nil, err
 	}
 	acc, err := s.access(ctx, roomID, userID)
+	if me := httputil.AsMatrixError(err); err != nil && me.ErrCode == "M_FORBIDDEN" {
+		// The spec's one answer for "not found or not yours to read": a user outside the
+		// room learns nothing about its events (not even that the room exists).
+		return nil, httputil.NotFound("Event not found")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +312,9 @@ func (s *Syncer) Event(ctx context.Context, userID, deviceID, roomID, eventID st
 // leave), keeping those whose membership is `membership` (if set) and is not
 // `notMembership` (if set) (GET /rooms/{roomId}/members).
 func (s *Syncer) Members(ctx context.Context, userID, roomID string, at *types.PaginationToken, membership, notMembership string) ([]json.RawMessage, error) {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "members", RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	acc, err := s.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
@@ -318,6 +346,9 @@ type JoinedMember struct {
 // JoinedMembers lists the joined members and their room profiles (GET
 // /rooms/{roomId}/joined_members), for users joined now or rooms that are world readable.
 func (s *Syncer) JoinedMembers(ctx context.Context, userID, roomID string) (map[string]JoinedMember, error) {
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "joined_members", RoomID: roomID}); err != nil {
+		return nil, err
+	}
 	acc, err := s.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err

@@ -102,6 +102,12 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			case !incremental || (changed[m.RoomID] && before[m.RoomID] != "join"):
 				// Initial sync, or joined since the token: the room's full state.
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, pos.Room, true, false)
+				if err == nil && incremental {
+					// Joined since the token: the client holds none of the room's history,
+					// so the timeline is a gap to page back from, whatever the filter let
+					// through (as Synapse marks newly joined rooms).
+					rd.timeline.Limited = true
+				}
 			case req.FullState:
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, true, !changed[m.RoomID])
 			case active[m.RoomID] || changed[m.RoomID] || len(roomAD[m.RoomID]) > 0:

@@ -40,6 +40,17 @@ func limitParam(q url.Values) (int, error) {
 	return n, nil
 }
 
+// roomParamError answers a room endpoint's bad parameter perr, but only after the room
+// access check: a user who may not read the room gets 403 whatever the parameters, so the
+// order of the checks tells nothing about the room.
+func (h *Handlers) roomParamError(w http.ResponseWriter, r *http.Request, dev *userapi.Device, roomID string, perr error) {
+	if err := h.Syncer.CheckRoomAccess(r.Context(), roomID, dev.UserID); err != nil {
+		respond(w, r, nil, err)
+		return
+	}
+	httputil.WriteError(w, perr)
+}
+
 // messages serves GET /rooms/{roomId}/messages (spec: message_pagination.yaml).
 func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
 	q := r.URL.Query()
@@ -49,27 +60,27 @@ func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi
 		req.Backwards = true
 	case "f":
 	case "":
-		httputil.WriteError(w, httputil.MissingParam("dir is required"))
+		h.roomParamError(w, r, dev, req.RoomID, httputil.MissingParam("dir is required"))
 		return
 	default:
-		httputil.WriteError(w, httputil.InvalidParam("dir must be b or f"))
+		h.roomParamError(w, r, dev, req.RoomID, httputil.InvalidParam("dir must be b or f"))
 		return
 	}
 	var err error
 	if req.From, err = paginationParam(q, "from"); err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, req.RoomID, err)
 		return
 	}
 	if req.To, err = paginationParam(q, "to"); err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, req.RoomID, err)
 		return
 	}
 	if req.Limit, err = limitParam(q); err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, req.RoomID, err)
 		return
 	}
 	if req.Filter, err = internal.ParseRoomEventFilter(q.Get("filter")); err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, req.RoomID, err)
 		return
 	}
 	resp, err := h.Syncer.Messages(r.Context(), req)
@@ -79,18 +90,18 @@ func (h *Handlers) messages(w http.ResponseWriter, r *http.Request, dev *userapi
 // context serves GET /rooms/{roomId}/context/{eventId} (spec: event_context.yaml).
 func (h *Handlers) context(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
 	q := r.URL.Query()
+	roomID := mux.Vars(r)["roomId"]
 	limit, err := limitParam(q)
 	if err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, roomID, err)
 		return
 	}
 	f, err := internal.ParseRoomEventFilter(q.Get("filter"))
 	if err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, roomID, err)
 		return
 	}
-	v := mux.Vars(r)
-	resp, err := h.Syncer.Context(r.Context(), dev.UserID, dev.DeviceID, v["roomId"], v["eventId"], limit, f)
+	resp, err := h.Syncer.Context(r.Context(), dev.UserID, dev.DeviceID, roomID, mux.Vars(r)["eventId"], limit, f)
 	respond(w, r, resp, err)
 }
 
@@ -99,17 +110,18 @@ var memberships = map[string]bool{"join": true, "invite": true, "knock": true, "
 // members serves GET /rooms/{roomId}/members (spec: rooms.yaml).
 func (h *Handlers) members(w http.ResponseWriter, r *http.Request, dev *userapi.Device) {
 	q := r.URL.Query()
+	roomID := mux.Vars(r)["roomId"]
 	at, err := paginationParam(q, "at")
 	if err != nil {
-		httputil.WriteError(w, err)
+		h.roomParamError(w, r, dev, roomID, err)
 		return
 	}
 	m, notM := q.Get("membership"), q.Get("not_membership")
 	if (m != "" && !memberships[m]) || (notM != "" && !memberships[notM]) {
-		httputil.WriteError(w, httputil.InvalidParam("membership and not_membership must be join, invite, knock, leave or ban"))
+		h.roomParamError(w, r, dev, roomID, httputil.InvalidParam("membership and not_membership must be join, invite, knock, leave or ban"))
 		return
 	}
-	chunk, err := h.Syncer.Members(r.Context(), dev.UserID, mux.Vars(r)["roomId"], at, m, notM)
+	chunk, err := h.Syncer.Members(r.Context(), dev.UserID, roomID, at, m, notM)
 	if err != nil {
 		respond(w, r, nil, err)
 		return

@@ -64,7 +64,8 @@ answers() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.ar
 
 start_server() { # start_server NAME LOGFILE ARGS...
   local name=$1 log=$2; shift 2
-  "$work/axon-monolith" "$@" >>"$log" 2>&1 &
+  # -metrics-bind: a free port, not the default 127.0.0.1:9108 (servers run side by side).
+  "$work/axon-monolith" -metrics-bind 127.0.0.1:0 "$@" >>"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
     if answers "$AXON_E2E_BASE_URL/_matrix/client/versions"; then return 0; fi
@@ -107,6 +108,11 @@ scenario() { # scenario NAME ARGS... — phase 1, restart, phase 2
   stop_server || { tail -30 "$log"; return 1; }
 }
 
+# The embedded run keeps the zero-config command line; its data directory's config file is
+# written beforehand only to turn the rate limits off (the scenarios send faster than the
+# defaults allow), everything else keeps its default.
+mkdir -p "$work/data-embedded"
+printf 'global:\n  data_dir: "%s"\n  rate_limits:\n    enabled: false\n' "$work/data-embedded" >"$work/data-embedded/axon.yaml"
 scenario embedded -data-dir "$work/data-embedded"
 
 if [ -n "${AXON_TEST_POSTGRES_DSN:-}" ] && [ -n "${AXON_TEST_KAFKA_BROKERS:-}" ] && command -v psql >/dev/null; then
@@ -129,6 +135,9 @@ global:
       brokers: $brokers
       topic_prefix: "axon.e2enio$$."
       partitions: 4
+  # The scenarios send faster than the default rate limits allow.
+  rate_limits:
+    enabled: false
 YAML
   scenario postgres-kafka -data-dir "$work/data-pgkafka" -config "$work/pgkafka.yaml"
 else

@@ -51,7 +51,7 @@ done
 work=$(mktemp -d /tmp/axon-e2e-polylith.XXXXXX)
 mkdir -p "$work/bin" "$work/logs" "$work/data"
 db="axon_polylith_$$"
-declare -A pid=() args=() health=()
+declare -A pid=() args=() health=() envs=()
 order=(user-api roomserver client-api sync-a sync-b proxy)
 status=1
 
@@ -85,7 +85,7 @@ fail() { echo "e2e (polylith): FAILED: $*"; logs_tail 15; exit 1; }
 # --- build every binary and the drill
 say "building"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-user-api ./cmd/axon-roomserver ./cmd/axon-client-api \
-  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./tests/polylith/drill)
+  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./tests/polylith/drill ./tests/polylith/ryw)
 
 # --- our own Kafka broker, and a fresh database
 say "starting this run's own Kafka broker"
@@ -99,6 +99,9 @@ p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_sync_a=$(free_p
 p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
+# The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen), not on
+# the public port.
+p_proxy_metrics=$(free_port); proxy_metrics_url="http://127.0.0.1:$p_proxy_metrics"
 cat >"$work/axon.yaml" <<YAML
 global:
   server_name: localhost
@@ -116,6 +119,11 @@ global:
   internal_api_secret: "$secret"
   metrics:
     enabled: true
+  # client-api-proxy runs on this machine: its X-Forwarded-For names the client.
+  trusted_proxies: ["127.0.0.1"]
+  # The scenarios send faster than the default rate limits allow.
+  rate_limits:
+    enabled: false
 user_api:
   internal_api_listen: "127.0.0.1:$p_user"
   internal_api_url: "http://127.0.0.1:$p_user"
@@ -130,6 +138,7 @@ sync_api:
   public_listen: "127.0.0.1:$p_sync_a"
 client_api_proxy:
   listen: "127.0.0.1:$p_proxy"
+  metrics_listen: "127.0.0.1:$p_proxy_metrics"
   client_api_urls: ["http://127.0.0.1:$p_client"]
   sync_api_urls: ["http://127.0.0.1:$p_sync_a", "http://127.0.0.1:$p_sync_b"]
   # No media or federation binary runs here: these ports have no listener, so the proxy
@@ -146,8 +155,15 @@ cfg=(-config "$work/axon.yaml")
 args[user-api]="axon-user-api ${cfg[*]}";                                   health[user-api]="http://127.0.0.1:$p_user/health"
 args[roomserver]="axon-roomserver ${cfg[*]}";                               health[roomserver]="http://127.0.0.1:$p_rs/health"
 args[client-api]="axon-client-api ${cfg[*]}";                               health[client-api]="http://127.0.0.1:$p_client/health"
-args[sync-a]="axon-sync-api ${cfg[*]} -instance a";                         health[sync-a]="http://127.0.0.1:$p_sync_a/health"
-args[sync-b]="axon-sync-api ${cfg[*]} -instance b -public-bind 127.0.0.1:$p_sync_b"; health[sync-b]="http://127.0.0.1:$p_sync_b/health"
+p_sync_a_m=$(free_port); p_sync_b_m=$(free_port)  # the sync instances' /metrics listeners
+args[sync-a]="axon-sync-api ${cfg[*]} -instance a -metrics-bind 127.0.0.1:$p_sync_a_m"; health[sync-a]="http://127.0.0.1:$p_sync_a/health"
+args[sync-b]="axon-sync-api ${cfg[*]} -instance b -public-bind 127.0.0.1:$p_sync_b -metrics-bind 127.0.0.1:$p_sync_b_m"; health[sync-b]="http://127.0.0.1:$p_sync_b/health"
+# Both sync instances store each topic 2 record 10 ms late (a test hook): they lag the
+# roomserver for certain, so every read right after a write must wait for that write on
+# whichever instance the proxy picks (read your own writes, issue #9) — in the ryw check
+# and in every scenario below.
+envs[sync-a]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
+envs[sync-b]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
 # The proxy's own /health is 503 while any kind of upstream is all down, and no media or
 # federation binary runs here: it counts as up once it forwards /versions to the clientapi.
 args[proxy]="client-api-proxy ${cfg[*]}";                                   health[proxy]="$proxy_url/_matrix/client/versions"
@@ -155,7 +171,7 @@ args[proxy]="client-api-proxy ${cfg[*]}";                                   heal
 start_proc() { # start_proc NAME: start it and wait until its /health answers 200
   local n=$1 words
   read -r -a words <<<"${args[$n]}"
-  "$work/bin/${words[0]}" "${words[@]:1}" >>"$work/logs/$n.log" 2>&1 &
+  env ${envs[$n]:-} "$work/bin/${words[0]}" "${words[@]:1}" >>"$work/logs/$n.log" 2>&1 &
   pid[$n]=$!
   for _ in $(seq 1 600); do
     if curl -fsS -m 2 "${health[$n]}" >/dev/null 2>&1; then return 0; fi
@@ -188,7 +204,7 @@ stop_all() { for ((i = ${#order[@]} - 1; i >= 0; i--)); do stop_proc "${order[$i
 wait_routed() {
   for _ in $(seq 1 100); do
     local m
-    m=$(curl -fsS -m 2 "$proxy_url/metrics" 2>/dev/null || true)
+    m=$(curl -fsS -m 2 "$proxy_metrics_url/metrics" 2>/dev/null || true)
     if curl -fsS -m 2 "$proxy_url/_matrix/client/versions" >/dev/null 2>&1 &&
       [ "$(grep -cE '^axon_proxy_upstream_healthy\{kind="(client|sync)".*\} 1$' <<<"$m")" = 3 ]; then
       return 0
@@ -208,6 +224,21 @@ all_healthy() {
 say "starting ${order[*]} (config $work/axon.yaml)"
 start_all
 say "all processes healthy; client-api-proxy on $proxy_url"
+
+# --- read your own writes through the proxy, over both sync instances (sync-b lags)
+say "read your own writes: create/messages, invite/join/joined_members, redact/event"
+"$work/bin/ryw" -hs "$proxy_url" -rounds 30 >"$work/logs/ryw.log" 2>&1 || { cat "$work/logs/ryw.log"; fail "read your own writes"; }
+tail -n 1 "$work/logs/ryw.log"
+# The reads really had to wait for their writes (the lag was real), and none gave up.
+ryw_metric() { # ryw_metric NAME: the sum of NAME's samples on both sync instances
+  for p in "$p_sync_a_m" "$p_sync_b_m"; do curl -fsS -m 5 "http://127.0.0.1:$p/metrics"; done |
+    awk -v n="$1" 'index($1, n) == 1 && $1 !~ /_bucket/ { s += $2 } END { print s + 0 }'
+}
+waited=$(ryw_metric axon_syncapi_read_your_writes_wait_seconds_count)
+gave_up=$(ryw_metric axon_syncapi_read_your_writes_give_ups_total)
+say "reads that waited for their writes: $waited; gave up: $gave_up"
+[ "$waited" -gt 0 ] || fail "no read had to wait: the sync instances did not lag, so the check proved nothing"
+[ "$gave_up" = 0 ] || fail "$gave_up reads gave up waiting for their writes"
 
 # --- the client libraries' scenarios, unchanged, through the proxy
 export AXON_E2E_BASE_URL="$proxy_url"

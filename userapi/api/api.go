@@ -39,6 +39,11 @@ type Device struct {
 	LastSeenTS  int64
 	LastSeenIP  string
 	AccountType AccountType
+	// AccountDataPos is read-your-writes for topic 1, filled by QueryAccessToken: the
+	// newest stream position of the user's own account-data writes (or a floor covering
+	// every write before the userapi started). A sync instance that serves it reflects
+	// them all (docs/wiring.md, "Read your own writes").
+	AccountDataPos int64 `json:",omitempty"`
 }
 
 // Profile is a user's public profile.
@@ -54,6 +59,11 @@ type CreateAccountRequest struct {
 	Password    string
 	AccountType AccountType
 	DisplayName string // defaults to the localpart
+	// RegistrationTokenSession, when set, is the UIA session that passed the
+	// m.login.registration_token stage (ReserveRegistrationToken): the account is created
+	// only if that reservation still holds, and in the same transaction the token's use
+	// moves from pending to completed.
+	RegistrationTokenSession string `json:",omitempty"`
 }
 
 // CreateDeviceRequest logs a user in on a device. An empty DeviceID gets a generated one;
@@ -116,6 +126,21 @@ type UserAPI interface {
 	// Filters (spec: POST/GET /user/{userId}/filter)
 	PutFilter(ctx context.Context, userID string, filter json.RawMessage) (filterID string, err error)
 	GetFilter(ctx context.Context, userID, filterID string) (json.RawMessage, error)
+
+	// Registration tokens (spec 1.2 m.login.registration_token; managed through Synapse's
+	// admin API by the clientapi). Bad input is M_INVALID_PARAM, an unknown token M_NOT_FOUND.
+	CreateRegistrationToken(ctx context.Context, req *NewRegistrationTokenRequest) (*RegistrationToken, error)
+	// ListRegistrationTokens returns every token; valid non-nil keeps only the valid (true)
+	// or only the invalid (false) ones.
+	ListRegistrationTokens(ctx context.Context, valid *bool) ([]RegistrationToken, error)
+	GetRegistrationToken(ctx context.Context, token string) (*RegistrationToken, error)
+	UpdateRegistrationToken(ctx context.Context, req *UpdateRegistrationTokenRequest) (*RegistrationToken, error)
+	DeleteRegistrationToken(ctx context.Context, token string) error
+	// RegistrationTokenValid reports whether token exists, has not expired and has uses left.
+	RegistrationTokenValid(ctx context.Context, token string) (bool, error)
+	// ReserveRegistrationToken counts one pending use of token for the UIA session (again
+	// for the same session and token: nothing more). An invalid token is 401 M_UNAUTHORIZED.
+	ReserveRegistrationToken(ctx context.Context, token, session string) error
 }
 
 // OutputAccountData is the payload of a topic 1 message (account data → syncapi). Its

@@ -89,6 +89,11 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req *api.CreateAccountReque
 		CreatedTS:    u.nowMS(),
 	}
 	err = u.db.WithTransaction(ctx, func(tx *sql.Tx) error {
+		if req.RegistrationTokenSession != "" {
+			if err := completeRegistrationToken(ctx, tx, req.RegistrationTokenSession); err != nil {
+				return err
+			}
+		}
 		if row.Localpart == "" {
 			if err := u.insertGuest(ctx, tx, row); err != nil {
 				return err

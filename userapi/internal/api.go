@@ -10,6 +10,7 @@ import (
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/internal/writepos"
 	"github.com/axon-matrix/axon/userapi/api"
 	"github.com/axon-matrix/axon/userapi/storage"
 )
@@ -74,6 +75,10 @@ type UserAPI struct {
 	cfg        Config
 	reserved   map[string]bool
 	tokens     *tokenCache
+	// adWrites is read-your-writes for topic 1: the newest account-data position of each
+	// user's committed writes (SetAccountData), handed out with the device by
+	// QueryAccessToken. The polylith runs one userapi, so it sees every write.
+	adWrites *writepos.Tracker
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -97,6 +102,9 @@ func New(ctx context.Context, db *sqlutil.DB, serverName string, outbox eventlog
 		cfg:        cfg,
 		reserved:   map[string]bool{},
 	}
+	u.adWrites = &writepos.Tracker{Load: func(ctx context.Context) (int64, error) {
+		return storage.CounterValue(ctx, sdb.DB, "account_data")
+	}}
 	for _, l := range cfg.ReservedLocalparts {
 		u.reserved[l] = true
 	}

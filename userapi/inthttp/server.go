@@ -102,4 +102,5 @@ func AddRoutes(r *mux.Router, a api.UserAPI, secret string) {
 		f, err := a.GetFilter(ctx, req.UserID, req.FilterID)
 		return &rawResp{f}, err
 	})
+	addRegistrationTokenRoutes(sr, a)
 }

@@ -383,6 +383,65 @@ func TestAccountData(t *testing.T) {
 	})
 }
 
+// TestAccountDataPosition: read-your-writes for topic 1. The device QueryAccessToken
+// returns carries the position of its user's newest account-data write (the staged
+// message's), not moved by other users' writes nor by refused ones.
+func TestAccountDataPosition(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		token := func(lp string) string {
+			if _, err := e.api.CreateAccount(ctx, &api.CreateAccountRequest{Localpart: lp}); err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.api.CreateDevice(ctx, &api.CreateDeviceRequest{UserID: "@" + lp + ":" + server})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d.AccessToken
+		}
+		aliceTok, bobTok := token("alice"), token("bob")
+		pos := func(tok string) int64 {
+			t.Helper()
+			d, err := e.api.QueryAccessToken(ctx, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d.AccountDataPos
+		}
+		lastStaged := func() int64 {
+			staged := e.outbox.staged()
+			var out api.OutputAccountData
+			if err := json.Unmarshal(staged[len(staged)-1].Value, &out); err != nil {
+				t.Fatal(err)
+			}
+			return out.StreamPos
+		}
+		if pos(aliceTok) != 0 || pos(bobTok) != 0 {
+			t.Fatal("positions before any write")
+		}
+		set := func(user, typ string) error {
+			return e.api.SetAccountData(ctx, &api.AccountData{UserID: user, Type: typ, Content: json.RawMessage(`{}`)})
+		}
+		if err := set("@alice:"+server, "a.one"); err != nil {
+			t.Fatal(err)
+		}
+		alicePos := lastStaged()
+		if pos(aliceTok) != alicePos || pos(bobTok) != 0 {
+			t.Fatalf("after alice's write: alice %d bob %d, want %d and 0", pos(aliceTok), pos(bobTok), alicePos)
+		}
+		if err := set("@bob:"+server, "b.one"); err != nil {
+			t.Fatal(err)
+		}
+		if pos(aliceTok) != alicePos || pos(bobTok) != lastStaged() {
+			t.Fatalf("after bob's write: alice %d bob %d", pos(aliceTok), pos(bobTok))
+		}
+		wantErr(t, "refused write", set("@alice:"+server, ""), 400, "M_MISSING_PARAM")
+		if pos(aliceTok) != alicePos {
+			t.Fatal("a refused write moved alice's position")
+		}
+	})
+}
+
 func TestFilters(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, e env) {
 		ctx := context.Background()
@@ -480,6 +539,20 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 		{pathListAccountData, true, func() error { _, err := c.ListAccountData(ctx, u); return err }},
 		{pathPutFilter, false, func() error { _, err := c.PutFilter(ctx, u, json.RawMessage(`{}`)); return err }},
 		{pathGetFilter, true, func() error { _, err := c.GetFilter(ctx, u, "0"); return err }},
+		{pathCreateRegistrationToken, false, func() error {
+			_, err := c.CreateRegistrationToken(ctx, &api.NewRegistrationTokenRequest{})
+			return err
+		}},
+		{pathListRegistrationTokens, true, func() error { _, err := c.ListRegistrationTokens(ctx, nil); return err }},
+		{pathGetRegistrationToken, true, func() error { _, err := c.GetRegistrationToken(ctx, "t"); return err }},
+		{pathUpdateRegistrationToken, false, func() error {
+			_, err := c.UpdateRegistrationToken(ctx, &api.UpdateRegistrationTokenRequest{Token: "t"})
+			return err
+		}},
+		{pathDeleteRegistrationToken, false, func() error { return c.DeleteRegistrationToken(ctx, "t") }},
+		{pathRegistrationTokenValid, true, func() error { _, err := c.RegistrationTokenValid(ctx, "t"); return err }},
+		// Idempotent per session, so retried.
+		{pathReserveRegistrationToken, true, func() error { return c.ReserveRegistrationToken(ctx, "t", "s") }},
 	}
 	if len(tests) != reflect.TypeFor[api.UserAPI]().NumMethod() {
 		t.Fatalf("%d methods tested, the interface has %d", len(tests), reflect.TypeFor[api.UserAPI]().NumMethod())

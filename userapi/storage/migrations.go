@@ -54,4 +54,22 @@ CREATE TABLE userapi_counters (
 	value BIGINT NOT NULL
 );
 INSERT INTO userapi_counters (name, value) VALUES ('account_data', 0), ('guest_localpart', 0)`},
+	// Registration tokens (spec 1.2, m.login.registration_token), with Synapse's counters:
+	// pending = registrations that passed the token stage and have not finished (one
+	// reservation row each, keyed by the UIA session), completed = accounts created with
+	// the token. NULL uses_allowed / expiry_time mean no limit.
+	{Version: 2, SQL: `
+CREATE TABLE userapi_registration_tokens (
+	token        TEXT PRIMARY KEY,
+	uses_allowed BIGINT,
+	pending      BIGINT NOT NULL DEFAULT 0,
+	completed    BIGINT NOT NULL DEFAULT 0,
+	expiry_time  BIGINT
+);
+CREATE TABLE userapi_registration_token_reservations (
+	session_id TEXT PRIMARY KEY,
+	token      TEXT NOT NULL,
+	created_ts BIGINT NOT NULL
+);
+CREATE INDEX userapi_registration_token_reservations_ts_idx ON userapi_registration_token_reservations (created_ts)`},
 }

@@ -20,10 +20,15 @@
 //     the caller's X-Request-ID through (or gives the request one), echoing it back;
 //   - when the upstream cannot be connected to, marks it down and, for a GET or HEAD
 //     without a body, retries on another healthy upstream of the same kind;
-//   - answers 502 {"errcode":"M_UNKNOWN"} when no upstream of the kind is available.
+//   - answers 502 {"errcode":"M_UNKNOWN"} when no upstream of the kind is available, and
+//     404 {"errcode":"M_UNRECOGNIZED"} for a kind with no upstream configured (media and
+//     federation, until those components have binaries), as the monolith answers paths
+//     nothing serves.
 //
-// It serves its own /health (200 when every kind has a healthy upstream, else 503) and
-// /metrics (requests per upstream and status, upstream health and in-flight gauges).
+// It serves its own /health — 200 while every configured kind has a healthy upstream,
+// else 503; a kind with no upstream configured is not a failure; the JSON says, per kind
+// and per upstream, what is up and what is down — and /metrics (requests per upstream and
+// status, upstream health and in-flight gauges).
 package proxy
 
 import (
@@ -209,6 +214,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if kind == KindSync {
 		key = accessToken(r)
 	}
+	if len(pl.ups) == 0 {
+		w.Header().Set(RequestIDHeader, id)
+		axonhttp.WriteJSON(w, http.StatusNotFound, map[string]string{
+			"errcode": "M_UNRECOGNIZED",
+			"error":   fmt.Sprintf("This server has no %s service", kind),
+		})
+		return
+	}
 	up := pl.pickFor(key, nil)
 	if up == nil {
 		p.unavailable(w, id, kind, "no healthy upstream")
@@ -262,33 +275,65 @@ func (p *Proxy) unavailable(w http.ResponseWriter, requestID string, kind Kind, 
 	})
 }
 
-// serveHealth answers 200 when every kind has a healthy upstream, 503 otherwise or while
-// draining, with the state of each upstream.
+// The states of a kind in the proxy's /health.
+const (
+	kindUp            = "up"             // every upstream of the kind is healthy
+	kindDegraded      = "degraded"       // some are down, at least one is healthy
+	kindDown          = "down"           // none is healthy: /health fails
+	kindNotConfigured = "not_configured" // no upstream listed: not a failure
+)
+
+// health is the proxy's /health answer.
+type health struct {
+	Status string `json:"status"`
+	// Kinds is the state of each kind (kindUp, kindDegraded, kindDown, kindNotConfigured).
+	Kinds map[string]string `json:"kinds"`
+	// Upstreams is "up" or "down" per upstream URL, by kind.
+	Upstreams map[string]map[string]string `json:"upstreams"`
+	// Down lists the upstreams that are down, by kind (kinds with none are left out).
+	Down map[string][]string `json:"down"`
+}
+
+// serveHealth answers 200 while every configured kind has a healthy upstream, 503
+// otherwise or while draining, saying which kinds and upstreams are down. A kind with no
+// upstream configured is reported as not_configured and does not fail the check.
 func (p *Proxy) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	status, code := "ok", http.StatusOK
-	ups := map[string]map[string]string{}
+	h := health{Status: "ok", Kinds: map[string]string{}, Upstreams: map[string]map[string]string{}, Down: map[string][]string{}}
+	code := http.StatusOK
 	for _, k := range Kinds {
 		pl := p.pools[k]
-		ups[string(k)] = map[string]string{}
+		h.Upstreams[string(k)] = map[string]string{}
+		healthy := 0 // counted here, so the answer agrees with itself
 		for _, u := range pl.ups {
 			s := "down"
 			if u.healthy.Load() {
 				s = "up"
+				healthy++
+			} else {
+				h.Down[string(k)] = append(h.Down[string(k)], u.name)
 			}
-			ups[string(k)][u.name] = s
+			h.Upstreams[string(k)][u.name] = s
 		}
-		if pl.healthyCount() == 0 {
-			status, code = "unhealthy", http.StatusServiceUnavailable
+		switch {
+		case len(pl.ups) == 0:
+			h.Kinds[string(k)] = kindNotConfigured
+		case healthy == 0:
+			h.Kinds[string(k)] = kindDown
+			h.Status, code = "unhealthy", http.StatusServiceUnavailable
+		case healthy < len(pl.ups):
+			h.Kinds[string(k)] = kindDegraded
+		default:
+			h.Kinds[string(k)] = kindUp
 		}
 	}
 	if p.opts.Draining != nil {
 		select {
 		case <-p.opts.Draining:
-			status, code = "shutting_down", http.StatusServiceUnavailable
+			h.Status, code = "shutting_down", http.StatusServiceUnavailable
 		default:
 		}
 	}
-	axonhttp.WriteJSON(w, code, map[string]any{"status": status, "upstreams": ups})
+	axonhttp.WriteJSON(w, code, h)
 }
 
 func newRequestID() string {

@@ -78,6 +78,7 @@ func Main(name, component string, args []string, stderr io.Writer, wire Wire) in
 		return 1
 	}
 	p.Base.Logger.WithField("internal_api", p.InternalAddr.String()).Info(name + " started")
+	p.Base.LogStartup(StartupLines(cfg, component))
 	if err := p.Base.RunUntilSignal(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1

@@ -49,6 +49,7 @@ func MainPublic(b Public, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "the config file every Axon binary shares (required)")
 	publicBind := fs.String("public-bind", "", "address to serve the public routes on (overrides the section's public_listen)")
+	metricsBind := fs.String("metrics-bind", "", "address to serve /metrics and /health on, apart from the public routes (default: none)")
 	if b.Flags != nil {
 		b.Flags(fs)
 	}
@@ -77,7 +78,17 @@ func MainPublic(b Public, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
 		return 1
 	}
+	if *metricsBind != "" && cfg.Global.Metrics.Enabled {
+		addr, err := p.Base.ServeMetrics(*metricsBind)
+		if err != nil {
+			_ = p.Base.Shutdown(context.Background())
+			fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+			return 1
+		}
+		p.Base.Logger.WithField("addr", addr.String()).Info("metrics served")
+	}
 	p.Base.Logger.WithField("public", p.PublicAddr.String()).Info(b.Name + " started")
+	p.Base.LogStartup(StartupLines(cfg, b.Component))
 	if err := p.Base.RunUntilSignal(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
 		return 1

@@ -55,7 +55,8 @@ func TestStartPublic(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := "http://" + p.PublicAddr.String()
-			for path, want := range map[string]int{"/health": 200, "/metrics": 200, "/_matrix/client/v3/ping": 200,
+			// /metrics is not on the public listener (no global.metrics.bearer_token).
+			for path, want := range map[string]int{"/health": 200, "/metrics": 404, "/_matrix/client/v3/ping": 200,
 				"/api/userapi/QueryAccessToken": 404, "/_matrix/client/v3/nope": 404} {
 				res, err := http.Get(base + path)
 				if err != nil {
@@ -100,6 +101,7 @@ func TestMainPublicFlags(t *testing.T) {
 		want string
 	}{
 		{"help", []string{"-h"}, 0, "-public-bind"},
+		{"help names -metrics-bind", []string{"-h"}, 0, "-metrics-bind"},
 		{"no config", nil, 2, "-config is required"},
 		{"stray", []string{"-config", path, "x"}, 2, "unexpected arguments"},
 		{"configure fails", []string{"-config", path, "-instance", "bad"}, 1, "bad instance"},
