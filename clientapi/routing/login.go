@@ -62,7 +62,7 @@ func (rt *Routes) login(r *http.Request, _ *userapi.Device) (any, error) {
 		return nil, err
 	}
 	dev, err := rt.userAPI.CreateDevice(ctx, &userapi.CreateDeviceRequest{
-		UserID: acc.UserID, DeviceID: req.DeviceID, DisplayName: req.InitialDeviceDisplayName, IP: clientIP(r)})
+		UserID: acc.UserID, DeviceID: req.DeviceID, DisplayName: req.InitialDeviceDisplayName, IP: rt.clientIP(r)})
 	if err != nil {
 		return nil, err
 	}

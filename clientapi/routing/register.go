@@ -117,7 +117,7 @@ func (rt *Routes) registered(r *http.Request, acc *userapi.Account, req *registe
 		return resp, nil
 	}
 	dev, err := rt.userAPI.CreateDevice(r.Context(), &userapi.CreateDeviceRequest{
-		UserID: acc.UserID, DeviceID: req.DeviceID, DisplayName: req.InitialDeviceDisplayName, IP: clientIP(r)})
+		UserID: acc.UserID, DeviceID: req.DeviceID, DisplayName: req.InitialDeviceDisplayName, IP: rt.clientIP(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -187,13 +187,4 @@ func (rt *Routes) registerAvailable(r *http.Request, _ *userapi.Device) (any, er
 		return nil, err
 	}
 	return map[string]bool{"available": true}, nil
-}
-
-// clientIP is the request's remote address without the port.
-func clientIP(r *http.Request) string {
-	addr := r.RemoteAddr
-	if i := strings.LastIndexByte(addr, ':'); i > 0 {
-		addr = addr[:i]
-	}
-	return strings.Trim(addr, "[]")
 }

@@ -112,7 +112,7 @@ func (rt *Routes) sharedSecretRegister(r *http.Request, _ *userapi.Device) (any,
 		return nil, err
 	}
 	rt.seedPushRules(ctx, acc.UserID)
-	dev, err := rt.userAPI.CreateDevice(ctx, &userapi.CreateDeviceRequest{UserID: acc.UserID, IP: clientIP(r)})
+	dev, err := rt.userAPI.CreateDevice(ctx, &userapi.CreateDeviceRequest{UserID: acc.UserID, IP: rt.clientIP(r)})
 	if err != nil {
 		return nil, err
 	}

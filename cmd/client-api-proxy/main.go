@@ -88,6 +88,7 @@ func serve(cfg *config.Config) error {
 		HealthCheckTimeout:  pc.HealthCheckTimeout,
 		ConnectTimeout:      pc.ConnectTimeout,
 		Registry:            reg,
+		TrustedProxies:      cfg.Global.TrustedProxyPrefixes(),
 		Logger:              base.Logger,
 		Draining:            base.Draining(),
 	})

@@ -38,6 +38,16 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	return addr.String()
 }
 
+// FromTrustedProxy reports whether r's connection comes from one of the trusted proxies,
+// whose X-Forwarded-For may then be believed.
+func FromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	addr, err := parseHostAddr(r.RemoteAddr)
+	return err == nil && isTrusted(addr, trusted)
+}
+
 // AddressKey is the key a per-IP limit counts ip under: the address itself for IPv4,
 // its /64 for IPv6 (one host or household usually has a whole /64, so counting single
 // IPv6 addresses would let it pick a fresh address for every request).

@@ -1,9 +1,16 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestForwardedHeaders: the upstream sees the client's address, the Host the client asked
@@ -65,4 +72,44 @@ func mustHost(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// TestTrustedProxyChain: behind a trusted proxy (global.trusted_proxies: a TLS terminator
+// on 127.0.0.1 here) the incoming X-Forwarded-For chain is kept and the proxy's own hop
+// appended, so the components still see the client; untrusted, it is dropped (above).
+func TestTrustedProxyChain(t *testing.T) {
+	ups := fourKinds(t)
+	urls := map[Kind][]string{}
+	for k, list := range ups {
+		for _, u := range list {
+			urls[k] = append(urls[k], u.URL)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, "203.0.113.9, 198.51.100.7, 127.0.0.1"},
+		{"other proxy trusted", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(Options{Upstreams: urls, HealthCheckInterval: time.Hour, HealthCheckTimeout: 5 * time.Second,
+				ConnectTimeout: 5 * time.Second, Registry: prometheus.NewRegistry(), TrustedProxies: tc.trusted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.CheckNow(context.Background())
+			front := httptest.NewServer(p)
+			defer front.Close()
+			code, _, b := do(t, http.MethodGet, front.URL+"/_matrix/client/v3/sync",
+				map[string]string{"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}, nil)
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, b)
+			}
+			if got := strings.Join(decodeEcho(t, b).Header.Values("X-Forwarded-For"), ", "); got != tc.want {
+				t.Errorf("X-Forwarded-For = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -16,7 +16,8 @@
 //     (FlushInterval -1), with no timeout on the response, so a 30 s /sync long-poll and a
 //     large upload or download pass through untouched;
 //   - sets X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto from what it saw itself
-//     (it is the edge: incoming X-Forwarded-* headers are dropped, not trusted), and passes
+//     (it is the edge: incoming X-Forwarded-* headers are dropped, not trusted — except the
+//     X-Forwarded-For chain of a request from global.trusted_proxies, which it extends), and passes
 //     the caller's X-Request-ID through (or gives the request one), echoing it back;
 //   - when the upstream cannot be connected to, marks it down and, for a GET or HEAD
 //     without a body, retries on another healthy upstream of the same kind;
@@ -40,6 +41,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"time"
@@ -49,6 +51,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	axonhttp "github.com/axon-matrix/axon/internal/httputil"
+
+	"github.com/axon-matrix/axon/internal/ratelimit"
 )
 
 // Options configure a Proxy.
@@ -65,6 +69,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Registry receives the proxy's metrics; /metrics serves it when non-nil.
 	Registry *prometheus.Registry
+	// TrustedProxies are global.trusted_proxies: a request whose connection comes from one
+	// of them (a TLS terminator or load balancer in front of the proxy) keeps its
+	// X-Forwarded-For chain, with the proxy's own hop appended, so the components still see
+	// the client's address. From anyone else the header is dropped (the proxy is the edge).
+	TrustedProxies []netip.Prefix
 	// Logger logs upstream state changes and failures (nil: logrus' standard logger).
 	Logger *logrus.Entry
 	// Draining, when closed, makes /health answer 503 so load balancers stop sending.
@@ -241,6 +250,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	a := pr.In.Context().Value(attemptKey{}).(*attempt)
 	pr.SetURL(a.current.url)
 	pr.Out.Host = a.current.url.Host
+	if ratelimit.FromTrustedProxy(pr.In, p.opts.TrustedProxies) {
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"] // SetXForwarded appends
+	}
 	pr.SetXForwarded()
 	pr.Out.Header.Set(RequestIDHeader, a.requestID)
 }
