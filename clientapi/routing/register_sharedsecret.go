@@ -3,13 +3,13 @@ package routing
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/hex"
 	"net/http"
 	"time"
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -52,20 +52,9 @@ type sharedSecretRequest struct {
 	MAC         string `json:"mac"`
 }
 
-// sharedSecretMAC is Synapse's scheme: hex HMAC-SHA1, keyed with the shared secret, over
-// nonce NUL username NUL password NUL "admin"|"notadmin" [NUL user_type].
+// sharedSecretMAC is the request's expected mac (matrix.SharedSecretRegistrationMAC).
 func sharedSecretMAC(secret string, req *sharedSecretRequest) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(req.Nonce + "\x00" + req.Username + "\x00" + req.Password + "\x00"))
-	if req.Admin {
-		m.Write([]byte("admin"))
-	} else {
-		m.Write([]byte("notadmin"))
-	}
-	if req.UserType != "" {
-		m.Write([]byte("\x00" + req.UserType))
-	}
-	return hex.EncodeToString(m.Sum(nil))
+	return matrix.SharedSecretRegistrationMAC(secret, req.Nonce, req.Username, req.Password, req.Admin, req.UserType)
 }
 
 // sharedSecretRegister serves POST /_synapse/admin/v1/register.

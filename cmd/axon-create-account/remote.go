@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/matrix"
 )
 
 // registerPath is Synapse's shared-secret registration endpoint, which the clientapi serves.
@@ -139,19 +137,6 @@ type registerRequest struct {
 	MAC         string `json:"mac"`
 }
 
-// mac is the request's HMAC-SHA1 keyed with the shared secret, hex: over nonce, username,
-// password and "admin" or "notadmin", separated by NUL bytes (Synapse's scheme).
-func mac(secret string, req *registerRequest) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(req.Nonce + "\x00" + req.Username + "\x00" + req.Password + "\x00"))
-	if req.Admin {
-		m.Write([]byte("admin"))
-	} else {
-		m.Write([]byte("notadmin"))
-	}
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // register creates the account: a nonce, then the signed request. The server logs the new
 // account in on a device; that session is logged out again, so no stray token is left.
 func (r *remote) register(ctx context.Context, acc account) (string, error) {
@@ -163,7 +148,7 @@ func (r *remote) register(ctx context.Context, acc account) (string, error) {
 	}
 	req := &registerRequest{Nonce: nonce.Nonce, Username: acc.localpart, DisplayName: acc.displayName,
 		Password: acc.password, Admin: acc.admin}
-	req.MAC = mac(r.secret, req)
+	req.MAC = matrix.SharedSecretRegistrationMAC(r.secret, req.Nonce, req.Username, req.Password, req.Admin, "")
 	var created struct {
 		UserID      string `json:"user_id"`
 		AccessToken string `json:"access_token"`

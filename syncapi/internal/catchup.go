@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/axon-matrix/axon/syncapi/storage"
+	"github.com/axon-matrix/axon/syncapi/types"
 )
 
 // DefaultCatchUpLimit bounds how long /messages, /context and /event wait for this
@@ -21,6 +22,16 @@ func (s *Syncer) SetDraining(ch <-chan struct{}) {
 	s.drainCh.Store(&ch)
 }
 
+// isDraining reports whether shutdown has begun.
+func (s *Syncer) isDraining() bool {
+	select {
+	case <-s.draining():
+		return true
+	default:
+		return false
+	}
+}
+
 // draining is the channel given to SetDraining, or nil (never ready) without one.
 func (s *Syncer) draining() <-chan struct{} {
 	if p := s.drainCh.Load(); p != nil {
@@ -29,16 +40,16 @@ func (s *Syncer) draining() <-chan struct{} {
 	return nil
 }
 
-// catchUp waits until ready(the room position this instance may serve) is true, the
-// position moves being reported by the Notifier (topic 2's watermark), for at most
+// catchUp waits until ready(the positions this instance may serve) is true, the
+// positions moving as the Notifier reports (the watermarks of topics 2 and 1), for at most
 // CatchUpLimit, the request's context or the start of shutdown. Giving up is not an error:
 // the caller then answers from what this instance has; reached says whether ready became
 // true (false after the limit or when shutdown began).
-func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error)) (reached bool, err error) {
+func (s *Syncer) catchUp(ctx context.Context, ready func(now types.StreamToken) (bool, error)) (reached bool, err error) {
 	var limit <-chan time.Time
 	for {
 		moved := s.notifier.WaitFor()
-		ok, err := ready(s.notifier.Position().Room)
+		ok, err := ready(s.notifier.Position())
 		if err != nil || ok {
 			return ok, err
 		}
@@ -62,7 +73,7 @@ func (s *Syncer) catchUp(ctx context.Context, ready func(pos int64) (bool, error
 // catchUpToPos waits (bounded, see catchUp) until this instance serves room position pos:
 // a pagination token from an instance that is further ahead.
 func (s *Syncer) catchUpToPos(ctx context.Context, pos int64) error {
-	_, err := s.catchUp(ctx, func(now int64) (bool, error) { return now >= pos, nil })
+	_, err := s.catchUp(ctx, func(now types.StreamToken) (bool, error) { return now.Room >= pos, nil })
 	return err
 }
 
@@ -85,7 +96,7 @@ func (s *Syncer) catchUpToEvent(ctx context.Context, roomID, eventID string) (*s
 	if json.Unmarshal(res.Event, &hdr) != nil || hdr.RoomID != roomID {
 		return e, nil
 	}
-	_, err = s.catchUp(ctx, func(int64) (bool, error) {
+	_, err = s.catchUp(ctx, func(types.StreamToken) (bool, error) {
 		var err error
 		e, err = s.db.EventByID(ctx, eventID)
 		return s.served(e), err

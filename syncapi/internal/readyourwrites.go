@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/syncapi/types"
 )
 
 // Read your own writes (docs/wiring.md): a write is acknowledged once its producer
@@ -55,37 +57,27 @@ func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
 		}
 		roomPos = pos
 	}
-	if now := s.notifier.Position(); now.Room >= roomPos && now.AccountData >= w.AccountDataPos {
+	caughtUp := func(now types.StreamToken) (bool, error) {
+		return now.Room >= roomPos && now.AccountData >= w.AccountDataPos, nil
+	}
+	if ok, _ := caughtUp(s.notifier.Position()); ok {
 		return nil // the common case: no wait, no clock read
 	}
 	start := time.Now()
-	var limit <-chan time.Time
-	for {
-		moved := s.notifier.WaitFor()
+	reached, err := s.catchUp(ctx, caughtUp)
+	switch {
+	case err != nil:
+		return err
+	case reached:
+		rywWaits.WithLabelValues(w.Endpoint).Observe(time.Since(start).Seconds())
+	case !s.isDraining(): // shutting down: every wait ends at once, no give-up
 		now := s.notifier.Position()
-		if now.Room >= roomPos && now.AccountData >= w.AccountDataPos {
-			rywWaits.WithLabelValues(w.Endpoint).Observe(time.Since(start).Seconds())
-			return nil
-		}
-		if limit == nil {
-			t := time.NewTimer(s.CatchUpLimit)
-			defer t.Stop()
-			limit = t.C
-		}
-		select {
-		case <-moved:
-		case <-limit:
-			rywGiveUps.WithLabelValues(w.Endpoint, "timeout").Inc()
-			logrus.WithFields(logrus.Fields{
-				"endpoint": w.Endpoint, "room_id": w.RoomID, "user_id": w.UserID, "waited": s.CatchUpLimit.String(),
-				"room_pos_wanted": roomPos, "room_pos_served": now.Room,
-				"account_data_pos_wanted": w.AccountDataPos, "account_data_pos_served": now.AccountData,
-			}).Warn("syncapi: read answered before this instance caught up with the writes it must reflect")
-			return nil
-		case <-s.draining():
-			return nil // shutting down: answer now, as every wait does
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		rywGiveUps.WithLabelValues(w.Endpoint, "timeout").Inc()
+		logrus.WithFields(logrus.Fields{
+			"endpoint": w.Endpoint, "room_id": w.RoomID, "user_id": w.UserID, "waited": s.CatchUpLimit.String(),
+			"room_pos_wanted": roomPos, "room_pos_served": now.Room,
+			"account_data_pos_wanted": w.AccountDataPos, "account_data_pos_served": now.AccountData,
+		}).Warn("syncapi: read answered before this instance caught up with the writes it must reflect")
 	}
+	return nil
 }
