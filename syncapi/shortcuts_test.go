@@ -16,7 +16,7 @@ import (
 // The incremental /sync's shortcuts (the Notifier's record of what moved on topic 2 and the
 // membership cache) must give exactly what the database path gives. A randomized sequence
 // of joins, leaves, invites, messages, state changes, membership changes by state
-// resolution (no timeline event of their own) and out-of-order records is played; after
+// resolution (no timeline event of their own), out-of-order records and ignore lists is played; after
 // each step every user syncs from a token (their last one, or an older one) through both
 // paths, and the answers must be equal byte for byte.
 func TestShortcutsMatchDatabase(t *testing.T) {
@@ -158,6 +158,14 @@ func TestShortcutsMatchDatabase(t *testing.T) {
 			}
 			if rng.IntN(8) == 0 {
 				redact(true)
+			}
+			if rng.IntN(10) == 0 {
+				// An ignore list (topic 1) changes what both paths leave out, per recipient.
+				list := `{"ignored_users":{}}`
+				if rng.IntN(3) > 0 {
+					list = fmt.Sprintf(`{"ignored_users":{%q:{}}}`, users[rng.IntN(len(users))])
+				}
+				h.accountData(users[rng.IntN(len(users))], "", "m.ignored_user_list", list)
 			}
 			pos := h.api.Notifier.Position().Room
 			for _, x := range users {

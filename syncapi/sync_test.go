@@ -539,7 +539,8 @@ func TestAccountData(t *testing.T) {
 		h.accountData(alice, room, "m.tag", `{"tags":{}}`)
 		h.accountData(user("bob"), "", "m.direct", `{}`)
 		s := h.sync("alice_tok", "")
-		if len(s.AccountData.Events) != 1 || s.AccountData.Events[0].Type != "m.direct" {
+		// m.push_rules: the server defaults, alice stored none (pushrules_test.go).
+		if len(s.AccountData.Events) != 2 || s.AccountData.Events[0].Type != "m.direct" || s.AccountData.Events[1].Type != "m.push_rules" {
 			t.Fatalf("global: %+v", s.AccountData)
 		}
 		if ad := s.Rooms.Join[room].AccountData.Events; len(ad) != 1 || ad[0].Type != "m.tag" {
@@ -550,7 +551,7 @@ func TestAccountData(t *testing.T) {
 		if len(s2.AccountData.Events) != 1 || len(s2.Rooms.Join) != 0 {
 			t.Fatalf("incremental: %+v", s2)
 		}
-		f := url.QueryEscape(`{"account_data":{"not_types":["m.direct"]}}`)
+		f := url.QueryEscape(`{"account_data":{"not_types":["m.direct","m.push_rules"]}}`)
 		if s3 := h.sync("alice_tok", "filter="+f); len(s3.AccountData.Events) != 0 {
 			t.Fatalf("filtered: %+v", s3.AccountData)
 		}

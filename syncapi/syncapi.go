@@ -75,6 +75,9 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 		return nil, err
 	}
 	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad})
+	if err := internal.LoadIgnoreLists(ctx, st, n); err != nil {
+		return nil, err
+	}
 	return &SyncAPI{
 		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n, rsAPI),
 		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),

@@ -137,7 +137,11 @@ func (u *UIA) Check(ctx context.Context, req *Request) (done bool, challenge *Ch
 	switch req.Auth.Type {
 	case StageDummy:
 	case StagePassword:
-		if me := u.checkPassword(ctx, req); me != nil {
+		me, err := u.checkPassword(ctx, req)
+		if err != nil {
+			return false, nil, err
+		}
+		if me != nil {
 			chal.ErrCode, chal.Err = me.ErrCode, me.Err
 			return false, chal, nil
 		}
@@ -172,25 +176,30 @@ func (u *UIA) Check(ctx context.Context, req *Request) (done bool, challenge *Ch
 	return false, chal, nil
 }
 
-func (u *UIA) checkPassword(ctx context.Context, req *Request) *httputil.MatrixError {
+// checkPassword runs the m.login.password stage. A failed attempt (me) goes into the 401
+// challenge so the client may try again. A stage naming another user than the one the
+// operation is for (deleting alice's device with bob's password) is refused outright,
+// 403 M_FORBIDDEN as in Synapse, without checking that user's password: the request is
+// not one the session can ever authorise, and other users' passwords are not tested.
+func (u *UIA) checkPassword(ctx context.Context, req *Request) (me *httputil.MatrixError, err error) {
 	user := req.Auth.User
 	if req.Auth.Identifier != nil {
 		if req.Auth.Identifier.Type != "m.id.user" {
-			return httputil.Unknown("Only m.id.user identifiers are supported")
+			return httputil.Unknown("Only m.id.user identifiers are supported"), nil
 		}
 		user = req.Auth.Identifier.User
 	}
 	if user == "" || req.Auth.Password == "" {
-		return httputil.MissingParam("m.login.password needs an identifier and a password")
+		return httputil.MissingParam("m.login.password needs an identifier and a password"), nil
 	}
 	userID := QualifyUserID(user, u.ServerName)
 	if req.UserID != "" && userID != req.UserID {
-		return httputil.Forbidden("The password stage must authenticate the requesting user")
+		return nil, httputil.Forbidden("The password stage must authenticate the requesting user")
 	}
 	if _, err := u.UserAPI.CheckPassword(ctx, userID, req.Auth.Password); err != nil {
-		return httputil.Forbidden("Invalid username or password")
+		return httputil.Forbidden("Invalid username or password"), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // QualifyUserID turns a bare localpart into a full user ID on serverName. The localpart,

@@ -37,8 +37,10 @@ func newUIA(t *testing.T, now *time.Time) *UIA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.CreateAccount(ctx, &uapi.CreateAccountRequest{Localpart: "alice", Password: "pw"}); err != nil {
-		t.Fatal(err)
+	for local, pw := range map[string]string{"alice": "pw", "bob": "bobpw"} {
+		if _, err := u.CreateAccount(ctx, &uapi.CreateAccountRequest{Localpart: local, Password: pw}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return &UIA{DB: st, UserAPI: u, ServerName: "ex.org", SessionLifetime: time.Minute, Now: func() time.Time { return *now }}
 }
@@ -75,7 +77,9 @@ func TestUIA(t *testing.T) {
 			return &Dict{Type: StagePassword, Session: s, User: "alice", Password: "pw"}
 		}, true, ""},
 		{"wrong password", "op", pw, func(s string) *Dict { return pwAuth(s, "alice", "nope") }, false, "M_FORBIDDEN"},
-		{"other user", "op", pw, func(s string) *Dict { return pwAuth(s, "bob", "pw") }, false, "M_FORBIDDEN"},
+		// Another user's identifier (and their right password) is a 403, not a retry.
+		{"other user", "op", pw, func(s string) *Dict { return pwAuth(s, "bob", "bobpw") }, false, "M_FORBIDDEN"},
+		{"other user, full ID", "op", pw, func(s string) *Dict { return pwAuth(s, "@bob:ex.org", "bobpw") }, false, "M_FORBIDDEN"},
 		{"missing password", "op", pw, func(s string) *Dict { return pwAuth(s, "alice", "") }, false, "M_MISSING_PARAM"},
 		{"stage not offered", "op", pw, func(s string) *Dict { return &Dict{Type: StageDummy, Session: s} }, false, "M_UNRECOGNIZED"},
 		{"unknown session", "op", pw, func(string) *Dict { return pwAuth("nope", "alice", "pw") }, false, "M_UNKNOWN"},
@@ -110,6 +114,17 @@ func TestUIA(t *testing.T) {
 	s = start("delete_device:A", pw)
 	if _, _, err := u.Check(ctx, &Request{Operation: "deactivate", UserID: "@alice:ex.org", Flows: pw, Auth: pwAuth(s, "alice", "pw")}); httputil.AsMatrixError(err).ErrCode != "M_FORBIDDEN" {
 		t.Fatalf("session reused for another operation: %v", err)
+	}
+
+	// Completing the stage as another user is a 403 (not a 401 challenge to retry), and
+	// the session stays unfinished.
+	s = start("delete_device:A", pw)
+	done, ch, err := u.Check(ctx, &Request{Operation: "delete_device:A", UserID: "@alice:ex.org", Flows: pw, Auth: pwAuth(s, "bob", "bobpw")})
+	if me := httputil.AsMatrixError(err); done || ch != nil || me == nil || me.Status != 403 || me.ErrCode != "M_FORBIDDEN" {
+		t.Fatalf("other user's password: done=%v ch=%+v err=%v", done, ch, err)
+	}
+	if done, _, err := u.Check(ctx, &Request{Operation: "delete_device:A", UserID: "@alice:ex.org", Flows: pw, Auth: pwAuth(s, "alice", "pw")}); !done || err != nil {
+		t.Fatalf("owner after a refused attempt: done=%v err=%v", done, err)
 	}
 
 	// Sessions expire.

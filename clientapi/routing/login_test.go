@@ -130,7 +130,7 @@ func testDevices(t *testing.T, newHarness harnessFunc) {
 	}
 
 	// DELETE /devices/{id}: 401 challenge, wrong password (401 with M_FORBIDDEN), someone
-	// else's password (refused), then the right one.
+	// else's password (403), then the right one.
 	r = h.must(h.do("DELETE", "/_matrix/client/v3/devices/SECOND", alice.token, nil), 401)
 	session := r.str("session")
 	if f := r.body["flows"].([]any); f[0].(map[string]any)["stages"].([]any)[0] != "m.login.password" {
@@ -144,7 +144,7 @@ func testDevices(t *testing.T, newHarness harnessFunc) {
 	if r.str("session") != session {
 		t.Fatalf("session changed: %s", r.raw)
 	}
-	h.must(h.do("DELETE", "/_matrix/client/v3/devices/SECOND", alice.token, auth("bob", bob.password)), 401, "M_FORBIDDEN")
+	h.must(h.do("DELETE", "/_matrix/client/v3/devices/SECOND", alice.token, auth("bob", bob.password)), 403, "M_FORBIDDEN")
 	// The session belongs to this request: another operation cannot use it.
 	h.must(h.do("POST", "/_matrix/client/v3/delete_devices", alice.token, map[string]any{"devices": []string{alice.device},
 		"auth": auth("alice", alice.password)["auth"]}), 403, "M_FORBIDDEN")

@@ -10,43 +10,33 @@ import (
 
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
+	"github.com/axon-matrix/axon/matrix/pushrules"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
-
-// pushRulesContent is the content of the m.push_rules account data event.
-type pushRulesContent struct {
-	Global Ruleset `json:"global"`
-}
 
 // loadPushRules returns the user's push rules: the stored m.push_rules account data
 // brought up to the current server defaults (mergeDefaultRules), or the defaults for a
 // user who has none stored yet. The merged set is stored with the user's next change.
-func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushRulesContent, error) {
+func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushrules.AccountData, error) {
 	raw, err := rt.userAPI.GetAccountData(ctx, userID, "", "m.push_rules")
 	if err != nil {
 		if me := httputil.AsMatrixError(err); me.ErrCode == "M_NOT_FOUND" {
-			local, _, _ := parseUserID(userID)
-			return &pushRulesContent{Global: DefaultPushRules(userID, local)}, nil
+			return &pushrules.AccountData{Global: pushrules.Defaults(userID)}, nil
 		}
 		return nil, err
 	}
-	var c pushRulesContent
+	var c pushrules.AccountData
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, err
 	}
-	for _, k := range pushRuleKinds { // never send null lists
-		if l := c.Global.kind(k); *l == nil {
-			*l = []PushRule{}
-		}
-	}
-	local, _, _ := parseUserID(userID)
-	mergeDefaultRules(&c.Global, DefaultPushRules(userID, local))
+	c.Global.NonNil() // never send null lists
+	mergeDefaultRules(&c.Global, pushrules.Defaults(userID))
 	return &c, nil
 }
 
 // savePushRules stores the rules as m.push_rules global account data; the userapi puts
 // the change on topic 1, so every /sync sees it.
-func (rt *Routes) savePushRules(ctx context.Context, userID string, c *pushRulesContent) error {
+func (rt *Routes) savePushRules(ctx context.Context, userID string, c *pushrules.AccountData) error {
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -58,8 +48,7 @@ func (rt *Routes) savePushRules(ctx context.Context, userID string, c *pushRules
 // carries them. A failure is only logged: the account exists already, and the push rules
 // endpoints serve the defaults for a user with none stored.
 func (rt *Routes) seedPushRules(ctx context.Context, userID string) {
-	local, _, _ := parseUserID(userID)
-	if err := rt.savePushRules(ctx, userID, &pushRulesContent{Global: DefaultPushRules(userID, local)}); err != nil {
+	if err := rt.savePushRules(ctx, userID, &pushrules.AccountData{Global: pushrules.Defaults(userID)}); err != nil {
 		setup.LoggerFrom(ctx).WithError(err).WithField("user_id", userID).Warn("storing default push rules failed")
 	}
 }
@@ -89,7 +78,7 @@ func (rt *Routes) getPushRuleScope(r *http.Request, dev *userapi.Device) (any, e
 }
 
 // findRule locates the rule the path names: the loaded rules, the kind's list and the index.
-func (rt *Routes) findRule(r *http.Request, dev *userapi.Device) (*pushRulesContent, *[]PushRule, int, error) {
+func (rt *Routes) findRule(r *http.Request, dev *userapi.Device) (*pushrules.AccountData, *[]pushrules.PushRule, int, error) {
 	if err := checkScope(r); err != nil {
 		return nil, nil, 0, err
 	}
@@ -98,7 +87,7 @@ func (rt *Routes) findRule(r *http.Request, dev *userapi.Device) (*pushRulesCont
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	list := c.Global.kind(v["kind"])
+	list := c.Global.Kind(v["kind"])
 	if list == nil {
 		return nil, nil, 0, httputil.InvalidParam("Unknown push rule kind %q", v["kind"])
 	}
@@ -173,7 +162,7 @@ func (rt *Routes) putPushRule(r *http.Request, dev *userapi.Device) (any, error)
 	if err := validActions(*req.Actions); err != nil {
 		return nil, err
 	}
-	rule := PushRule{RuleID: ruleID, Enabled: true, Actions: *req.Actions}
+	rule := pushrules.PushRule{RuleID: ruleID, Enabled: true, Actions: *req.Actions}
 	switch kind {
 	case "content":
 		if req.Pattern == nil || *req.Pattern == "" {
@@ -183,7 +172,7 @@ func (rt *Routes) putPushRule(r *http.Request, dev *userapi.Device) (any, error)
 	case "override", "underride":
 		rule.Conditions = req.Conditions
 		if rule.Conditions == nil {
-			rule.Conditions = conds()
+			rule.Conditions = &[]map[string]any{}
 		}
 		for _, cd := range *rule.Conditions {
 			if _, ok := cd["kind"].(string); !ok {
@@ -234,8 +223,8 @@ func (rt *Routes) putPushRule(r *http.Request, dev *userapi.Device) (any, error)
 	return empty, rt.savePushRules(r.Context(), dev.UserID, c)
 }
 
-func insertRule(list []PushRule, i int, rule PushRule) []PushRule {
-	list = append(list, PushRule{})
+func insertRule(list []pushrules.PushRule, i int, rule pushrules.PushRule) []pushrules.PushRule {
+	list = append(list, pushrules.PushRule{})
 	copy(list[i+1:], list[i:])
 	list[i] = rule
 	return list

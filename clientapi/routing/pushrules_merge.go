@@ -1,5 +1,7 @@
 package routing
 
+import "github.com/axon-matrix/axon/matrix/pushrules"
+
 // renamedDefaultRules maps a server-default rule ID Axon once stored under a wrong name
 // to the spec's name. The user's enabled flag and actions carry over to the new rule.
 var renamedDefaultRules = map[string]string{
@@ -12,24 +14,24 @@ var renamedDefaultRules = map[string]string{
 // right after the default rule that precedes it in the spec's order. The user's own rules
 // and their order, and the enabled flag and actions of every stored default rule, stay as
 // they are. It reports whether anything changed.
-func mergeDefaultRules(stored *Ruleset, defaults Ruleset) bool {
+func mergeDefaultRules(stored *pushrules.Ruleset, defaults pushrules.Ruleset) bool {
 	changed := false
-	for _, k := range pushRuleKinds {
-		if mergeKind(stored.kind(k), *defaults.kind(k)) {
+	for _, k := range pushrules.Kinds {
+		if mergeKind(stored.Kind(k), *defaults.Kind(k)) {
 			changed = true
 		}
 	}
 	return changed
 }
 
-func mergeKind(list *[]PushRule, defaults []PushRule) bool {
+func mergeKind(list *[]pushrules.PushRule, defaults []pushrules.PushRule) bool {
 	isDefault := make(map[string]bool, len(defaults))
 	for _, d := range defaults {
 		isDefault[d.RuleID] = true
 	}
 	changed := false
-	carried := map[string]PushRule{} // new ID → the stored rule under its old ID
-	out := make([]PushRule, 0, len(*list)+len(defaults))
+	carried := map[string]pushrules.PushRule{} // new ID → the stored rule under its old ID
+	out := make([]pushrules.PushRule, 0, len(*list)+len(defaults))
 	have := map[string]int{}
 	for _, r := range *list {
 		if r.Default && !isDefault[r.RuleID] {
@@ -62,7 +64,7 @@ func mergeKind(list *[]PushRule, defaults []PushRule) bool {
 				}
 			}
 		}
-		out = append(out[:at], append([]PushRule{d}, out[at:]...)...)
+		out = append(out[:at], append([]pushrules.PushRule{d}, out[at:]...)...)
 		for id, j := range have {
 			if j >= at {
 				have[id] = j + 1

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/axon-matrix/axon/matrix/pushrules"
 	uapi "github.com/axon-matrix/axon/userapi/api"
 )
 
 // ids lists a kind's rule IDs, with "-" after a disabled rule.
-func ids(list []PushRule) string {
+func ids(list []pushrules.PushRule) string {
 	var out []string
 	for _, r := range list {
 		id := r.RuleID
@@ -23,34 +24,38 @@ func ids(list []PushRule) string {
 }
 
 func TestMergeDefaultRules(t *testing.T) {
-	def := func(id string) PushRule { return PushRule{RuleID: id, Default: true, Enabled: true, Actions: []any{}} }
-	user := func(id string) PushRule { return PushRule{RuleID: id, Enabled: true, Actions: []any{"notify"}} }
-	off := func(r PushRule) PushRule { r.Enabled = false; return r }
-	defaults := []PushRule{def(".m.rule.master"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")}
+	def := func(id string) pushrules.PushRule {
+		return pushrules.PushRule{RuleID: id, Default: true, Enabled: true, Actions: []any{}}
+	}
+	user := func(id string) pushrules.PushRule {
+		return pushrules.PushRule{RuleID: id, Enabled: true, Actions: []any{"notify"}}
+	}
+	off := func(r pushrules.PushRule) pushrules.PushRule { r.Enabled = false; return r }
+	defaults := []pushrules.PushRule{def(".m.rule.master"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")}
 	cases := []struct {
 		name    string
-		stored  []PushRule
+		stored  []pushrules.PushRule
 		want    string
 		changed bool
 	}{
 		{"up to date", defaults, ".m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", false},
 		{"old server_acl name, user's flag carried over",
-			[]PushRule{def(".m.rule.master"), user("mine"), def(".m.rule.reaction"), off(def(".m.rule.server_acl")), def(".m.rule.suppress_edits")},
+			[]pushrules.PushRule{def(".m.rule.master"), user("mine"), def(".m.rule.reaction"), off(def(".m.rule.server_acl")), def(".m.rule.suppress_edits")},
 			".m.rule.master mine .m.rule.reaction .m.rule.room.server_acl- .m.rule.suppress_edits", true},
 		{"missing defaults go after their predecessor, user rules stay",
-			[]PushRule{user("a"), off(def(".m.rule.reaction")), user("b")},
+			[]pushrules.PushRule{user("a"), off(def(".m.rule.reaction")), user("b")},
 			"a .m.rule.master .m.rule.reaction- .m.rule.room.server_acl .m.rule.suppress_edits b", true},
 		{"a default the server no longer has is dropped",
-			[]PushRule{def(".m.rule.master"), def(".m.rule.gone"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")},
+			[]pushrules.PushRule{def(".m.rule.master"), def(".m.rule.gone"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")},
 			".m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
-		{"only user rules", []PushRule{user("x")}, "x .m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
-		{"a user rule named like a retired default is kept", []PushRule{user(".m.rule.server_acl")},
+		{"only user rules", []pushrules.PushRule{user("x")}, "x .m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
+		{"a user rule named like a retired default is kept", []pushrules.PushRule{user(".m.rule.server_acl")},
 			".m.rule.server_acl .m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rs := Ruleset{Override: append([]PushRule{}, c.stored...)}
-			changed := mergeDefaultRules(&rs, Ruleset{Override: defaults})
+			rs := pushrules.Ruleset{Override: append([]pushrules.PushRule{}, c.stored...)}
+			changed := mergeDefaultRules(&rs, pushrules.Ruleset{Override: defaults})
 			if got := ids(rs.Override); got != c.want || changed != c.changed {
 				t.Fatalf("got %q changed=%v, want %q changed=%v", got, changed, c.want, c.changed)
 			}
@@ -59,8 +64,8 @@ func TestMergeDefaultRules(t *testing.T) {
 	// The carried-over rule keeps the user's actions too.
 	old := def(".m.rule.server_acl")
 	old.Actions = []any{"notify"}
-	rs := Ruleset{Override: []PushRule{old}}
-	mergeDefaultRules(&rs, Ruleset{Override: defaults})
+	rs := pushrules.Ruleset{Override: []pushrules.PushRule{old}}
+	mergeDefaultRules(&rs, pushrules.Ruleset{Override: defaults})
 	if !reflect.DeepEqual(rs.Override[2].Actions, []any{"notify"}) {
 		t.Fatalf("actions not carried over: %+v", rs.Override[2])
 	}
@@ -76,13 +81,13 @@ func TestStoredPushRulesGetCurrentDefaults(t *testing.T) {
 func testStoredPushRulesGetCurrentDefaults(t *testing.T, newHarness harnessFunc) {
 	h := newHarness(t)
 	alice := h.register("alice")
-	old := DefaultPushRules(alice.id, "alice")
+	old := pushrules.Defaults(alice.id)
 	for i, r := range old.Override {
 		if r.RuleID == ".m.rule.room.server_acl" {
 			old.Override[i].RuleID, old.Override[i].Enabled = ".m.rule.server_acl", false
 		}
 	}
-	raw, _ := json.Marshal(pushRulesContent{Global: old})
+	raw, _ := json.Marshal(pushrules.AccountData{Global: old})
 	if err := h.userAPI.SetAccountData(t.Context(), &uapi.AccountData{UserID: alice.id, Type: "m.push_rules", Content: raw}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,42 +13,6 @@ func ruleIDs(list []any) []string {
 	return out
 }
 
-func TestDefaultPushRules(t *testing.T) {
-	rs := DefaultPushRules("@a:b", "a")
-	want := map[string][]string{
-		"override": {".m.rule.master", ".m.rule.suppress_notices", ".m.rule.invite_for_me", ".m.rule.member_event",
-			".m.rule.is_user_mention", ".m.rule.contains_display_name", ".m.rule.is_room_mention", ".m.rule.roomnotif",
-			".m.rule.tombstone", ".m.rule.reaction", ".m.rule.room.server_acl", ".m.rule.suppress_edits"},
-		"content":   {".m.rule.contains_user_name"},
-		"underride": {".m.rule.call", ".m.rule.encrypted_room_one_to_one", ".m.rule.room_one_to_one", ".m.rule.message", ".m.rule.encrypted"},
-		"room":      nil,
-		"sender":    nil,
-	}
-	for kind, ids := range want {
-		list := *rs.kind(kind)
-		if len(list) != len(ids) {
-			t.Fatalf("%s: %d rules, want %d", kind, len(list), len(ids))
-		}
-		for i, r := range list {
-			if r.RuleID != ids[i] || !r.Default || r.Actions == nil {
-				t.Fatalf("%s[%d] = %+v, want %s", kind, i, r, ids[i])
-			}
-			if (kind == "override" || kind == "underride") && r.Conditions == nil {
-				t.Fatalf("%s has no conditions", r.RuleID)
-			}
-			wantEnabled := r.RuleID != ".m.rule.master"
-			if r.Enabled != wantEnabled {
-				t.Fatalf("%s enabled = %v", r.RuleID, r.Enabled)
-			}
-		}
-	}
-	// The user's own ID appears in the rules that are about them.
-	invite := rs.Override[2]
-	if (*invite.Conditions)[2]["pattern"] != "@a:b" || *rs.Content[0].Pattern != "a" {
-		t.Fatalf("user-specific rules not filled in: %+v", invite)
-	}
-}
-
 func TestPushRulesAPI(t *testing.T) { forEachImpl(t, testPushRulesAPI) }
 
 func testPushRulesAPI(t *testing.T, newHarness harnessFunc) {

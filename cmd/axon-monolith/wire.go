@@ -8,19 +8,23 @@ import (
 	"sync"
 
 	"github.com/axon-matrix/axon/clientapi"
+	"github.com/axon-matrix/axon/federationapi"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
 	"github.com/axon-matrix/axon/internal/setup"
+	"github.com/axon-matrix/axon/matrix/signing"
 	"github.com/axon-matrix/axon/roomserver"
+	"github.com/axon-matrix/axon/serverkeyapi"
 	"github.com/axon-matrix/axon/syncapi"
 	"github.com/axon-matrix/axon/userapi"
 )
 
 // wire builds the components: userapi and roomserver (direct implementations of their
 // api interfaces, handed to the Tier 1 components as arrow 4, arrow 2 and the token checks
-// need them), syncapi and clientapi with their public routes and consumers, and the
-// outbox relays that publish what the producers stage (topics 1, 2 and 4).
+// need them), syncapi and clientapi with their public routes and consumers, the outbox
+// relays that publish what the producers stage (topics 1, 2 and 4), and the serverkeyapi
+// behind the federationapi's key and version routes (arrow 11).
 func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey) error {
 	base := m.base
 	ctx := base.Context()
@@ -113,5 +117,22 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	background("clientapi membership consumer", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})
+
+	// serverkeyapi and federationapi (arrow 11): /_matrix/key and /_matrix/federation on the
+	// same HTTP listener for now (federation over TLS comes later).
+	kdb, err := base.OpenDatabase(config.ComponentServerKeyAPI)
+	if err != nil {
+		return err
+	}
+	skCfg, err := serverkeyapi.ConfigFromFile(cfg, signing.SigningKey{ID: signing.KeyID(keyID), Private: key})
+	if err != nil {
+		return fmt.Errorf("serverkeyapi: %w", err)
+	}
+	keyAPI, err := serverkeyapi.NewInternalAPI(context.Background(), kdb, skCfg)
+	if err != nil {
+		return fmt.Errorf("serverkeyapi: %w", err)
+	}
+	federationapi.AddPublicRoutes(federationapi.Routers{Federation: base.PublicFederationAPIMux, Key: base.PublicKeyAPIMux},
+		federationapi.Config{ServerName: cfg.Global.ServerName}, keyAPI)
 	return nil
 }

@@ -196,6 +196,11 @@ type SyncAPI struct {
 // FederationAPI configures the federationapi (Tier 1).
 type FederationAPI struct {
 	PublicComponent `yaml:",inline"`
+	// AllowPrivateDestinations lets outbound federation requests (key fetches today)
+	// reach private, loopback and link-local addresses. False (the default) refuses them
+	// after DNS, so a crafted server name cannot reach the internal network; test
+	// networks on one machine set it (federation.go).
+	AllowPrivateDestinations bool `yaml:"allow_private_destinations"`
 }
 
 // MediaAPI configures the mediaapi (Tier 1).
@@ -233,6 +238,15 @@ type KeyServer struct {
 // ServerKeyAPI configures the serverkeyapi (Tier 2).
 type ServerKeyAPI struct {
 	Component `yaml:",inline"`
+	// KeyValidityPeriod is how long this server's published keys are valid
+	// (valid_until_ts = now + KeyValidityPeriod).
+	KeyValidityPeriod time.Duration `yaml:"key_validity_period"`
+	// Notaries are asked for other servers' keys after the servers themselves, each with
+	// its keys pinned (federation.go). Empty: direct fetches only.
+	Notaries []Notary `yaml:"notaries"`
+	// OldSigningKeys are keys this server used before, published as old_verify_keys
+	// besides those the serverkeyapi recorded itself when the signing key changed.
+	OldSigningKeys []OldSigningKey `yaml:"old_signing_keys"`
 }
 
 // UserAPI configures the userapi (Tier 2).

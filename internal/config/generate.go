@@ -22,6 +22,7 @@ func Generate(serverName, dataDir string, opts ...GenerateOption) []byte {
 		Key, Name, Listen, URL, Public, Tier string
 		HasPublic                            bool
 		BasePath                             string
+		Extra                                string // federation.go
 	}
 	var secs []sec
 	for _, s := range c.sections() {
@@ -32,6 +33,7 @@ func Generate(serverName, dataDir string, opts ...GenerateOption) []byte {
 		if s.name == ComponentMediaAPI {
 			x.BasePath = c.MediaAPI.BasePath
 		}
+		x.Extra = generateFederation(c, s.name)
 		secs = append(secs, x)
 	}
 	var buf bytes.Buffer
@@ -165,6 +167,7 @@ global:
   # axon_syncapi_read_your_writes_give_ups_total).
   read_your_writes_timeout: {{$.C.SyncAPI.ReadYourWritesTimeout}}
 {{- end}}
+{{- if .Extra}}{{.Extra}}{{end}}
 {{- if eq .Name "userapi"}}
   # bcrypt work factor of new password hashes (4-31).
   bcrypt_cost: {{$.C.UserAPI.BcryptCost}}

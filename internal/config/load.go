@@ -67,6 +67,7 @@ func Defaults(dataDir string) *Config {
 	c.UserAPI.BcryptCost = 12
 	c.ClientAPIProxy = c.defaultClientAPIProxy()
 	c.Global.RateLimits = defaultRateLimits()
+	c.federationDefaults() // federation.go
 	for _, s := range c.sections() {
 		s.comp.InternalAPIListen = "127.0.0.1:" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)

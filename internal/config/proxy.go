@@ -154,9 +154,9 @@ client_api_proxy:
   # Several sync instances share the sync traffic (the least busy healthy one is chosen).
   sync_api_urls:{{range .SyncAPIURLs}}
     - {{q .}}{{end}}
-  # Media and federation: empty until those components have binaries of their own
-  # (then the base URLs of their public_listen); meanwhile their paths get 404
-  # M_UNRECOGNIZED. An empty list never makes /health fail.
+  # Media and federation: empty until you run axon-media-api (not built yet) or
+  # axon-federation-api (then the base URLs of their public_listen); meanwhile their paths
+  # get 404 M_UNRECOGNIZED. An empty list never makes /health fail.
   media_api_urls:{{if not .MediaAPIURLs}} []{{end}}{{range .MediaAPIURLs}}
     - {{q .}}{{end}}
   federation_api_urls:{{if not .FederationAPIURLs}} []{{end}}{{range .FederationAPIURLs}}

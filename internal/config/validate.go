@@ -132,6 +132,7 @@ func (c *Config) Validate() error {
 	c.validateRegistration(bad)
 	c.ClientAPIProxy.validate(bad)
 	g.validateRateLimits(bad)
+	c.validateFederation(bad) // federation.go
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,9 @@ const (
 	OutputNewRoomEvent OutputType = "new_room_event"
 	// OutputRedaction says an earlier event was redacted; consumers replace their copy.
 	OutputRedaction OutputType = "redacted_event"
+	// OutputForget says a user forgot a room they had left (POST /forget): it leaves their
+	// /sync and their reads of the room until a later membership event of theirs there.
+	OutputForget OutputType = "forget"
 )
 
 // OutputEvent is one topic 2 record (roomserver → syncapi). Its log Key is the room ID, so
@@ -27,6 +30,7 @@ type OutputEvent struct {
 
 	NewRoomEvent *OutputNewRoomEventData `json:"new_room_event,omitempty"`
 	Redaction    *OutputRedactionData    `json:"redaction,omitempty"`
+	Forget       *OutputForgetData       `json:"forget,omitempty"`
 }
 
 // OutputNewRoomEventData is a new timeline event.
@@ -53,6 +57,14 @@ type OutputRedactionData struct {
 	RedactedEventID  string          `json:"redacted_event_id"`
 	RedactionEventID string          `json:"redaction_event_id"`
 	RedactedEvent    json.RawMessage `json:"redacted_event"` // the redacted form
+}
+
+// OutputForgetData says UserID forgot RoomID. The record's StreamPos, assigned in the
+// forget's own transaction like every topic 2 position, orders it against the user's
+// membership events in the room: a membership event at a later position undoes it.
+type OutputForgetData struct {
+	RoomID string `json:"room_id"`
+	UserID string `json:"user_id"`
 }
 
 // OutputMembership is one topic 4 record (roomserver → clientapi): a local user's

@@ -174,23 +174,32 @@ func (w *roomWriter) authoriseRestrictedJoin(ctx context.Context, userID, curren
 
 // Forget hides a room the user has left (POST /forget); M_UNKNOWN while still in it,
 // M_NOT_FOUND for an unknown room, and (as in Synapse) nothing to do for a room the user
-// was never in.
+// was never in. The flag and its topic 2 record (OutputForget, roomserver → syncapi) are
+// written in one transaction: the record gets the next dense stream position there (flush)
+// and is recorded for read-your-writes under the user and the room, so the user's next
+// /sync or read of the room reflects it. Forgetting again stages another record, which
+// changes nothing downstream (it also repairs a syncapi that never heard of an older one).
 func (a *RoomserverInternalAPI) Forget(ctx context.Context, roomID, userID string) error {
-	unlock := a.locks.lock(roomID)
-	defer unlock()
-	s := a.db.Reader()
-	if _, err := a.knownRoom(ctx, s, roomID); err != nil {
-		return err
-	}
-	m, _, _, err := s.Membership(ctx, roomID, userID)
-	if err != nil {
-		return err
-	}
-	switch m {
-	case auth.MembershipJoin, auth.MembershipInvite, auth.MembershipKnock:
-		return httputil.Unknown("You must leave the room before forgetting it")
-	}
-	return s.ForgetRoom(ctx, roomID, userID)
+	return a.writeRoom(ctx, "forget", roomID, func(ctx context.Context, w *roomWriter) error {
+		m, _, _, err := w.s.Membership(ctx, roomID, userID)
+		if err != nil {
+			return err
+		}
+		switch m {
+		case "":
+			return nil
+		case auth.MembershipJoin, auth.MembershipInvite, auth.MembershipKnock:
+			return httputil.Unknown("You must leave the room before forgetting it")
+		}
+		if err := w.s.ForgetRoom(ctx, roomID, userID); err != nil {
+			return err
+		}
+		w.users = append(w.users, userID)
+		// Topic 2 (roomserver → syncapi): the forget, at its own position.
+		w.pending = append(w.pending, pendingOutput{topic: a.topics.RoomEvent, key: roomID,
+			roomEvent: &api.OutputEvent{Type: api.OutputForget, Forget: &api.OutputForgetData{RoomID: roomID, UserID: userID}}})
+		return nil
+	})
 }
 
 // sameJSON reports whether two JSON values are equal as values (key order aside).

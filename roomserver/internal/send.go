@@ -63,8 +63,13 @@ func (w *roomWriter) sendOne(ctx context.Context, req *api.SendEventRequest) (st
 	case req.Type == "m.room.redaction":
 		e, err = w.sendRedaction(ctx, t, req.Sender, opts)
 	case req.Type == "m.room.canonical_alias" && req.StateKey != nil && *req.StateKey == "":
-		if err = w.checkCanonicalAlias(ctx, req.Content); err == nil {
-			e, err = w.send(ctx, t, req.Sender, opts)
+		// Authorised first (build), so a sender without the power gets 403 whatever the
+		// content, then the aliases it adds are checked.
+		var b *built
+		if b, err = w.build(ctx, t, req.Sender); err == nil {
+			if err = w.checkCanonicalAlias(ctx, req.Content); err == nil {
+				e, err = b.e, w.storeBuilt(ctx, b, opts)
+			}
 		}
 	default:
 		e, err = w.send(ctx, t, req.Sender, opts)
@@ -158,42 +163,4 @@ func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender 
 		roomEvent: &api.OutputEvent{Type: api.OutputRedaction, Redaction: &api.OutputRedactionData{
 			RedactedEventID: target.EventID, RedactionEventID: e.EventID(), RedactedEvent: redacted}}})
 	return e, nil
-}
-
-// checkCanonicalAlias validates m.room.canonical_alias content: alias and alt_aliases must
-// be valid aliases, and those on this server must point at this room (M_BAD_ALIAS).
-func (w *roomWriter) checkCanonicalAlias(ctx context.Context, content json.RawMessage) error {
-	var c struct {
-		Alias      *string  `json:"alias"`
-		AltAliases []string `json:"alt_aliases"`
-	}
-	if err := json.Unmarshal(content, &c); err != nil {
-		return httputil.BadJSON("Invalid m.room.canonical_alias content: %v", err)
-	}
-	aliases := append([]string(nil), c.AltAliases...)
-	if c.Alias != nil && *c.Alias != "" {
-		aliases = append(aliases, *c.Alias)
-	}
-	for _, alias := range aliases {
-		if !matrix.ValidRoomAlias(alias) {
-			return badAlias("%q is not a valid room alias", alias)
-		}
-		if server, _ := matrix.ServerNameOf(alias); server != w.a.serverName {
-			continue // resolving other servers' aliases needs federation
-		}
-		roomID, _, err := w.s.Alias(ctx, alias)
-		if err != nil {
-			return err
-		}
-		if roomID != w.room.RoomID {
-			return badAlias("Alias %s does not point at this room", alias)
-		}
-	}
-	return nil
-}
-
-func badAlias(format string, a ...any) error {
-	e := httputil.InvalidParam(format, a...)
-	e.ErrCode = "M_BAD_ALIAS"
-	return e
 }

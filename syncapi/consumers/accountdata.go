@@ -39,8 +39,15 @@ func (c *AccountDataConsumer) Handle(ctx context.Context, msg eventlog.Message) 
 	} else {
 		adv, err = c.db.StoreAccountData(ctx, out.StreamPos, out.UserID, out.RoomID, out.Type, out.Content)
 	}
-	if err != nil || !adv.Advanced() {
+	if err != nil {
 		return err
+	}
+	if !adv.Duplicate && out.RoomID == "" && out.Type == internal.IgnoredUserListType && out.UserID != "" && json.Valid(out.Content) {
+		// Before the Notifier learns the position: a /sync it wakes applies the new list.
+		c.notifier.SetIgnoreList(out.UserID, out.StreamPos, out.Content)
+	}
+	if !adv.Advanced() {
+		return nil
 	}
 	users := []string{out.UserID}
 	if adv.To-adv.From > 1 {

@@ -1,5 +1,5 @@
 // Package consumers holds the syncapi's log consumers: topic 2 (roomserver → syncapi, room
-// events and redactions) and topic 1 (account data → syncapi). Each stores what it
+// events, redactions and forgotten rooms) and topic 1 (account data → syncapi). Each stores what it
 // receives at the producer-assigned stream position, advances that stream's watermark in
 // the same transaction, and then tells the Notifier what became visible.
 package consumers
@@ -77,6 +77,12 @@ func (c *RoomEventConsumer) Handle(ctx context.Context, msg eventlog.Message) er
 		adv, err = c.storeRedaction(ctx, out.StreamPos, out.Redaction)
 		if err == nil {
 			c.notifier.OnRedaction()
+		}
+	case rsapi.OutputForget:
+		if adv, err = c.storeForget(ctx, out.StreamPos, out.Forget); err == nil && adv.From+1 == adv.To && adv.To == out.StreamPos {
+			// Only the forget's own position became visible: no event, no state change.
+			c.notifier.OnRoomAdvance(adv.From, adv.To, nil, nil)
+			return nil
 		}
 	default:
 		c.log.WithField("type", out.Type).Warn("unknown topic 2 record type; position skipped")
@@ -226,6 +232,16 @@ func (c *RoomEventConsumer) storeRedaction(ctx context.Context, pos int64, d *rs
 		c.log.WithError(err).WithField("event_id", d.RedactionEventID).Warn("redaction event unavailable; redacted_because left out")
 	}
 	return c.db.StoreRedaction(ctx, pos, d.RedactedEventID, d.RedactedEvent, because)
+}
+
+// storeForget stores a forget record (the user forgot a room, POST /forget); one without
+// a room or user is logged and its position skipped.
+func (c *RoomEventConsumer) storeForget(ctx context.Context, pos int64, d *rsapi.OutputForgetData) (storage.Advance, error) {
+	if d == nil || d.RoomID == "" || d.UserID == "" {
+		c.log.WithField("pos", pos).Error("topic 2 forget record without a room or user; position skipped")
+		return c.db.SkipPosition(ctx, storage.StreamRoom, pos)
+	}
+	return c.db.StoreForget(ctx, pos, d.RoomID, d.UserID)
 }
 
 // withEventID returns the event JSON with its event_id set.

@@ -18,7 +18,7 @@ const MaxBatch = 64
 // (nothing to fetch from the roomserver over arrow 2) are stored in one transaction
 // (storage.StoreRoomEvents) — together with the runs other rooms' calls stored at the same
 // time (storeRun, groupcommit.go) — and the notifier is told once for them. Every other record
-// (redactions, records whose added state may need a fetch, undecodable or unknown ones)
+// (redactions, forgets, records whose added state may need a fetch, undecodable or unknown ones)
 // goes through Handle, in its place in the order. Like Handle it is idempotent: a replayed
 // run changes nothing and tells the notifier nothing; after an error the log delivers the
 // whole run again.

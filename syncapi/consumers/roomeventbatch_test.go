@@ -107,11 +107,12 @@ func newConsumer(t testing.TB, dsn string) (*RoomEventConsumer, *recNotifier) {
 	return &RoomEventConsumer{db: st, notifier: n, log: logrus.WithField("test", t.Name())}, n
 }
 
-// snapshot is everything the syncapi stored: the timeline events, the state changes and
-// the watermark.
+// snapshot is everything the syncapi stored: the timeline events, the state changes, the
+// forgotten rooms (of @u and @v) and the watermark.
 type snapshot struct {
 	events    []storage.Event
 	deltas    []string
+	forgotten []map[string]int64
 	watermark int64
 }
 
@@ -131,11 +132,19 @@ func snap(t *testing.T, c *RoomEventConsumer) snapshot {
 		deltas = append(deltas, fmt.Sprintf("%d %s %s/%s=%s", d.Pos, d.RoomID, d.EventType, d.StateKey, d.EventID))
 	}
 	sort.Strings(deltas)
+	var forgotten []map[string]int64
+	for _, u := range []string{"@u:test", "@v:test"} {
+		f, err := c.db.ForgottenRooms(ctx, u, 1<<40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forgotten = append(forgotten, f)
+	}
 	w, _, err := c.db.Watermarks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snapshot{events: evs, deltas: deltas, watermark: w}
+	return snapshot{events: evs, deltas: deltas, forgotten: forgotten, watermark: w}
 }
 
 // newEvent is a topic 2 new-event record; stateKey "-" makes a message event, and a state
@@ -169,6 +178,10 @@ func redaction(pos int64, room, redacts, by string) eventlog.Message {
 	return record(room, rsapi.OutputEvent{Type: rsapi.OutputRedaction, StreamPos: pos, Redaction: &rsapi.OutputRedactionData{
 		RedactedEventID: redacts, RedactionEventID: by,
 		RedactedEvent: json.RawMessage(`{"event_id":"` + redacts + `","room_id":"` + room + `","type":"m.room.message","sender":"@u:test","content":{}}`)}})
+}
+
+func forget(pos int64, room, user string) eventlog.Message {
+	return record(room, rsapi.OutputEvent{Type: rsapi.OutputForget, StreamPos: pos, Forget: &rsapi.OutputForgetData{RoomID: room, UserID: user}})
 }
 
 // Records that precede the batch in every case: a room with a creator.
@@ -241,6 +254,30 @@ func TestHandleBatchEqualsOneByOne(t *testing.T) {
 			name:      "replayed prefix",
 			batch:     append(setup(), message(3, roomA, "$m3"), message(4, roomA, "$m4")),
 			wantCalls: 1,
+		},
+		{
+			name: "forgets in their place between runs",
+			batch: []eventlog.Message{
+				message(3, roomA, "$m3"),
+				member(4, roomA, "$leave4", "@v:test", "leave"),
+				forget(5, roomA, "@v:test"),
+				message(6, roomA, "$m6"),
+				forget(7, roomA, "@v:test"), // again: the newest position is kept
+				forget(8, roomB, "@u:test"),
+			},
+			wantCalls: 5,
+		},
+		{
+			name:      "forget behind a gap, then the gap filled",
+			batch:     []eventlog.Message{message(3, roomA, "$m3"), forget(5, roomA, "@u:test")},
+			after:     []eventlog.Message{message(4, roomB, "$b4")},
+			wantCalls: 1,
+		},
+		{
+			name: "forget without a user: position skipped",
+			batch: []eventlog.Message{record(roomA, rsapi.OutputEvent{Type: rsapi.OutputForget, StreamPos: 3,
+				Forget: &rsapi.OutputForgetData{RoomID: roomA}}), message(4, roomA, "$m4")},
+			wantCalls: 2,
 		},
 		{
 			name:      "lone record",
@@ -344,6 +381,7 @@ func TestStorable(t *testing.T) {
 		{"state adding itself", member(3, roomA, "$j", "@u:test", "join"), true},
 		{"state adding another event", newEvent(3, roomA, "$n", "m.room.name", "", `{}`, "$other"), false},
 		{"redaction", redaction(3, roomA, "$m", "$r"), false},
+		{"forget", forget(3, roomA, "@u:test"), false},
 		{"undecodable", eventlog.Message{Key: roomA, Value: []byte(`{`)}, false},
 		{"no position", record(roomA, rsapi.OutputEvent{Type: rsapi.OutputNewRoomEvent, NewRoomEvent: &rsapi.OutputNewRoomEventData{
 			Event: json.RawMessage(`{"event_id":"$x","type":"m.room.message","sender":"@u:test"}`)}}), false},

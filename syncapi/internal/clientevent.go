@@ -28,6 +28,11 @@ type FormatOptions struct {
 	Federation bool
 	// Fields, when set, keeps only these dot-separated paths (the filter's event_fields).
 	Fields []string
+	// membership, when set, gives the requester's membership at each event (spec 1.11
+	// unsigned.membership, membershipat.go: withMembership): set for the events the
+	// visibility rules let through (/sync timelines, /messages chunks, /context, /event),
+	// nil for state. A pointer, not a func value: setting it allocates nothing.
+	membership *roomVisibility
 }
 
 // clientFields are the federation event's keys the client format reads; decoding into it
@@ -47,14 +52,19 @@ type clientFields struct {
 // ClientEvent renders a stored event in the client format. It runs for every event of
 // every /sync timeline, once per recipient. An event read once for the requests one event
 // woke (Event.Derived, set by the shared reads) is parsed once and, for every recipient
-// but the sender's own device, rendered once (renderedEvent); the rest decodes only the
+// but the sender's own device, rendered once (renderedEvent); each response writes its
+// own unsigned.age and unsigned.membership into a copy of it. The rest decodes only the
 // keys it keeps and writes the object without re-validating the values (writeObject).
 func ClientEvent(e *storage.Event, o FormatOptions) json.RawMessage {
 	if e.Derived != nil && !o.Federation && len(o.Fields) == 0 && !o.Now.IsZero() && len(e.RedactedBecause) == 0 &&
 		!ownTransaction(e, o) {
-		return parsedOf(e).rendered(e, o.IncludeRoomID).at(o.Now)
+		membership := ""
+		if o.membership != nil {
+			membership = o.membership.membershipAt(e)
+		}
+		return parsedOf(e).rendered(e, o.IncludeRoomID, o.membership != nil).at(o.Now, membership)
 	}
-	return renderClientEvent(e, o, parsedOf(e), false).json
+	return renderClientEvent(e, o, parsedOf(e), false, false).json
 }
 
 // ownTransaction reports whether the requester is the sender's device that sent e, which
@@ -64,8 +74,9 @@ func ownTransaction(e *storage.Event, o FormatOptions) bool {
 }
 
 // renderClientEvent renders e for o. With ageLater, unsigned.age is left out and the
-// result says where its digits go (renderedEvent.at writes them per response).
-func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLater bool) renderedEvent {
+// result says where its digits go; with membershipLater, likewise unsigned.membership's
+// value (renderedEvent.at writes both per response).
+func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLater, membershipLater bool) renderedEvent {
 	out := make(map[string]json.RawMessage, 10)
 	var unsignedRaw json.RawMessage
 	if o.Federation {
@@ -118,6 +129,13 @@ func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLat
 		}
 		unsigned["age"], _ = json.Marshal(age)
 	}
+	// Only this server says what the requester's membership was (never a remote's unsigned).
+	delete(unsigned, "membership")
+	if membershipLater {
+		unsigned["membership"] = json.RawMessage{} // written per response, at its mark
+	} else if o.membership != nil {
+		unsigned["membership"], _ = json.Marshal(o.membership.membershipAt(e))
+	}
 	delete(unsigned, "transaction_id")
 	if ownTransaction(e, o) {
 		unsigned["transaction_id"], _ = json.Marshal(e.TxnID)
@@ -136,24 +154,31 @@ func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLat
 			ro := o
 			ro.DeviceID = "" // no transaction_id inside redacted_because
 			ro.Fields = nil
+			ro.membership = nil
 			unsigned["redacted_because"] = ClientEvent(red, ro)
 		}
 	}
-	r := renderedEvent{ageAt: -1}
+	r := renderedEvent{ageAt: -1, membershipAt: -1}
 	if len(unsigned) > 0 {
-		mark := "" // a stored age (no origin_server_ts) is kept as it is
+		ageMark, membershipMark := "", "" // a stored age (no origin_server_ts) is kept as it is
 		if ageLater && e.OriginServerTS > 0 {
-			mark = "age"
+			ageMark = "age"
 		}
-		ub, ageAt := appendObject(nil, unsigned, mark)
+		if membershipLater {
+			membershipMark = "membership"
+		}
+		ub, ageAt, membershipAt := appendObject(nil, unsigned, ageMark, membershipMark)
 		out["unsigned"] = ub
-		b, unsignedAt := appendObject(nil, out, "unsigned")
+		b, unsignedAt, _ := appendObject(nil, out, "unsigned", "")
 		r.json = b
 		if ageAt >= 0 {
 			r.ageAt, r.ts = unsignedAt+ageAt, e.OriginServerTS
 		}
+		if membershipAt >= 0 {
+			r.membershipAt = unsignedAt + membershipAt
+		}
 	} else {
-		r.json, _ = appendObject(nil, out, "")
+		r.json, _, _ = appendObject(nil, out, "", "")
 	}
 	if len(o.Fields) > 0 {
 		r.json = onlyFields(r.json, o.Fields)
@@ -161,28 +186,55 @@ func renderClientEvent(e *storage.Event, o FormatOptions, p *parsedEvent, ageLat
 	return r
 }
 
-// renderedEvent is an event's client-format JSON, with the place of unsigned.age when the
-// age is written per response.
+// renderedEvent is an event's client-format JSON, with the places of unsigned.age and
+// unsigned.membership when they are written per response.
 type renderedEvent struct {
 	json  []byte
 	ageAt int   // offset of age's digits in json; -1: no age to write
 	ts    int64 // origin_server_ts the age counts from
+	// membershipAt is the offset of membership's value in json; -1: none to write. It
+	// follows ageAt when both are set (unsigned's keys are sorted).
+	membershipAt int
 }
 
-// at returns the rendering with unsigned.age as of now. The result may share memory with
-// r.json and must not be modified (its capacity is clipped, so appending copies).
-func (r *renderedEvent) at(now time.Time) json.RawMessage {
-	if r.ageAt < 0 {
+// at returns the rendering with unsigned.age as of now and unsigned.membership (if the
+// rendering has its place). The result may share memory with r.json and must not be
+// modified (its capacity is clipped, so appending copies).
+func (r *renderedEvent) at(now time.Time, membership string) json.RawMessage {
+	if r.ageAt < 0 && r.membershipAt < 0 {
 		return r.json[:len(r.json):len(r.json)]
 	}
-	age := now.UnixMilli() - r.ts
-	if age < 0 {
-		age = 0
+	b := make([]byte, 0, len(r.json)+24+len(membership))
+	done := 0
+	if r.ageAt >= 0 {
+		age := now.UnixMilli() - r.ts
+		if age < 0 {
+			age = 0
+		}
+		b = append(b, r.json[:r.ageAt]...)
+		b = strconv.AppendInt(b, age, 10)
+		done = r.ageAt
 	}
-	b := make([]byte, 0, len(r.json)+20)
-	b = append(b, r.json[:r.ageAt]...)
-	b = strconv.AppendInt(b, age, 10)
-	return append(b, r.json[r.ageAt:]...)
+	if r.membershipAt >= 0 {
+		b = append(b, r.json[done:r.membershipAt]...)
+		b = appendJSONString(b, membership)
+		done = r.membershipAt
+	}
+	return append(b, r.json[done:]...)
+}
+
+// appendJSONString appends s as json.Marshal writes it: the membership values (join,
+// leave, ...) directly, anything else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 'a' || c > 'z' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // writeObject writes a JSON object with sorted keys, as json.Marshal would, but copies the
@@ -191,14 +243,15 @@ func (r *renderedEvent) at(now time.Time) json.RawMessage {
 // work thrown away. Keys are the fixed ASCII names of the event format, or keys of the
 // event's own unsigned object, which are encoded as JSON strings.
 func writeObject(m map[string]json.RawMessage) json.RawMessage {
-	b, _ := appendObject(nil, m, "")
+	b, _, _ := appendObject(nil, m, "", "")
 	return b
 }
 
-// appendObject appends m as writeObject writes it to b and returns, for the key mark, the
-// offset in the result at which its value starts (-1 if m has no such key). The mark's
-// value is written as it is, even empty (a place left for a value written later).
-func appendObject(b []byte, m map[string]json.RawMessage, mark string) ([]byte, int) {
+// appendObject appends m as writeObject writes it to b and returns, for the keys mark1
+// and mark2 ("" for none), the offsets in the result at which their values start (-1 if
+// m has no such key). A mark's value is written as it is, even empty (a place left for a
+// value written later).
+func appendObject(b []byte, m map[string]json.RawMessage, mark1, mark2 string) ([]byte, int, int) {
 	keys := make([]string, 0, len(m))
 	n := 2
 	for k, v := range m {
@@ -209,7 +262,7 @@ func appendObject(b []byte, m map[string]json.RawMessage, mark string) ([]byte, 
 	if b == nil {
 		b = make([]byte, 0, n)
 	}
-	at := -1
+	at1, at2 := -1, -1
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -219,14 +272,17 @@ func appendObject(b []byte, m map[string]json.RawMessage, mark string) ([]byte, 
 		b = append(b, kb...)
 		b = append(b, ':')
 		v := m[k]
-		if k == mark && mark != "" {
-			at = len(b)
-		} else if len(v) == 0 {
+		switch {
+		case k == mark1 && mark1 != "":
+			at1 = len(b)
+		case k == mark2 && mark2 != "":
+			at2 = len(b)
+		case len(v) == 0:
 			v = json.RawMessage("null")
 		}
 		b = append(b, v...)
 	}
-	return append(b, '}'), at
+	return append(b, '}'), at1, at2
 }
 
 // bothRedacts gives a client-format m.room.redaction its target in both places clients

@@ -22,6 +22,8 @@ type Notifier struct {
 	// redactions counts the redactions stored (OnRedaction): shared reads made before one
 	// may hold the unredacted content.
 	redactions uint64
+	// ignores are the users' ignore lists (topic 1, ignore.go), under their own lock.
+	ignores ignoreLists
 }
 
 // NewNotifier starts at the given positions (the persisted watermarks).

@@ -13,8 +13,9 @@ import (
 
 // An event carrying a Derived (the shared reads) is parsed and rendered once; every
 // recipient must still get exactly what rendering it for them alone gives: their own
-// unsigned.age, transaction_id for the sender's device only, and the same for room_id,
-// state, redacted, federation-format and event_fields renderings (those are not shared).
+// unsigned.age, their own unsigned.membership (a remote's is never passed on),
+// transaction_id for the sender's device only, and the same for room_id, state, redacted,
+// federation-format and event_fields renderings (those are not shared).
 func TestSharedRenderingMatchesOwn(t *testing.T) {
 	fed := func(extra string) []byte {
 		return []byte(`{"room_id":"!r:t","sender":"@a:t","type":"m.room.message","content":{"body":"x"},"origin_server_ts":1000,` +
@@ -36,6 +37,8 @@ func TestSharedRenderingMatchesOwn(t *testing.T) {
 	redacted.JSON = fed("")
 	redacted.RedactedBecause = []byte(`{"event_id":"$red","type":"m.room.redaction","sender":"@a:t","room_id":"!r:t",` +
 		`"content":{},"redacts":"$e","origin_server_ts":1500}`)
+	remoteMembership := msg
+	remoteMembership.JSON = fed(`,"unsigned":{"membership":"ban","age":3}`)
 	redaction := storage.Event{EventID: "$red", RoomID: "!r:t", Type: "m.room.redaction", Sender: "@a:t", OriginServerTS: 1500,
 		JSON: []byte(`{"type":"m.room.redaction","sender":"@a:t","content":{"redacts":"$x"},"origin_server_ts":1500}`)}
 
@@ -47,7 +50,13 @@ func TestSharedRenderingMatchesOwn(t *testing.T) {
 		{UserID: "@a:t", DeviceID: "DEV", IncludeRoomID: true},
 		{UserID: "@b:t", DeviceID: "BDEV", Federation: true},
 		{UserID: "@b:t", DeviceID: "BDEV", Fields: []string{"content", "unsigned.age"}},
-		{UserID: "@b:t", DeviceID: "BDEV", Now: time.Time{}}, // no clock: no age, not shared
+		{UserID: "@b:t", DeviceID: "BDEV", membership: fixedMembership("join")},
+		{UserID: "@c:t", DeviceID: "CDEV", membership: fixedMembership("leave"), IncludeRoomID: true},
+		{UserID: "@a:t", DeviceID: "DEV", membership: fixedMembership("invite")},
+		{UserID: "@b:t", DeviceID: "BDEV", membership: fixedMembership("we\"ird\u00e9")},
+		{UserID: "@b:t", DeviceID: "BDEV", membership: fixedMembership("join"), Fields: []string{"unsigned.membership"}},
+		{UserID: "@b:t", DeviceID: "BDEV", membership: fixedMembership("join"), Federation: true},
+		{UserID: "@b:t", DeviceID: "BDEV", Now: time.Time{}}, // no clock: no age, not shared (last)
 	}
 	nows := []time.Time{time.UnixMilli(4000), time.UnixMilli(4000), time.UnixMilli(987654321), time.UnixMilli(500) /* before ts: age 0 */}
 	tests := []struct {
@@ -56,6 +65,7 @@ func TestSharedRenderingMatchesOwn(t *testing.T) {
 	}{
 		{"message", msg}, {"unsigned keys around age", early}, {"no origin_server_ts", noTS}, {"no unsigned", noUnsigned},
 		{"state with prev_content", state}, {"redacted", redacted}, {"redaction", redaction},
+		{"remote unsigned.membership", remoteMembership},
 	}
 	for _, tc := range tests {
 		shared := tc.ev
@@ -73,6 +83,17 @@ func TestSharedRenderingMatchesOwn(t *testing.T) {
 				if !bytes.Equal(got, want) {
 					t.Errorf("%s, recipient %d, now %d:\n got %s\nwant %s", tc.name, ri, ni, got, want)
 				}
+				var dec struct {
+					Unsigned map[string]any `json:"unsigned"`
+				}
+				_ = json.Unmarshal(got, &dec)
+				wantM, hasM := any(nil), false
+				if o.membership != nil {
+					wantM, hasM = o.membership.membershipAt(&own), true
+				}
+				if m, ok := dec.Unsigned["membership"]; ok != hasM || m != wantM {
+					t.Errorf("%s, recipient %d: unsigned.membership %v (%v), want %v (%v)", tc.name, ri, m, ok, wantM, hasM)
+				}
 			}
 		}
 	}
@@ -88,7 +109,7 @@ func TestSharedRenderingOnce(t *testing.T) {
 	if p != parsedOf(&e) {
 		t.Fatal("the event was parsed twice")
 	}
-	r := p.rendered(&e, false)
+	r := p.rendered(&e, false, false)
 	for i := range 5 {
 		got := ClientEvent(&e, FormatOptions{UserID: fmt.Sprint("@u", i, ":t"), Now: time.UnixMilli(int64(3000 + i))})
 		want := fmt.Sprintf(`{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":%d}}`, 2000+i)
@@ -96,7 +117,7 @@ func TestSharedRenderingOnce(t *testing.T) {
 			t.Fatalf("recipient %d: got %s want %s", i, got, want)
 		}
 	}
-	if p.rendered(&e, false) != r || string(first) != `{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":2000}}` {
+	if p.rendered(&e, false, false) != r || string(first) != `{"content":{"body":"x"},"event_id":"$e","origin_server_ts":1000,"sender":"@a:t","type":"m.room.message","unsigned":{"age":2000}}` {
 		t.Fatalf("rendered again, or first rendering %s", first)
 	}
 	// A caller appending to its copy must not change what the next recipient gets.
@@ -132,4 +153,10 @@ func TestSharedRenderingConcurrent(t *testing.T) {
 			t.Fatalf("recipient %d: got %s want %s", i, g, want)
 		}
 	}
+}
+
+// fixedMembership is a roomVisibility whose user has had membership m since before any
+// event of the tests.
+func fixedMembership(m string) *roomVisibility {
+	return &roomVisibility{memberships: []storage.Membership{{Pos: -1, Membership: m}}}
 }

@@ -46,6 +46,7 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 			return nil, err
 		}
 	}
+	vis.ignored = req.ignored
 	events, limited, err := s.scanTimeline(ctx, roomID, from, to, f.TimelineLimit(), &f.Room.Timeline, vis)
 	if err != nil {
 		return nil, err
@@ -113,7 +114,7 @@ func (s *Syncer) roomData(ctx context.Context, req *SyncRequest, fo FormatOption
 		}
 	}
 	state = filterState(roomID, state, extraMembers, events, &f.Room.State, req.UserID)
-	rd.timeline = Timeline{Events: ClientEvents(events, fo), Limited: limited, PrevBatch: types.PaginationToken{Pos: start - 1}.String()}
+	rd.timeline = Timeline{Events: ClientEvents(events, withMembership(fo, vis)), Limited: limited, PrevBatch: types.PaginationToken{Pos: start - 1}.String()}
 	rd.state = EventList{Events: ClientEvents(state, fo)}
 	return rd, nil
 }

@@ -32,10 +32,15 @@ func (s *Syncer) access(ctx context.Context, roomID, userID string) (*roomAccess
 	if err != nil {
 		return nil, err
 	}
+	vis.ignored = s.notifier.IgnoredBy(userID)
 	switch {
 	case vis.current() == "join" || vis.worldReadableNow():
 		return &roomAccess{vis: vis, upTo: pos}, nil
 	case vis.everJoined():
+		// A user who left and then forgot the room reads it no more (forget.go).
+		if err := s.checkNotForgotten(ctx, roomID, vis, pos); err != nil {
+			return nil, err
+		}
 		last := -1
 		for i, m := range vis.memberships {
 			if m.Membership == "join" {
@@ -180,7 +185,7 @@ func (s *Syncer) Messages(ctx context.Context, req *MessagesRequest) (*MessagesR
 		return nil, err
 	}
 	fo := FormatOptions{IncludeRoomID: true, UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now()}
-	resp := &MessagesResponse{Chunk: ClientEvents(evs, fo), Start: start}
+	resp := &MessagesResponse{Chunk: ClientEvents(evs, withMembership(fo, acc.vis)), Start: start}
 	if more {
 		resp.End = types.PaginationToken{Pos: next}.String()
 	}
@@ -266,9 +271,10 @@ func (s *Syncer) Context(ctx context.Context, userID, deviceID, roomID, eventID 
 	all := append(append(append([]storage.Event{}, before...), *e), after...)
 	state = filterState(roomID, state, nil, all, f, userID)
 	fo := FormatOptions{IncludeRoomID: true, UserID: userID, DeviceID: deviceID, Now: s.Now()}
+	tfo := withMembership(fo, acc.vis)
 	return &ContextResponse{
 		Start: types.PaginationToken{Pos: start}.String(), End: types.PaginationToken{Pos: end}.String(),
-		EventsBefore: ClientEvents(before, fo), Event: ClientEvent(e, fo), EventsAfter: ClientEvents(after, fo),
+		EventsBefore: ClientEvents(before, tfo), Event: ClientEvent(e, tfo), EventsAfter: ClientEvents(after, tfo),
 		State: ClientEvents(state, fo),
 	}, nil
 }
@@ -305,7 +311,8 @@ func (s *Syncer) Event(ctx context.Context, userID, deviceID, roomID, eventID st
 	if err != nil {
 		return nil, err
 	}
-	return ClientEvent(e, FormatOptions{IncludeRoomID: true, UserID: userID, DeviceID: deviceID, Now: s.Now()}), nil
+	fo := FormatOptions{IncludeRoomID: true, UserID: userID, DeviceID: deviceID, Now: s.Now()}
+	return ClientEvent(e, withMembership(fo, acc.vis)), nil
 }
 
 // Members returns the room's m.room.member events at `at` (default: now, or the user's

@@ -13,6 +13,8 @@ import (
 func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamToken) (*SyncResponse, []string, error) {
 	resp := newSyncResponse(pos)
 	f := req.Filter
+	req.ignored = s.notifier.IgnoredBy(req.UserID)
+	forgotten := forgottenRooms{s: s, userID: req.UserID, upTo: pos.Room}
 	fo := FormatOptions{UserID: req.UserID, DeviceID: req.DeviceID, Now: s.Now(),
 		Federation: f.EventFormat == "federation", Fields: f.EventFields}
 	memberships, err := s.membershipsAt(ctx, req.UserID, pos.Room)
@@ -63,6 +65,9 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			underLimit(f.Room.AccountData.Limit, len(roomAD[ad.RoomID])) {
 			roomAD[ad.RoomID] = append(roomAD[ad.RoomID], ev)
 		}
+	}
+	if !incremental {
+		resp.AccountData.Events = defaultPushRules(req.UserID, f, ads, resp.AccountData.Events)
 	}
 
 	// Topic 2: which of the user's rooms saw events in (since, pos].
@@ -132,6 +137,11 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			if incremental && !changed[m.RoomID] {
 				continue
 			}
+			if hide, err := s.invitedByIgnored(ctx, m, req.ignored); err != nil {
+				return nil, nil, err
+			} else if hide {
+				continue
+			}
 			stripped, err := s.strippedState(ctx, m, fo)
 			if err != nil {
 				return nil, nil, err
@@ -142,9 +152,18 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 				resp.Rooms.Knock[m.RoomID] = &KnockedRoom{KnockState: stripped}
 			}
 		case "leave", "ban":
+			leftInWindow := incremental && changed[m.RoomID] && before[m.RoomID] != "leave" && before[m.RoomID] != "ban"
+			if !leftInWindow && !((!incremental || req.FullState) && f.Room.IncludeLeave) {
+				continue
+			}
+			// A room the user forgot since leaving it is not shown (forget.go).
+			if gone, err := forgotten.has(ctx, m); err != nil {
+				return nil, nil, err
+			} else if gone {
+				continue
+			}
 			var rd *roomData
-			switch {
-			case incremental && changed[m.RoomID] && before[m.RoomID] != "leave" && before[m.RoomID] != "ban":
+			if leftInWindow {
 				// Left (or was kicked, banned, or rejected an invite) since the token: the
 				// timeline up to the leave. Full state if the user joined after the token (the
 				// client never had the room's state); none if they never joined at all (a
@@ -154,10 +173,8 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 				if err == nil && !wasJoined && !joinedInWindow[m.RoomID] {
 					rd.state = newEventList()
 				}
-			case (!incremental || req.FullState) && f.Room.IncludeLeave:
+			} else {
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, 0, m.Pos, true, false)
-			default:
-				continue
 			}
 			if err != nil {
 				return nil, nil, err

@@ -49,6 +49,8 @@ type SyncRequest struct {
 	// AccountDataPos is the topic 1 position of the user's own newest account-data write
 	// (userapi Device.AccountDataPos): the response must reflect it (read your writes).
 	AccountDataPos int64
+	// ignored is the user's ignore list, looked up once per build (ignore.go).
+	ignored IgnoreList
 }
 
 // Sync answers a /sync request. An incremental sync with nothing new waits up to Timeout

@@ -23,6 +23,9 @@ type roomVisibility struct {
 	visibility []visChange
 	// all: the user was joined throughout the range asked about; everything is visible.
 	all bool
+	// ignored is the user's ignore list (ignore.go): its users' non-state events are hidden,
+	// whatever the history visibility. Per user, like the rest: shared reads stay shared.
+	ignored IgnoreList
 }
 
 type visChange struct {
@@ -106,8 +109,11 @@ func (v *roomVisibility) worldReadableNow() bool {
 	return len(v.visibility) > 0 && v.visibility[len(v.visibility)-1].value == "world_readable"
 }
 
-// canSee applies the rules to one timeline event.
+// canSee applies the rules, and the user's ignore list, to one timeline event.
 func (v *roomVisibility) canSee(e *storage.Event) bool {
+	if v.ignored != nil && e.Sender != v.userID && v.ignored.hides(e) {
+		return false
+	}
 	if v.all {
 		return true
 	}

@@ -83,3 +83,25 @@ func (d *Database) AccountDataUsersBetween(ctx context.Context, after, upTo int6
 	}
 	return out, rows.Err()
 }
+
+// GlobalAccountDataOfType returns every user's global account data item of one type (the
+// ignore lists, read once at start), keyed by user.
+func (d *Database) GlobalAccountDataOfType(ctx context.Context, dataType string) (map[string]AccountData, error) {
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT user_id, content, stream_pos FROM syncapi_account_data
+		WHERE data_type = $1 AND room_id = ''`, dataType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]AccountData{}
+	for rows.Next() {
+		var u, c string
+		a := AccountData{Type: dataType}
+		if err := rows.Scan(&u, &c, &a.StreamPos); err != nil {
+			return nil, err
+		}
+		a.Content = []byte(c)
+		out[u] = a
+	}
+	return out, rows.Err()
+}

@@ -73,4 +73,17 @@ CREATE TABLE syncapi_received_positions (
 	{Version: 2, SQL: `
 ALTER TABLE syncapi_events ADD COLUMN replaces_state TEXT NOT NULL DEFAULT '';
 ALTER TABLE syncapi_events ADD COLUMN prev_content TEXT NOT NULL DEFAULT '';
-ALTER TABLE syncapi_events ADD COLUMN prev_sender TEXT NOT NULL DEFAULT ''`}}
+ALTER TABLE syncapi_events ADD COLUMN prev_sender TEXT NOT NULL DEFAULT ''`},
+	// Version 3: forgotten rooms (topic 2 OutputForget records) and the account data index
+	// that loads every ignore list at start (ignore.go).
+	//   - syncapi_forgotten: the newest position at which the user forgot the room. The room
+	//     is forgotten while that position is newer than the user's membership event in the
+	//     room, so a later membership event (a join, an invite) undoes it without a write.
+	{Version: 3, SQL: `
+CREATE TABLE syncapi_forgotten (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (user_id, room_id)
+);
+CREATE INDEX syncapi_account_data_type_idx ON syncapi_account_data (data_type, room_id)`}}

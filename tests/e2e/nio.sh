@@ -100,6 +100,7 @@ scenario() { # scenario NAME ARGS... — phase 1, restart, phase 2
   # A phase-1 failure after the state was handed over still lets phase 2 show what a
   # restart keeps; the run fails either way.
   run_phase "$name" "$log" test_phase1_chat.py || failed=1
+  run_phase "$name" "$log" test_phase1_forget_ignore.py || failed=1
   if [ ! -f "$AXON_E2E_STATE" ]; then return 1; fi
   echo "== e2e ($name): restarting axon-monolith"
   stop_server || { tail -30 "$log"; return 1; }

@@ -52,7 +52,7 @@ work=$(mktemp -d /tmp/axon-e2e-polylith.XXXXXX)
 mkdir -p "$work/bin" "$work/logs" "$work/data"
 db="axon_polylith_$$"
 declare -A pid=() args=() health=() envs=()
-order=(user-api roomserver client-api sync-a sync-b proxy)
+order=(user-api roomserver server-key-api client-api federation-api sync-a sync-b proxy)
 status=1
 
 say() { printf '== e2e (polylith) %s: %s\n' "$(date +%T)" "$*"; }
@@ -85,7 +85,8 @@ fail() { echo "e2e (polylith): FAILED: $*"; logs_tail 15; exit 1; }
 # --- build every binary and the drill
 say "building"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-user-api ./cmd/axon-roomserver ./cmd/axon-client-api \
-  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./tests/polylith/drill ./tests/polylith/ryw)
+  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api \
+  ./tests/polylith/drill ./tests/polylith/ryw ./tests/polylith/keycheck)
 
 # --- our own Kafka broker, and a fresh database
 say "starting this run's own Kafka broker"
@@ -96,7 +97,7 @@ dsn=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 
 # --- one config for every binary
 p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_sync_a=$(free_port); p_sync_b=$(free_port)
-p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port)
+p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
 # The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen), not on
@@ -131,6 +132,11 @@ user_api:
 room_server:
   internal_api_listen: "127.0.0.1:$p_rs"
   internal_api_url: "http://127.0.0.1:$p_rs"
+server_key_api:
+  internal_api_listen: "127.0.0.1:$p_sk"
+  internal_api_url: "http://127.0.0.1:$p_sk"
+federation_api:
+  public_listen: "127.0.0.1:$p_fed"
 client_api:
   public_listen: "127.0.0.1:$p_client"
   public_base_url: "$proxy_url"
@@ -141,8 +147,8 @@ client_api_proxy:
   metrics_listen: "127.0.0.1:$p_proxy_metrics"
   client_api_urls: ["http://127.0.0.1:$p_client"]
   sync_api_urls: ["http://127.0.0.1:$p_sync_a", "http://127.0.0.1:$p_sync_b"]
-  # No media or federation binary runs here: these ports have no listener, so the proxy
-  # holds those upstreams unhealthy.
+  # No media binary runs here: that port has no listener, so the proxy holds the media
+  # upstream unhealthy. axon-federation-api serves federation and key paths.
   media_api_urls: ["http://127.0.0.1:$p_media"]
   federation_api_urls: ["http://127.0.0.1:$p_fed"]
   health_check_interval: 500ms
@@ -154,6 +160,8 @@ YAML
 cfg=(-config "$work/axon.yaml")
 args[user-api]="axon-user-api ${cfg[*]}";                                   health[user-api]="http://127.0.0.1:$p_user/health"
 args[roomserver]="axon-roomserver ${cfg[*]}";                               health[roomserver]="http://127.0.0.1:$p_rs/health"
+args[server-key-api]="axon-server-key-api ${cfg[*]}";                       health[server-key-api]="http://127.0.0.1:$p_sk/health"
+args[federation-api]="axon-federation-api ${cfg[*]}";                       health[federation-api]="http://127.0.0.1:$p_fed/health"
 args[client-api]="axon-client-api ${cfg[*]}";                               health[client-api]="http://127.0.0.1:$p_client/health"
 p_sync_a_m=$(free_port); p_sync_b_m=$(free_port)  # the sync instances' /metrics listeners
 args[sync-a]="axon-sync-api ${cfg[*]} -instance a -metrics-bind 127.0.0.1:$p_sync_a_m"; health[sync-a]="http://127.0.0.1:$p_sync_a/health"
@@ -164,8 +172,8 @@ args[sync-b]="axon-sync-api ${cfg[*]} -instance b -public-bind 127.0.0.1:$p_sync
 # and in every scenario below.
 envs[sync-a]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
 envs[sync-b]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
-# The proxy's own /health is 503 while any kind of upstream is all down, and no media or
-# federation binary runs here: it counts as up once it forwards /versions to the clientapi.
+# The proxy's own /health is 503 while any kind of upstream is all down, and no media
+# binary runs here: it counts as up once it forwards /versions to the clientapi.
 args[proxy]="client-api-proxy ${cfg[*]}";                                   health[proxy]="$proxy_url/_matrix/client/versions"
 
 start_proc() { # start_proc NAME: start it and wait until its /health answers 200
@@ -224,6 +232,10 @@ all_healthy() {
 say "starting ${order[*]} (config $work/axon.yaml)"
 start_all
 say "all processes healthy; client-api-proxy on $proxy_url"
+
+# --- federation keys through the proxy (axon-federation-api → axon-server-key-api, arrow 11)
+say "federation: /_matrix/key/v2/server through the proxy, signed with the key file's key"
+"$work/bin/keycheck" -hs "$proxy_url" -server localhost -key-file "$work/signing.key" || fail "federation key check"
 
 # --- read your own writes through the proxy, over both sync instances (sync-b lags)
 say "read your own writes: create/messages, invite/join/joined_members, redact/event"
