@@ -1,0 +1,37 @@
+// Command axon-federation-api runs the federationapi on its own for the polylith
+// (ARCHITECTURE.md §4): the public server-server API. Built so far: this server's keys and
+// the notary (/_matrix/key/v2/server, /_matrix/key/v2/query), /_matrix/federation/v1/version
+// and the X-Matrix authentication of federation requests, with keys from axon-server-key-api
+// at server_key_api.internal_api_url (arrow 11, serverkeyapi/inthttp with
+// global.internal_api_secret). Other federation paths answer 404 M_UNRECOGNIZED.
+//
+//	axon-federation-api -config axon.yaml [-public-bind :8073]
+//
+// It serves /_matrix/federation/…, /_matrix/key/…, /health and /metrics (with
+// -metrics-bind) on federation_api.public_listen (or -public-bind); it has no internal
+// listener yet.
+package main
+
+import (
+	"os"
+
+	"github.com/axon-matrix/axon/federationapi"
+	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
+)
+
+func main() {
+	os.Exit(polylith.MainPublic(polylith.Public{Name: "axon-federation-api", Component: config.ComponentFederationAPI, Wire: wire},
+		os.Args[1:], os.Stderr))
+}
+
+// wire registers the federationapi's public routes with the serverkeyapi's inthttp client
+// (arrow 11).
+func wire(p *polylith.Process) error {
+	cfg := p.Cfg
+	keys := skinthttp.NewClient(cfg.ServerKeyAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	federationapi.AddPublicRoutes(federationapi.Routers{Federation: p.Base.PublicFederationAPIMux, Key: p.Base.PublicKeyAPIMux},
+		federationapi.Config{ServerName: cfg.Global.ServerName}, keys)
+	return nil
+}
