@@ -19,6 +19,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -69,8 +70,10 @@ func New(ctx context.Context, cfg Config, db *sqlutil.DB) (*ClientAPI, error) {
 }
 
 // AddPublicRoutes registers the public routes on routers.
-func (c *ClientAPI) AddPublicRoutes(routers Routers, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI) {
-	routing.Setup(routers, c.cfg, userAPI, rsAPI, c.db)
+// keyAPI (arrow 14: the /keys endpoints and device deletions) may be nil, which leaves
+// the key endpoints out (404 M_UNRECOGNIZED).
+func (c *ClientAPI) AddPublicRoutes(routers Routers, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI) {
+	routing.Setup(routers, c.cfg, userAPI, rsAPI, keyAPI, c.db)
 }
 
 // RunMembershipConsumer consumes topic 4 (topic is its full, prefixed name) until ctx is

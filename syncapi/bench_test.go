@@ -2,6 +2,7 @@ package syncapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
+	"github.com/axon-matrix/axon/keyserver"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 )
 
 // BenchmarkIncrementalSync measures one incremental /sync (timeout 0) through the HTTP
@@ -66,9 +70,17 @@ const wokenSyncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"r
 // consumption is not timed. "stored_filter" is the same with the filter stored in the
 // userapi and passed by ID.
 func BenchmarkWokenSync(b *testing.B) {
-	for _, tc := range []struct{ name, filter string }{{"inline_filter", ""}, {"stored_filter", "f1"}} {
+	// with_keyserver: each /sync also asks a (direct, SQLite) keyserver for the device's key
+	// counts (arrow 16), as the monolith does.
+	for _, tc := range []struct {
+		name, filter string
+		keys         bool
+	}{{"inline_filter", "", false}, {"stored_filter", "f1", false}, {"with_keyserver", "", true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := newHarness(b, testenv.SQLitePath(b, "woken"))
+			if tc.keys {
+				h.api.Syncer.KeyAPI = benchKeyServer(b)
+			}
 			const room = "!woken:test"
 			members := make([]string, 10)
 			for i := range members {
@@ -108,4 +120,18 @@ func BenchmarkWokenSync(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchKeyServer is a keyserver on its own SQLite file.
+func benchKeyServer(b *testing.B) keyapi.KeyServerAPI {
+	db, err := sqlutil.Open(sqlutil.Options{ConnectionString: testenv.SQLitePath(b, "keys")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	ks, err := keyserver.NewInternalAPI(context.Background(), db, "test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ks
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/consumers"
 	"github.com/axon-matrix/axon/syncapi/internal"
@@ -152,6 +153,12 @@ func WithReadYourWritesTimeout(d time.Duration) Option {
 			s.Syncer.CatchUpLimit = d
 		}
 	}
+}
+
+// WithKeyServer gives /sync the device's one-time key counts and unused fallback key types
+// from the keyserver (arrow 16, syncapi → keyserver); without it they are left out.
+func WithKeyServer(k keyapi.KeyServerAPI) Option {
+	return func(s *SyncAPI) { s.Syncer.KeyAPI = k }
 }
 
 // WithRoomEventDelay sets the RoomEventDelay test hook.

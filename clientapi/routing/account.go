@@ -6,6 +6,7 @@ import (
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -64,6 +65,7 @@ func (rt *Routes) deactivate(r *http.Request, dev *userapi.Device) (any, error) 
 	if err := rt.userAPI.DeactivateAccount(ctx, dev.UserID); err != nil {
 		return nil, err
 	}
+	rt.forgetDeviceKeys(r, &keyapi.DeleteDeviceKeysRequest{UserID: dev.UserID, All: true})
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -97,6 +98,7 @@ func (rt *Routes) deleteDevice(r *http.Request, dev *userapi.Device) (any, error
 	if err := rt.userAPI.DeleteDevices(ctx, dev.UserID, []string{id}); err != nil {
 		return nil, err
 	}
+	rt.forgetDeviceKeys(r, &keyapi.DeleteDeviceKeysRequest{UserID: dev.UserID, DeviceIDs: []string{id}})
 	return empty, nil
 }
 
@@ -119,5 +121,6 @@ func (rt *Routes) deleteDevices(r *http.Request, dev *userapi.Device) (any, erro
 	if err := rt.userAPI.DeleteDevices(ctx, dev.UserID, *req.Devices); err != nil {
 		return nil, err
 	}
+	rt.forgetDeviceKeys(r, &keyapi.DeleteDeviceKeysRequest{UserID: dev.UserID, DeviceIDs: *req.Devices})
 	return empty, nil
 }

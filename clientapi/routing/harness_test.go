@@ -21,6 +21,8 @@ import (
 	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/internal/testenv"
+	"github.com/axon-matrix/axon/keyserver"
+	ksinthttptest "github.com/axon-matrix/axon/keyserver/inthttp/inthttptest"
 	"github.com/axon-matrix/axon/roomserver"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	rsinthttptest "github.com/axon-matrix/axon/roomserver/inthttp/inthttptest"
@@ -34,9 +36,10 @@ const testServer = "test.local"
 // harness runs the clientapi behind the real process base (internal/setup routers, its
 // M_UNRECOGNIZED fallback), with the real userapi and roomserver on one SQLite database,
 // the embedded event log, their outboxes and the clientapi's topic 4 consumer. The
-// clientapi gets the userapi and the roomserver either as the direct implementations (the
-// monolith) or as their inthttp clients in front of them (the polylith: arrow 4 and the
-// Tier 1 → userapi arrow over internal HTTP, guarded by the internal API secret).
+// clientapi gets the userapi, the roomserver and the keyserver either as the direct
+// implementations (the monolith) or as their inthttp clients in front of them (the
+// polylith: arrows 4 and 14 and the Tier 1 → userapi arrow over internal HTTP, guarded by
+// the internal API secret).
 type harness struct {
 	t       *testing.T
 	handler http.Handler
@@ -113,10 +116,15 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyAPI, err := keyserver.NewInternalAPI(ctx, sdb, testServer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	switch impl {
 	case implDirect:
 	case implInthttp:
 		userAPI, rsAPI = uinthttptest.Serve(t, userAPI), rsinthttptest.Serve(t, rsAPI)
+		keyAPI = ksinthttptest.Serve(t, keyAPI)
 	default:
 		t.Fatalf("unknown impl %q", impl)
 	}
@@ -140,7 +148,7 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 		t.Fatal(err)
 	}
 	Setup(Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, db)
+		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, keyAPI, db)
 	return &harness{t: t, handler: base.PublicHandler(), db: db, userAPI: userAPI, rsAPI: rsAPI}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/internal/httputil"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -79,6 +80,7 @@ func (rt *Routes) logout(r *http.Request, dev *userapi.Device) (any, error) {
 	if err := rt.userAPI.DeleteDevices(r.Context(), dev.UserID, []string{dev.DeviceID}); err != nil {
 		return nil, err
 	}
+	rt.forgetDeviceKeys(r, &keyapi.DeleteDeviceKeysRequest{UserID: dev.UserID, DeviceIDs: []string{dev.DeviceID}})
 	return empty, nil
 }
 
@@ -87,6 +89,7 @@ func (rt *Routes) logoutAll(r *http.Request, dev *userapi.Device) (any, error) {
 	if err := rt.userAPI.DeleteAllDevices(r.Context(), dev.UserID, ""); err != nil {
 		return nil, err
 	}
+	rt.forgetDeviceKeys(r, &keyapi.DeleteDeviceKeysRequest{UserID: dev.UserID, All: true})
 	return empty, nil
 }
 

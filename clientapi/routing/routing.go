@@ -21,6 +21,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	"github.com/axon-matrix/axon/matrix"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
@@ -71,10 +72,12 @@ type Routes struct {
 	cfg     Config
 	userAPI userapi.UserAPI
 	rsAPI   rsapi.RoomserverAPI
-	db      *storage.Database
-	uia     *auth.UIA
-	now     func() time.Time
-	paths   []routerPath
+	// keyAPI is arrow 14 (clientapi → keyserver, keys.go); nil leaves the key endpoints out.
+	keyAPI keyapi.KeyServerAPI
+	db     *storage.Database
+	uia    *auth.UIA
+	now    func() time.Time
+	paths  []routerPath
 	// clientRouter is Routers.Client and clientIndex the route index its routes go through.
 	clientRouter *mux.Router
 	clientIndex  *setup.RouteIndex
@@ -127,12 +130,13 @@ type Routers struct {
 // Setup registers every clientapi route and returns the handlers. CORS and OPTIONS
 // preflights, unknown paths (404 M_UNRECOGNIZED) and wrong methods (405 M_UNRECOGNIZED)
 // are the process base's (internal/setup) job.
-func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, db *storage.Database) *Routes {
-	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, db: db, now: time.Now,
+func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI, db *storage.Database) *Routes {
+	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, keyAPI: keyAPI, db: db, now: time.Now,
 		limits: newLimits(cfg),
 		uia:    &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
 	rt.clientRouter, rt.clientIndex = routers.Client, setup.NewRouteIndex(routers.Client, "/_matrix/client")
 	rt.register(routers)
+	rt.addKeyRoutes(routers)
 	rt.addMethodFallbacks()
 	return rt
 }

@@ -5,7 +5,9 @@
 // aliases, the directory) as calls to axon-roomserver at room_server.internal_api_url,
 // and checks access tokens (the "every Tier 1 → userapi" arrow) and manages accounts,
 // devices, profiles and account data through axon-user-api at user_api.internal_api_url,
-// both over roomserver/inthttp and userapi/inthttp with global.internal_api_secret. It
+// both over roomserver/inthttp and userapi/inthttp with global.internal_api_secret, and
+// serves /keys/upload, /keys/query and /keys/claim through axon-key-server at
+// key_server.internal_api_url (arrow 14, keyserver/inthttp). It
 // consumes topic 4 (roomserver → clientapi membership changes) under consumer group
 // "clientapi", which every clientapi instance shares: they share the table it fills.
 //
@@ -25,6 +27,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	ksinthttp "github.com/axon-matrix/axon/keyserver/inthttp"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
@@ -35,11 +38,13 @@ func main() {
 }
 
 // wire opens the clientapi's database, registers its public routes with the inthttp
-// clients of the userapi and the roomserver (arrow 4), and runs the topic 4 consumer.
+// clients of the userapi, the roomserver (arrow 4) and the keyserver (arrow 14), and runs
+// the topic 4 consumer.
 func wire(p *polylith.Process) error {
 	cfg := p.Cfg
 	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
 	rsAPI := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
+	ksAPI := ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	db, err := p.Base.OpenDatabase(config.ComponentClientAPI)
 	if err != nil {
 		return err
@@ -54,7 +59,7 @@ func wire(p *polylith.Process) error {
 	}
 	b := p.Base
 	client.AddPublicRoutes(clientapi.Routers{Client: b.PublicClientAPIMux, WellKnown: b.PublicWellKnownAPIMux,
-		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI)
+		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI)
 	p.Go("clientapi membership consumer (topic 4)", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})

@@ -13,7 +13,9 @@ import (
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
 	"github.com/axon-matrix/axon/internal/setup"
+	"github.com/axon-matrix/axon/keyserver"
 	"github.com/axon-matrix/axon/matrix/signing"
+	"github.com/axon-matrix/axon/mediaapi"
 	"github.com/axon-matrix/axon/roomserver"
 	"github.com/axon-matrix/axon/serverkeyapi"
 	"github.com/axon-matrix/axon/syncapi"
@@ -23,8 +25,9 @@ import (
 // wire builds the components: userapi and roomserver (direct implementations of their
 // api interfaces, handed to the Tier 1 components as arrow 4, arrow 2 and the token checks
 // need them), syncapi and clientapi with their public routes and consumers, the outbox
-// relays that publish what the producers stage (topics 1, 2 and 4), and the serverkeyapi
-// behind the federationapi's key and version routes (arrow 11).
+// relays that publish what the producers stage (topics 1, 2 and 4), the keyserver behind
+// the clientapi's /keys endpoints and /sync's key counts (arrows 14 and 16), the mediaapi
+// (arrow U), and the serverkeyapi behind the federationapi's key and version routes (arrow 11).
 func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey) error {
 	base := m.base
 	ctx := base.Context()
@@ -88,6 +91,16 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("roomserver: %w", err)
 	}
 
+	// keyserver (arrows 14 and 16: called by the clientapi and the syncapi)
+	ksdb, err := base.OpenDatabase(config.ComponentKeyServer)
+	if err != nil {
+		return err
+	}
+	ksAPI, err := keyserver.NewInternalAPI(context.Background(), ksdb, cfg.Global.ServerName)
+	if err != nil {
+		return fmt.Errorf("keyserver: %w", err)
+	}
+
 	// syncapi (consumer of topics 1 and 2)
 	sdb, err := base.OpenDatabase(config.ComponentSyncAPI)
 	if err != nil {
@@ -96,12 +109,24 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
 		"syncapi", userAPI, rsAPI,
-		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv())
+		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithKeyServer(ksAPI))
 	if err != nil {
 		return fmt.Errorf("syncapi: %w", err)
 	}
 	sync.SetDraining(base.Draining()) // long-polls answer at once when shutdown begins
 	base.AddShutdownHook("syncapi consumers", func(context.Context) error { return sync.Stop() })
+
+	// mediaapi (arrow U for access tokens): uploads and downloads on /_matrix/media and
+	// /_matrix/client/v1/media, registered before the clientapi's routes like the syncapi's.
+	mdb, err := base.OpenDatabase(config.ComponentMediaAPI)
+	if err != nil {
+		return err
+	}
+	if err := mediaapi.AddPublicRoutes(context.Background(), mediaapi.Routers{Client: base.PublicClientAPIMux, Media: base.PublicMediaAPIMux},
+		mediaapi.ConfigFromFile(cfg), mdb, userAPI); err != nil {
+		return fmt.Errorf("mediaapi: %w", err)
+	}
 
 	// clientapi (arrow 4 to the roomserver; consumer of topic 4)
 	cdb, err := base.OpenDatabase(config.ComponentClientAPI)
@@ -113,7 +138,7 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("clientapi: %w", err)
 	}
 	client.AddPublicRoutes(clientapi.Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI)
+		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI)
 	background("clientapi membership consumer", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})

@@ -5,7 +5,8 @@
 // axon-roomserver over arrow 2 (syncapi → roomserver, state events it lacks) at
 // room_server.internal_api_url and axon-user-api for access tokens and filters at
 // user_api.internal_api_url, through roomserver/inthttp and userapi/inthttp with
-// global.internal_api_secret.
+// global.internal_api_secret. Each /sync asks axon-key-server (key_server.internal_api_url,
+// keyserver/inthttp) for the device's one-time key counts (arrow 16).
 //
 //	axon-sync-api -config axon.yaml [-instance NAME] [-public-bind ADDR]
 //
@@ -29,6 +30,7 @@ import (
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
 	"github.com/axon-matrix/axon/internal/setup"
+	ksinthttp "github.com/axon-matrix/axon/keyserver/inthttp"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	"github.com/axon-matrix/axon/syncapi"
 	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
@@ -79,7 +81,8 @@ func wire(p *polylith.Process, instance string) error {
 	s, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
 		consumerGroup(instance), userAPI, rsAPI,
-		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv())
+		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithKeyServer(ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)))
 	if err != nil {
 		return err
 	}

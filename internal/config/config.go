@@ -208,6 +208,8 @@ type MediaAPI struct {
 	PublicComponent `yaml:",inline"`
 	// BasePath is the directory uploaded and cached media files are stored in.
 	BasePath string `yaml:"base_path"`
+	// The upload limits and the legacy freeze (media.go).
+	MediaLimits `yaml:",inline"`
 }
 
 // RoomServer configures the roomserver (Tier 2).

@@ -33,7 +33,7 @@ func Generate(serverName, dataDir string, opts ...GenerateOption) []byte {
 		if s.name == ComponentMediaAPI {
 			x.BasePath = c.MediaAPI.BasePath
 		}
-		x.Extra = generateFederation(c, s.name)
+		x.Extra = generateFederation(c, s.name) + generateMedia(c, s.name)
 		secs = append(secs, x)
 	}
 	var buf bytes.Buffer

@@ -68,6 +68,7 @@ func Defaults(dataDir string) *Config {
 	c.ClientAPIProxy = c.defaultClientAPIProxy()
 	c.Global.RateLimits = defaultRateLimits()
 	c.federationDefaults() // federation.go
+	c.mediaDefaults()      // media.go
 	for _, s := range c.sections() {
 		s.comp.InternalAPIListen = "127.0.0.1:" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)

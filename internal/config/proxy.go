@@ -25,8 +25,8 @@ type ClientAPIProxy struct {
 	// SyncAPIURLs are the base URLs of the sync instances; sync traffic is spread over
 	// the healthy ones.
 	SyncAPIURLs []string `yaml:"sync_api_urls"`
-	// MediaAPIURLs are the base URLs of the mediaapi instances. Empty (the default while
-	// there is no mediaapi binary): media paths get 404 M_UNRECOGNIZED, as from the monolith.
+	// MediaAPIURLs are the base URLs of the mediaapi instances (axon-media-api's
+	// media_api.public_listen). Empty (the default): media paths get 404 M_UNRECOGNIZED.
 	MediaAPIURLs []string `yaml:"media_api_urls"`
 	// FederationAPIURLs are the base URLs of the federationapi instances. Empty (the
 	// default while there is no federationapi binary): federation paths get 404.
@@ -154,9 +154,9 @@ client_api_proxy:
   # Several sync instances share the sync traffic (the least busy healthy one is chosen).
   sync_api_urls:{{range .SyncAPIURLs}}
     - {{q .}}{{end}}
-  # Media and federation: empty until you run axon-media-api (not built yet) or
-  # axon-federation-api (then the base URLs of their public_listen); meanwhile their paths
-  # get 404 M_UNRECOGNIZED. An empty list never makes /health fail.
+  # Media and federation: empty until you run axon-media-api or axon-federation-api
+  # (then the base URLs of their public_listen); meanwhile their paths get
+  # 404 M_UNRECOGNIZED. An empty list never makes /health fail.
   media_api_urls:{{if not .MediaAPIURLs}} []{{end}}{{range .MediaAPIURLs}}
     - {{q .}}{{end}}
   federation_api_urls:{{if not .FederationAPIURLs}} []{{end}}{{range .FederationAPIURLs}}

@@ -11,8 +11,8 @@ import (
 )
 
 // RateLimits is global.rate_limits: token buckets in the spirit of Synapse's rc_* settings.
-// Each component limits the requests it serves (the clientapi its routes; the mediaapi and
-// syncapi later, through internal/ratelimit) in its own memory, so every process of the
+// Each component limits the requests it serves (the clientapi and the mediaapi their
+// routes; the syncapi later, through internal/ratelimit) in its own memory, so every process of the
 // polylith counts on its own.
 type RateLimits struct {
 	// Enabled turns every limit on (the default) or off.
@@ -47,6 +47,9 @@ type RateLimits struct {
 	// ThreePIDValidation limits 3PID validation requests (requestToken) per client IP and
 	// per address. No 3PID endpoint exists yet: the limit is ready for them.
 	ThreePIDValidation Rate `yaml:"threepid_validation"`
+	// MediaUpload limits new media per user: uploads (POST /_matrix/media/v3/upload) and
+	// media IDs created for asynchronous uploads (POST /_matrix/media/v1/create).
+	MediaUpload Rate `yaml:"media_upload"`
 }
 
 // Rate is one token bucket: it holds BurstCount tokens, a request takes one, and PerSecond
@@ -71,6 +74,7 @@ func defaultRateLimits() RateLimits {
 		InvitesPerUser:            Rate{PerSecond: 0.003, BurstCount: 5},
 		InvitesPerIssuer:          Rate{PerSecond: 0.3, BurstCount: 10},
 		ThreePIDValidation:        Rate{PerSecond: 0.003, BurstCount: 5},
+		MediaUpload:               Rate{PerSecond: 10, BurstCount: 50},
 	}
 }
 
@@ -181,6 +185,7 @@ var rateComments = map[string]string{
 	"invites_per_user":            "Invites one user receives.",
 	"invites_per_issuer":          "Invites one user sends.",
 	"threepid_validation":         "3PID validation requests, per client IP and per address (no 3PID\n    # endpoint exists yet).",
+	"media_upload":                "Media uploads (POST /upload) and asynchronous media IDs (POST /create),\n    # per user.",
 }
 
 // generateRateLimits is the global.trusted_proxies and global.rate_limits part of the

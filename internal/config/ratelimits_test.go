@@ -15,7 +15,7 @@ func TestRateLimitsDefaultsAndRates(t *testing.T) {
 	}
 	rates := rl.Rates()
 	want := []string{"message", "registration", "registration_token_validity", "login_address", "login_account", "login_failed_attempts",
-		"joins", "invites_per_room", "invites_per_user", "invites_per_issuer", "threepid_validation"}
+		"joins", "invites_per_room", "invites_per_user", "invites_per_issuer", "threepid_validation", "media_upload"}
 	if got := rateNames(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("rateNames = %v, want %v", got, want)
 	}

@@ -133,6 +133,7 @@ func (c *Config) Validate() error {
 	c.ClientAPIProxy.validate(bad)
 	g.validateRateLimits(bad)
 	c.validateFederation(bad) // federation.go
+	c.validateMedia(bad)      // media.go
 	return errors.Join(errs...)
 }
 

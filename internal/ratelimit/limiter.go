@@ -34,6 +34,7 @@ const (
 	InvitesPerUser            = "invites_per_user"
 	InvitesPerIssuer          = "invites_per_issuer"
 	ThreePIDValidation        = "threepid_validation"
+	MediaUpload               = "media_upload"
 )
 
 // DefaultMaxKeys bounds the keys one Limiter remembers.

@@ -31,7 +31,7 @@ func realRoutes(tb testing.TB) *setup.Base {
 	full := setup.FullPathRouter(base.PublicClientAPIMux)
 	(&syncrouting.Handlers{}).Register(full)
 	clientrouting.Setup(clientrouting.Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, clientrouting.Config{ServerName: "example.org"}, nil, nil, nil)
+		SynapseAdmin: base.PublicSynapseAdminMux}, clientrouting.Config{ServerName: "example.org"}, nil, nil, nil, nil)
 	stub := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Route-Vars", varsString(mux.Vars(r)))
 		w.WriteHeader(http.StatusOK)

@@ -69,13 +69,17 @@ type DeviceLists struct {
 
 // SyncResponse is the body of GET /sync.
 type SyncResponse struct {
-	NextBatch              string         `json:"next_batch"`
-	Rooms                  Rooms          `json:"rooms"`
-	AccountData            EventList      `json:"account_data"`
-	Presence               EventList      `json:"presence"`
-	ToDevice               EventList      `json:"to_device"`
-	DeviceLists            DeviceLists    `json:"device_lists"`
-	DeviceOneTimeKeysCount map[string]int `json:"device_one_time_keys_count"`
+	NextBatch   string      `json:"next_batch"`
+	Rooms       Rooms       `json:"rooms"`
+	AccountData EventList   `json:"account_data"`
+	Presence    EventList   `json:"presence"`
+	ToDevice    EventList   `json:"to_device"`
+	DeviceLists DeviceLists `json:"device_lists"`
+	// DeviceOneTimeKeysCount and DeviceUnusedFallbackKeyTypes are the requesting device's,
+	// from the keyserver (keycounts.go); left out when unknown (nil), so that an empty list
+	// of fallback key types still shows as [].
+	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count,omitempty"`
+	DeviceUnusedFallbackKeyTypes *[]string      `json:"device_unused_fallback_key_types,omitempty"`
 }
 
 func newSyncResponse(pos types.StreamToken) *SyncResponse {

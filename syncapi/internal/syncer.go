@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/storage"
 	"github.com/axon-matrix/axon/syncapi/types"
@@ -29,8 +30,11 @@ type Syncer struct {
 	// moved and of the membership cache: every answer comes from the database (tests
 	// compare both paths).
 	NoShortcuts bool
-	members     memberCache
-	reads       sharedReads
+	// KeyAPI is arrow 16 (syncapi → keyserver): the device's key counts (keycounts.go).
+	// May be nil: /sync then leaves the counts out.
+	KeyAPI  keyapi.KeyServerAPI
+	members memberCache
+	reads   sharedReads
 }
 
 // NewSyncer builds the engine; rsAPI (arrow 2) may be nil.
@@ -57,6 +61,16 @@ type SyncRequest struct {
 // for the Notifier to report something for the user, then answers at once. A wait also
 // ends, with an empty response, when shutdown begins (SetDraining).
 func (s *Syncer) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, error) {
+	resp, err := s.sync(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	s.addKeyCounts(ctx, req, resp)
+	return resp, nil
+}
+
+// sync is Sync without the key counts.
+func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, error) {
 	if req.Filter == nil {
 		req.Filter = &Filter{}
 	}

@@ -2,7 +2,7 @@
 # The polylith end-to-end test (issue #4 point 6; ARCHITECTURE.md §4, §5, §7, §9).
 #
 # What it proves: Axon split into its binaries — axon-user-api, axon-roomserver,
-# axon-client-api, two axon-sync-api instances and client-api-proxy, each its own process,
+# axon-key-server, axon-client-api, axon-media-api, two axon-sync-api instances and client-api-proxy, each its own process,
 # sharing one config file, one Postgres database and one Kafka broker — serves real Matrix
 # clients through client-api-proxy exactly as the monolith does, and loses or duplicates
 # nothing when its parts crash:
@@ -52,7 +52,7 @@ work=$(mktemp -d /tmp/axon-e2e-polylith.XXXXXX)
 mkdir -p "$work/bin" "$work/logs" "$work/data"
 db="axon_polylith_$$"
 declare -A pid=() args=() health=() envs=()
-order=(user-api roomserver server-key-api client-api federation-api sync-a sync-b proxy)
+order=(user-api roomserver server-key-api key-server client-api federation-api media-api sync-a sync-b proxy)
 status=1
 
 say() { printf '== e2e (polylith) %s: %s\n' "$(date +%T)" "$*"; }
@@ -85,8 +85,8 @@ fail() { echo "e2e (polylith): FAILED: $*"; logs_tail 15; exit 1; }
 # --- build every binary and the drill
 say "building"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-user-api ./cmd/axon-roomserver ./cmd/axon-client-api \
-  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api \
-  ./tests/polylith/drill ./tests/polylith/ryw ./tests/polylith/keycheck)
+  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api ./cmd/axon-key-server \
+  ./cmd/axon-media-api ./tests/polylith/drill ./tests/polylith/ryw ./tests/polylith/keycheck ./tests/polylith/mediacheck)
 
 # --- our own Kafka broker, and a fresh database
 say "starting this run's own Kafka broker"
@@ -97,7 +97,7 @@ dsn=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 
 # --- one config for every binary
 p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_sync_a=$(free_port); p_sync_b=$(free_port)
-p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port)
+p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port); p_ks=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
 # The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen), not on
@@ -135,8 +135,13 @@ room_server:
 server_key_api:
   internal_api_listen: "127.0.0.1:$p_sk"
   internal_api_url: "http://127.0.0.1:$p_sk"
+key_server:
+  internal_api_listen: "127.0.0.1:$p_ks"
+  internal_api_url: "http://127.0.0.1:$p_ks"
 federation_api:
   public_listen: "127.0.0.1:$p_fed"
+media_api:
+  public_listen: "127.0.0.1:$p_media"
 client_api:
   public_listen: "127.0.0.1:$p_client"
   public_base_url: "$proxy_url"
@@ -147,8 +152,8 @@ client_api_proxy:
   metrics_listen: "127.0.0.1:$p_proxy_metrics"
   client_api_urls: ["http://127.0.0.1:$p_client"]
   sync_api_urls: ["http://127.0.0.1:$p_sync_a", "http://127.0.0.1:$p_sync_b"]
-  # No media binary runs here: that port has no listener, so the proxy holds the media
-  # upstream unhealthy. axon-federation-api serves federation and key paths.
+  # axon-media-api serves /_matrix/media and /_matrix/client/v1/media;
+  # axon-federation-api serves federation and key paths.
   media_api_urls: ["http://127.0.0.1:$p_media"]
   federation_api_urls: ["http://127.0.0.1:$p_fed"]
   health_check_interval: 500ms
@@ -161,7 +166,9 @@ cfg=(-config "$work/axon.yaml")
 args[user-api]="axon-user-api ${cfg[*]}";                                   health[user-api]="http://127.0.0.1:$p_user/health"
 args[roomserver]="axon-roomserver ${cfg[*]}";                               health[roomserver]="http://127.0.0.1:$p_rs/health"
 args[server-key-api]="axon-server-key-api ${cfg[*]}";                       health[server-key-api]="http://127.0.0.1:$p_sk/health"
+args[key-server]="axon-key-server ${cfg[*]}";                               health[key-server]="http://127.0.0.1:$p_ks/health"
 args[federation-api]="axon-federation-api ${cfg[*]}";                       health[federation-api]="http://127.0.0.1:$p_fed/health"
+args[media-api]="axon-media-api ${cfg[*]}";                                 health[media-api]="http://127.0.0.1:$p_media/health"
 args[client-api]="axon-client-api ${cfg[*]}";                               health[client-api]="http://127.0.0.1:$p_client/health"
 p_sync_a_m=$(free_port); p_sync_b_m=$(free_port)  # the sync instances' /metrics listeners
 args[sync-a]="axon-sync-api ${cfg[*]} -instance a -metrics-bind 127.0.0.1:$p_sync_a_m"; health[sync-a]="http://127.0.0.1:$p_sync_a/health"
@@ -172,8 +179,9 @@ args[sync-b]="axon-sync-api ${cfg[*]} -instance b -public-bind 127.0.0.1:$p_sync
 # and in every scenario below.
 envs[sync-a]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
 envs[sync-b]="AXON_TEST_SYNC_ROOM_EVENT_DELAY=10ms"
-# The proxy's own /health is 503 while any kind of upstream is all down, and no media
-# binary runs here: it counts as up once it forwards /versions to the clientapi.
+# The proxy's own /health is 503 while any kind of upstream is all down: it counts as up
+# once it forwards /versions to the clientapi (wait_routed then waits for the sync
+# instances; keycheck and mediacheck retry until the proxy finds their upstreams).
 args[proxy]="client-api-proxy ${cfg[*]}";                                   health[proxy]="$proxy_url/_matrix/client/versions"
 
 start_proc() { # start_proc NAME: start it and wait until its /health answers 200
@@ -237,6 +245,10 @@ say "all processes healthy; client-api-proxy on $proxy_url"
 say "federation: /_matrix/key/v2/server through the proxy, signed with the key file's key"
 "$work/bin/keycheck" -hs "$proxy_url" -server localhost -key-file "$work/signing.key" || fail "federation key check"
 
+# --- media through the proxy (axon-media-api, its token checks over arrow U to axon-user-api)
+say "media: upload, then download (authenticated and legacy) through the proxy"
+"$work/bin/mediacheck" -hs "$proxy_url" || fail "media check"
+
 # --- read your own writes through the proxy, over both sync instances (sync-b lags)
 say "read your own writes: create/messages, invite/join/joined_members, redact/event"
 "$work/bin/ryw" -hs "$proxy_url" -rounds 30 >"$work/logs/ryw.log" 2>&1 || { cat "$work/logs/ryw.log"; fail "read your own writes"; }
@@ -284,6 +296,8 @@ nio_phase() {
 
 if [ -z "${POLYLITH_SKIP_CLIENTS:-}" ]; then
   say "phase 1: matrix-js-sdk"; js_phase phase1-chat.test.mjs
+  say "phase 1: matrix-js-sdk keys (axon-key-server, arrows 14 and 16)"; js_phase phase1-keys.test.mjs
+  say "phase 1: matrix-js-sdk media (axon-media-api, arrow U)"; js_phase phase1-media.test.mjs
   say "phase 1: matrix-nio"; nio_phase test_phase1_chat.py
   say "restarting every process (SIGTERM, each must exit 0)"
   stop_all

@@ -1,0 +1,44 @@
+// Command axon-media-api runs the mediaapi on its own for the polylith (ARCHITECTURE.md
+// §4): the content repository. Uploads (POST /_matrix/media/v3/upload, POST
+// /_matrix/media/v1/create and PUT /_matrix/media/v3/upload/{serverName}/{mediaId}),
+// downloads of local media (/_matrix/client/v1/media/download/…, authenticated, and the
+// legacy /_matrix/media/v3/download/…) and the media config. Access tokens are checked by
+// axon-user-api at user_api.internal_api_url (the "every Tier 1 → userapi" arrow U, over
+// userapi/inthttp with global.internal_api_secret). Files go to media_api.base_path,
+// metadata to the mediaapi's database; several instances may share both.
+//
+//	axon-media-api -config axon.yaml [-public-bind :8074]
+//
+// It serves /_matrix/media/…, /_matrix/client/v1/media/…, /health and /metrics (with
+// -metrics-bind) on media_api.public_listen (or -public-bind). No other component calls
+// the mediaapi, so the binary has no internal listener. Thumbnails, URL previews and
+// federation media answer 404 M_UNRECOGNIZED until they are built.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	"github.com/axon-matrix/axon/mediaapi"
+	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
+)
+
+func main() {
+	os.Exit(polylith.MainPublic(polylith.Public{Name: "axon-media-api", Component: config.ComponentMediaAPI, Wire: wire},
+		os.Args[1:], os.Stderr))
+}
+
+// wire opens the mediaapi's database and file store and registers its public routes with
+// the userapi's inthttp client (arrow U).
+func wire(p *polylith.Process) error {
+	cfg := p.Cfg
+	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	db, err := p.Base.OpenDatabase(config.ComponentMediaAPI)
+	if err != nil {
+		return err
+	}
+	return mediaapi.AddPublicRoutes(context.Background(), mediaapi.Routers{Client: p.Base.PublicClientAPIMux, Media: p.Base.PublicMediaAPIMux},
+		mediaapi.ConfigFromFile(cfg), db, userAPI)
+}

@@ -1,0 +1,95 @@
+// Package inthttp carries api.KeyServerAPI over internal HTTP for the polylith, on the
+// shared transport of internal/inthttp: Client implements the interface by POSTing JSON to
+// the axon-key-server binary's /api/keyserver/…, and AddRoutes serves those paths from the
+// direct implementation. It is arrows 14 (clientapi → keyserver) and 16 (syncapi →
+// keyserver) over the network. Errors keep their Matrix errcode and status.
+package inthttp
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/internal/inthttp"
+	"github.com/axon-matrix/axon/keyserver/api"
+)
+
+// Paths of the internal API, below internal/inthttp.PathPrefix (/api).
+const (
+	pathPrefix           = "/keyserver"
+	pathUploadKeys       = pathPrefix + "/uploadKeys"
+	pathQueryKeys        = pathPrefix + "/queryKeys"
+	pathClaimKeys        = pathPrefix + "/claimKeys"
+	pathQueryKeyCounts   = pathPrefix + "/queryKeyCounts"
+	pathDeleteDeviceKeys = pathPrefix + "/deleteDeviceKeys"
+)
+
+// Client is api.KeyServerAPI over internal HTTP. Queries and uploads (which store the same
+// keys again when repeated) are retried after a transport failure; claims, which take a
+// key each time, never are.
+type Client struct {
+	c *inthttp.Client
+}
+
+var _ api.KeyServerAPI = (*Client)(nil)
+
+// NewClient returns a client of the keyserver whose internal API is at baseURL (config
+// key_server.internal_api_url). secret is global.internal_api_secret.
+func NewClient(baseURL, secret string, opts ...inthttp.Option) *Client {
+	return &Client{c: inthttp.NewClient(baseURL, secret, opts...)}
+}
+
+// UploadKeys implements api.KeyServerAPI.
+func (c *Client) UploadKeys(ctx context.Context, req *api.UploadKeysRequest) (*api.UploadKeysResponse, error) {
+	var resp api.UploadKeysResponse
+	if err := c.c.Call(ctx, pathUploadKeys, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// QueryKeys implements api.KeyServerAPI.
+func (c *Client) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*api.QueryKeysResponse, error) {
+	var resp api.QueryKeysResponse
+	if err := c.c.Call(ctx, pathQueryKeys, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ClaimKeys implements api.KeyServerAPI.
+func (c *Client) ClaimKeys(ctx context.Context, req *api.ClaimKeysRequest) (*api.ClaimKeysResponse, error) {
+	var resp api.ClaimKeysResponse
+	if err := c.c.Call(ctx, pathClaimKeys, req, &resp, false); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// QueryKeyCounts implements api.KeyServerAPI.
+func (c *Client) QueryKeyCounts(ctx context.Context, req *api.QueryKeyCountsRequest) (*api.QueryKeyCountsResponse, error) {
+	var resp api.QueryKeyCountsResponse
+	if err := c.c.Call(ctx, pathQueryKeyCounts, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// DeleteDeviceKeys implements api.KeyServerAPI.
+func (c *Client) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceKeysRequest) error {
+	return c.c.Call(ctx, pathDeleteDeviceKeys, req, &inthttp.Empty{}, true)
+}
+
+// AddRoutes serves the keyserver's internal API on r (a router mounted at
+// inthttp.PathPrefix, such as setup's InternalAPIMux) from a, the direct implementation.
+// The internal API secret is checked in front of r (polylith.Start).
+func AddRoutes(r *mux.Router, a api.KeyServerAPI) {
+	sr := r.PathPrefix(pathPrefix).Subrouter()
+	p := func(full string) string { return strings.TrimPrefix(full, pathPrefix) }
+	inthttp.Handle(sr, p(pathUploadKeys), a.UploadKeys)
+	inthttp.Handle(sr, p(pathQueryKeys), a.QueryKeys)
+	inthttp.Handle(sr, p(pathClaimKeys), a.ClaimKeys)
+	inthttp.Handle(sr, p(pathQueryKeyCounts), a.QueryKeyCounts)
+	inthttp.HandleErr(sr, p(pathDeleteDeviceKeys), a.DeleteDeviceKeys)
+}

@@ -1,0 +1,69 @@
+// Package mediaapi wires the mediaapi component (ARCHITECTURE.md §1, Tier 1): the content
+// repository clients upload files to and download them from. Built so far: uploads
+// (POST /_matrix/media/v3/upload, the asynchronous POST /_matrix/media/v1/create with
+// PUT /_matrix/media/v3/upload/{serverName}/{mediaId}), downloads of local media on the
+// authenticated /_matrix/client/v1/media/download paths and the legacy unauthenticated
+// /_matrix/media/v3/download ones, and the media config. Files are stored once per
+// content under media_api.base_path, their metadata in the component's database. Access
+// tokens are checked by the userapi (arrow U); no other component calls the mediaapi, so
+// it has no internal API. Thumbnails, URL previews and federation media answer 404
+// M_UNRECOGNIZED until they are built.
+package mediaapi
+
+import (
+	"context"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/setup"
+	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/mediaapi/routing"
+	"github.com/axon-matrix/axon/mediaapi/storage"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// Routers are the public routers the mediaapi registers on: Client serves /_matrix/client
+// (the authenticated /_matrix/client/v1/media paths), Media serves /_matrix/media
+// (setup.Base's PublicClientAPIMux and PublicMediaAPIMux).
+type Routers struct {
+	Client *mux.Router
+	Media  *mux.Router
+}
+
+// Config is what the mediaapi needs.
+type Config struct {
+	routing.Config
+	// BasePath is media_api.base_path: the directory of the files.
+	BasePath string
+}
+
+// ConfigFromFile takes the mediaapi's settings from the config file.
+func ConfigFromFile(cfg *config.Config) Config {
+	m := cfg.MediaAPI
+	return Config{BasePath: m.BasePath, Config: routing.Config{
+		ServerName:        cfg.Global.ServerName,
+		MaxUploadSize:     m.MaxUploadSize,
+		MaxPendingUploads: m.MaxPendingUploads,
+		UnusedExpiry:      m.UnusedExpiry,
+		LegacyFrozenAfter: m.LegacyFrozenAfterTime(),
+		RateLimits:        cfg.Global.RateLimits,
+		TrustedProxies:    cfg.Global.TrustedProxyPrefixes(),
+	}}
+}
+
+// AddPublicRoutes opens the mediaapi's storage (migrating db, creating the file
+// directories) and registers its public routes; userAPI checks access tokens (arrow U:
+// the direct implementation in the monolith, userapi/inthttp.Client in the polylith).
+func AddPublicRoutes(ctx context.Context, r Routers, cfg Config, db *sqlutil.DB, userAPI userapi.UserAPI) error {
+	mdb, err := storage.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	files, err := storage.NewFiles(cfg.BasePath)
+	if err != nil {
+		return err
+	}
+	routing.New(cfg.Config, mdb, files, userAPI).Setup(setup.FullPathRouter(r.Client), setup.FullPathRouter(r.Media))
+	return nil
+}

@@ -1,0 +1,124 @@
+package routing
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/mediaapi/storage"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// downloadAuthed is GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}].
+func (h *Handlers) downloadAuthed(w http.ResponseWriter, r *http.Request, _ *userapi.Device) {
+	h.download(w, r, false)
+}
+
+// downloadLegacy is the unauthenticated GET /_matrix/media/v3/download/… (deprecated):
+// media uploaded after media_api.legacy_frozen_after is not served there.
+func (h *Handlers) downloadLegacy(w http.ResponseWriter, r *http.Request) {
+	h.download(w, r, true)
+}
+
+// download serves a local media's file with http.ServeContent (ranges, conditional
+// requests with the content's SHA-256 as ETag and its upload time as Last-Modified) and
+// Content-Disposition; the routes set the other safe-serving headers (safe). Media of other servers is not fetched yet (that needs
+// federation): 404 M_NOT_FOUND, as for media nobody has.
+func (h *Handlers) download(w http.ResponseWriter, r *http.Request, legacy bool) {
+	vars := mux.Vars(r)
+	origin, id := vars["serverName"], vars["mediaId"]
+	q := r.URL.Query()
+	wait := defaultDownloadWait
+	if v := q.Get("timeout_ms"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			writeError(w, r, httputil.InvalidParam("timeout_ms must be a non-negative integer"))
+			return
+		}
+		wait = min(time.Duration(min(ms, maxDownloadWait.Milliseconds()))*time.Millisecond, maxDownloadWait)
+	}
+	if legacy {
+		if v := q.Get("allow_remote"); v != "" && v != "true" && v != "false" {
+			writeError(w, r, httputil.InvalidParam("allow_remote must be true or false"))
+			return
+		}
+	}
+	if origin != h.cfg.ServerName {
+		writeError(w, r, httputil.NotFound("Media of other servers is not available here yet"))
+		return
+	}
+	if !validMediaID(id) {
+		writeError(w, r, httputil.NotFound("Unknown media"))
+		return
+	}
+	m, err := h.waitForContent(r.Context(), origin, id, wait)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if legacy && !h.cfg.LegacyFrozenAfter.IsZero() && m.UploadedTS > h.cfg.LegacyFrozenAfter.UnixMilli() {
+		writeError(w, r, httputil.NotFound("Media uploaded after the freeze of the unauthenticated media endpoints: "+
+			"use /_matrix/client/v1/media/download"))
+		return
+	}
+	f, err := h.files.Open(m.SHA256)
+	if err != nil {
+		writeError(w, r, err) // the metadata names a file that is gone: 500
+		return
+	}
+	defer f.Close()
+	name := m.FileName
+	if n, ok := vars["fileName"]; ok {
+		name = n
+	}
+	ct := m.ContentType
+	if ct == "" {
+		ct = defaultContentType
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Disposition", contentDisposition(ct, name))
+	hd.Set("ETag", `"`+m.SHA256+`"`)
+	if legacy {
+		hd.Set("Cache-Control", "public, max-age=86400, immutable")
+	} else {
+		hd.Set("Cache-Control", "private, max-age=86400, immutable")
+	}
+	http.ServeContent(w, r, "", time.UnixMilli(m.UploadedTS), f)
+}
+
+// waitForContent returns the metadata of a local media with content, waiting up to wait
+// for the upload of a media ID created for an asynchronous upload: 504 M_NOT_YET_UPLOADED
+// when it has not come by then, 404 M_NOT_FOUND for an unknown or expired ID. The
+// database is polled, so an upload through any mediaapi instance ends the wait.
+func (h *Handlers) waitForContent(ctx context.Context, origin, id string, wait time.Duration) (*storage.Media, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		m, err := h.db.GetMedia(ctx, origin, id)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil || (m.Pending() && m.ExpiresTS <= h.now().UnixMilli()) {
+			return nil, httputil.NotFound("Unknown media")
+		}
+		if !m.Pending() {
+			return m, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, &httputil.MatrixError{Status: http.StatusGatewayTimeout, ErrCode: "M_NOT_YET_UPLOADED",
+				Err: "The content of this media ID has not been uploaded yet"}
+		}
+		t := time.NewTimer(min(left, pendingPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
