@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/csapi"
 	"github.com/axon-matrix/axon/matrix"
 )
 
@@ -82,49 +80,25 @@ func (e *matrixError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, e.ErrCode, e.Err)
 }
 
-// call sends a JSON request (body nil: none) and decodes a 200 answer into out.
+// call sends a JSON request (body nil: none) through the client-server API client the
+// project's tools share (internal/csapi) and decodes a 2xx answer into out; an error
+// answer with an errcode becomes a *matrixError (explain reads it).
 func (r *remote) call(ctx context.Context, method, path, token string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
+	c := &csapi.Client{BaseURL: r.base, AccessToken: token, HTTP: r.client}
+	err := c.Do(ctx, method, path, body, out)
+	var he *csapi.Error
+	var ue *url.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &he) && he.ErrCode != "":
+		return &matrixError{Status: he.Status, ErrCode: he.ErrCode, Err: he.Message}
+	case errors.As(err, &he):
+		return fmt.Errorf("%s %s answered %d: %.200s", method, path, he.Status, he.Body)
+	case errors.As(err, &ue):
 		return fmt.Errorf("cannot reach the server at %s (is it running? -url names another address; -direct writes to the database instead): %w", r.base, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		me := &matrixError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, me) != nil || me.ErrCode == "" {
-			return fmt.Errorf("%s %s answered %s: %.200s", method, path, resp.Status, raw)
-		}
-		return me
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	return nil
+	return fmt.Errorf("%s %s: %w", method, path, err)
 }
 
 // registerRequest is the body of POST /_synapse/admin/v1/register.

@@ -118,25 +118,42 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// localUser checks a user ID of a query or claim (field names the request's map for the
+// error): true for this server's users; another server's users are recorded in failures
+// (no federation yet) and false returned; a malformed ID is M_INVALID_PARAM.
+func (k *KeyServer) localUser(field, userID string, failures map[string]json.RawMessage) (bool, error) {
+	server, ok := matrix.ServerNameOf(userID)
+	if !ok || !matrix.ValidUserID(userID) {
+		return false, httputil.InvalidParam("%s: %q is not a user ID", field, userID)
+	}
+	if server != k.serverName {
+		failures[server] = noFederation
+		return false, nil
+	}
+	return true, nil
+}
+
 // QueryKeys implements api.KeyServerAPI: every asked local user is in the answer (with no
 // devices when none has keys); other servers' users are failures of their server.
 func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*api.QueryKeysResponse, error) {
 	resp := &api.QueryKeysResponse{Failures: map[string]json.RawMessage{}, DeviceKeys: map[string]map[string]json.RawMessage{}}
+	local := map[string][]string{}
 	for _, userID := range sortedKeys(req.DeviceKeys) {
-		server, ok := matrix.ServerNameOf(userID)
-		if !ok || !matrix.ValidUserID(userID) {
-			return nil, httputil.InvalidParam("device_keys: %q is not a user ID", userID)
-		}
-		if server != k.serverName {
-			resp.Failures[server] = noFederation
+		if ok, err := k.localUser("device_keys", userID, resp.Failures); !ok {
+			if err != nil {
+				return nil, err
+			}
 			continue
 		}
-		keys, err := k.db.DeviceKeysOf(ctx, userID, req.DeviceKeys[userID])
-		if err != nil {
-			return nil, err
-		}
+		local[userID] = req.DeviceKeys[userID]
+	}
+	keys, err := k.db.DeviceKeysOf(ctx, local) // one read for every local user
+	if err != nil {
+		return nil, err
+	}
+	for userID := range local {
 		devs := map[string]json.RawMessage{}
-		for id, js := range keys {
+		for id, js := range keys[userID] {
 			devs[id] = js
 		}
 		resp.DeviceKeys[userID] = devs
@@ -150,12 +167,10 @@ func (k *KeyServer) ClaimKeys(ctx context.Context, req *api.ClaimKeysRequest) (*
 	resp := &api.ClaimKeysResponse{Failures: map[string]json.RawMessage{},
 		OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}}
 	for _, userID := range sortedKeys(req.OneTimeKeys) {
-		server, ok := matrix.ServerNameOf(userID)
-		if !ok || !matrix.ValidUserID(userID) {
-			return nil, httputil.InvalidParam("one_time_keys: %q is not a user ID", userID)
-		}
-		if server != k.serverName {
-			resp.Failures[server] = noFederation
+		if local, err := k.localUser("one_time_keys", userID, resp.Failures); !local {
+			if err != nil {
+				return nil, err
+			}
 			continue
 		}
 		devices := req.OneTimeKeys[userID]

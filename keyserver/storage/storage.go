@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -143,33 +144,54 @@ func (d *Database) DeviceEd25519(ctx context.Context, userID, deviceID string) (
 	return k, err
 }
 
-// DeviceKeysOf returns the device keys of userID's devices: of deviceIDs, or of all of
-// them when deviceIDs is empty. Device ID → JSON.
-func (d *Database) DeviceKeysOf(ctx context.Context, userID string, deviceIDs []string) (map[string][]byte, error) {
-	q := `SELECT device_id, key_json FROM keyserver_device_keys WHERE user_id = $1`
-	args := []any{userID}
-	if len(deviceIDs) > 0 {
-		marks := make([]string, len(deviceIDs))
-		for i, id := range deviceIDs {
-			args = append(args, id)
-			marks[i] = fmt.Sprintf("$%d", i+2)
+// maxUsersPerQuery bounds the user IDs of one DeviceKeysOf statement (SQLite's limit on
+// parameters is far above it).
+const maxUsersPerQuery = 500
+
+// DeviceKeysOf returns the device keys of several users' devices in one statement per
+// maxUsersPerQuery users (a /keys/query for a whole room asks for many): for each user,
+// of the listed device IDs, or of all their devices when the list is empty. User ID →
+// device ID → JSON; users with no keys are absent.
+func (d *Database) DeviceKeysOf(ctx context.Context, users map[string][]string) (map[string]map[string][]byte, error) {
+	ids := make([]string, 0, len(users))
+	for u := range users {
+		ids = append(ids, u)
+	}
+	out := map[string]map[string][]byte{}
+	for start := 0; start < len(ids); start += maxUsersPerQuery {
+		chunk := ids[start:min(start+maxUsersPerQuery, len(ids))]
+		marks := make([]string, len(chunk))
+		args := make([]any, len(chunk))
+		for i, u := range chunk {
+			marks[i], args[i] = fmt.Sprintf("$%d", i+1), u
 		}
-		q += ` AND device_id IN (` + strings.Join(marks, ",") + `)`
-	}
-	rows, err := d.DB.Reader().QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var id, js string
-		if err := rows.Scan(&id, &js); err != nil {
+		rows, err := d.DB.Reader().QueryContext(ctx, `SELECT user_id, device_id, key_json FROM keyserver_device_keys
+			WHERE user_id IN (`+strings.Join(marks, ",")+`)`, args...)
+		if err != nil {
 			return nil, err
 		}
-		out[id] = []byte(js)
+		err = func() error {
+			defer rows.Close()
+			for rows.Next() {
+				var user, dev, js string
+				if err := rows.Scan(&user, &dev, &js); err != nil {
+					return err
+				}
+				if want := users[user]; len(want) > 0 && !slices.Contains(want, dev) {
+					continue
+				}
+				if out[user] == nil {
+					out[user] = map[string][]byte{}
+				}
+				out[user][dev] = []byte(js)
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // OneTimeKeyCounts returns the device's unclaimed one-time keys per algorithm.
