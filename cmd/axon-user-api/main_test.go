@@ -162,7 +162,7 @@ func TestRefusesOpenInternalAPIWithoutSecret(t *testing.T) {
 }
 
 // TestProcessKafka runs axon-user-api with the kafka event log (kfake, a fake broker in
-// this test process) and finds its topic 1 message there.
+// this test process) and finds its topic 1 message there while the process runs.
 func TestProcessKafka(t *testing.T) {
 	bin := processtest.Build(t, ".", "axon-user-api")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -184,7 +184,10 @@ func TestProcessKafka(t *testing.T) {
 	if err := c.SetAccountData(ctx, &api.AccountData{UserID: acct.UserID, Type: "m.kafka", Content: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	p.Stop(t)
+	// The process keeps running while the test reads topic 1: the outbox relays after the
+	// commit, so stopping it first could leave the message staged (and published only at
+	// the next start) on a slow machine.
+	defer p.Stop(t)
 
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
