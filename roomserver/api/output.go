@@ -75,3 +75,19 @@ type OutputMembership struct {
 	Membership string `json:"membership"`
 	EventID    string `json:"event_id"`
 }
+
+// OutputFederationEvent is one topic 6 record (roomserver → federationsender): an event
+// this server must send to other servers. Keyed by the room ID, so a room's events reach
+// the sender in order. The roomserver stages one only for events of local senders in rooms
+// where other servers take part (events received over federation are not relayed: their
+// origin sends them to every server itself).
+type OutputFederationEvent struct {
+	RoomID      string          `json:"room_id"`
+	RoomVersion string          `json:"room_version"`
+	EventID     string          `json:"event_id"`
+	Event       json.RawMessage `json:"event"` // federation format, signed, as stored
+	// Destinations are the servers to send it to: every server with a joined member
+	// after the event, plus the server of a remote user the event is about (a kick, ban
+	// or leave of that user), never this server.
+	Destinations []string `json:"destinations"`
+}

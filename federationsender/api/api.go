@@ -1,0 +1,48 @@
+// Package api is the federationsender's contract (Tier 2). Its inputs are topic 6 (new
+// events of local senders, roomserver/api.OutputFederationEvent) and, later, topic 5
+// (EDUs); arrow 17 (roomserver → federationsender) asks it to act on rooms this server
+// does not hold yet: joins through make_join/send_join.
+//
+// Errors meant for clients are *httputil.MatrixError (M_NOT_FOUND when no server knows
+// the room, M_FORBIDDEN when the remote server refuses the join, M_UNKNOWN otherwise), so
+// they keep their errcode end to end.
+package api
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// FederationSenderAPI is the federationsender's interface.
+type FederationSenderAPI interface {
+	// PerformJoin joins a local user to a room held by other servers (arrow 17): it asks
+	// the servers in ServerNames in turn for a join template (make_join, offering every
+	// room version this server supports), builds and signs the join event with this
+	// server's key, sends it (send_join v2) and verifies the answer: every returned state
+	// and auth chain event's content hash and signatures (arrow 12, serverkeyapi), and the
+	// join event itself. It does not store anything: the roomserver stores the room.
+	PerformJoin(ctx context.Context, req *PerformJoinRequest) (*PerformJoinResponse, error)
+}
+
+// PerformJoinRequest is a local user's join of a remote room.
+type PerformJoinRequest struct {
+	RoomID string `json:"room_id"`
+	UserID string `json:"user_id"`
+	// ServerNames are the servers to ask, in order (the clientapi's server_name / via
+	// parameters, then the room ID's own server when it has one).
+	ServerNames []string `json:"server_names"`
+	// Content is merged into the join event's content (displayname, avatar_url, reason);
+	// membership stays "join".
+	Content json.RawMessage `json:"content,omitempty"`
+}
+
+// PerformJoinResponse is what the roomserver needs to store the joined room.
+type PerformJoinResponse struct {
+	RoomVersion string          `json:"room_version"`
+	Origin      string          `json:"origin"`     // the server that accepted the join
+	JoinEvent   json.RawMessage `json:"join_event"` // as accepted (the remote server's signature added when it returned one)
+	// StateEvents is the room's state before the join event; AuthChain the auth events
+	// of all of them, recursively. Both verified; order as the remote server sent them.
+	StateEvents []json.RawMessage `json:"state"`
+	AuthChain   []json.RawMessage `json:"auth_chain"`
+}
