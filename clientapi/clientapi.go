@@ -16,6 +16,7 @@ import (
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/routing"
 	"github.com/axon-matrix/axon/clientapi/storage"
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
@@ -69,11 +70,18 @@ func New(ctx context.Context, cfg Config, db *sqlutil.DB) (*ClientAPI, error) {
 	return &ClientAPI{cfg: cfg, db: s}, nil
 }
 
+// Option gives AddPublicRoutes an optional dependency.
+type Option = routing.Option
+
+// WithEDUServer gives the clientapi the eduserver (arrow 6): typing, receipts, read
+// markers and send-to-device. Without it those endpoints are left out (404 M_UNRECOGNIZED).
+func WithEDUServer(e eduapi.EDUServerAPI) Option { return routing.WithEDUServer(e) }
+
 // AddPublicRoutes registers the public routes on routers.
 // keyAPI (arrow 14: the /keys endpoints and device deletions) may be nil, which leaves
 // the key endpoints out (404 M_UNRECOGNIZED).
-func (c *ClientAPI) AddPublicRoutes(routers Routers, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI) {
-	routing.Setup(routers, c.cfg, userAPI, rsAPI, keyAPI, c.db)
+func (c *ClientAPI) AddPublicRoutes(routers Routers, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI, opts ...Option) {
+	routing.Setup(routers, c.cfg, userAPI, rsAPI, keyAPI, c.db, opts...)
 }
 
 // RunMembershipConsumer consumes topic 4 (topic is its full, prefixed name) until ctx is

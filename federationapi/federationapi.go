@@ -2,8 +2,10 @@
 // the public server-server API other homeservers call. Built so far: this server's keys
 // and the notary (/_matrix/key/v2/…, answered by the serverkeyapi over arrow 11),
 // /_matrix/federation/v1/version, and the X-Matrix authentication every other federation
-// endpoint goes through (routing.Authenticate, keys from the serverkeyapi — arrow 11).
-// Every other /_matrix/federation path answers 404 M_UNRECOGNIZED until it is built.
+// endpoint goes through (routing.Authenticate, keys from the serverkeyapi — arrow 11), and
+// with a roomserver (Config.RoomServer, arrow 3) /send, /event, /state, /state_ids,
+// /get_missing_events, make_join and send_join. Every other /_matrix/federation path answers 404
+// M_UNRECOGNIZED until it is built.
 package federationapi
 
 import (

@@ -1,9 +1,11 @@
 // Package keyserver wires the keyserver component (Tier 2): the end-to-end encryption
 // keys of this server's devices — device keys (signed by the device), one-time keys and
-// fallback keys. Its api is called by the clientapi (arrow 14: /keys/upload, /keys/query,
-// /keys/claim, device deletion) and the syncapi (arrow 16: the key counts of /sync);
-// numbers as docs/wiring.md, "Arrows from 14 on". Other servers' users (federation),
-// cross-signing, key backup and device-list changes are not built yet.
+// fallback keys —, its users' cross-signing keys and signatures, and their key backups.
+// Its api is called by the clientapi (arrow 14: /keys/upload, /keys/query, /keys/claim,
+// /keys/device_signing/upload, /keys/signatures/upload, /room_keys/…, device deletion)
+// and the syncapi (arrow 16: the key counts of /sync); numbers as docs/wiring.md, "Arrows
+// from 14 on". Other servers' users (federation) and device-list changes are not built
+// yet.
 package keyserver
 
 import (

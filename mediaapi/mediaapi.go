@@ -1,13 +1,13 @@
 // Package mediaapi wires the mediaapi component (ARCHITECTURE.md §1, Tier 1): the content
 // repository clients upload files to and download them from. Built so far: uploads
 // (POST /_matrix/media/v3/upload, the asynchronous POST /_matrix/media/v1/create with
-// PUT /_matrix/media/v3/upload/{serverName}/{mediaId}), downloads of local media on the
-// authenticated /_matrix/client/v1/media/download paths and the legacy unauthenticated
-// /_matrix/media/v3/download ones, and the media config. Files are stored once per
-// content under media_api.base_path, their metadata in the component's database. Access
-// tokens are checked by the userapi (arrow U); no other component calls the mediaapi, so
-// it has no internal API. Thumbnails, URL previews and federation media answer 404
-// M_UNRECOGNIZED until they are built.
+// PUT /_matrix/media/v3/upload/{serverName}/{mediaId}), downloads and thumbnails of local
+// media on the authenticated /_matrix/client/v1/media paths and the legacy unauthenticated
+// /_matrix/media/v3 ones, URL previews (when media_api.url_preview.enabled), and the media
+// config. Files are stored once per content under media_api.base_path, their metadata in
+// the component's database. Access tokens are checked by the userapi (arrow U); no other
+// component calls the mediaapi, so it has no internal API. Federation media answers 404
+// M_UNRECOGNIZED until it is built.
 package mediaapi
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/mediaapi/routing"
 	"github.com/axon-matrix/axon/mediaapi/storage"
+	"github.com/axon-matrix/axon/mediaapi/thumbnail"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -42,14 +43,26 @@ type Config struct {
 func ConfigFromFile(cfg *config.Config) Config {
 	m := cfg.MediaAPI
 	return Config{BasePath: m.BasePath, Config: routing.Config{
-		ServerName:        cfg.Global.ServerName,
-		MaxUploadSize:     m.MaxUploadSize,
-		MaxPendingUploads: m.MaxPendingUploads,
-		UnusedExpiry:      m.UnusedExpiry,
-		LegacyFrozenAfter: m.LegacyFrozenAfterTime(),
-		RateLimits:        cfg.Global.RateLimits,
-		TrustedProxies:    cfg.Global.TrustedProxyPrefixes(),
+		ServerName:         cfg.Global.ServerName,
+		MaxUploadSize:      m.MaxUploadSize,
+		MaxPendingUploads:  m.MaxPendingUploads,
+		UnusedExpiry:       m.UnusedExpiry,
+		LegacyFrozenAfter:  m.LegacyFrozenAfterTime(),
+		RateLimits:         cfg.Global.RateLimits,
+		TrustedProxies:     cfg.Global.TrustedProxyPrefixes(),
+		ThumbnailSizes:     thumbnailSizes(m.ThumbnailSizes),
+		MaxThumbnailPixels: m.MaxThumbnailPixels,
+		URLPreview: routing.PreviewConfig{Enabled: m.URLPreview.Enabled, AllowPrivate: m.URLPreview.AllowPrivateDestinations,
+			MaxBytes: m.URLPreview.MaxResponseSize, Timeout: m.URLPreview.Timeout, CacheFor: m.URLPreview.CacheDuration},
 	}}
+}
+
+func thumbnailSizes(in []config.ThumbnailSize) []thumbnail.Size {
+	out := make([]thumbnail.Size, len(in))
+	for i, s := range in {
+		out[i] = thumbnail.Size{Width: s.Width, Height: s.Height, Method: s.Method}
+	}
+	return out
 }
 
 // AddPublicRoutes opens the mediaapi's storage (migrating db, creating the file

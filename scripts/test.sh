@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the one command that runs Axon's whole test suite.
 #
-#   scripts/test.sh              go vet, every Go test, then every tests/e2e/*.sh
+#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation
 #   scripts/test.sh ./userapi/...  go vet and go test of those packages only (no e2e)
 #
 # It provisions what the tests need in a temporary directory, on free loopback ports:
@@ -35,6 +35,10 @@ status=1
 # from the EXIT trap; a second call does nothing.
 # shellcheck disable=SC2317 # also called by the EXIT trap
 stop_services() {
+	if [[ -n "${docker_pid:-}" ]]; then
+		kill -TERM "$docker_pid" 2>/dev/null && wait "$docker_pid" 2>/dev/null
+		docker_pid=""
+	fi
 	if [[ -n "$started_kafka" ]]; then
 		scripts/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || echo "test.sh: stopping Kafka failed; see $tmp/kafka" >&2
 		started_kafka=""
@@ -144,6 +148,16 @@ go_test() {
 	go test -p 2 -count=1 -timeout 30m ${GO_TEST_FLAGS:-} "$@" 2>&1 | tee "$tmp/go-test.log"
 }
 
+# The container deployment (scripts/docker-test.sh, issue 15) runs beside everything else:
+# it needs only a Docker engine (it starts one when it may, and skips without one unless
+# CI=true) and brings its own Postgres and Kafka containers.
+docker_pid=""
+if [[ $# -eq 0 ]]; then
+	section "e2e docker: scripts/docker-test.sh in the background (log: $tmp/docker-test.log)"
+	bash scripts/docker-test.sh >"$tmp/docker-test.log" 2>&1 &
+	docker_pid=$!
+fi
+
 run "go vet" go vet "${packages[@]}"
 run "go test" go_test "${packages[@]}"
 
@@ -155,6 +169,17 @@ if [[ $# -eq 0 ]]; then
 		run "e2e $(basename "$f")" bash "$f"
 	done
 	shopt -u nullglob
+	# Two monoliths federating over TLS on loopback (tests/federation, issue 12).
+	e2e_total=$((e2e_total + 1))
+	run "e2e federation" go run ./tests/federation
+fi
+
+if [[ -n "$docker_pid" ]]; then
+	e2e_total=$((e2e_total + 1))
+	section "e2e docker: waiting for scripts/docker-test.sh"
+	if wait "$docker_pid"; then passed+=("e2e docker"); else failed+=("e2e docker"); fi
+	docker_pid=""
+	tail -n 30 "$tmp/docker-test.log" >&2
 fi
 
 elapsed=$(($(date +%s) - start_time))

@@ -1,6 +1,7 @@
 // Package syncapi is the sync component (Tier 1): it builds each user's view of their
-// rooms from the log topics only — topic 2 (roomserver → syncapi: room events, redactions)
-// and topic 1 (account data → syncapi) — and serves GET /sync, /messages, /context,
+// rooms from the log topics only — topic 2 (roomserver → syncapi: room events, redactions),
+// topic 1 (account data → syncapi) and topic 3 (eduserver → syncapi: typing, receipts,
+// to-device messages) — and serves GET /sync, /messages, /context,
 // /members, /joined_members and /event. It calls the roomserver over arrow 2 (fetching
 // state events it lacks) and the userapi for access tokens and filters.
 //
@@ -38,10 +39,13 @@ type Topics struct {
 	RoomEvent string
 	// AccountData is topic 1 (eventlog.TopicAccountData with prefix).
 	AccountData string
+	// EDU is topic 3 (eventlog.TopicEDU with prefix: typing, receipts, to-device from the
+	// eduserver); empty leaves it unconsumed.
+	EDU string
 }
 
 // DefaultTopics are the topic names without a prefix.
-var DefaultTopics = Topics{RoomEvent: eventlog.TopicRoomEvent, AccountData: eventlog.TopicAccountData}
+var DefaultTopics = Topics{RoomEvent: eventlog.TopicRoomEvent, AccountData: eventlog.TopicAccountData, EDU: eventlog.TopicEDU}
 
 // SyncAPI is a running sync component.
 type SyncAPI struct {
@@ -52,6 +56,8 @@ type SyncAPI struct {
 	// wiring them to a log by hand).
 	RoomEvents  *consumers.RoomEventConsumer
 	AccountData *consumers.AccountDataConsumer
+	// EDUs is the topic 3 handler.
+	EDUs *consumers.EDUConsumer
 	// RoomEventDelay is a test hook: when set before StartConsumers, the topic 2 consumer
 	// waits this long per record before storing it, so that tests can make this instance
 	// lag behind the roomserver for certain (read-your-writes tests).
@@ -75,14 +81,22 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 	if err != nil {
 		return nil, err
 	}
-	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad})
+	edu, err := st.EDUWatermark(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad, EDU: edu})
 	if err := internal.LoadIgnoreLists(ctx, st, n); err != nil {
+		return nil, err
+	}
+	if err := internal.LoadEDUState(ctx, st, n); err != nil {
 		return nil, err
 	}
 	return &SyncAPI{
 		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n, rsAPI),
 		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),
 		AccountData: consumers.NewAccountDataConsumer(st, n),
+		EDUs:        consumers.NewEDUConsumer(st, n),
 		userAPI:     userAPI,
 	}, nil
 }
@@ -97,7 +111,7 @@ func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {
 	(&routing.Handlers{Syncer: s.Syncer, UserAPI: s.userAPI}).Register(router)
 }
 
-// StartConsumers consumes topics 2 and 1 from consumer under the consumer group `group`
+// StartConsumers consumes topics 2, 1 and 3 (when topics.EDU is set) from consumer under the consumer group `group`
 // (one group per sync instance, e.g. "syncapi-<instance>", since every instance needs every
 // record) until Stop.
 func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, group string) {
@@ -128,6 +142,10 @@ func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, grou
 	s.wg.Add(2)
 	go run(topics.RoomEvent, consumers.MaxBatch, roomEvents)
 	go run(topics.AccountData, 1, eventlog.Batch(s.AccountData.Handle))
+	if topics.EDU != "" {
+		s.wg.Add(1)
+		go run(topics.EDU, 1, eventlog.Batch(s.EDUs.Handle))
+	}
 }
 
 // Stop stops the consumers, waits for the handlers in flight, and returns the errors the

@@ -14,6 +14,9 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/storage"
+	"github.com/axon-matrix/axon/eduserver"
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
+	eduinthttptest "github.com/axon-matrix/axon/eduserver/inthttp/inthttptest"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/embedded"
@@ -47,6 +50,10 @@ type harness struct {
 	// userAPI and rsAPI are what the clientapi was handed: direct or inthttp clients.
 	userAPI uapi.UserAPI
 	rsAPI   rsapi.RoomserverAPI
+	// edu is the eduserver behind arrow 6 (direct; the clientapi may reach it over
+	// inthttp), log the event log its topic 3 records go to (edu_test.go).
+	edu *eduserver.EDUServer
+	log eventlog.Log
 }
 
 // The two ways of handing the clientapi its userapi and roomserver.
@@ -90,10 +97,11 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 	}
 	t.Cleanup(func() { log.Close() })
 	topics := map[string]string{}
-	for _, tp := range []string{eventlog.TopicAccountData, eventlog.TopicRoomEvent, eventlog.TopicMembership} {
+	for _, tp := range []string{eventlog.TopicAccountData, eventlog.TopicRoomEvent, eventlog.TopicMembership, eventlog.TopicEDU} {
 		topics[tp] = "axon." + tp
 	}
-	if err := log.EnsureTopics(ctx, 2, topics[eventlog.TopicAccountData], topics[eventlog.TopicRoomEvent], topics[eventlog.TopicMembership]); err != nil {
+	if err := log.EnsureTopics(ctx, 2, topics[eventlog.TopicAccountData], topics[eventlog.TopicRoomEvent], topics[eventlog.TopicMembership],
+		topics[eventlog.TopicEDU]); err != nil {
 		t.Fatal(err)
 	}
 	uOut, err := outbox.NewOutbox(sdb, "userapi", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
@@ -104,8 +112,18 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 	if err != nil {
 		t.Fatal(err)
 	}
+	eOut, err := outbox.NewOutbox(sdb, "eduserver", log.Producer(), outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = uOut.Run(ctx) }()
 	go func() { _ = rOut.Run(ctx) }()
+	go func() { _ = eOut.Run(ctx) }()
+	edu, err := eduserver.NewInternalAPI(ctx, sdb, testServer, eOut, topics[eventlog.TopicEDU])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eduAPI eduapi.EDUServerAPI = edu
 	userAPI, err := userapi.NewInternalAPI(sdb, testServer, uOut, topics[eventlog.TopicAccountData], userapi.WithBcryptCost(4))
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +143,7 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 	case implInthttp:
 		userAPI, rsAPI = uinthttptest.Serve(t, userAPI), rsinthttptest.Serve(t, rsAPI)
 		keyAPI = ksinthttptest.Serve(t, keyAPI)
+		eduAPI = eduinthttptest.Serve(t, edu)
 	default:
 		t.Fatalf("unknown impl %q", impl)
 	}
@@ -148,8 +167,8 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 		t.Fatal(err)
 	}
 	Setup(Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, keyAPI, db)
-	return &harness{t: t, handler: base.PublicHandler(), db: db, userAPI: userAPI, rsAPI: rsAPI}
+		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, keyAPI, db, WithEDUServer(eduAPI))
+	return &harness{t: t, handler: base.PublicHandler(), db: db, userAPI: userAPI, rsAPI: rsAPI, edu: edu, log: log}
 }
 
 // resp is a decoded response.

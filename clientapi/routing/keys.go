@@ -12,8 +12,9 @@ import (
 
 // The end-to-end encryption key endpoints: arrow 14 (clientapi → keyserver; numbered as
 // docs/wiring.md, "Arrows from 14 on"). The keyserver checks the keys; these handlers
-// check the body's shape and who asks. GET /keys/changes, cross-signing and key backup
-// are not built: they answer the process's 404 M_UNRECOGNIZED.
+// check the body's shape and who asks. Cross-signing is in crosssigning.go, key backup in
+// roomkeys.go. GET /keys/changes is not built: it answers the process's 404
+// M_UNRECOGNIZED.
 
 // addKeyRoutes registers the key endpoints when the clientapi has a keyserver.
 func (rt *Routes) addKeyRoutes(routers Routers) {
@@ -25,6 +26,9 @@ func (rt *Routes) addKeyRoutes(routers Routers) {
 	rt.client(r, post, "/keys/upload", guestOK, rt.uploadKeys)
 	rt.client(r, post, "/keys/query", guestOK, rt.queryKeys)
 	rt.client(r, post, "/keys/claim", guestOK, rt.claimKeys)
+	rt.client(r, post, "/keys/device_signing/upload", user, rt.uploadDeviceSigningKeys)
+	rt.client(r, post, "/keys/signatures/upload", user, rt.uploadSignatures)
+	rt.addRoomKeysRoutes(r)
 }
 
 // uploadKeys is POST /keys/upload for the requesting device.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -134,8 +136,22 @@ func (rt *Routes) joinOrKnock(r *http.Request, dev *userapi.Device, action, targ
 	if action == "join" { // a knock carries the profile and the reason only
 		content = rt.joinContent(ctx, dev.UserID, req.Extra)
 	}
+	// The servers to join a room this server does not hold through (arrow 17): the via
+	// and (deprecated) server_name parameters of POST /join/{roomIdOrAlias}; the
+	// roomserver adds the room ID's own server.
+	var servers []string
+	if aliasAllowed {
+		for _, s := range append(r.URL.Query()["via"], r.URL.Query()["server_name"]...) {
+			if !matrix.ValidServerName(s) {
+				return nil, httputil.InvalidParam("%q is not a server name", s)
+			}
+			if !slices.Contains(servers, s) {
+				servers = append(servers, s)
+			}
+		}
+	}
 	resp, err := rt.rsAPI.PerformMembership(ctx, &rsMembership{Action: action, RoomID: target, Sender: dev.UserID,
-		Reason: req.Reason, DeviceID: dev.DeviceID, Content: content})
+		Reason: req.Reason, DeviceID: dev.DeviceID, Content: content, ServerNames: servers})
 	if err != nil {
 		return nil, err
 	}

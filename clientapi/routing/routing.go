@@ -18,6 +18,7 @@ import (
 
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/clientapi/storage"
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/setup"
@@ -74,6 +75,8 @@ type Routes struct {
 	rsAPI   rsapi.RoomserverAPI
 	// keyAPI is arrow 14 (clientapi → keyserver, keys.go); nil leaves the key endpoints out.
 	keyAPI keyapi.KeyServerAPI
+	// eduAPI is arrow 6 (clientapi → eduserver, edu.go); nil leaves the EDU endpoints out.
+	eduAPI eduapi.EDUServerAPI
 	db     *storage.Database
 	uia    *auth.UIA
 	now    func() time.Time
@@ -127,16 +130,27 @@ type Routers struct {
 	SynapseAdmin *mux.Router
 }
 
+// Option gives Setup an optional dependency.
+type Option func(*Routes)
+
+// WithEDUServer gives the handlers the eduserver (arrow 6: typing, receipts, read
+// markers, send-to-device); without it those endpoints are left out.
+func WithEDUServer(e eduapi.EDUServerAPI) Option { return func(rt *Routes) { rt.eduAPI = e } }
+
 // Setup registers every clientapi route and returns the handlers. CORS and OPTIONS
 // preflights, unknown paths (404 M_UNRECOGNIZED) and wrong methods (405 M_UNRECOGNIZED)
 // are the process base's (internal/setup) job.
-func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI, db *storage.Database) *Routes {
+func Setup(routers Routers, cfg Config, userAPI userapi.UserAPI, rsAPI rsapi.RoomserverAPI, keyAPI keyapi.KeyServerAPI, db *storage.Database, opts ...Option) *Routes {
 	rt := &Routes{cfg: cfg, userAPI: userAPI, rsAPI: rsAPI, keyAPI: keyAPI, db: db, now: time.Now,
 		limits: newLimits(cfg),
 		uia:    &auth.UIA{DB: db, UserAPI: userAPI, ServerName: cfg.ServerName}}
+	for _, o := range opts {
+		o(rt)
+	}
 	rt.clientRouter, rt.clientIndex = routers.Client, setup.NewRouteIndex(routers.Client, "/_matrix/client")
 	rt.register(routers)
 	rt.addKeyRoutes(routers)
+	rt.addEDURoutes(routers)
 	rt.addMethodFallbacks()
 	return rt
 }

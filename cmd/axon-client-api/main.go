@@ -7,7 +7,9 @@
 // devices, profiles and account data through axon-user-api at user_api.internal_api_url,
 // both over roomserver/inthttp and userapi/inthttp with global.internal_api_secret, and
 // serves /keys/upload, /keys/query and /keys/claim through axon-key-server at
-// key_server.internal_api_url (arrow 14, keyserver/inthttp). It
+// key_server.internal_api_url (arrow 14, keyserver/inthttp), and typing, receipts, read
+// markers and send-to-device through axon-edu-server at edu_server.internal_api_url
+// (arrow 6, eduserver/inthttp). It
 // consumes topic 4 (roomserver → clientapi membership changes) under consumer group
 // "clientapi", which every clientapi instance shares: they share the table it fills.
 //
@@ -24,6 +26,7 @@ import (
 	"os"
 
 	"github.com/axon-matrix/axon/clientapi"
+	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -38,13 +41,15 @@ func main() {
 }
 
 // wire opens the clientapi's database, registers its public routes with the inthttp
-// clients of the userapi, the roomserver (arrow 4) and the keyserver (arrow 14), and runs
+// clients of the userapi, the roomserver (arrow 4), the keyserver (arrow 14) and the
+// eduserver (arrow 6), and runs
 // the topic 4 consumer.
 func wire(p *polylith.Process) error {
 	cfg := p.Cfg
 	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
 	rsAPI := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	ksAPI := ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)
+	eduAPI := eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	db, err := p.Base.OpenDatabase(config.ComponentClientAPI)
 	if err != nil {
 		return err
@@ -59,7 +64,7 @@ func wire(p *polylith.Process) error {
 	}
 	b := p.Base
 	client.AddPublicRoutes(clientapi.Routers{Client: b.PublicClientAPIMux, WellKnown: b.PublicWellKnownAPIMux,
-		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI)
+		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI))
 	p.Go("clientapi membership consumer (topic 4)", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})

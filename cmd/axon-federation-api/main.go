@@ -3,7 +3,9 @@
 // the notary (/_matrix/key/v2/server, /_matrix/key/v2/query), /_matrix/federation/v1/version
 // and the X-Matrix authentication of federation requests, with keys from axon-server-key-api
 // at server_key_api.internal_api_url (arrow 11, serverkeyapi/inthttp with
-// global.internal_api_secret). Other federation paths answer 404 M_UNRECOGNIZED.
+// global.internal_api_secret); /send, /event, /state, /state_ids, /get_missing_events,
+// make_join and send_join, answered by axon-roomserver at room_server.internal_api_url
+// (arrow 3). Other federation paths answer 404 M_UNRECOGNIZED.
 //
 //	axon-federation-api -config axon.yaml [-public-bind :8073]
 //
@@ -13,11 +15,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/axon-matrix/axon/federationapi"
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
 )
 
@@ -30,8 +35,15 @@ func main() {
 // (arrow 11).
 func wire(p *polylith.Process) error {
 	cfg := p.Cfg
+	key, err := cfg.SigningKey()
+	if err != nil {
+		return fmt.Errorf("%w (create it with axon-generate-keys)", err)
+	}
 	keys := skinthttp.NewClient(cfg.ServerKeyAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	// Arrow 3: the room endpoints answer from axon-roomserver; the gaps in what other
+	// servers send are fetched from them (get_missing_events) with the shared client.
+	rs := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: p.Base.PublicFederationAPIMux, Key: p.Base.PublicKeyAPIMux},
-		federationapi.Config{ServerName: cfg.Global.ServerName}, keys)
+		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rs, Fetcher: fedclient.New(cfg, key, fedclient.Options{})}, keys)
 	return nil
 }

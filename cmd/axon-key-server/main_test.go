@@ -49,6 +49,24 @@ func TestProcess(t *testing.T) {
 	if err != nil || n.OneTimeKeyCounts[api.AlgorithmSignedCurve25519] != 2 || len(n.UnusedFallbackKeyTypes) != 1 {
 		t.Fatalf("counts: %+v %v", n, err)
 	}
+	// Cross-signing and key backup (their tables come with the process's migrations).
+	cs := devicetest.NewCrossSigning(t, dev.UserID)
+	if err := c.UploadCrossSigningKeys(ctx, &api.UploadCrossSigningKeysRequest{UserID: dev.UserID, MasterKey: cs.MasterKey(),
+		SelfSigningKey: cs.SelfSigningKey()}); err != nil {
+		t.Fatalf("cross-signing upload: %v", err)
+	}
+	if q, err := c.QueryKeys(ctx, &api.QueryKeysRequest{DeviceKeys: map[string][]string{dev.UserID: nil}}); err != nil ||
+		cs.Verify(cs.Master, q.SelfSigningKeys[dev.UserID]) != nil {
+		t.Fatalf("query of cross-signing keys: %+v %v", q, err)
+	}
+	v, err := c.CreateKeyBackup(ctx, &api.CreateKeyBackupRequest{UserID: dev.UserID, Algorithm: "m.megolm_backup.v1.curve25519-aes-sha2",
+		AuthData: []byte(`{"public_key":"pk"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := c.KeyBackupVersion(ctx, &api.KeyBackupVersionRequest{UserID: dev.UserID}); err != nil || cur.Version != v.Version {
+		t.Fatalf("backup version: %+v %v", cur, err)
+	}
 	var me *httputil.MatrixError
 	bad := dev.Upload(1, false)
 	bad.DeviceKeys = devicetest.Without(bad.DeviceKeys, "signatures")

@@ -11,8 +11,9 @@
 //
 // It serves /_matrix/media/…, /_matrix/client/v1/media/…, /health and /metrics (with
 // -metrics-bind) on media_api.public_listen (or -public-bind). No other component calls
-// the mediaapi, so the binary has no internal listener. Thumbnails, URL previews and
-// federation media answer 404 M_UNRECOGNIZED until they are built.
+// the mediaapi, so the binary has no internal listener. Thumbnails are rendered and stored
+// by the instance that first gets the request; URL previews (media_api.url_preview) make
+// outbound requests from it. Federation media answers 404 M_UNRECOGNIZED until it is built.
 package main
 
 import (

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/axon-matrix/axon/internal/inthttp/polylith/processtest"
+	"github.com/axon-matrix/axon/mediaapi/thumbnail/thumbtest"
 )
 
 const (
@@ -21,7 +23,8 @@ const (
 // userapi/inthttp) and axon-client-api (to register a user): an upload comes back
 // byte-identical on the authenticated and the legacy paths, an upload over
 // media_api.max_upload_size is 413 M_TOO_LARGE, authenticated media without a token is 401,
-// thumbnails are not built (404 M_UNRECOGNIZED), and only the public routes are served.
+// an image gets a thumbnail and other content 400 M_UNKNOWN, preview_url is off (404
+// M_UNRECOGNIZED), and only the public routes are served.
 func TestProcess(t *testing.T) {
 	bin := processtest.Build(t, ".", "axon-media-api")
 	userBin := processtest.Build(t, "../axon-user-api", "axon-user-api")
@@ -67,6 +70,22 @@ func TestProcess(t *testing.T) {
 		}
 	}
 
+	// A real image and its 32×32 crop thumbnail, rendered by this process.
+	pic := thumbtest.PNG(thumbtest.Quadrants(64, 48))
+	status, _, raw = send(t, http.MethodPost, base+"/_matrix/media/v3/upload", tok, "image/png", pic)
+	if status != 200 {
+		t.Fatalf("upload: %d %s", status, raw)
+	}
+	picID := strings.TrimSuffix(strings.SplitN(string(raw), "mxc://", 2)[1], `"}`)
+	status, hdr, raw = send(t, http.MethodGet, base+"/_matrix/client/v1/media/thumbnail/"+picID+"?width=32&height=32&method=crop", tok, "", nil)
+	if status != 200 || hdr.Get("Content-Type") != "image/png" {
+		t.Fatalf("thumbnail: %d %s", status, raw)
+	}
+	if img, err := png.Decode(bytes.NewReader(raw)); err != nil || img.Bounds().Dx() != 32 || img.Bounds().Dy() != 32 ||
+		thumbtest.Signature(img) != thumbtest.QuadrantSignature {
+		t.Fatalf("thumbnail image: %v", err)
+	}
+
 	status, _, raw = send(t, http.MethodPost, base+"/_matrix/media/v3/upload", tok, "text/plain", bytes.Repeat([]byte("x"), 5000))
 	if status != 413 || !strings.Contains(string(raw), "M_TOO_LARGE") {
 		t.Fatalf("oversized upload: %d %s", status, raw)
@@ -77,7 +96,8 @@ func TestProcess(t *testing.T) {
 		code              string
 	}{
 		{"no token", "/_matrix/client/v1/media/download/" + id, "", 401, "M_MISSING_TOKEN"},
-		{"thumbnail", "/_matrix/client/v1/media/thumbnail/" + id + "?width=8&height=8", tok, 404, "M_UNRECOGNIZED"},
+		{"thumbnail of no image", "/_matrix/client/v1/media/thumbnail/" + id + "?width=8&height=8", tok, 400, "M_UNKNOWN"},
+		{"preview_url off", "/_matrix/client/v1/media/preview_url?url=http://example.org/", tok, 404, "M_UNRECOGNIZED"},
 		{"client API path", "/_matrix/client/v3/account/whoami", tok, 404, "M_UNRECOGNIZED"},
 		{"no internal API", "/api/userapi/queryAccessToken", "", 404, "M_UNRECOGNIZED"},
 	}

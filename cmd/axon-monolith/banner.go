@@ -24,8 +24,8 @@ func configPathOf(o *options) string {
 // startupLines is what the monolith says once it serves (issue 10): the server name, where
 // its files and tables are, the event log, the client URL to give a client, who may
 // register, where metrics are, where to read next and, on a first start (the signing key
-// was created just now), how to create the first (admin) user. No federation URL yet: the
-// federation API is not built.
+// was created just now), how to create the first (admin) user, and the TLS listener for
+// federation when there is one.
 func startupLines(cfg *config.Config, m *monolith, configPath string, firstStart bool) []setup.StartupLine {
 	info := func(format string, a ...any) setup.StartupLine {
 		return setup.StartupLine{Msg: fmt.Sprintf(format, a...)}
@@ -41,6 +41,9 @@ func startupLines(cfg *config.Config, m *monolith, configPath string, firstStart
 	}
 	if config.IsLoopbackListen(m.addr.String()) {
 		lines = append(lines, info("reachable from this machine only: set monolith.http_bind (or -http-bind) to 0.0.0.0:PORT to open it"))
+	}
+	if m.httpsAddr != nil {
+		lines = append(lines, info("federation and client API over TLS: https://%s (other servers reach %s here)", m.httpsAddr, cfg.Global.ServerName))
 	}
 	if m.metricsAddr != nil {
 		lines = append(lines, info("metrics: http://%s/metrics", m.metricsAddr))

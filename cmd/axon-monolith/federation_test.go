@@ -13,8 +13,9 @@ import (
 
 // TestMonolithFederationRoutes: the monolith serves the serverkeyapi's keys through the
 // federationapi on its HTTP listener (arrow 11 as a Go call), signed with its signing key;
-// a restart with a new key publishes the replaced one as an old key; unbuilt federation
-// paths are 404 M_UNRECOGNIZED, a known one with the wrong method 405.
+// a restart with a new key publishes the replaced one as an old key; /send without X-Matrix
+// is 401, unbuilt federation paths are 404 M_UNRECOGNIZED, a known one with the wrong
+// method 405.
 func TestMonolithFederationRoutes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	fetch := func(c *client) *federation.ServerKeys {
@@ -39,8 +40,14 @@ func TestMonolithFederationRoutes(t *testing.T) {
 	for _, tc := range []struct {
 		method, path string
 		status       int
-	}{{"PUT", "/_matrix/federation/v1/send/t1", 404}, {"GET", "/_matrix/federation/v1/versionx", 404}, {"POST", "/_matrix/key/v2/server", 405}} {
-		if out := c.must(tc.status, tc.method, tc.path, "", nil); out["errcode"] != "M_UNRECOGNIZED" {
+		errcode      string
+	}{
+		// /send is served (arrow 3), behind the X-Matrix check.
+		{"PUT", "/_matrix/federation/v1/send/t1", 401, "M_UNAUTHORIZED"},
+		{"GET", "/_matrix/federation/v1/versionx", 404, "M_UNRECOGNIZED"},
+		{"POST", "/_matrix/key/v2/server", 405, "M_UNRECOGNIZED"},
+	} {
+		if out := c.must(tc.status, tc.method, tc.path, "", nil); out["errcode"] != tc.errcode {
 			t.Fatalf("%s %s: %v", tc.method, tc.path, out)
 		}
 	}

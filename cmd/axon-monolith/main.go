@@ -9,6 +9,7 @@
 //	axon-monolith -data-dir /var/lib/axon -http-bind 127.0.0.1:8008
 //	axon-monolith -config axon.yaml
 //	axon-monolith -pprof-bind 127.0.0.1:6060   # Go profiles on a separate loopback port
+//	axon-monolith -https-bind 0.0.0.0:8448 -tls-cert tls.crt -tls-key tls.key   # federation over TLS
 package main
 
 import (
@@ -29,6 +30,9 @@ type options struct {
 	httpBind    string
 	metricsBind string
 	pprofBind   string
+	httpsBind   string
+	tlsCert     string
+	tlsKey      string
 	// logOutput, when set, receives the log instead of stderr (tests).
 	logOutput io.Writer
 }
@@ -41,6 +45,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", "", "where config, signing key, SQLite files and the embedded event log live when no -config names them (default ./data)")
 	fs.StringVar(&o.httpBind, "http-bind", "", "address to serve every public route on (overrides monolith.http_bind; default 127.0.0.1:8008, this machine only; 0.0.0.0:8008 opens it)")
 	fs.StringVar(&o.metricsBind, "metrics-bind", "", "address to serve /metrics and /health on (overrides monolith.metrics_bind; default 127.0.0.1:9108)")
+	fs.StringVar(&o.httpsBind, "https-bind", "", "address to serve every public route on over TLS, for other servers (overrides monolith.https_bind; default: none)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) of -https-bind (overrides monolith.tls_cert)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -https-bind (overrides monolith.tls_key)")
 	fs.StringVar(&o.pprofBind, "pprof-bind", "", "serve net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -58,7 +58,12 @@ func TestMonolithMedia(t *testing.T) {
 		t.Fatalf("config: %v", out)
 	}
 	c.must(200, "GET", "/_matrix/client/v3/account/whoami", token, nil)
-	if out := c.must(404, "GET", "/_matrix/client/v1/media/thumbnail/"+id+"?width=8&height=8", token, nil); out["errcode"] != "M_UNRECOGNIZED" {
+	// The thumbnail route is served; this "GIF" is no image: 400 M_UNKNOWN.
+	if out := c.must(400, "GET", "/_matrix/client/v1/media/thumbnail/"+id+"?width=8&height=8", token, nil); out["errcode"] != "M_UNKNOWN" {
 		t.Fatalf("thumbnail: %v", out)
+	}
+	// URL previews are off by default.
+	if out := c.must(404, "GET", "/_matrix/client/v1/media/preview_url?url=https://example.org/", token, nil); out["errcode"] != "M_UNRECOGNIZED" {
+		t.Fatalf("preview_url: %v", out)
 	}
 }

@@ -19,6 +19,8 @@ type monolith struct {
 	base        *setup.Base
 	addr        net.Addr
 	metricsAddr net.Addr
+	// httpsAddr is the TLS listener's address (monolith.https_bind), nil without one.
+	httpsAddr net.Addr
 }
 
 // loadConfig finds the configuration: -config, or DATA_DIR/axon.yaml (written with the
@@ -43,6 +45,15 @@ func loadConfig(o *options) (*config.Config, error) {
 	}
 	if o.metricsBind != "" {
 		cfg.Monolith.MetricsBind = o.metricsBind
+	}
+	if o.httpsBind != "" {
+		cfg.Monolith.HTTPSBind = o.httpsBind
+	}
+	if o.tlsCert != "" {
+		cfg.Monolith.TLSCert = o.tlsCert
+	}
+	if o.tlsKey != "" {
+		cfg.Monolith.TLSKey = o.tlsKey
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -90,6 +101,15 @@ func start(o *options) (*monolith, error) {
 	if err != nil {
 		_ = base.Shutdown(context.Background())
 		return nil, err
+	}
+	if cfg.Monolith.HTTPSBind != "" {
+		// Federation (/_matrix/federation, /_matrix/key) and the client API over TLS, for
+		// other servers: the same routes as the plain listener.
+		m.httpsAddr, err = base.ServeTLS(cfg.Monolith.HTTPSBind, cfg.Monolith.TLSCert, cfg.Monolith.TLSKey, base.PublicHandler())
+		if err != nil {
+			_ = base.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	if o.pprofBind != "" {
 		paddr, err := servePprof(base, o.pprofBind)

@@ -8,10 +8,13 @@ import (
 	"sync"
 
 	"github.com/axon-matrix/axon/clientapi"
+	"github.com/axon-matrix/axon/eduserver"
 	"github.com/axon-matrix/axon/federationapi"
+	"github.com/axon-matrix/axon/federationsender"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/eventlog/outbox"
+	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/setup"
 	"github.com/axon-matrix/axon/keyserver"
 	"github.com/axon-matrix/axon/matrix/signing"
@@ -26,8 +29,11 @@ import (
 // api interfaces, handed to the Tier 1 components as arrow 4, arrow 2 and the token checks
 // need them), syncapi and clientapi with their public routes and consumers, the outbox
 // relays that publish what the producers stage (topics 1, 2 and 4), the keyserver behind
-// the clientapi's /keys endpoints and /sync's key counts (arrows 14 and 16), the mediaapi
-// (arrow U), and the serverkeyapi behind the federationapi's key and version routes (arrow 11).
+// the clientapi's /keys endpoints and /sync's key counts (arrows 14 and 16), the eduserver
+// behind the clientapi's typing, receipt and send-to-device endpoints (arrow 6, producer
+// of topic 3), the mediaapi
+// (arrow U), the serverkeyapi behind the federationapi's key and version routes (arrow 11),
+// and the federationsender (topic 6, arrows 12 and 17).
 func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey) error {
 	base := m.base
 	ctx := base.Context()
@@ -76,7 +82,38 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("userapi: %w", err)
 	}
 
-	// roomserver (producer of topics 2 and 4)
+	// serverkeyapi (arrows 11 and 12): this server's keys and other servers'.
+	kdb, err := base.OpenDatabase(config.ComponentServerKeyAPI)
+	if err != nil {
+		return err
+	}
+	skCfg, err := serverkeyapi.ConfigFromFile(cfg, signing.SigningKey{ID: signing.KeyID(keyID), Private: key})
+	if err != nil {
+		return fmt.Errorf("serverkeyapi: %w", err)
+	}
+	keyAPI, err := serverkeyapi.NewInternalAPI(context.Background(), kdb, skCfg)
+	if err != nil {
+		return fmt.Errorf("serverkeyapi: %w", err)
+	}
+
+	// federationsender: consumes topic 6 into its per-destination queues and sends them
+	// (PUT /send); joins remote rooms for the roomserver (arrow 17), checking the answers
+	// with the serverkeyapi (arrow 12).
+	fsdb, err := base.OpenDatabase(config.ComponentFederationSender)
+	if err != nil {
+		return err
+	}
+	signingKey := signing.SigningKey{ID: signing.KeyID(keyID), Private: key}
+	// One outbound federation client (connection pools, discovery cache) for the
+	// federationsender and the federationapi's missing-event fetches.
+	fedClient := fedclient.New(cfg, signingKey, fedclient.Options{})
+	fs, err := federationsender.New(context.Background(), fsdb, federationsender.Config{ServerName: cfg.Global.ServerName,
+		Key: signingKey, Client: fedClient, Keys: keyAPI})
+	if err != nil {
+		return fmt.Errorf("federationsender: %w", err)
+	}
+
+	// roomserver (producer of topics 2, 4 and 6)
 	rdb, err := base.OpenDatabase(config.ComponentRoomServer)
 	if err != nil {
 		return err
@@ -86,7 +123,8 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return err
 	}
 	rsAPI, err := roomserver.NewInternalAPI(context.Background(), rdb, cfg.Global.ServerName, keyID, key, rOut,
-		roomserver.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), Membership: cfg.TopicName(eventlog.TopicMembership)})
+		roomserver.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), Membership: cfg.TopicName(eventlog.TopicMembership),
+			Federation: cfg.TopicName(eventlog.TopicPDUFederation)}, roomserver.WithFederationSender(fs.API()))
 	if err != nil {
 		return fmt.Errorf("roomserver: %w", err)
 	}
@@ -101,13 +139,29 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("keyserver: %w", err)
 	}
 
-	// syncapi (consumer of topics 1 and 2)
+	// eduserver (arrow 6 from the clientapi; producer of topic 3)
+	edb, err := base.OpenDatabase(config.ComponentEDUServer)
+	if err != nil {
+		return err
+	}
+	eOut, err := newOutbox(config.ComponentEDUServer)
+	if err != nil {
+		return err
+	}
+	eduAPI, err := eduserver.NewInternalAPI(context.Background(), edb, cfg.Global.ServerName, eOut, cfg.TopicName(eventlog.TopicEDU))
+	if err != nil {
+		return fmt.Errorf("eduserver: %w", err)
+	}
+	background("eduserver transaction pruner", eduAPI.RunPruner)
+
+	// syncapi (consumer of topics 1, 2 and 3)
 	sdb, err := base.OpenDatabase(config.ComponentSyncAPI)
 	if err != nil {
 		return err
 	}
 	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
-		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData)},
+		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData),
+			EDU: cfg.TopicName(eventlog.TopicEDU)},
 		"syncapi", userAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
 		syncapi.WithKeyServer(ksAPI))
@@ -138,26 +192,21 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("clientapi: %w", err)
 	}
 	client.AddPublicRoutes(clientapi.Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI)
+		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI))
 	background("clientapi membership consumer", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})
 
-	// serverkeyapi and federationapi (arrow 11): /_matrix/key and /_matrix/federation on the
-	// same HTTP listener for now (federation over TLS comes later).
-	kdb, err := base.OpenDatabase(config.ComponentServerKeyAPI)
-	if err != nil {
-		return err
-	}
-	skCfg, err := serverkeyapi.ConfigFromFile(cfg, signing.SigningKey{ID: signing.KeyID(keyID), Private: key})
-	if err != nil {
-		return fmt.Errorf("serverkeyapi: %w", err)
-	}
-	keyAPI, err := serverkeyapi.NewInternalAPI(context.Background(), kdb, skCfg)
-	if err != nil {
-		return fmt.Errorf("serverkeyapi: %w", err)
-	}
+	// federationapi (arrow 11 to the serverkeyapi built above, arrow 3 to the roomserver):
+	// /_matrix/key and
+	// /_matrix/federation on the public listeners (monolith.http_bind and, over TLS,
+	// monolith.https_bind).
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: base.PublicFederationAPIMux, Key: base.PublicKeyAPIMux},
-		federationapi.Config{ServerName: cfg.Global.ServerName}, keyAPI)
+		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rsAPI, Fetcher: fedClient}, keyAPI)
+
+	// federationsender (topic 6 → PUT /send to every destination; built above)
+	background("federationsender", func(ctx context.Context) error {
+		return fs.Run(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicPDUFederation))
+	})
 	return nil
 }

@@ -1,8 +1,10 @@
 // Command axon-roomserver runs the roomserver on its own for the polylith
 // (ARCHITECTURE.md §4): the room DAG, event auth, state and the canonical room history,
 // served as an internal API (roomserver/inthttp) for arrows 2, 3 and 4 of §2. It produces
-// topics 2 (roomserver → syncapi) and 4 (roomserver → clientapi) through its transactional
-// outbox, whose relay runs here. The polylith runs exactly one roomserver.
+// topics 2 (roomserver → syncapi), 4 (roomserver → clientapi) and 6 (roomserver →
+// federationsender) through its transactional outbox, whose relay runs here; joins of rooms
+// held only by other servers go to axon-federation-sender at
+// federation_sender.internal_api_url (arrow 17). The polylith runs exactly one roomserver.
 //
 //	axon-roomserver -config axon.yaml
 //
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"os"
 
+	fsinthttp "github.com/axon-matrix/axon/federationsender/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -43,8 +46,14 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
+	var opts []roomserver.Option
+	if url := p.Cfg.FederationSender.InternalAPIURL; url != "" {
+		// Arrow 17: joins of rooms this server does not hold go through axon-federation-sender.
+		opts = append(opts, roomserver.WithFederationSender(fsinthttp.NewClient(url, p.Cfg.Global.InternalAPISecret)))
+	}
 	a, err := roomserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName, string(key.ID), key.Private, ob,
-		roomserver.Topics{RoomEvent: p.Cfg.TopicName(eventlog.TopicRoomEvent), Membership: p.Cfg.TopicName(eventlog.TopicMembership)})
+		roomserver.Topics{RoomEvent: p.Cfg.TopicName(eventlog.TopicRoomEvent), Membership: p.Cfg.TopicName(eventlog.TopicMembership),
+			Federation: p.Cfg.TopicName(eventlog.TopicPDUFederation)}, opts...)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,26 @@ import (
 // file name, so lower-case letters, digits and "_", at most 32.
 var instanceName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
+// instanceFromHostname makes an instance name of a host name (-instance-from-hostname):
+// lower-cased, every character outside a-z, 0-9 and _ replaced by _, cut to 32. Docker
+// gives each container its ID's first 12 hex digits as host name, so each replica of a
+// scaled sync service is its own instance (its own consumer group and tables).
+func instanceFromHostname(h string) string {
+	b := []byte(strings.ToLower(h))
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 32 {
+		b = b[:32]
+	}
+	if len(b) == 0 {
+		return "0"
+	}
+	return string(b)
+}
+
 // consumerGroup is the instance's consumer group on topics 1 and 2.
 func consumerGroup(instance string) string { return "syncapi-" + instance }
 

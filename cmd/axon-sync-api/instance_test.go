@@ -145,3 +145,21 @@ func TestInstanceLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestInstanceFromHostname(t *testing.T) {
+	for _, tc := range []struct{ host, want string }{
+		{"3f2a9c1b7d0e", "3f2a9c1b7d0e"},
+		{"Sync-API.example.org", "sync_api_example_org"},
+		{"docker_sync-api_2", "docker_sync_api_2"},
+		{"a-very-long-host-name-that-goes-on-and-on", "a_very_long_host_name_that_goes_"},
+		{"", "0"},
+	} {
+		got := instanceFromHostname(tc.host)
+		if got != tc.want {
+			t.Errorf("instanceFromHostname(%q) = %q, want %q", tc.host, got, tc.want)
+		}
+		if !instanceName.MatchString(got) {
+			t.Errorf("instanceFromHostname(%q) = %q: not a valid instance name", tc.host, got)
+		}
+	}
+}

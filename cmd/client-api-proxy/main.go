@@ -91,12 +91,14 @@ func serve(cfg *config.Config) error {
 		TrustedProxies:      cfg.Global.TrustedProxyPrefixes(),
 		Logger:              base.Logger,
 		Draining:            base.Draining(),
+		ResolveInterval:     pc.ResolveInterval, // DNS discovery of scaled replicas (docker/)
 	})
 	if err != nil {
 		return err
 	}
 	// A first round of health checks before listening, so the first requests go to
 	// upstreams known to be up.
+	p.Resolve(base.Context())
 	p.CheckNow(base.Context())
 	for kind, ups := range p.Upstreams() {
 		if len(ups) == 0 {

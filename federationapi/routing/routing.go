@@ -1,12 +1,18 @@
 // Package routing holds the federationapi's HTTP handlers: the key endpoints (keys.go),
-// /version (version.go) and the X-Matrix authentication of federation requests (auth.go).
+// /version (version.go), the X-Matrix authentication of federation requests (auth.go),
+// and the room endpoints of arrow 3: /send (send.go, txncache.go), /event, /state,
+// /state_ids and /get_missing_events (events.go), make_join and send_join (joins.go).
 package routing
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
+	"github.com/axon-matrix/axon/matrix/event"
+	"github.com/axon-matrix/axon/matrix/federation"
+	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	skapi "github.com/axon-matrix/axon/serverkeyapi/api"
 )
 
@@ -20,6 +26,18 @@ type Config struct {
 	ServerName string
 	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes when 0).
 	MaxBodyBytes int64
+	// RoomServer answers the room endpoints (arrow 3: /send, /event, /state, /state_ids,
+	// make_join, send_join); when nil they are not served (404 M_UNRECOGNIZED).
+	RoomServer rsapi.RoomserverAPI
+	// Fetcher asks other servers for the missing prev_events of what they send
+	// (get_missing_events); *federation.Client implements it. When nil, an event with
+	// missing prev_events is answered with that error.
+	Fetcher MissingEventsFetcher
+}
+
+// MissingEventsFetcher is the part of matrix/federation's client /send needs.
+type MissingEventsFetcher interface {
+	GetMissingEvents(ctx context.Context, destination, roomID string, req federation.MissingEventsRequest) (federation.MissingEventsResponse, error)
 }
 
 // Setup registers the federationapi's routes, by their full paths, on fed (for
@@ -39,4 +57,24 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 
 	// Unauthenticated by the spec.
 	fed.Handle("/_matrix/federation/v1/version", http.HandlerFunc(version)).Methods(http.MethodGet)
+
+	if cfg.RoomServer == nil {
+		return
+	}
+	// Arrow 3 (federationapi → roomserver), every request X-Matrix authenticated (arrow 11
+	// for the keys) and every received event's signatures checked.
+	authed := func(h http.HandlerFunc) http.Handler { return Authenticate(cfg, keys, h) }
+	lookup := eventKeyLookup(keys)
+	verify := func(ctx context.Context, e *event.Event) error { return event.VerifyEventSignatures(ctx, e, lookup) }
+	send := &sendHandler{cfg: cfg, rs: cfg.RoomServer, txns: newTxnCache(maxTxns), keys: verify}
+	fed.Handle("/_matrix/federation/v1/send/{txnId}", authed(send.serve)).Methods(http.MethodPut)
+	ev := &eventHandlers{cfg: cfg, rs: cfg.RoomServer}
+	fed.Handle("/_matrix/federation/v1/event/{eventId}", authed(ev.event)).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/state/{roomId}", authed(ev.state(false))).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/state_ids/{roomId}", authed(ev.state(true))).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/get_missing_events/{roomId}", authed(ev.missingEvents)).Methods(http.MethodPost)
+	j := &joinHandlers{cfg: cfg, rs: cfg.RoomServer, keys: verify}
+	fed.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", authed(j.makeJoin)).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/send_join/{roomId}/{eventId}", authed(j.sendJoin(true))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", authed(j.sendJoin(false))).Methods(http.MethodPut)
 }

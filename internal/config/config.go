@@ -201,6 +201,10 @@ type FederationAPI struct {
 	// after DNS, so a crafted server name cannot reach the internal network; test
 	// networks on one machine set it (federation.go).
 	AllowPrivateDestinations bool `yaml:"allow_private_destinations"`
+	// DisableTLSValidation skips the verification of other servers' TLS certificates on
+	// outbound federation and key requests. False (the default) verifies them against the
+	// system roots; test networks with self-signed certificates set it (federation.go).
+	DisableTLSValidation bool `yaml:"disable_tls_validation"`
 }
 
 // MediaAPI configures the mediaapi (Tier 1).
@@ -265,6 +269,13 @@ type Monolith struct {
 	// MetricsBind is where the monolith serves /metrics and /health on a listener of their
 	// own (when global.metrics.enabled); empty: no such listener.
 	MetricsBind string `yaml:"metrics_bind"`
+	// HTTPSBind, when set, is a second listener serving every public route (federation,
+	// keys, client, media) over TLS with TLSCert and TLSKey: other servers reach the
+	// monolith there. Empty: no TLS listener.
+	HTTPSBind string `yaml:"https_bind"`
+	// TLSCert and TLSKey are the PEM certificate (chain) and private key of HTTPSBind.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // The registration modes of client_api.registration_mode.

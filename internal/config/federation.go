@@ -119,7 +119,10 @@ var federationAPITmpl = template.Must(template.New("federation_api").Parse(`
   # Outbound federation (key fetches now; events, media later) refuses destinations that
   # resolve to private, loopback or link-local addresses, so a crafted server name cannot
   # reach the internal network. true lifts that: for test networks on one machine only.
-  allow_private_destinations: {{.FederationAPI.AllowPrivateDestinations}}`))
+  allow_private_destinations: {{.FederationAPI.AllowPrivateDestinations}}
+  # Outbound federation and key requests verify other servers' TLS certificates against
+  # the system roots. true skips that (self-signed certificates): test networks only.
+  disable_tls_validation: {{.FederationAPI.DisableTLSValidation}}`))
 
 var serverKeyAPITmpl = template.Must(template.New("server_key_api").Funcs(template.FuncMap{"q": strconv.Quote}).Parse(`
   # How long the keys this server publishes (/_matrix/key/v2/server) are valid:

@@ -88,7 +88,8 @@ global:
       conn_max_lifetime: {{.C.Global.EventLog.Database.ConnMaxLifetime}}
     kafka:
       # host:port of the brokers (needed when backend is "kafka").
-      brokers: []
+      brokers:{{if not .C.Global.EventLog.Kafka.Brokers}} []{{end}}{{range .C.Global.EventLog.Kafka.Brokers}}
+        - {{q .}}{{end}}
       # Put before every topic name, with either backend.
       topic_prefix: {{q .C.Global.EventLog.Kafka.TopicPrefix}}
       # Partitions of the topics Axon creates (messages are keyed by room ID).
@@ -184,4 +185,10 @@ monolith:
   http_bind: {{q .C.Monolith.HTTPBind}}
   # Where the monolith serves /metrics and /health for Prometheus; empty: nowhere apart.
   metrics_bind: {{q .C.Monolith.MetricsBind}}
+  # Where the monolith serves every public route again over TLS, for other servers
+  # (federation and keys) and clients; empty: no TLS listener. Flag -https-bind.
+  https_bind: {{q .C.Monolith.HTTPSBind}}
+  # The PEM certificate (chain) and private key of https_bind (flags -tls-cert, -tls-key).
+  tls_cert: {{q .C.Monolith.TLSCert}}
+  tls_key: {{q .C.Monolith.TLSKey}}
 `))

@@ -2,14 +2,15 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"text/template"
 	"time"
 )
 
 // MediaLimits are the media_api keys beyond base_path: upload limits, the asynchronous
-// upload IDs of POST /_matrix/media/v1/create, and the freeze of the legacy unauthenticated
-// download paths.
+// upload IDs of POST /_matrix/media/v1/create, the freeze of the legacy unauthenticated
+// download paths, thumbnails and URL previews.
 type MediaLimits struct {
 	// MaxUploadSize is the largest upload accepted, in bytes (413 M_TOO_LARGE above it,
 	// before more of the body than that is read). /_matrix/client/v1/media/config
@@ -25,6 +26,40 @@ type MediaLimits struct {
 	// the spec allows since v1.11): those answer 404 M_NOT_FOUND there, and are still
 	// served on the authenticated /_matrix/client/v1/media paths. Empty: not frozen.
 	LegacyFrozenAfter string `yaml:"legacy_frozen_after"`
+	// ThumbnailSizes are the thumbnail sizes served: a request gets the smallest of its
+	// method at least as large as asked (else the largest), rendered on its first request
+	// and stored.
+	ThumbnailSizes []ThumbnailSize `yaml:"thumbnail_sizes"`
+	// MaxThumbnailPixels: an image whose header claims more pixels is not thumbnailed (400
+	// M_UNKNOWN), without being decoded (decompression bombs). Decoding takes about 4 bytes
+	// a pixel.
+	MaxThumbnailPixels int64 `yaml:"max_thumbnail_pixels"`
+	// URLPreview configures GET /_matrix/client/v1/media/preview_url.
+	URLPreview URLPreview `yaml:"url_preview"`
+}
+
+// ThumbnailSize is one entry of media_api.thumbnail_sizes.
+type ThumbnailSize struct {
+	Width  int    `yaml:"width"`
+	Height int    `yaml:"height"`
+	Method string `yaml:"method"` // "scale" (fit inside) or "crop" (fill, cut centred)
+}
+
+// URLPreview is media_api.url_preview: off by default, since it makes the server fetch
+// URLs its users name.
+type URLPreview struct {
+	// Enabled serves preview_url; off, it is 404 M_UNRECOGNIZED (as Synapse answers).
+	Enabled bool `yaml:"enabled"`
+	// AllowPrivateDestinations lets previews fetch loopback, private and link-local
+	// addresses (checked after DNS, on every redirect); off by default (SSRF).
+	AllowPrivateDestinations bool `yaml:"allow_private_destinations"`
+	// MaxResponseSize bounds a fetched page or image, in bytes.
+	MaxResponseSize int64 `yaml:"max_response_size"`
+	// Timeout bounds one fetch, redirects and body included.
+	Timeout time.Duration `yaml:"timeout"`
+	// CacheDuration is how long a preview is served from the database before the URL is
+	// fetched again.
+	CacheDuration time.Duration `yaml:"cache_duration"`
 }
 
 // Defaults of the media keys (Synapse's: 50 MiB uploads, 5 pending IDs a user, 24 hours).
@@ -34,13 +69,30 @@ const (
 	DefaultUnusedExpiry      = 24 * time.Hour
 	// maxUploadSizeLimit keeps max_upload_size a sane number (1 TiB).
 	maxUploadSizeLimit = 1 << 40
+	// DefaultMaxThumbnailPixels: 32 megapixels (about 128 MiB decoded).
+	DefaultMaxThumbnailPixels = 32_000_000
+	// Defaults of url_preview (Synapse's spider size: 10 MiB).
+	DefaultURLPreviewMaxResponseSize = 10 << 20
+	DefaultURLPreviewTimeout         = 10 * time.Second
+	DefaultURLPreviewCacheDuration   = time.Hour
+	// maxThumbnailSide bounds a configured thumbnail's width and height.
+	maxThumbnailSide = 4096
 )
+
+// DefaultThumbnailSizes returns Synapse's default thumbnail sizes.
+func DefaultThumbnailSizes() []ThumbnailSize {
+	return []ThumbnailSize{{32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}}
+}
 
 func (c *Config) mediaDefaults() {
 	m := &c.MediaAPI.MediaLimits
 	m.MaxUploadSize = DefaultMaxUploadSize
 	m.MaxPendingUploads = DefaultMaxPendingUploads
 	m.UnusedExpiry = DefaultUnusedExpiry
+	m.ThumbnailSizes = DefaultThumbnailSizes()
+	m.MaxThumbnailPixels = DefaultMaxThumbnailPixels
+	m.URLPreview = URLPreview{MaxResponseSize: DefaultURLPreviewMaxResponseSize, Timeout: DefaultURLPreviewTimeout,
+		CacheDuration: DefaultURLPreviewCacheDuration}
 }
 
 // LegacyFrozenAfterTime parses media_api.legacy_frozen_after; the zero time when it is
@@ -73,6 +125,31 @@ func (c *Config) validateMedia(bad func(path, format string, a ...any)) {
 			bad("media_api.legacy_frozen_after", "must be empty or an RFC 3339 time such as \"2024-09-01T00:00:00Z\", got %q", m.LegacyFrozenAfter)
 		}
 	}
+	if len(m.ThumbnailSizes) == 0 {
+		bad("media_api.thumbnail_sizes", "must list at least one size")
+	}
+	for i, s := range m.ThumbnailSizes {
+		if s.Width < 1 || s.Height < 1 || s.Width > maxThumbnailSide || s.Height > maxThumbnailSide {
+			bad(fmt.Sprintf("media_api.thumbnail_sizes[%d]", i), "width and height must be between 1 and %d, got %dx%d",
+				maxThumbnailSide, s.Width, s.Height)
+		}
+		if s.Method != "scale" && s.Method != "crop" {
+			bad(fmt.Sprintf("media_api.thumbnail_sizes[%d].method", i), "must be scale or crop, got %q", s.Method)
+		}
+	}
+	if m.MaxThumbnailPixels < 1 {
+		bad("media_api.max_thumbnail_pixels", "must be at least 1, got %d", m.MaxThumbnailPixels)
+	}
+	p := m.URLPreview
+	if p.MaxResponseSize < 1024 {
+		bad("media_api.url_preview.max_response_size", "must be at least 1024 bytes, got %d", p.MaxResponseSize)
+	}
+	if p.Timeout < time.Second {
+		bad("media_api.url_preview.timeout", "must be at least 1s, got %s", p.Timeout)
+	}
+	if p.CacheDuration < 0 {
+		bad("media_api.url_preview.cache_duration", "must not be negative, got %s", p.CacheDuration)
+	}
 }
 
 // generateMedia is the extra part of the media_api section (component "mediaapi") in the
@@ -99,4 +176,21 @@ var mediaAPITmpl = template.Must(template.New("media_api").Funcs(template.FuncMa
   # RFC 3339 time (e.g. "2024-09-01T00:00:00Z"): media uploaded after it is not served on
   # the unauthenticated /_matrix/media/v3/download paths, only on the authenticated
   # /_matrix/client/v1/media ones. Empty: every local media on both.
-  legacy_frozen_after: {{q .MediaAPI.LegacyFrozenAfter}}`))
+  legacy_frozen_after: {{q .MediaAPI.LegacyFrozenAfter}}
+  # Thumbnail sizes served (method scale: fit inside; crop: fill, cut centred). A request
+  # gets the smallest of its method at least as large as asked, else the largest; each is
+  # rendered on its first request and stored.
+  thumbnail_sizes:
+{{- range .MediaAPI.ThumbnailSizes}}
+    - {width: {{.Width}}, height: {{.Height}}, method: {{.Method}}}
+{{- end}}
+  # Images whose header claims more pixels are not thumbnailed (never decoded).
+  max_thumbnail_pixels: {{.MediaAPI.MaxThumbnailPixels}}
+  # GET /_matrix/client/v1/media/preview_url: the server fetches URLs its users name.
+  url_preview:
+    enabled: {{.MediaAPI.URLPreview.Enabled}}
+    # Let previews reach loopback, private and link-local addresses (SSRF: keep false).
+    allow_private_destinations: {{.MediaAPI.URLPreview.AllowPrivateDestinations}}
+    max_response_size: {{.MediaAPI.URLPreview.MaxResponseSize}}
+    timeout: {{.MediaAPI.URLPreview.Timeout}}
+    cache_duration: {{.MediaAPI.URLPreview.CacheDuration}}`))

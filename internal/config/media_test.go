@@ -12,6 +12,10 @@ func TestMediaKeys(t *testing.T) {
 	if d.MaxUploadSize != 50<<20 || d.MaxPendingUploads != 5 || d.UnusedExpiry != 24*time.Hour || d.LegacyFrozenAfter != "" {
 		t.Fatalf("defaults %+v", d.MediaLimits)
 	}
+	if len(d.ThumbnailSizes) != 5 || d.ThumbnailSizes[0] != (ThumbnailSize{32, 32, "crop"}) || d.ThumbnailSizes[4] != (ThumbnailSize{800, 600, "scale"}) ||
+		d.MaxThumbnailPixels != 32_000_000 || d.URLPreview != (URLPreview{MaxResponseSize: 10 << 20, Timeout: 10 * time.Second, CacheDuration: time.Hour}) {
+		t.Fatalf("thumbnail and preview defaults %+v", d.MediaLimits)
+	}
 	if !d.LegacyFrozenAfterTime().IsZero() {
 		t.Fatal("empty legacy_frozen_after is not the zero time")
 	}
@@ -28,6 +32,15 @@ func TestMediaKeys(t *testing.T) {
 		{"zero pending", "media_api: {max_pending_uploads: 0}", []string{"media_api.max_pending_uploads:"}},
 		{"short expiry", "media_api: {unused_expiry: 10s}", []string{"media_api.unused_expiry:"}},
 		{"bad freeze", "media_api: {legacy_frozen_after: 'yesterday'}", []string{"media_api.legacy_frozen_after:", "RFC 3339"}},
+		{"sizes and previews", "media_api: {thumbnail_sizes: [{width: 10, height: 20, method: crop}], max_thumbnail_pixels: 1000, url_preview: {enabled: true, max_response_size: 2048, timeout: 2s, cache_duration: 0s}}", nil},
+		{"no sizes", "media_api: {thumbnail_sizes: []}", []string{"media_api.thumbnail_sizes:"}},
+		{"zero side", "media_api: {thumbnail_sizes: [{width: 0, height: 20, method: crop}]}", []string{"media_api.thumbnail_sizes[0]:"}},
+		{"huge side", "media_api: {thumbnail_sizes: [{width: 32, height: 32, method: crop}, {width: 5000, height: 20, method: crop}]}", []string{"media_api.thumbnail_sizes[1]:"}},
+		{"bad method", "media_api: {thumbnail_sizes: [{width: 10, height: 20, method: stretch}]}", []string{"media_api.thumbnail_sizes[0].method:"}},
+		{"zero pixels", "media_api: {max_thumbnail_pixels: 0}", []string{"media_api.max_thumbnail_pixels:"}},
+		{"tiny preview size", "media_api: {url_preview: {max_response_size: 10}}", []string{"media_api.url_preview.max_response_size:"}},
+		{"short preview timeout", "media_api: {url_preview: {timeout: 10ms}}", []string{"media_api.url_preview.timeout:"}},
+		{"negative cache", "media_api: {url_preview: {cache_duration: -1s}}", []string{"media_api.url_preview.cache_duration:"}},
 		{"bad media rate", "global: {rate_limits: {media_upload: {per_second: 0, burst_count: 1}}}", []string{"global.rate_limits.media_upload.per_second:"}},
 	}
 	for _, tc := range tests {

@@ -40,6 +40,11 @@ type ClientAPIProxy struct {
 	// ConnectTimeout bounds connecting to an upstream; a request that cannot connect is
 	// retried on another healthy upstream when it is a GET or HEAD without a body.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ResolveInterval, when positive, makes every http:// upstream URL whose host is a name
+	// (not an IP address) stand for all the addresses the name resolves to, looked up
+	// again this often: with Docker Compose, `--scale sync-api=3` replicas are all behind
+	// the name sync-api. Zero (the default): each URL is one upstream, as written.
+	ResolveInterval time.Duration `yaml:"resolve_interval"`
 }
 
 // defaultClientAPIProxy points the proxy at the Tier 1 binaries' default public_listen
@@ -113,6 +118,9 @@ func (p *ClientAPIProxy) validate(bad func(path, format string, a ...any)) {
 	if p.ConnectTimeout <= 0 {
 		bad(sec+"connect_timeout", "must be positive, got %s", p.ConnectTimeout)
 	}
+	if p.ResolveInterval < 0 {
+		bad(sec+"resolve_interval", "must not be negative, got %s", p.ResolveInterval)
+	}
 	if u, err := url.Parse(p.HealthCheckPath); err != nil || !strings.HasPrefix(p.HealthCheckPath, "/") || u.Host != "" {
 		bad(sec+"health_check_path", "must be a path starting with '/', got %q", p.HealthCheckPath)
 	}
@@ -169,4 +177,8 @@ client_api_proxy:
   # Bound on connecting to an upstream. A GET or HEAD without a body that cannot
   # connect is retried on another healthy upstream of the same kind.
   connect_timeout: {{.ConnectTimeout}}
+  # DNS discovery: when positive, an http:// upstream URL whose host is a name (not an
+  # IP address) stands for every address the name resolves to, looked up again this
+  # often (Docker Compose: all replicas of a scaled service). 0s: each URL as written.
+  resolve_interval: {{.ResolveInterval}}
 `))

@@ -8,8 +8,8 @@ import (
 )
 
 // PublicRegistrationListeners lists, as "key value", every address through which
-// POST /register can be reached from another machine: monolith.http_bind,
-// client_api.public_listen and client_api_proxy.listen when they are not on loopback, and
+// POST /register can be reached from another machine: monolith.http_bind (and
+// https_bind when set), client_api.public_listen and client_api_proxy.listen when they are not on loopback, and
 // client_api.public_base_url when it names a host that is not loopback (a reverse proxy in
 // front of a loopback listener still makes registration public). Empty means every way in
 // is loopback.
@@ -17,9 +17,13 @@ func (c *Config) PublicRegistrationListeners() []string {
 	var out []string
 	for _, l := range []struct{ key, addr string }{
 		{"monolith.http_bind", c.Monolith.HTTPBind},
+		{"monolith.https_bind", c.Monolith.HTTPSBind}, // serves the client API too
 		{"client_api.public_listen", c.ClientAPI.PublicListen},
 		{"client_api_proxy.listen", c.ClientAPIProxy.Listen},
 	} {
+		if l.key == "monolith.https_bind" && l.addr == "" {
+			continue // no TLS listener
+		}
 		if !IsLoopbackListen(l.addr) {
 			out = append(out, fmt.Sprintf("%s %q", l.key, l.addr))
 		}

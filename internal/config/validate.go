@@ -121,6 +121,14 @@ func (c *Config) Validate() error {
 	if err := checkHostPort(c.Monolith.HTTPBind, false); err != nil {
 		bad("monolith.http_bind", "%v", err)
 	}
+	if c.Monolith.HTTPSBind != "" {
+		if err := checkHostPort(c.Monolith.HTTPSBind, false); err != nil {
+			bad("monolith.https_bind", "%v", err)
+		}
+		if c.Monolith.TLSCert == "" || c.Monolith.TLSKey == "" {
+			bad("monolith.https_bind", "needs monolith.tls_cert and monolith.tls_key")
+		}
+	}
 	if c.Monolith.MetricsBind != "" {
 		if err := checkHostPort(c.Monolith.MetricsBind, false); err != nil {
 			bad("monolith.metrics_bind", "%v", err)

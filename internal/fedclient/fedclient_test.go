@@ -34,3 +34,27 @@ func TestPrivateDestinations(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSValidation: a self-signed certificate is refused unless
+// federation_api.disable_tls_validation is set.
+func TestTLSValidation(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"server":{"name":"T"}}`))
+	}))
+	defer srv.Close()
+	key, _ := signing.GenerateKey("k", nil)
+	for _, disable := range []bool{false, true} {
+		cfg := config.Defaults(t.TempDir())
+		cfg.FederationAPI.AllowPrivateDestinations = true
+		cfg.FederationAPI.DisableTLSValidation = disable
+		c := New(cfg, key, Options{})
+		v, err := c.Version(context.Background(), srv.Listener.Addr().String())
+		switch {
+		case !disable && err == nil:
+			t.Errorf("default: a self-signed certificate was accepted")
+		case disable && (err != nil || v.Server.Name != "T"):
+			t.Errorf("disabled validation: %+v, %v", v, err)
+		}
+	}
+}

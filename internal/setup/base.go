@@ -26,7 +26,10 @@ package setup
 import (
 	"context"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -81,9 +84,13 @@ type Base struct {
 	cancel   context.CancelFunc
 	draining chan struct{}
 
-	mu          sync.Mutex
-	servers     []*http.Server
-	serveErrs   chan error
+	mu        sync.Mutex
+	servers   []*http.Server
+	serveErrs chan error
+	// sigs receives SIGINT and SIGTERM from NewBase on, so a signal that arrives while
+	// the process starts (its listeners may already answer /health) is not lost and does
+	// not kill it before RunUntilSignal waits: it starts the graceful shutdown instead.
+	sigs        chan os.Signal
 	hooks       []hook
 	checks      []healthCheck
 	dbs         map[string]*sqlutil.DB
@@ -121,8 +128,10 @@ func NewBase(cfg *config.Config, component string) (*Base, error) {
 		cancel:       cancel,
 		draining:     make(chan struct{}),
 		serveErrs:    make(chan error, 8),
+		sigs:         make(chan os.Signal, 2),
 		dbs:          map[string]*sqlutil.DB{},
 	}
+	signal.Notify(b.sigs, syscall.SIGINT, syscall.SIGTERM)
 	b.metrics, err = newHTTPMetrics(b.Registry, component)
 	if err != nil {
 		return nil, err

@@ -2,13 +2,13 @@ package setup
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 )
 
@@ -41,6 +41,29 @@ func (b *Base) Serve(addr string, h http.Handler) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup: listen on %s: %w", addr, err)
 	}
+	return b.serveListener(ln, h)
+}
+
+// ServeTLS is Serve over TLS with the PEM certificate and key in certFile and keyFile,
+// which are read before it returns (a missing or bad file is an error here).
+func (b *Base) ServeTLS(addr, certFile, keyFile string, h http.Handler) (net.Addr, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("setup: TLS certificate for %s: %w", addr, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("setup: listen on %s: %w", addr, err)
+	}
+	return b.serveListener(tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	}), h)
+}
+
+// serveListener serves h on ln in the background until Shutdown.
+func (b *Base) serveListener(ln net.Listener, h http.Handler) (net.Addr, error) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -141,10 +164,8 @@ func runHook(ctx context.Context, fn func(context.Context) error) (err error) {
 // server's failure). A second signal during shutdown exits the process at once with
 // status 1.
 func (b *Base) RunUntilSignal() error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	return b.runUntil(sigs, func() { os.Exit(1) })
+	defer signal.Stop(b.sigs)
+	return b.runUntil(b.sigs, func() { os.Exit(1) })
 }
 
 func (b *Base) runUntil(sigs <-chan os.Signal, forceExit func()) error {

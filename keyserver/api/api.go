@@ -1,9 +1,10 @@
 // Package api is the keyserver's internal API: the end-to-end encryption keys of local
-// devices (device keys, one-time keys, fallback keys). Callers: the clientapi for
-// /keys/upload, /keys/query and /keys/claim (arrow 14, clientapi → keyserver), the
-// syncapi for the one-time key counts and unused fallback key types of /sync (arrow 16,
-// syncapi → keyserver), and the clientapi when devices are deleted. Numbers as
-// docs/wiring.md, "Arrows from 14 on".
+// devices (device keys, one-time keys, fallback keys), users' cross-signing keys and
+// signatures, and key backup. Callers: the clientapi for /keys/upload, /keys/query,
+// /keys/claim, /keys/device_signing/upload, /keys/signatures/upload and /room_keys/…
+// (arrow 14, clientapi → keyserver), the syncapi for the one-time key counts and unused
+// fallback key types of /sync (arrow 16, syncapi → keyserver), and the clientapi when
+// devices are deleted. Numbers as docs/wiring.md, "Arrows from 14 on".
 package api
 
 import (
@@ -29,6 +30,36 @@ type KeyServerAPI interface {
 	QueryKeyCounts(ctx context.Context, req *QueryKeyCountsRequest) (*QueryKeyCountsResponse, error)
 	// DeleteDeviceKeys forgets every key of the given devices (device deletion, logout).
 	DeleteDeviceKeys(ctx context.Context, req *DeleteDeviceKeysRequest) error
+
+	// Cross-signing (crosssigning.go).
+
+	// CrossSigningKeys returns a user's own cross-signing keys (the clientapi decides with
+	// them whether /keys/device_signing/upload needs user-interactive auth).
+	CrossSigningKeys(ctx context.Context, req *CrossSigningKeysRequest) (*CrossSigningKeysResponse, error)
+	// UploadCrossSigningKeys stores a user's master, self-signing and user-signing keys
+	// (POST /keys/device_signing/upload): every key is checked before anything is stored.
+	UploadCrossSigningKeys(ctx context.Context, req *UploadCrossSigningKeysRequest) error
+	// UploadSignatures stores the verified signatures of keys (POST
+	// /keys/signatures/upload); each refused object is a failure of the answer.
+	UploadSignatures(ctx context.Context, req *UploadSignaturesRequest) (*UploadSignaturesResponse, error)
+
+	// Key backup (keybackup.go). A version that does not exist is 404 M_NOT_FOUND.
+
+	// CreateKeyBackup makes a new backup version, the current one from now on.
+	CreateKeyBackup(ctx context.Context, req *CreateKeyBackupRequest) (*CreateKeyBackupResponse, error)
+	// KeyBackupVersion describes a backup version, the current one when Version is "".
+	KeyBackupVersion(ctx context.Context, req *KeyBackupVersionRequest) (*KeyBackupVersionResponse, error)
+	// UpdateKeyBackup replaces a version's auth_data (its algorithm cannot change).
+	UpdateKeyBackup(ctx context.Context, req *CreateKeyBackupRequest) error
+	// DeleteKeyBackup deletes a version and its keys.
+	DeleteKeyBackup(ctx context.Context, req *KeyBackupVersionRequest) error
+	// PutBackupKeys stores keys in the current version (403 M_WRONG_ROOM_KEYS_VERSION for
+	// another existing one).
+	PutBackupKeys(ctx context.Context, req *PutBackupKeysRequest) (*BackupKeysUpdateResponse, error)
+	// BackupKeys returns keys of a version.
+	BackupKeys(ctx context.Context, req *BackupKeysRequest) (*BackupKeysResponse, error)
+	// DeleteBackupKeys deletes keys of a version.
+	DeleteBackupKeys(ctx context.Context, req *BackupKeysRequest) (*BackupKeysUpdateResponse, error)
 }
 
 // UploadKeysRequest is one device's upload. DeviceKeys is the device_keys object or empty;
@@ -55,11 +86,16 @@ type QueryKeysRequest struct {
 }
 
 // QueryKeysResponse is the body of the /keys/query answer: user ID → device ID → the
-// device keys as uploaded. Failures maps a server name to why its users could not be
-// asked (other servers' users need federation).
+// device keys as uploaded, with the cross-signing signatures uploaded for them; user ID →
+// the user's master and self-signing keys, and the user-signing key of the requester
+// only. Failures maps a server name to why its users could not be asked (other servers'
+// users need federation).
 type QueryKeysResponse struct {
-	Failures   map[string]json.RawMessage            `json:"failures"`
-	DeviceKeys map[string]map[string]json.RawMessage `json:"device_keys"`
+	Failures        map[string]json.RawMessage            `json:"failures"`
+	DeviceKeys      map[string]map[string]json.RawMessage `json:"device_keys"`
+	MasterKeys      map[string]json.RawMessage            `json:"master_keys"`
+	SelfSigningKeys map[string]json.RawMessage            `json:"self_signing_keys"`
+	UserSigningKeys map[string]json.RawMessage            `json:"user_signing_keys"`
 }
 
 // ClaimKeysRequest is user ID → device ID → algorithm.

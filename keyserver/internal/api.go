@@ -134,9 +134,11 @@ func (k *KeyServer) localUser(field, userID string, failures map[string]json.Raw
 }
 
 // QueryKeys implements api.KeyServerAPI: every asked local user is in the answer (with no
-// devices when none has keys); other servers' users are failures of their server.
+// devices when none has keys), with their cross-signing keys (crosssigning.go); other
+// servers' users are failures of their server.
 func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*api.QueryKeysResponse, error) {
-	resp := &api.QueryKeysResponse{Failures: map[string]json.RawMessage{}, DeviceKeys: map[string]map[string]json.RawMessage{}}
+	resp := &api.QueryKeysResponse{Failures: map[string]json.RawMessage{}, DeviceKeys: map[string]map[string]json.RawMessage{},
+		MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{}}
 	local := map[string][]string{}
 	for _, userID := range sortedKeys(req.DeviceKeys) {
 		if ok, err := k.localUser("device_keys", userID, resp.Failures); !ok {
@@ -157,6 +159,13 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 			devs[id] = js
 		}
 		resp.DeviceKeys[userID] = devs
+	}
+	users := make([]string, 0, len(local))
+	for userID := range local {
+		users = append(users, userID)
+	}
+	if err := k.addCrossSigning(ctx, req.Requester, users, resp); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -23,11 +23,23 @@ const (
 	pathClaimKeys        = pathPrefix + "/claimKeys"
 	pathQueryKeyCounts   = pathPrefix + "/queryKeyCounts"
 	pathDeleteDeviceKeys = pathPrefix + "/deleteDeviceKeys"
+
+	pathCrossSigningKeys       = pathPrefix + "/crossSigningKeys"
+	pathUploadCrossSigningKeys = pathPrefix + "/uploadCrossSigningKeys"
+	pathUploadSignatures       = pathPrefix + "/uploadSignatures"
+
+	pathCreateKeyBackup  = pathPrefix + "/createKeyBackup"
+	pathKeyBackupVersion = pathPrefix + "/keyBackupVersion"
+	pathUpdateKeyBackup  = pathPrefix + "/updateKeyBackup"
+	pathDeleteKeyBackup  = pathPrefix + "/deleteKeyBackup"
+	pathPutBackupKeys    = pathPrefix + "/putBackupKeys"
+	pathBackupKeys       = pathPrefix + "/backupKeys"
+	pathDeleteBackupKeys = pathPrefix + "/deleteBackupKeys"
 )
 
 // Client is api.KeyServerAPI over internal HTTP. Queries and uploads (which store the same
 // keys again when repeated) are retried after a transport failure; claims, which take a
-// key each time, never are.
+// key each time, and backup creations, which make a new version each time, never are.
 type Client struct {
 	c *inthttp.Client
 }
@@ -92,4 +104,14 @@ func AddRoutes(r *mux.Router, a api.KeyServerAPI) {
 	inthttp.Handle(sr, p(pathClaimKeys), a.ClaimKeys)
 	inthttp.Handle(sr, p(pathQueryKeyCounts), a.QueryKeyCounts)
 	inthttp.HandleErr(sr, p(pathDeleteDeviceKeys), a.DeleteDeviceKeys)
+	inthttp.Handle(sr, p(pathCrossSigningKeys), a.CrossSigningKeys)
+	inthttp.HandleErr(sr, p(pathUploadCrossSigningKeys), a.UploadCrossSigningKeys)
+	inthttp.Handle(sr, p(pathUploadSignatures), a.UploadSignatures)
+	inthttp.Handle(sr, p(pathCreateKeyBackup), a.CreateKeyBackup)
+	inthttp.Handle(sr, p(pathKeyBackupVersion), a.KeyBackupVersion)
+	inthttp.HandleErr(sr, p(pathUpdateKeyBackup), a.UpdateKeyBackup)
+	inthttp.HandleErr(sr, p(pathDeleteKeyBackup), a.DeleteKeyBackup)
+	inthttp.Handle(sr, p(pathPutBackupKeys), a.PutBackupKeys)
+	inthttp.Handle(sr, p(pathBackupKeys), a.BackupKeys)
+	inthttp.Handle(sr, p(pathDeleteBackupKeys), a.DeleteBackupKeys)
 }

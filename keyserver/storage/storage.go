@@ -1,6 +1,8 @@
 // Package storage holds the keyserver's tables on SQLite or Postgres: local devices'
 // device keys, their unclaimed one-time keys and their fallback keys (one per algorithm,
-// with whether a claim has used it). Keys are stored in canonical JSON.
+// with whether a claim has used it), users' cross-signing keys and the signatures uploaded
+// for keys (crosssigning.go), and key backup versions with their room keys (keybackup.go).
+// Keys are stored in canonical JSON.
 package storage
 
 import (
@@ -44,6 +46,43 @@ CREATE TABLE keyserver_fallback_keys (
 	key_json  TEXT NOT NULL,
 	used      BOOLEAN NOT NULL,
 	PRIMARY KEY (user_id, device_id, algorithm)
+)`},
+	// Cross-signing keys and signatures (crosssigning.go), key backup (keybackup.go).
+	{Version: 2, SQL: `
+CREATE TABLE keyserver_cross_signing_keys (
+	user_id  TEXT NOT NULL,
+	key_type TEXT NOT NULL,
+	key_id   TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	PRIMARY KEY (user_id, key_type)
+);
+CREATE TABLE keyserver_cross_signing_sigs (
+	target_user_id TEXT NOT NULL,
+	target_key_id  TEXT NOT NULL,
+	signer_user_id TEXT NOT NULL,
+	signer_key_id  TEXT NOT NULL,
+	signature      TEXT NOT NULL,
+	PRIMARY KEY (target_user_id, target_key_id, signer_user_id, signer_key_id)
+);
+CREATE TABLE keyserver_backup_versions (
+	user_id   TEXT NOT NULL,
+	version   BIGINT NOT NULL,
+	algorithm TEXT NOT NULL,
+	auth_data TEXT NOT NULL,
+	etag      BIGINT NOT NULL,
+	deleted   BOOLEAN NOT NULL,
+	PRIMARY KEY (user_id, version)
+);
+CREATE TABLE keyserver_backup_keys (
+	user_id             TEXT NOT NULL,
+	version             BIGINT NOT NULL,
+	room_id             TEXT NOT NULL,
+	session_id          TEXT NOT NULL,
+	first_message_index BIGINT NOT NULL,
+	forwarded_count     BIGINT NOT NULL,
+	is_verified         BOOLEAN NOT NULL,
+	session_data        TEXT NOT NULL,
+	PRIMARY KEY (user_id, version, room_id, session_id)
 )`},
 }
 
@@ -266,6 +305,9 @@ func (d *Database) Claim(ctx context.Context, userID, deviceID, algorithm string
 func (d *Database) DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error {
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
 		for _, id := range deviceIDs {
+			if err := forgetDeviceSignatures(ctx, tx, userID, id); err != nil {
+				return err
+			}
 			for _, table := range []string{"keyserver_device_keys", "keyserver_one_time_keys", "keyserver_fallback_keys"} {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1 AND device_id = $2`, userID, id); err != nil {
 					return err
@@ -276,9 +318,19 @@ func (d *Database) DeleteDevices(ctx context.Context, userID string, deviceIDs [
 	})
 }
 
-// DeleteUser forgets every key of every device of userID.
+// DeleteUser forgets every key of every device of userID (with the devices' signatures;
+// the user's cross-signing keys stay: logout/all keeps them).
 func (d *Database) DeleteUser(ctx context.Context, userID string) error {
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
+		devices, err := deviceIDsOf(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		for _, id := range devices {
+			if err := forgetDeviceSignatures(ctx, tx, userID, id); err != nil {
+				return err
+			}
+		}
 		for _, table := range []string{"keyserver_device_keys", "keyserver_one_time_keys", "keyserver_fallback_keys"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
 				return err
@@ -313,4 +365,22 @@ func (d *Database) KeyCounts(ctx context.Context, userID, deviceID string) (map[
 		}
 	}
 	return counts, unused, rows.Err()
+}
+
+// deviceIDsOf lists the devices of userID that have device keys.
+func deviceIDsOf(ctx context.Context, q querier, userID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT device_id FROM keyserver_device_keys WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

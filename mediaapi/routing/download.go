@@ -26,45 +26,13 @@ func (h *Handlers) downloadLegacy(w http.ResponseWriter, r *http.Request) {
 
 // download serves a local media's file with http.ServeContent (ranges, conditional
 // requests with the content's SHA-256 as ETag and its upload time as Last-Modified) and
-// Content-Disposition; the routes set the other safe-serving headers (safe). Media of other servers is not fetched yet (that needs
-// federation): 404 M_NOT_FOUND, as for media nobody has.
+// Content-Disposition; the routes set the other safe-serving headers (safe).
 func (h *Handlers) download(w http.ResponseWriter, r *http.Request, legacy bool) {
+	m, ok := h.localMedia(w, r, legacy)
+	if !ok {
+		return
+	}
 	vars := mux.Vars(r)
-	origin, id := vars["serverName"], vars["mediaId"]
-	q := r.URL.Query()
-	wait := defaultDownloadWait
-	if v := q.Get("timeout_ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			writeError(w, r, httputil.InvalidParam("timeout_ms must be a non-negative integer"))
-			return
-		}
-		wait = min(time.Duration(min(ms, maxDownloadWait.Milliseconds()))*time.Millisecond, maxDownloadWait)
-	}
-	if legacy {
-		if v := q.Get("allow_remote"); v != "" && v != "true" && v != "false" {
-			writeError(w, r, httputil.InvalidParam("allow_remote must be true or false"))
-			return
-		}
-	}
-	if origin != h.cfg.ServerName {
-		writeError(w, r, httputil.NotFound("Media of other servers is not available here yet"))
-		return
-	}
-	if !validMediaID(id) {
-		writeError(w, r, httputil.NotFound("Unknown media"))
-		return
-	}
-	m, err := h.waitForContent(r.Context(), origin, id, wait)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if legacy && !h.cfg.LegacyFrozenAfter.IsZero() && m.UploadedTS > h.cfg.LegacyFrozenAfter.UnixMilli() {
-		writeError(w, r, httputil.NotFound("Media uploaded after the freeze of the unauthenticated media endpoints: "+
-			"use /_matrix/client/v1/media/download"))
-		return
-	}
 	f, err := h.files.Open(m.SHA256)
 	if err != nil {
 		writeError(w, r, err) // the metadata names a file that is gone: 500
@@ -89,6 +57,52 @@ func (h *Handlers) download(w http.ResponseWriter, r *http.Request, legacy bool)
 		hd.Set("Cache-Control", "private, max-age=86400, immutable")
 	}
 	http.ServeContent(w, r, "", time.UnixMilli(m.UploadedTS), f)
+}
+
+// localMedia reads the {serverName}/{mediaId} of a download or thumbnail request and returns
+// the media's metadata, waiting (timeout_ms) for a pending asynchronous upload; on the
+// legacy paths (legacy) it checks allow_remote and keeps media uploaded after
+// media_api.legacy_frozen_after off them. Otherwise it writes the error and returns false.
+// Media of other servers is not fetched yet (that needs federation): 404 M_NOT_FOUND, as
+// for media nobody has.
+func (h *Handlers) localMedia(w http.ResponseWriter, r *http.Request, legacy bool) (*storage.Media, bool) {
+	vars := mux.Vars(r)
+	origin, id := vars["serverName"], vars["mediaId"]
+	q := r.URL.Query()
+	wait := defaultDownloadWait
+	if v := q.Get("timeout_ms"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			writeError(w, r, httputil.InvalidParam("timeout_ms must be a non-negative integer"))
+			return nil, false
+		}
+		wait = min(time.Duration(min(ms, maxDownloadWait.Milliseconds()))*time.Millisecond, maxDownloadWait)
+	}
+	if legacy {
+		if v := q.Get("allow_remote"); v != "" && v != "true" && v != "false" {
+			writeError(w, r, httputil.InvalidParam("allow_remote must be true or false"))
+			return nil, false
+		}
+	}
+	if origin != h.cfg.ServerName {
+		writeError(w, r, httputil.NotFound("Media of other servers is not available here yet"))
+		return nil, false
+	}
+	if !validMediaID(id) {
+		writeError(w, r, httputil.NotFound("Unknown media"))
+		return nil, false
+	}
+	m, err := h.waitForContent(r.Context(), origin, id, wait)
+	if err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	if legacy && !h.cfg.LegacyFrozenAfter.IsZero() && m.UploadedTS > h.cfg.LegacyFrozenAfter.UnixMilli() {
+		writeError(w, r, httputil.NotFound("Media uploaded after the freeze of the unauthenticated media endpoints: "+
+			"use /_matrix/client/v1/media"))
+		return nil, false
+	}
+	return m, true
 }
 
 // waitForContent returns the metadata of a local media with content, waiting up to wait

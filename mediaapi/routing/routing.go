@@ -1,13 +1,15 @@
 // Package routing holds the mediaapi's HTTP handlers: uploads (upload.go: POST upload,
-// POST create, PUT upload to a created ID), downloads (download.go) with the safe-serving
-// headers (headers.go), and the media config. Thumbnails, URL previews and federation
-// media are not registered: they answer 404 M_UNRECOGNIZED (the base router).
+// POST create, PUT upload to a created ID), downloads (download.go) and thumbnails
+// (thumbnail.go) with the safe-serving headers (headers.go), URL previews (preview.go,
+// registered only when media_api.url_preview.enabled), and the media config. Federation
+// media is not registered: it answers 404 M_UNRECOGNIZED (the base router).
 package routing
 
 import (
 	"context"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -15,7 +17,9 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/internal/ratelimit"
+	"github.com/axon-matrix/axon/mediaapi/preview"
 	"github.com/axon-matrix/axon/mediaapi/storage"
+	"github.com/axon-matrix/axon/mediaapi/thumbnail"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
@@ -35,6 +39,21 @@ type Config struct {
 	RateLimits config.RateLimits
 	// TrustedProxies are global.trusted_proxies (whose X-Forwarded-For names the client).
 	TrustedProxies []netip.Prefix
+	// ThumbnailSizes are media_api.thumbnail_sizes (thumbnail.DefaultSizes when empty).
+	ThumbnailSizes []thumbnail.Size
+	// MaxThumbnailPixels is media_api.max_thumbnail_pixels (32 M when 0).
+	MaxThumbnailPixels int64
+	// URLPreview is media_api.url_preview.
+	URLPreview PreviewConfig
+}
+
+// PreviewConfig is media_api.url_preview.
+type PreviewConfig struct {
+	Enabled      bool
+	AllowPrivate bool // allow_private_destinations
+	MaxBytes     int64
+	Timeout      time.Duration
+	CacheFor     time.Duration
 }
 
 // Defaults of the download wait for a pending asynchronous upload (timeout_ms).
@@ -53,14 +72,35 @@ type Handlers struct {
 	limits  *ratelimit.Set
 	upload  *ratelimit.Limiter // media_upload
 	now     func() time.Time
+
+	thumbSizes     []thumbnail.Size
+	maxThumbPixels int64
+	thumbLocks     keyedLocks    // one rendering per thumbnail (thumbnail.go)
+	thumbWorkers   chan struct{} // bounds renderings at once
+	preview        *preview.Fetcher
 }
 
 // New returns the handlers over db and files, checking tokens with userAPI (arrow U).
 func New(cfg Config, db *storage.Database, files *storage.Files, userAPI userapi.UserAPI) *Handlers {
 	s := ratelimit.NewSet(cfg.RateLimits)
-	return &Handlers{cfg: cfg, db: db, files: files, userAPI: userAPI, limits: s,
-		upload: s.Get(ratelimit.MediaUpload), now: time.Now}
+	h := &Handlers{cfg: cfg, db: db, files: files, userAPI: userAPI, limits: s,
+		upload: s.Get(ratelimit.MediaUpload), now: time.Now,
+		thumbSizes: cfg.ThumbnailSizes, maxThumbPixels: cfg.MaxThumbnailPixels,
+		thumbWorkers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	if len(h.thumbSizes) == 0 {
+		h.thumbSizes = thumbnail.DefaultSizes
+	}
+	if h.maxThumbPixels <= 0 {
+		h.maxThumbPixels = defaultMaxThumbnailPixels
+	}
+	if p := cfg.URLPreview; p.Enabled {
+		h.preview = preview.NewFetcher(p.AllowPrivate, p.MaxBytes, p.Timeout)
+	}
+	return h
 }
+
+// defaultMaxThumbnailPixels is the default of media_api.max_thumbnail_pixels.
+const defaultMaxThumbnailPixels = 32_000_000
 
 // Setup registers the routes, by their full paths, on client (for /_matrix/client) and
 // media (for /_matrix/media): routers such as setup.FullPathRouter gives.
@@ -70,6 +110,12 @@ func (h *Handlers) Setup(client, media *mux.Router) {
 	client.Handle("/_matrix/client/v1/media/config", h.authed(false, h.config)).Methods(get)
 	client.Handle("/_matrix/client/v1/media/download/{serverName}/{mediaId}", safe(h.authed(false, h.downloadAuthed))).Methods(get, head)
 	client.Handle("/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}", safe(h.authed(false, h.downloadAuthed))).Methods(get, head)
+	client.Handle("/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}", safe(h.authed(false, h.thumbnailAuthed))).Methods(get, head)
+	// URL previews only when media_api.url_preview.enabled: otherwise 404 M_UNRECOGNIZED
+	// from the base router, as Synapse answers.
+	if h.preview != nil {
+		client.Handle("/_matrix/client/v1/media/preview_url", h.authed(false, h.previewURL)).Methods(get)
+	}
 
 	media.Handle("/_matrix/media/v1/create", h.authed(true, h.perUser(h.create))).Methods(post)
 	media.Handle("/_matrix/media/v3/upload/{serverName}/{mediaId}", h.authed(true, h.uploadTo)).Methods(put)
@@ -81,6 +127,10 @@ func (h *Handlers) Setup(client, media *mux.Router) {
 		// Legacy unauthenticated downloads (deprecated since v1.11; legacy_frozen_after).
 		media.Handle(p+"/download/{serverName}/{mediaId}", safe(http.HandlerFunc(h.downloadLegacy))).Methods(get, head)
 		media.Handle(p+"/download/{serverName}/{mediaId}/{fileName}", safe(http.HandlerFunc(h.downloadLegacy))).Methods(get, head)
+		media.Handle(p+"/thumbnail/{serverName}/{mediaId}", safe(http.HandlerFunc(h.thumbnailLegacy))).Methods(get, head)
+		if h.preview != nil {
+			media.Handle(p+"/preview_url", h.authed(false, h.previewURL)).Methods(get)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package storage holds the mediaapi's state: the metadata of every media ID in the
-// component's database (SQLite or Postgres, this file) and the files themselves on disk,
-// stored once per content under their SHA-256 (files.go).
+// component's database (SQLite or Postgres, this file), of its thumbnails (thumbnails.go)
+// and the cached URL previews (previews.go), and the files themselves on disk, stored once
+// per content under their SHA-256 (files.go).
 package storage
 
 import (
@@ -33,6 +34,29 @@ CREATE TABLE mediaapi_media (
 );
 CREATE INDEX mediaapi_media_pending ON mediaapi_media (uploader, uploaded_ts, expires_ts);
 CREATE INDEX mediaapi_media_sha256 ON mediaapi_media (sha256)`},
+	// Thumbnails (thumbnails.go) and URL previews (previews.go).
+	{Version: 2, SQL: `
+CREATE TABLE mediaapi_thumbnails (
+	origin       TEXT NOT NULL,
+	media_id     TEXT NOT NULL,
+	width        INTEGER NOT NULL,
+	height       INTEGER NOT NULL,
+	method       TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	file_size    BIGINT NOT NULL,
+	sha256       TEXT NOT NULL,
+	actual_width  INTEGER NOT NULL,
+	actual_height INTEGER NOT NULL,
+	created_ts   BIGINT NOT NULL,
+	PRIMARY KEY (origin, media_id, width, height, method)
+);
+CREATE INDEX mediaapi_thumbnails_sha256 ON mediaapi_thumbnails (sha256);
+CREATE TABLE mediaapi_url_previews (
+	url        TEXT NOT NULL PRIMARY KEY,
+	og         TEXT NOT NULL,
+	fetched_ts BIGINT NOT NULL,
+	expires_ts BIGINT NOT NULL
+)`},
 }
 
 // Media is the metadata of one media ID. A media ID created for an asynchronous upload

@@ -57,6 +57,31 @@ type RoomserverAPI interface {
 	SetRoomVisibility(ctx context.Context, roomID, userID, visibility string) error // "public" | "private"
 	GetRoomVisibility(ctx context.Context, roomID string) (string, error)
 	QueryPublicRooms(ctx context.Context, req *PublicRoomsRequest) (*PublicRoomsResponse, error)
+
+	// Arrow 3 (federationapi → roomserver), types in federation.go.
+
+	// InputFederationEvents stores events another server sent (PUT /send/{txnId}): each
+	// authorised against its auth_events and against the state before it, rejected or
+	// soft-failed as the spec says; accepted ones extend the room and go to topic 2.
+	// M_NOT_FOUND if the room is unknown.
+	InputFederationEvents(ctx context.Context, req *InputFederationEventsRequest) (*InputFederationEventsResponse, error)
+	// QueryMakeJoin returns a join template for a remote user (GET /make_join):
+	// M_NOT_FOUND for an unknown room, M_INCOMPATIBLE_ROOM_VERSION when the room's version
+	// is not among req.Versions, M_FORBIDDEN when the auth rules would refuse the join.
+	QueryMakeJoin(ctx context.Context, req *MakeJoinRequest) (*MakeJoinResponse, error)
+	// PerformSendJoin stores a remote user's join (PUT /send_join) after the auth rules
+	// and returns the state and auth chain before it; M_FORBIDDEN if it is refused.
+	PerformSendJoin(ctx context.Context, req *SendJoinRequest) (*SendJoinResponse, error)
+	// QueryStateAndAuthChain returns the state before an event of the room and its auth
+	// chain (GET /state, /state_ids); M_NOT_FOUND if the event is not in the room.
+	QueryStateAndAuthChain(ctx context.Context, req *StateAndAuthChainRequest) (*StateAndAuthChain, error)
+	// QueryMissingEvents serves POST /get_missing_events: the ancestors of the latest
+	// events back to the earliest ones (types in federation.go); M_NOT_FOUND for an
+	// unknown room.
+	QueryMissingEvents(ctx context.Context, req *MissingEventsRequest) (*MissingEventsResponse, error)
+	// QueryServerAllowedInRoom says whether serverName may read the room over federation:
+	// one of its users is joined, or the room's history is world_readable.
+	QueryServerAllowedInRoom(ctx context.Context, roomID, serverName string) (bool, error)
 }
 
 // StateTuple names one piece of state.
@@ -132,6 +157,9 @@ type MembershipRequest struct {
 	Reason   string          `json:"reason,omitempty"`
 	DeviceID string          `json:"device_id,omitempty"`
 	Content  json.RawMessage `json:"content,omitempty"` // extra content keys (e.g. displayname overrides)
+	// ServerNames are the servers to ask when joining a room this server does not hold
+	// (the client's server_name / via parameters, then the room ID's server).
+	ServerNames []string `json:"server_names,omitempty"`
 }
 
 // PublicRoomsRequest is the local public room directory query.

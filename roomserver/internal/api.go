@@ -1,14 +1,18 @@
 // Package internal implements api.RoomserverAPI: the room DAG, event auth, room state and
 // its storage, and the roomserver's outputs. It serves arrow 4 (clientapi → roomserver:
-// computing prev/auth events and sending new events, serving /state) and, later, arrows 2
-// and 3; it produces topic 2 (→ syncapi) and topic 4 (→ clientapi) through the outbox.
-// Topic 6 (→ federationsender) is not produced yet: federation is not built.
+// computing prev/auth events and sending new events, serving /state), arrow 2 (syncapi) and
+// arrow 3 (federationapi: federation_input.go, federation_join.go); it produces topic 2
+// (→ syncapi) and topic 4 (→ clientapi) through the outbox, and calls arrow 17
+// (→ federationsender) for remote joins (remotejoin.go).
+// Topic 6 (→ federationsender) carries local events to the room's other servers
+// (writer.go, stageFederation).
 package internal
 
 import (
 	"crypto/ed25519"
 	"time"
 
+	fsapi "github.com/axon-matrix/axon/federationsender/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/writepos"
 	"github.com/axon-matrix/axon/roomserver/api"
@@ -25,6 +29,9 @@ type Topics struct {
 	RoomEvent string
 	// Membership is topic 4 (roomserver → clientapi).
 	Membership string
+	// Federation is topic 6 (roomserver → federationsender); "" stages nothing (a server
+	// without federation).
+	Federation string
 }
 
 // RoomserverInternalAPI is the direct implementation of api.RoomserverAPI.
@@ -40,14 +47,21 @@ type RoomserverInternalAPI struct {
 	sendq      sendQueues
 	writes     *writepos.Tracker
 	now        func() time.Time
+	// fedSender is arrow 17 (roomserver → federationsender), for joins of rooms this
+	// server does not hold; nil without federation (WithFederationSender).
+	fedSender fsapi.FederationSenderAPI
 }
 
 var _ api.RoomserverAPI = (*RoomserverInternalAPI)(nil)
 
 // New returns the roomserver implementation over an opened storage.Database, signing
 // local events with key (keyID "ed25519:…") as serverName.
-func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey, outbox eventlog.Outbox, topics Topics) *RoomserverInternalAPI {
-	return newAPI(db, serverName, newMatrixEventLib(serverName, keyID, key), outbox, topics)
+func New(db *storage.Database, serverName, keyID string, key ed25519.PrivateKey, outbox eventlog.Outbox, topics Topics, opts ...Option) *RoomserverInternalAPI {
+	a := newAPI(db, serverName, newMatrixEventLib(serverName, keyID, key), outbox, topics)
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // newAPI wires the implementation; NewInternalAPI (roomserver.go) builds its arguments.

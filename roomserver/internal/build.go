@@ -24,6 +24,8 @@ type built struct {
 	forked bool
 	// historyVisibility is the history visibility in the state before e.
 	historyVisibility string
+	// template is the unsigned make_join template (buildAs with a remote server).
+	template []byte
 }
 
 // build turns a template into a signed event that passes the auth rules against the state
@@ -31,6 +33,12 @@ type built struct {
 // forward extremities (every local event), else the resolved state after t.Prev. Errors
 // meant for the client are *httputil.MatrixError.
 func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) (*built, error) {
+	return w.buildAs(ctx, t, sender, "")
+}
+
+// buildAs is build; with remote set (a make_join for another server's user) the event is
+// built as that server's (eventLib.Template) and b.template holds the unsigned template.
+func (w *roomWriter) buildAs(ctx context.Context, t eventTemplate, sender, remote string) (*built, error) {
 	if c := bytes.TrimSpace(t.Content); len(c) == 0 || c[0] != '{' || !json.Valid(c) {
 		return nil, httputil.BadJSON("Event content must be a JSON object")
 	}
@@ -107,7 +115,11 @@ func (w *roomWriter) build(ctx context.Context, t eventTemplate, sender string) 
 			return nil, err
 		}
 	}
-	if b.e, err = w.a.events.Build(w.version, p); err != nil {
+	if remote != "" {
+		if b.e, b.template, err = w.a.events.Template(w.version, p, remote); err != nil {
+			return nil, err
+		}
+	} else if b.e, err = w.a.events.Build(w.version, p); err != nil {
 		return nil, err
 	}
 	if len(b.e.JSON()) > maxEventSize {

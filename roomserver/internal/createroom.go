@@ -87,7 +87,9 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 		if room == nil {
 			return fmt.Errorf("roomserver: room %s missing after insert", roomID)
 		}
-		w, err := a.newWriter(s, tx, newRoomHead(*room))
+		head := newRoomHead(*room)
+		head.setJoined(nil) // a new room has no members yet: topic 6 needs no query
+		w, err := a.newWriter(s, tx, head)
 		if err != nil {
 			return err
 		}

@@ -37,4 +37,18 @@ type eventLib interface {
 	ReferenceHash(e matrix.PDU) (string, error)
 	// AuthEventTuples is the auth events selection: the state tuples p needs as auth events.
 	AuthEventTuples(v *matrix.RoomVersion, p *proto) []matrix.StateKeyTuple
+
+	// Federation (arrow 3).
+
+	// ParseReceived reads an event another server sent, checking its format and computing
+	// its ID (the redacted form when its content hash does not match). Signatures are the
+	// caller's to check.
+	ParseReceived(v *matrix.RoomVersion, js []byte) (matrix.PDU, error)
+	// Template builds p as an event of server (any key) for the auth rules, and returns
+	// it with the unsigned template make_join answers (no hashes, signatures or v1–v2
+	// event_id).
+	Template(v *matrix.RoomVersion, p *proto, server string) (matrix.PDU, []byte, error)
+	// Countersign adds this server's signature to an event (a restricted join one of our
+	// users authorised).
+	Countersign(e matrix.PDU) (matrix.PDU, error)
 }

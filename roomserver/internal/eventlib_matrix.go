@@ -2,6 +2,7 @@ package internal
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -64,4 +65,53 @@ func (l *matrixEventLib) ReferenceHash(e matrix.PDU) (string, error) {
 // AuthEventTuples is matrix/event's auth events selection.
 func (l *matrixEventLib) AuthEventTuples(v *matrix.RoomVersion, p *proto) []matrix.StateKeyTuple {
 	return event.AuthEventTuples(v, p.Type, p.StateKey, p.Sender, p.Content)
+}
+
+// ParseReceived parses an event received over federation (matrix/event's untrusted parse:
+// format, size, content hash).
+func (l *matrixEventLib) ParseReceived(v *matrix.RoomVersion, js []byte) (matrix.PDU, error) {
+	e, err := event.NewEventFromUntrustedJSON(js, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Template builds a join template for a remote server: the event is built and signed
+// with a throwaway key (only its fields matter, for the auth rules), and the template is
+// its JSON without hashes, signatures and (v1–v2) event_id, which the joining server sets.
+func (l *matrixEventLib) Template(v *matrix.RoomVersion, p *proto, server string) (matrix.PDU, []byte, error) {
+	_, throwaway, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := event.Builder{Type: p.Type, StateKey: p.StateKey, Sender: p.Sender, RoomID: p.RoomID, Content: p.Content,
+		PrevEvents: p.PrevEvents, AuthEvents: p.AuthEvents, Depth: p.Depth, OriginServerTS: p.OriginServerTS,
+		ReferenceHashes: p.ReferenceHashes}
+	e, err := b.Build(v.ID, server, "ed25519:template", throwaway)
+	if err != nil {
+		var bad *event.BadEventError
+		if errors.As(err, &bad) {
+			return nil, nil, httputil.BadJSON("%s", bad.Msg)
+		}
+		return nil, nil, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(e.JSON(), &top); err != nil {
+		return nil, nil, err
+	}
+	delete(top, "hashes")
+	delete(top, "signatures")
+	delete(top, "event_id")
+	tmpl, err := json.Marshal(top)
+	return e, tmpl, err
+}
+
+// Countersign adds this server's signature.
+func (l *matrixEventLib) Countersign(e matrix.PDU) (matrix.PDU, error) {
+	me, ok := e.(*event.Event)
+	if !ok {
+		return nil, fmt.Errorf("roomserver: event %s is not a matrix/event event", e.EventID())
+	}
+	return me.Sign(l.serverName, l.keyID, l.key)
 }

@@ -78,7 +78,7 @@ func (o *testOutbox) roomEvents(t testing.TB) []api.OutputEvent {
 	return out
 }
 
-var testTopics = Topics{RoomEvent: "test.room_event", Membership: "test.membership"}
+var testTopics = Topics{RoomEvent: "test.room_event", Membership: "test.membership", Federation: "test.federation"}
 
 const testServer = "test.local"
 

@@ -13,9 +13,9 @@ import (
 )
 
 // PerformMembership joins, leaves, invites, kicks, bans, unbans or knocks for a local user
-// (arrow 4). Only rooms this server knows are handled: joining or knocking on a room known
-// only to other servers needs federation (make_join/send_join), which is not built yet, so
-// such a room is M_NOT_FOUND.
+// (arrow 4). A join of a room this server does not hold goes through the federationsender
+// (arrow 17, remotejoin.go) when one is configured; otherwise, and for knocks, such a room
+// is M_NOT_FOUND.
 func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.MembershipRequest) (*api.SendEventResponse, error) {
 	if !matrix.ValidUserID(req.Sender) {
 		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
@@ -64,6 +64,16 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 	delete(content, "join_authorised_via_users_server")
 	if req.Reason != "" {
 		content["reason"] = mustJSON(req.Reason)
+	}
+	if req.Action == "join" && a.fedSender != nil {
+		// A room this server does not hold is joined through another server (arrow 17).
+		room, err := a.db.Reader().GetRoom(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		if room == nil {
+			return a.joinRemote(ctx, roomID, req, content)
+		}
 	}
 	var eventID string
 	err = a.writeRoom(ctx, "membership", roomID, func(ctx context.Context, w *roomWriter) error {

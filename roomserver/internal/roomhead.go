@@ -24,6 +24,41 @@ type roomHead struct {
 	// state holds current state entries by tuple; a zero StateRef records that the tuple is
 	// not in the current state. Tuples never looked up are absent.
 	state map[matrix.StateKeyTuple]storage.StateRef
+	// joined holds the room's joined members and servers how many of them each server
+	// has: topic 6's destinations, kept here so that a message in a room with no other
+	// server costs no query (writer.go, federationDestinations). Both nil until loaded.
+	joined  map[string]struct{}
+	servers map[string]int
+}
+
+// setJoined loads the joined members (once per head).
+func (h *roomHead) setJoined(members []string) {
+	h.joined = make(map[string]struct{}, len(members))
+	h.servers = map[string]int{}
+	for _, m := range members {
+		h.noteMembership(m, true)
+	}
+}
+
+// noteMembership follows a membership change in joined and servers, once loaded.
+func (h *roomHead) noteMembership(userID string, joined bool) {
+	if h.joined == nil {
+		return
+	}
+	_, was := h.joined[userID]
+	if was == joined {
+		return
+	}
+	server, _ := matrix.ServerNameOf(userID)
+	if joined {
+		h.joined[userID] = struct{}{}
+		h.servers[server]++
+		return
+	}
+	delete(h.joined, userID)
+	if h.servers[server]--; h.servers[server] <= 0 {
+		delete(h.servers, server)
+	}
 }
 
 func newRoomHead(room storage.Room) *roomHead {

@@ -84,6 +84,20 @@ func TestRoomHeadFollowsTheDatabase(t *testing.T) {
 					t.Fatalf("%s: head extremities %v, database %v", st.name, head.extremities, want)
 				}
 			}
+			if head.joined != nil {
+				// Topic 6's destinations follow the joined members (roomhead.go).
+				members, err := db.RoomMembers(ctx, room, "join")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]struct{}{}
+				for _, m := range members {
+					want[m] = struct{}{}
+				}
+				if !reflect.DeepEqual(head.joined, want) || head.servers[testServer] != len(members) || len(head.servers) > 1 {
+					t.Fatalf("%s: head joined %v (servers %v), database %v", st.name, head.joined, head.servers, members)
+				}
+			}
 			for tuple, ref := range head.state {
 				refs, err := db.CurrentStateRefs(ctx, room, nil)
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/auth"
 	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
 )
 
 // writeRoom runs fn with a roomWriter for an existing room, under the room's lock and in
@@ -145,22 +146,29 @@ func (w *roomWriter) sendRedaction(ctx context.Context, t eventTemplate, sender 
 	if err := w.storeBuilt(ctx, b, opts); err != nil {
 		return nil, err
 	}
+	return e, w.applyRedaction(ctx, e.EventID(), target)
+}
+
+// applyRedaction replaces the redacted event's stored JSON with its redacted form and
+// stages the topic 2 redaction record (for a local redaction, and for a received one the
+// server applies: federation_input.go).
+func (w *roomWriter) applyRedaction(ctx context.Context, redactionID string, target *storage.EventRow) error {
 	redacted, err := w.a.events.Redact(w.version, target.JSON)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := w.s.SetEventRedacted(ctx, target.EventID, redacted); err != nil {
-		return nil, err
+		return err
 	}
 	delete(w.parsed, target.NID)
 	w.a.cache.evict(target.EventID)
-	if err := w.s.InsertRedaction(ctx, e.EventID(), target.EventID, true); err != nil {
-		return nil, err
+	if err := w.s.InsertRedaction(ctx, redactionID, target.EventID, true); err != nil {
+		return err
 	}
 	// Topic 2: the redaction record takes its own stream position, after the redaction
 	// event's, so positions stay dense.
 	w.pending = append(w.pending, pendingOutput{topic: w.a.topics.RoomEvent, key: w.room.RoomID,
 		roomEvent: &api.OutputEvent{Type: api.OutputRedaction, Redaction: &api.OutputRedactionData{
-			RedactedEventID: target.EventID, RedactionEventID: e.EventID(), RedactedEvent: redacted}}})
-	return e, nil
+			RedactedEventID: target.EventID, RedactionEventID: redactionID, RedactedEvent: redacted}}})
+	return nil
 }

@@ -258,5 +258,6 @@ func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, befor
 		roomEvent: &api.OutputEvent{Type: api.OutputNewRoomEvent, NewRoomEvent: &api.OutputNewRoomEventData{
 			RoomVersion: string(w.version.ID), Event: e.JSON(), EventID: e.EventID(), AddsStateEventIDs: adds,
 			RemovesStateEventIDs: removes, TxnDeviceID: opts.DeviceID, TxnID: opts.TxnID, HistoryVisibility: hv}}})
-	return nil
+	// Topic 6 (roomserver → federationsender), for a local sender.
+	return w.stageFederation(ctx, e)
 }

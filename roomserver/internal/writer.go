@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/matrix"
@@ -256,9 +257,54 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 	// Topic 2 (roomserver → syncapi): the new event.
 	w.pending = append(w.pending, pendingOutput{topic: w.a.topics.RoomEvent, key: w.room.RoomID, eventNID: nid,
 		roomEvent: &api.OutputEvent{Type: api.OutputNewRoomEvent, NewRoomEvent: out}})
-	// Topic 6 (roomserver → federationsender) goes here once federation exists: the event
-	// for the room's other servers, and joined-host changes.
+	// Topic 6 (roomserver → federationsender): the event for the room's other servers.
+	return w.stageFederation(ctx, e)
+}
+
+// stageFederation stages topic 6 (roomserver → federationsender) for an event of a local
+// sender in a room where other servers have joined members: its destinations are those
+// servers after the event, plus the server of a remote user a membership event is about.
+// Events of remote senders are not relayed (their origin sends them to every server).
+func (w *roomWriter) stageFederation(ctx context.Context, e matrix.PDU) error {
+	if w.a.topics.Federation == "" {
+		return nil
+	}
+	if server, _ := matrix.ServerNameOf(e.Sender()); server != w.a.serverName {
+		return nil
+	}
+	dests, err := w.federationDestinations(ctx, e)
+	if err != nil || len(dests) == 0 {
+		return err
+	}
+	w.pending = append(w.pending, pendingOutput{topic: w.a.topics.Federation, key: w.room.RoomID,
+		other: api.OutputFederationEvent{RoomID: w.room.RoomID, RoomVersion: string(w.version.ID), EventID: e.EventID(),
+			Event: e.JSON(), Destinations: dests}})
 	return nil
+}
+
+// federationDestinations lists the other servers an event goes to (sorted). The joined
+// members are read once per room head and then followed in memory (roomhead.go).
+func (w *roomWriter) federationDestinations(ctx context.Context, e matrix.PDU) ([]string, error) {
+	if w.head.joined == nil {
+		members, err := w.s.RoomMembers(ctx, w.room.RoomID, auth.MembershipJoin)
+		if err != nil {
+			return nil, err
+		}
+		w.head.setJoined(members)
+	}
+	var dests []string
+	for server := range w.head.servers {
+		if server != w.a.serverName {
+			dests = append(dests, server)
+		}
+	}
+	if e.Type() == "m.room.member" && e.StateKey() != nil {
+		if server, ok := matrix.ServerNameOf(*e.StateKey()); ok && server != w.a.serverName && w.head.servers[server] == 0 {
+			dests = append(dests, server)
+		}
+	}
+	sort.Strings(dests)
+	return dests, nil
 }
 
 // applyState makes a state event part of the room's current state: a new snapshot (a delta
@@ -301,6 +347,7 @@ func (w *roomWriter) setMembership(ctx context.Context, userID string, e matrix.
 	if err := w.s.SetMembership(ctx, w.room.RoomID, userID, membership, nid); err != nil {
 		return err
 	}
+	w.head.noteMembership(userID, membership == auth.MembershipJoin)
 	if server, ok := matrix.ServerNameOf(userID); ok && server == w.a.serverName {
 		w.pending = append(w.pending, pendingOutput{topic: w.a.topics.Membership, key: userID, other: api.OutputMembership{
 			RoomID: w.room.RoomID, UserID: userID, Membership: membership, EventID: e.EventID()}})

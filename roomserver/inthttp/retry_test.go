@@ -63,6 +63,21 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 		{"SetRoomVisibility", pathSetVisibility, false, func() error { return c.SetRoomVisibility(ctx, room, user, "public") }},
 		{"GetRoomVisibility", pathGetVisibility, true, func() error { _, err := c.GetRoomVisibility(ctx, room); return err }},
 		{"QueryPublicRooms", pathQueryPublicRooms, true, func() error { _, err := c.QueryPublicRooms(ctx, &api.PublicRoomsRequest{}); return err }},
+		{"InputFederationEvents", pathInputFederation, true, func() error {
+			_, err := c.InputFederationEvents(ctx, &api.InputFederationEventsRequest{RoomID: room})
+			return err
+		}},
+		{"QueryMakeJoin", pathQueryMakeJoin, true, func() error { _, err := c.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: room}); return err }},
+		{"PerformSendJoin", pathPerformSendJoin, true, func() error { _, err := c.PerformSendJoin(ctx, &api.SendJoinRequest{RoomID: room}); return err }},
+		{"QueryStateAndAuthChain", pathQueryStateChain, true, func() error {
+			_, err := c.QueryStateAndAuthChain(ctx, &api.StateAndAuthChainRequest{RoomID: room})
+			return err
+		}},
+		{"QueryMissingEvents", pathQueryMissing, true, func() error {
+			_, err := c.QueryMissingEvents(ctx, &api.MissingEventsRequest{RoomID: room})
+			return err
+		}},
+		{"QueryServerAllowedInRoom", pathQueryServerAllow, true, func() error { _, err := c.QueryServerAllowedInRoom(ctx, room, server); return err }},
 	}
 	// Every method is in the table (SendEvent twice).
 	iface := reflect.TypeFor[api.RoomserverAPI]()

@@ -422,6 +422,32 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 	memb("$bobleave", "leave", api.MembershipRequest{Action: "leave", RoomID: second.RoomID, Sender: bob}, 0, "")
 	aliasErr("Forget after leave", a.Forget(ctx, second.RoomID, bob), 0, "")
 
+	// Arrow 3 (federationapi → roomserver): the answers that do not depend on times or keys.
+	in, err := a.InputFederationEvents(ctx, &api.InputFederationEventsRequest{Origin: "remote.example", RoomID: pub.RoomID,
+		Events: []api.FederationEvent{{EventID: "$x", JSON: json.RawMessage(`{"type":"m.room.message"}`)}}})
+	r.want("InputFederationEvents malformed event", in, err, 0, "")
+	in, err = a.InputFederationEvents(ctx, &api.InputFederationEventsRequest{Origin: "remote.example", RoomID: unknownRoom})
+	r.want("InputFederationEvents unknown room", in, err, 404, "M_NOT_FOUND")
+	mj, err := a.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: pub.RoomID, UserID: "@zed:remote.example", Versions: []string{"1"}})
+	r.want("QueryMakeJoin old version", mj, err, 400, "M_INCOMPATIBLE_ROOM_VERSION")
+	mj, err = a.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: unknownRoom, UserID: "@zed:remote.example", Versions: []string{"10"}})
+	r.want("QueryMakeJoin unknown room", mj, err, 404, "M_NOT_FOUND")
+	sj, err := a.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: "remote.example", RoomID: unknownRoom})
+	r.want("PerformSendJoin unknown room", sj, err, 404, "M_NOT_FOUND")
+	sj, err = a.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: "remote.example", RoomID: pub.RoomID,
+		Event: api.FederationEvent{JSON: json.RawMessage(`{}`)}})
+	r.want("PerformSendJoin malformed", sj, err, 400, "M_BAD_JSON")
+	sc, err := a.QueryStateAndAuthChain(ctx, &api.StateAndAuthChainRequest{RoomID: pub.RoomID, EventID: "$unknown"})
+	r.want("QueryStateAndAuthChain unknown event", sc, err, 404, "M_NOT_FOUND")
+	me, err := a.QueryMissingEvents(ctx, &api.MissingEventsRequest{RoomID: unknownRoom, LatestEvents: []string{"$x"}})
+	r.want("QueryMissingEvents unknown room", me, err, 404, "M_NOT_FOUND")
+	me, err = a.QueryMissingEvents(ctx, &api.MissingEventsRequest{RoomID: pub.RoomID, LatestEvents: []string{"$unknown"}})
+	r.want("QueryMissingEvents unknown event", me, err, 0, "")
+	for _, srv := range []string{server, "remote.example"} {
+		ok, err := a.QueryServerAllowedInRoom(ctx, pub.RoomID, srv)
+		r.want("QueryServerAllowedInRoom "+srv, ok, err, 0, "")
+	}
+
 	// Every method of the interface was called: a method added to api.RoomserverAPI later
 	// fails here until the scenario calls it.
 	iface := reflect.TypeOf((*api.RoomserverAPI)(nil)).Elem()

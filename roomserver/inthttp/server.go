@@ -83,6 +83,7 @@ func AddRoutes(r *mux.Router, a api.RoomserverAPI) {
 	inthttp.Handle(sr, p(pathQueryPublicRooms), func(ctx context.Context, req *api.PublicRoomsRequest) (*api.PublicRoomsResponse, error) {
 		return a.QueryPublicRooms(ctx, req)
 	})
+	addFederationRoutes(sr, a, p)
 }
 
 func fromTuples(ts []stateTupleJSON) []api.StateTuple {

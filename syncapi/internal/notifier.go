@@ -7,10 +7,10 @@ import (
 	"github.com/axon-matrix/axon/syncapi/types"
 )
 
-// Notifier holds the positions this instance may serve (the watermarks of topics 1 and 2)
-// and wakes long-polling /sync requests at once when something for their user becomes
-// visible: an event in a room they are in, a membership event about them, or their account
-// data. Listeners are indexed by user and by room, so an event wakes only the requests it
+// Notifier holds the positions this instance may serve (the watermarks of topics 1, 2 and
+// 3) and wakes long-polling /sync requests at once when something for their user becomes
+// visible: an event, a typing change or a receipt in a room they are in, a membership
+// event about them, their account data or a to-device message for them. Listeners are indexed by user and by room, so an event wakes only the requests it
 // concerns; nothing polls.
 type Notifier struct {
 	mu      sync.Mutex
@@ -24,12 +24,14 @@ type Notifier struct {
 	redactions uint64
 	// ignores are the users' ignore lists (topic 1, ignore.go), under their own lock.
 	ignores ignoreLists
+	// edu is what topic 3 made known (edustate.go), under its own lock.
+	edu eduState
 }
 
 // NewNotifier starts at the given positions (the persisted watermarks).
 func NewNotifier(start types.StreamToken) *Notifier {
 	return &Notifier{pos: start, byUser: map[string]map[*Listener]struct{}{}, byRoom: map[string]map[*Listener]struct{}{},
-		advance: make(chan struct{}), moves: newMoves(start.Room)}
+		advance: make(chan struct{}), moves: newMoves(start.Room), edu: newEDUState()}
 }
 
 // Listener is one waiting /sync request.

@@ -11,7 +11,15 @@ import (
 // build assembles the response for req at position pos. It also returns the rooms whose
 // events should wake the request if it has to wait (joined, invited and knocked rooms).
 func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamToken) (*SyncResponse, []string, error) {
+	// Topic 3: the device's to-device messages first, since a full batch of them moves
+	// the edu position the whole response is built at (ephemeral.go).
+	toDevice, eduUpTo, err := s.toDevice(ctx, req, pos.EDU)
+	if err != nil {
+		return nil, nil, err
+	}
+	pos.EDU = eduUpTo
 	resp := newSyncResponse(pos)
+	resp.ToDevice = eventListOf(toDevice)
 	f := req.Filter
 	req.ignored = s.notifier.IgnoredBy(req.UserID)
 	forgotten := forgottenRooms{s: s, userID: req.UserID, upTo: pos.Room}
@@ -81,6 +89,25 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			candidates = append(candidates, m.RoomID)
 		}
 	}
+	// Topic 3: the joined rooms' typing and receipts (ephemeral.go); rooms joined since the
+	// token get them as an initial sync does.
+	var joined []string
+	fresh := map[string]bool{}
+	for _, m := range memberships {
+		if m.Membership == "join" && f.Room.IncludesRoom(m.RoomID) {
+			joined = append(joined, m.RoomID)
+			fresh[m.RoomID] = !incremental || (changed[m.RoomID] && before[m.RoomID] != "join")
+		}
+	}
+	var sinceEDU int64
+	if incremental {
+		sinceEDU = min(req.Since.EDU, pos.EDU)
+	}
+	eph, err := s.ephemeral(ctx, req, joined, fresh, sinceEDU, pos.EDU)
+	if err != nil {
+		return nil, nil, err
+	}
+
 	active := map[string]bool{}
 	if incremental && !req.FullState {
 		ok := false
@@ -117,16 +144,21 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, true, !changed[m.RoomID])
 			case active[m.RoomID] || changed[m.RoomID] || len(roomAD[m.RoomID]) > 0:
 				rd, err = s.roomData(ctx, req, fo, m.RoomID, since, pos.Room, false, !changed[m.RoomID])
+			case len(eph[m.RoomID]) > 0:
+				// Only typing or receipts (topic 3): nothing to read, so a typing change
+				// woke every member's /sync without a query each.
+				rd = &roomData{timeline: Timeline{Events: []json.RawMessage{}, PrevBatch: types.PaginationToken{Pos: pos.Room}.String()},
+					state: newEventList()}
 			default:
 				continue
 			}
 			if err != nil {
 				return nil, nil, err
 			}
-			if incremental && !req.FullState && rd.empty() && len(roomAD[m.RoomID]) == 0 {
+			if incremental && !req.FullState && rd.empty() && len(roomAD[m.RoomID]) == 0 && len(eph[m.RoomID]) == 0 {
 				continue
 			}
-			jr := &JoinedRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID]), Ephemeral: newEventList()}
+			jr := &JoinedRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID]), Ephemeral: eventListOf(eph[m.RoomID])}
 			if rd.summaryChanged {
 				if jr.Summary, err = s.summary(ctx, m.RoomID, req.UserID, pos.Room); err != nil {
 					return nil, nil, err

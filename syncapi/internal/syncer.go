@@ -90,7 +90,7 @@ func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 	for {
 		moved := s.notifier.WaitFor()
 		pos := s.notifier.Position()
-		if req.Since != nil && (req.Since.Room > pos.Room || req.Since.AccountData > pos.AccountData) {
+		if req.Since != nil && req.Since.IsAfter(pos) {
 			// The token comes from an instance that is further ahead: wait until this one
 			// has caught up rather than answer from behind the client.
 			select {
@@ -112,7 +112,7 @@ func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 			return resp, nil
 		}
 		l.SetRooms(rooms)
-		if now := s.notifier.Position(); now.Room != pos.Room || now.AccountData != pos.AccountData {
+		if now := s.notifier.Position(); !now.SamePositions(pos) {
 			continue // something arrived while building: look again
 		}
 		select {
@@ -121,7 +121,7 @@ func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 		case <-deadline:
 			// Nothing for this user; answer at the newest position so the next request
 			// does not look at the same positions again.
-			if now := s.notifier.Position(); now.Room != pos.Room || now.AccountData != pos.AccountData {
+			if now := s.notifier.Position(); !now.SamePositions(pos) {
 				resp, _, err = s.build(ctx, req, now)
 			}
 			return resp, err

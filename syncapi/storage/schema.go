@@ -86,4 +86,32 @@ CREATE TABLE syncapi_forgotten (
 	stream_pos BIGINT NOT NULL,
 	PRIMARY KEY (user_id, room_id)
 );
-CREATE INDEX syncapi_account_data_type_idx ON syncapi_account_data (data_type, room_id)`}}
+CREATE INDEX syncapi_account_data_type_idx ON syncapi_account_data (data_type, room_id)`},
+	// Version 4: topic 3 (eduserver → syncapi), stream "edu" (receipts.go, todevice.go;
+	// typing is kept in memory only).
+	//   - syncapi_receipts: per room, user, receipt type and thread, the newest receipt and
+	//     the topic 3 position it came with.
+	//   - syncapi_to_device: to-device messages not yet acknowledged by their device (a
+	//     /sync whose since token is at or past a message's position deletes it).
+	{Version: 4, SQL: `
+CREATE TABLE syncapi_receipts (
+	room_id TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	receipt_type TEXT NOT NULL,
+	thread_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	ts BIGINT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (room_id, user_id, receipt_type, thread_id)
+);
+CREATE INDEX syncapi_receipts_pos_idx ON syncapi_receipts (room_id, stream_pos);
+CREATE TABLE syncapi_to_device (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	sender TEXT NOT NULL,
+	event_type TEXT NOT NULL,
+	content TEXT NOT NULL,
+	PRIMARY KEY (user_id, device_id, stream_pos)
+);
+INSERT INTO syncapi_stream_positions (stream, watermark) VALUES ('edu', 0)`}}

@@ -11,25 +11,29 @@ import (
 )
 
 // StreamToken is a sync token: one position per stream. Its text form is
-// "s<room>_<accountData>"; further "_"-separated parts (typing, receipts, to-device, device
-// lists, added later) are kept verbatim in Extra and ignored by this version, so an old
-// instance can still parse a newer instance's token.
+// "s<room>_<accountData>_<edu>"; further "_"-separated parts (device lists, added later)
+// are kept verbatim in Extra and ignored by this version, so an old instance can still
+// parse a newer instance's token. Older tokens without the edu part mean EDU position 0.
 type StreamToken struct {
 	// Room is the topic 2 position: every room event at or below it has been seen.
 	Room int64
 	// AccountData is the topic 1 position.
 	AccountData int64
+	// EDU is the topic 3 position (eduserver → syncapi: typing, receipts, to-device).
+	EDU int64
 	// Extra are parts this version does not know.
 	Extra []string
 }
 
-// String renders the token, e.g. "s42_7".
+// String renders the token, e.g. "s42_7_3".
 func (t StreamToken) String() string {
 	var b strings.Builder
 	b.WriteString("s")
 	b.WriteString(strconv.FormatInt(t.Room, 10))
 	b.WriteString("_")
 	b.WriteString(strconv.FormatInt(t.AccountData, 10))
+	b.WriteString("_")
+	b.WriteString(strconv.FormatInt(t.EDU, 10))
 	for _, e := range t.Extra {
 		b.WriteString("_")
 		b.WriteString(e)
@@ -39,11 +43,17 @@ func (t StreamToken) String() string {
 
 // IsAfter reports whether t is ahead of o in any stream.
 func (t StreamToken) IsAfter(o StreamToken) bool {
-	return t.Room > o.Room || t.AccountData > o.AccountData
+	return t.Room > o.Room || t.AccountData > o.AccountData || t.EDU > o.EDU
 }
 
-// ParseStreamToken parses a sync token. "s<room>" alone (no account data part) is accepted
-// as account data position 0.
+// SamePositions reports whether t and o name the same position in every stream this
+// version knows.
+func (t StreamToken) SamePositions(o StreamToken) bool {
+	return t.Room == o.Room && t.AccountData == o.AccountData && t.EDU == o.EDU
+}
+
+// ParseStreamToken parses a sync token. Missing parts ("s<room>", "s<room>_<accountData>")
+// are position 0.
 func ParseStreamToken(s string) (StreamToken, error) {
 	if len(s) < 2 || s[0] != 's' {
 		return StreamToken{}, fmt.Errorf("sync token %q does not start with 's'", s)
@@ -60,7 +70,12 @@ func ParseStreamToken(s string) (StreamToken, error) {
 		}
 	}
 	if len(parts) > 2 {
-		t.Extra = append([]string(nil), parts[2:]...)
+		if t.EDU, err = parsePos(parts[2]); err != nil {
+			return StreamToken{}, err
+		}
+	}
+	if len(parts) > 3 {
+		t.Extra = append([]string(nil), parts[3:]...)
 	}
 	return t, nil
 }

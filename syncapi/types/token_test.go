@@ -14,7 +14,10 @@ func TestParseStreamToken(t *testing.T) {
 		{in: "s0_0", want: StreamToken{}},
 		{in: "s42_7", want: StreamToken{Room: 42, AccountData: 7}},
 		{in: "s5", want: StreamToken{Room: 5}},
-		{in: "s5_6_t3_r9", want: StreamToken{Room: 5, AccountData: 6, Extra: []string{"t3", "r9"}}},
+		{in: "s42_7_3", want: StreamToken{Room: 42, AccountData: 7, EDU: 3}},
+		{in: "s5_6_3_d3_r9", want: StreamToken{Room: 5, AccountData: 6, EDU: 3, Extra: []string{"d3", "r9"}}},
+		{in: "s1_2_x", wantErr: true},
+		{in: "s1_2_-4", wantErr: true},
 		{in: "", wantErr: true},
 		{in: "s", wantErr: true},
 		{in: "x1_2", wantErr: true},
@@ -37,7 +40,10 @@ func TestParseStreamToken(t *testing.T) {
 }
 
 func TestStreamTokenString(t *testing.T) {
-	if s := (StreamToken{Room: 3, AccountData: 9}).String(); s != "s3_9" {
+	if s := (StreamToken{Room: 3, AccountData: 9}).String(); s != "s3_9_0" {
+		t.Fatalf("got %q", s)
+	}
+	if s := (StreamToken{Room: 3, AccountData: 9, EDU: 4}).String(); s != "s3_9_4" {
 		t.Fatalf("got %q", s)
 	}
 }

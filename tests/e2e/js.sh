@@ -13,7 +13,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A port below the kernel's ephemeral range (32768+), where no outgoing connection can take
+# it between this check and the server's bind (or while a killed server restarts on it).
+free_port() { python3 -c 'import random, socket
+for _ in range(500):
+    p = random.randint(20000, 31999); s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close(); continue
+    s.close(); print(p); break'; }
 
 (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/axon-monolith" ./cmd/axon-monolith)
@@ -45,7 +54,7 @@ scenario() { # scenario NAME ARGS... — phase 1, restart, phase 2
   local log="$work/$name.log"
   echo "== e2e ($name): matrix-js-sdk against axon-monolith on $AXON_E2E_BASE_URL"
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
-  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-media.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
+  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-crosssigning-backup.test.mjs phase1-media.test.mjs phase1-edu.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
   stop_server
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
   if ! (cd "$here/js" && node --test --test-force-exit phase2-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi

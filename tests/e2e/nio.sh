@@ -59,7 +59,16 @@ else
   (cd "$repo" && CGO_ENABLED=0 go build -o "$work/axon-monolith" ./cmd/axon-monolith)
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A port below the kernel's ephemeral range (32768+), where no outgoing connection can take
+# it between this check and the server's bind (or while a killed server restarts on it).
+free_port() { python3 -c 'import random, socket
+for _ in range(500):
+    p = random.randint(20000, 31999); s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close(); continue
+    s.close(); print(p); break'; }
 answers() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" >/dev/null 2>&1; }
 
 start_server() { # start_server NAME LOGFILE ARGS...

@@ -2,7 +2,7 @@
 # The polylith end-to-end test (issue #4 point 6; ARCHITECTURE.md §4, §5, §7, §9).
 #
 # What it proves: Axon split into its binaries — axon-user-api, axon-roomserver,
-# axon-key-server, axon-client-api, axon-media-api, two axon-sync-api instances and client-api-proxy, each its own process,
+# axon-key-server, axon-edu-server, axon-federation-sender, axon-client-api, axon-media-api, two axon-sync-api instances and client-api-proxy, each its own process,
 # sharing one config file, one Postgres database and one Kafka broker — serves real Matrix
 # clients through client-api-proxy exactly as the monolith does, and loses or duplicates
 # nothing when its parts crash:
@@ -52,7 +52,7 @@ work=$(mktemp -d /tmp/axon-e2e-polylith.XXXXXX)
 mkdir -p "$work/bin" "$work/logs" "$work/data"
 db="axon_polylith_$$"
 declare -A pid=() args=() health=() envs=()
-order=(user-api roomserver server-key-api key-server client-api federation-api media-api sync-a sync-b proxy)
+order=(user-api roomserver server-key-api federation-sender key-server edu-server client-api federation-api media-api sync-a sync-b proxy)
 status=1
 
 say() { printf '== e2e (polylith) %s: %s\n' "$(date +%T)" "$*"; }
@@ -74,7 +74,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A port below the kernel's ephemeral range (32768+), where no outgoing connection can take
+# it between this check and the server's bind (or while a killed server restarts on it).
+free_port() { python3 -c 'import random, socket
+for _ in range(500):
+    p = random.randint(20000, 31999); s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close(); continue
+    s.close(); print(p); break'; }
 
 logs_tail() { # logs_tail [N]: the end of every process log
   for n in "${order[@]}"; do echo "--- $n (last ${1:-15} lines)"; tail -n "${1:-15}" "$work/logs/$n.log" 2>/dev/null; done
@@ -85,7 +94,7 @@ fail() { echo "e2e (polylith): FAILED: $*"; logs_tail 15; exit 1; }
 # --- build every binary and the drill
 say "building"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-user-api ./cmd/axon-roomserver ./cmd/axon-client-api \
-  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api ./cmd/axon-key-server \
+  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api ./cmd/axon-key-server ./cmd/axon-edu-server ./cmd/axon-federation-sender \
   ./cmd/axon-media-api ./tests/polylith/drill ./tests/polylith/ryw ./tests/polylith/keycheck ./tests/polylith/mediacheck)
 
 # --- our own Kafka broker, and a fresh database
@@ -97,7 +106,7 @@ dsn=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 
 # --- one config for every binary
 p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_sync_a=$(free_port); p_sync_b=$(free_port)
-p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port); p_ks=$(free_port)
+p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port); p_ks=$(free_port); p_fs=$(free_port); p_edu=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
 # The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen), not on
@@ -135,9 +144,15 @@ room_server:
 server_key_api:
   internal_api_listen: "127.0.0.1:$p_sk"
   internal_api_url: "http://127.0.0.1:$p_sk"
+federation_sender:
+  internal_api_listen: "127.0.0.1:$p_fs"
+  internal_api_url: "http://127.0.0.1:$p_fs"
 key_server:
   internal_api_listen: "127.0.0.1:$p_ks"
   internal_api_url: "http://127.0.0.1:$p_ks"
+edu_server:
+  internal_api_listen: "127.0.0.1:$p_edu"
+  internal_api_url: "http://127.0.0.1:$p_edu"
 federation_api:
   public_listen: "127.0.0.1:$p_fed"
 media_api:
@@ -166,7 +181,9 @@ cfg=(-config "$work/axon.yaml")
 args[user-api]="axon-user-api ${cfg[*]}";                                   health[user-api]="http://127.0.0.1:$p_user/health"
 args[roomserver]="axon-roomserver ${cfg[*]}";                               health[roomserver]="http://127.0.0.1:$p_rs/health"
 args[server-key-api]="axon-server-key-api ${cfg[*]}";                       health[server-key-api]="http://127.0.0.1:$p_sk/health"
+args[federation-sender]="axon-federation-sender ${cfg[*]}";                 health[federation-sender]="http://127.0.0.1:$p_fs/health"
 args[key-server]="axon-key-server ${cfg[*]}";                               health[key-server]="http://127.0.0.1:$p_ks/health"
+args[edu-server]="axon-edu-server ${cfg[*]}";                               health[edu-server]="http://127.0.0.1:$p_edu/health"
 args[federation-api]="axon-federation-api ${cfg[*]}";                       health[federation-api]="http://127.0.0.1:$p_fed/health"
 args[media-api]="axon-media-api ${cfg[*]}";                                 health[media-api]="http://127.0.0.1:$p_media/health"
 args[client-api]="axon-client-api ${cfg[*]}";                               health[client-api]="http://127.0.0.1:$p_client/health"
@@ -298,6 +315,7 @@ if [ -z "${POLYLITH_SKIP_CLIENTS:-}" ]; then
   say "phase 1: matrix-js-sdk"; js_phase phase1-chat.test.mjs
   say "phase 1: matrix-js-sdk keys (axon-key-server, arrows 14 and 16)"; js_phase phase1-keys.test.mjs
   say "phase 1: matrix-js-sdk media (axon-media-api, arrow U)"; js_phase phase1-media.test.mjs
+  say "phase 1: matrix-js-sdk typing, receipts, to-device (axon-edu-server, arrow 6, topic 3)"; js_phase phase1-edu.test.mjs
   say "phase 1: matrix-nio"; nio_phase test_phase1_chat.py
   say "restarting every process (SIGTERM, each must exit 0)"
   stop_all

@@ -16,7 +16,7 @@ import (
 func (p *Proxy) CheckNow(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, k := range Kinds {
-		for _, u := range p.pools[k].ups {
+		for _, u := range p.pools[k].list() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -61,9 +61,16 @@ type statusError struct{ code int }
 
 func (e *statusError) Error() string { return "health check answered " + http.StatusText(e.code) }
 
-// Run checks every upstream at once and then every health check interval until ctx ends.
+// Run checks every upstream at once and then every health check interval until ctx ends;
+// with DNS discovery on, it also looks the upstream names up every resolve interval.
 func (p *Proxy) Run(ctx context.Context) {
+	p.Resolve(ctx)
 	p.CheckNow(ctx)
+	if p.opts.ResolveInterval > 0 {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); p.runResolve(ctx) }()
+	}
 	t := time.NewTicker(p.opts.HealthCheckInterval)
 	defer t.Stop()
 	for {

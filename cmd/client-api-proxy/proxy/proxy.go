@@ -78,6 +78,13 @@ type Options struct {
 	Logger *logrus.Entry
 	// Draining, when closed, makes /health answer 503 so load balancers stop sending.
 	Draining <-chan struct{}
+	// ResolveInterval, when positive, turns on DNS discovery (discovery.go): an http://
+	// upstream URL whose host is a name, not an IP address, stands for every address the
+	// name resolves to, looked up again every ResolveInterval (Docker's service names
+	// resolve to all replicas). Zero: every URL is one upstream, as configured.
+	ResolveInterval time.Duration
+	// Resolver looks a host name up (nil: the system resolver, IPv4 and IPv6).
+	Resolver func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Proxy is the reverse proxy. It is an http.Handler.
@@ -114,19 +121,25 @@ func New(opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{opts: opts, pools: map[Kind]*pool{}, m: m, log: opts.Logger}
+	p := &Proxy{pools: map[Kind]*pool{}, m: m, log: opts.Logger}
+	if opts.Resolver == nil {
+		opts.Resolver = lookupIP
+	}
+	p.opts = opts
 	for _, k := range Kinds {
 		pl := &pool{kind: k}
+		var ups []*upstream
 		for _, raw := range opts.Upstreams[k] {
-			u, err := url.Parse(raw)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("proxy: %s upstream %q is not an http(s) URL", k, raw)
+			src, err := parseSource(raw, opts.ResolveInterval > 0)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: %s upstream %w", k, err)
 			}
-			up := &upstream{kind: k, url: &url.URL{Scheme: u.Scheme, Host: u.Host}, name: raw, m: m}
-			up.setHealthy(false)
-			up.m.inFlight.WithLabelValues(string(k), raw).Set(0)
-			pl.ups = append(pl.ups, up)
+			pl.srcs = append(pl.srcs, src)
+			if !src.dynamic { // a name to resolve gets its upstreams from Resolve
+				ups = append(ups, p.newUpstream(k, src.url, raw))
+			}
 		}
+		pl.ups.Store(&ups)
 		p.pools[k] = pl
 	}
 	base := &http.Transport{
@@ -157,6 +170,15 @@ func New(opts Options) (*Proxy, error) {
 		p.metrics = promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry})
 	}
 	return p, nil
+}
+
+// newUpstream is an upstream of kind k at u (scheme and host only) named name; it starts
+// unhealthy until a health check passes.
+func (p *Proxy) newUpstream(k Kind, u *url.URL, name string) *upstream {
+	up := &upstream{kind: k, url: &url.URL{Scheme: u.Scheme, Host: u.Host}, name: name, m: p.m}
+	up.setHealthy(false)
+	up.setInFlight(0)
+	return up
 }
 
 // RequestIDHeader carries a request's ID; the same header internal/setup uses.
@@ -223,7 +245,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if kind == KindSync {
 		key = accessToken(r)
 	}
-	if len(pl.ups) == 0 {
+	if len(pl.srcs) == 0 {
 		w.Header().Set(RequestIDHeader, id)
 		axonhttp.WriteJSON(w, http.StatusNotFound, map[string]string{
 			"errcode": "M_UNRECOGNIZED",
@@ -316,7 +338,8 @@ func (p *Proxy) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		pl := p.pools[k]
 		h.Upstreams[string(k)] = map[string]string{}
 		healthy := 0 // counted here, so the answer agrees with itself
-		for _, u := range pl.ups {
+		ups := pl.list()
+		for _, u := range ups {
 			s := "down"
 			if u.healthy.Load() {
 				s = "up"
@@ -327,12 +350,12 @@ func (p *Proxy) serveHealth(w http.ResponseWriter, _ *http.Request) {
 			h.Upstreams[string(k)][u.name] = s
 		}
 		switch {
-		case len(pl.ups) == 0:
+		case len(pl.srcs) == 0:
 			h.Kinds[string(k)] = kindNotConfigured
 		case healthy == 0:
 			h.Kinds[string(k)] = kindDown
 			h.Status, code = "unhealthy", http.StatusServiceUnavailable
-		case healthy < len(pl.ups):
+		case healthy < len(ups):
 			h.Kinds[string(k)] = kindDegraded
 		default:
 			h.Kinds[string(k)] = kindUp
@@ -410,7 +433,7 @@ func (p *Proxy) Upstreams() map[Kind]map[string]bool {
 	out := map[Kind]map[string]bool{}
 	for _, k := range Kinds {
 		out[k] = map[string]bool{}
-		for _, u := range p.pools[k].ups {
+		for _, u := range p.pools[k].list() {
 			out[k][u.name] = u.healthy.Load()
 		}
 	}

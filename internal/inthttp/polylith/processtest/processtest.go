@@ -7,6 +7,7 @@ package processtest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -39,12 +40,21 @@ func Build(t *testing.T, pkgDir, name string) string {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port from the kernel's ephemeral range (what "127.0.0.1:0" gives) can be taken by
+	// any outgoing connection between this check and the process's bind — with many test
+	// binaries running at once that happened. Ports below the ephemeral range (32768 on
+	// Linux) are only ever taken by an explicit bind, so pick one there at random.
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found between 20000 and 32000")
+	return 0
 }
 
 // Config describes the config file WriteConfig writes.

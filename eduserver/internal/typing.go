@@ -1,0 +1,138 @@
+package internal
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"time"
+
+	"github.com/axon-matrix/axon/eduserver/api"
+	"github.com/axon-matrix/axon/internal/httputil"
+)
+
+// typer is one user typing in one room until expires.
+type typer struct {
+	expires time.Time
+	timer   Stopper
+}
+
+// SetTyping implements api.EDUServerAPI. The room's whole set of typers after the change
+// goes out as one topic 3 record (key: the room ID). A start while already typing renews
+// the timeout and is published too (the expiry moved); a stop of someone not typing is a
+// no-op. When the timeout passes, the eduserver stops the typing itself.
+func (e *EDUServer) SetTyping(ctx context.Context, req *api.SetTypingRequest) error {
+	if req.RoomID == "" || req.UserID == "" {
+		return httputil.MissingParam("room_id and user_id are required")
+	}
+	if req.TimeoutMS < 0 {
+		return httputil.InvalidParam("timeout must not be negative")
+	}
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout == 0 {
+		timeout = api.DefaultTypingTimeout
+	}
+	timeout = min(timeout, api.MaxTypingTimeout)
+
+	// One room's changes are staged one at a time, so its records leave in the order of
+	// the changes and each carries the set as it was after its change.
+	e.typingMu.Lock()
+	defer e.typingMu.Unlock()
+	room := e.typing[req.RoomID]
+	old := room[req.UserID]
+	if !req.Typing && old == nil {
+		return nil
+	}
+	if req.Typing {
+		if room == nil {
+			room = map[string]*typer{}
+			e.typing[req.RoomID] = room
+		}
+		expires := e.Now().Add(timeout)
+		t := &typer{expires: expires}
+		roomID, userID := req.RoomID, req.UserID
+		t.timer = e.AfterFunc(timeout, func() { e.expire(roomID, userID, t) })
+		room[req.UserID] = t
+	} else {
+		delete(room, req.UserID)
+	}
+	if old != nil {
+		old.timer.Stop()
+	}
+	if err := e.publishTyping(ctx, req.RoomID); err != nil {
+		// Not published: put the set back as it was.
+		if req.Typing {
+			room[req.UserID].timer.Stop()
+			delete(room, req.UserID)
+		}
+		if old != nil {
+			room[req.UserID] = old
+			old.timer = e.AfterFunc(time.Until(old.expires), func() { e.expire(req.RoomID, req.UserID, old) })
+		}
+		if len(room) == 0 {
+			delete(e.typing, req.RoomID)
+		}
+		return err
+	}
+	if len(room) == 0 {
+		delete(e.typing, req.RoomID)
+	}
+	return nil
+}
+
+// expire ends t, a typing notification whose timeout passed, unless it was replaced since.
+func (e *EDUServer) expire(roomID, userID string, t *typer) {
+	e.typingMu.Lock()
+	defer e.typingMu.Unlock()
+	room := e.typing[roomID]
+	if room[userID] != t {
+		return
+	}
+	delete(room, userID)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.publishTyping(ctx, roomID); err != nil {
+		// The consumers hide the typer after its expires_ts anyway.
+		e.log.WithError(err).WithField("room_id", roomID).Warn("publishing the end of a typing notification")
+	}
+	if len(room) == 0 {
+		delete(e.typing, roomID)
+	}
+}
+
+// publishTyping stages the room's current typers (typingMu held).
+func (e *EDUServer) publishTyping(ctx context.Context, roomID string) error {
+	out := &api.OutputTyping{RoomID: roomID, Typers: []api.Typer{}}
+	for u, t := range e.typing[roomID] {
+		out.Typers = append(out.Typers, api.Typer{UserID: u, ExpiresTS: t.expires.UnixMilli()})
+	}
+	slices.SortFunc(out.Typers, func(a, b api.Typer) int {
+		if a.UserID < b.UserID {
+			return -1
+		}
+		if a.UserID > b.UserID {
+			return 1
+		}
+		return 0
+	})
+	err := e.db.WithTransaction(ctx, func(tx *sql.Tx) error {
+		return e.stage(ctx, tx, []api.OutputEDU{{Kind: api.OutputTypingKind, Typing: out}},
+			func(*api.OutputEDU) string { return roomID })
+	})
+	if err != nil {
+		return err
+	}
+	e.outbox.Kick()
+	return nil
+}
+
+// Typers returns the users typing in a room now, sorted (tests and, later, federation).
+func (e *EDUServer) Typers(roomID string) []string {
+	e.typingMu.Lock()
+	defer e.typingMu.Unlock()
+	var out []string
+	for u := range e.typing[roomID] {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}

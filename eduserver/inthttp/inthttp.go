@@ -1,0 +1,65 @@
+// Package inthttp carries api.EDUServerAPI over internal HTTP for the polylith, on the
+// shared transport of internal/inthttp: Client POSTs JSON to the axon-edu-server binary's
+// /api/eduserver/…, and AddRoutes serves those paths from the direct implementation. It is
+// arrow 6 (clientapi → eduserver) over the network (arrow 5 later). Errors keep their
+// Matrix errcode and status.
+package inthttp
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/axon-matrix/axon/eduserver/api"
+	"github.com/axon-matrix/axon/internal/inthttp"
+)
+
+// Paths of the internal API, below internal/inthttp.PathPrefix (/api).
+const (
+	pathPrefix       = "/eduserver"
+	pathSetTyping    = pathPrefix + "/setTyping"
+	pathSetReceipt   = pathPrefix + "/setReceipt"
+	pathSendToDevice = pathPrefix + "/sendToDevice"
+)
+
+// Client is api.EDUServerAPI over internal HTTP. Every call is retried after a transport
+// failure: typing and receipts set a state (a repeat sets the same), and send-to-device
+// is idempotent per transaction ID.
+type Client struct {
+	c *inthttp.Client
+}
+
+var _ api.EDUServerAPI = (*Client)(nil)
+
+// NewClient returns a client of the eduserver whose internal API is at baseURL (config
+// edu_server.internal_api_url). secret is global.internal_api_secret.
+func NewClient(baseURL, secret string, opts ...inthttp.Option) *Client {
+	return &Client{c: inthttp.NewClient(baseURL, secret, opts...)}
+}
+
+// SetTyping implements api.EDUServerAPI.
+func (c *Client) SetTyping(ctx context.Context, req *api.SetTypingRequest) error {
+	return c.c.Call(ctx, pathSetTyping, req, &inthttp.Empty{}, true)
+}
+
+// SetReceipt implements api.EDUServerAPI.
+func (c *Client) SetReceipt(ctx context.Context, req *api.SetReceiptRequest) error {
+	return c.c.Call(ctx, pathSetReceipt, req, &inthttp.Empty{}, true)
+}
+
+// SendToDevice implements api.EDUServerAPI.
+func (c *Client) SendToDevice(ctx context.Context, req *api.SendToDeviceRequest) error {
+	return c.c.Call(ctx, pathSendToDevice, req, &inthttp.Empty{}, true)
+}
+
+// AddRoutes serves the eduserver's internal API on r (a router mounted at
+// inthttp.PathPrefix, such as setup's InternalAPIMux) from a, the direct implementation.
+// The internal API secret is checked in front of r (polylith.Start).
+func AddRoutes(r *mux.Router, a api.EDUServerAPI) {
+	sr := r.PathPrefix(pathPrefix).Subrouter()
+	p := func(full string) string { return strings.TrimPrefix(full, pathPrefix) }
+	inthttp.HandleErr(sr, p(pathSetTyping), a.SetTyping)
+	inthttp.HandleErr(sr, p(pathSetReceipt), a.SetReceipt)
+	inthttp.HandleErr(sr, p(pathSendToDevice), a.SendToDevice)
+}

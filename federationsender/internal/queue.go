@@ -1,0 +1,261 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/axon-matrix/axon/federationsender/storage"
+	"github.com/axon-matrix/axon/matrix/federation"
+)
+
+// Transmitter sends one transaction (PUT /_matrix/federation/v1/send/{txnId});
+// *federation.Client is one.
+type Transmitter interface {
+	SendTransaction(ctx context.Context, destination, txnID string, txn federation.Transaction) (federation.SendTransactionResponse, error)
+}
+
+// Queues runs one sender goroutine per destination with queued PDUs (topic 6, the sending
+// end). A sender reads up to federation.MaxTransactionPDUs of its destination's oldest
+// rows, sends them as one transaction and deletes them once the destination answered
+// 200; on a failure it waits (Backoff) and sends the same transaction again, with the same
+// transaction ID, so the destination can tell a repeat. A sender whose queue is empty
+// ends; Notify starts one again.
+type Queues struct {
+	db      *storage.Database
+	tx      Transmitter
+	origin  string
+	backoff Backoff
+	log     *logrus.Entry
+	// txnPrefix makes transaction IDs unique across restarts.
+	txnPrefix string
+	txnSeq    atomic.Int64
+
+	mu      sync.Mutex
+	ctx     context.Context
+	running map[string]*destinationQueue
+	wg      sync.WaitGroup
+}
+
+type destinationQueue struct {
+	name string
+	wake chan struct{} // buffered 1: "there may be new rows"
+	// retryNow is signalled by ResetBackoff: stop waiting and retry at once (arrow 8).
+	retryNow chan struct{}
+}
+
+// NewQueues returns the queues of origin's outbound PDUs, sending with tx.
+func NewQueues(db *storage.Database, tx Transmitter, origin string, backoff Backoff) *Queues {
+	return &Queues{db: db, tx: tx, origin: origin, backoff: backoff, running: map[string]*destinationQueue{},
+		txnPrefix: fmt.Sprintf("%d", time.Now().UnixNano()),
+		log:       logrus.WithField("component", "federationsender.queues")}
+}
+
+// Start resumes every destination that has queued rows (after a restart) and lets Notify
+// start senders from then on. Senders stop when ctx ends; Wait waits for them.
+func (q *Queues) Start(ctx context.Context) error {
+	q.mu.Lock()
+	q.ctx = ctx
+	q.mu.Unlock()
+	dests, err := q.db.Destinations(ctx)
+	if err != nil {
+		return fmt.Errorf("federationsender: listing queued destinations: %w", err)
+	}
+	for _, d := range dests {
+		q.Notify(d)
+	}
+	return nil
+}
+
+// Wait returns once every sender has stopped (after Start's context ended).
+func (q *Queues) Wait() { q.wg.Wait() }
+
+// Notify says destination has new rows: it wakes its sender, or starts one.
+func (q *Queues) Notify(destination string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ctx == nil || q.ctx.Err() != nil {
+		return // not started, or stopping: Start resumes from the database
+	}
+	dq := q.running[destination]
+	if dq == nil {
+		dq = &destinationQueue{name: destination, wake: make(chan struct{}, 1), retryNow: make(chan struct{}, 1)}
+		q.running[destination] = dq
+		q.wg.Add(1)
+		go q.run(q.ctx, dq)
+	}
+	select {
+	case dq.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ResetBackoff makes destination's sender retry at once if it is waiting after a failure
+// (the destination contacted us, so it is back: arrow 8).
+func (q *Queues) ResetBackoff(destination string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if dq := q.running[destination]; dq != nil {
+		select {
+		case dq.retryNow <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// finish removes dq from the running senders unless it was woken meanwhile; it says
+// whether the sender should stop.
+func (q *Queues) finish(dq *destinationQueue) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	select {
+	case <-dq.wake:
+		return false // rows arrived after the last read
+	default:
+	}
+	delete(q.running, dq.name)
+	return true
+}
+
+func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
+	defer q.wg.Done()
+	destinations.WithLabelValues("sending").Inc()
+	state := "sending"
+	setState := func(s string) {
+		if s != state {
+			destinations.WithLabelValues(state).Dec()
+			destinations.WithLabelValues(s).Inc()
+			state = s
+		}
+	}
+	defer func() { destinations.WithLabelValues(state).Dec() }()
+	log := q.log.WithField("destination", dq.name)
+	failures := 0
+	var batch []storage.Row
+	var txnID string
+	for ctx.Err() == nil {
+		if batch == nil {
+			// Drain a pending wake: the read below sees every row committed before it.
+			select {
+			case <-dq.wake:
+			default:
+			}
+			rows, err := q.db.PeekPDUs(ctx, dq.name, federation.MaxTransactionPDUs)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.WithError(err).Error("reading the queue")
+				}
+				if !sleep(ctx, time.Second, nil) {
+					return
+				}
+				continue
+			}
+			if len(rows) == 0 {
+				if q.finish(dq) {
+					return
+				}
+				continue
+			}
+			batch = rows
+			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
+		}
+		err := q.send(ctx, dq.name, txnID, batch)
+		switch {
+		case err == nil:
+			ids := make([]int64, len(batch))
+			for i, r := range batch {
+				ids[i] = r.ID
+			}
+			// The destination has them: delete, retrying the delete rather than the send.
+			for {
+				derr := q.db.DeletePDUs(ctx, dq.name, ids)
+				if derr == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				log.WithError(derr).Error("deleting sent rows")
+				if !sleep(ctx, time.Second, nil) {
+					return
+				}
+			}
+			transactions.WithLabelValues("ok").Inc()
+			pdusSent.Add(float64(len(batch)))
+			batch, failures = nil, 0
+			setState("sending")
+		case ctx.Err() != nil:
+			return
+		case undeliverable(err):
+			// The destination says the transaction itself is bad: resending it can never
+			// succeed and would block everything after it.
+			log.WithError(err).WithField("pdus", len(batch)).Error("destination refused a transaction as malformed; dropping it")
+			ids := make([]int64, len(batch))
+			for i, r := range batch {
+				ids[i] = r.ID
+			}
+			if derr := q.db.DeletePDUs(ctx, dq.name, ids); derr != nil {
+				log.WithError(derr).Error("deleting dropped rows")
+				continue // the same batch again
+			}
+			transactions.WithLabelValues("dropped").Inc()
+			batch, failures = nil, 0
+		default:
+			failures++
+			transactions.WithLabelValues("failed").Inc()
+			d := q.backoff.Delay(failures)
+			backoffSeconds.Observe(d.Seconds())
+			log.WithError(err).WithField("failures", failures).WithField("retry_in", d.String()).Warn("transaction failed")
+			setState("backoff")
+			if !sleep(ctx, d, dq.retryNow) {
+				return
+			}
+		}
+	}
+}
+
+// send sends batch as one transaction.
+func (q *Queues) send(ctx context.Context, destination, txnID string, batch []storage.Row) error {
+	txn := federation.Transaction{Origin: q.origin, OriginServerTS: time.Now().UnixMilli(), PDUs: make([]json.RawMessage, len(batch))}
+	for i, r := range batch {
+		txn.PDUs[i] = r.JSON
+	}
+	resp, err := q.tx.SendTransaction(ctx, destination, txnID, txn)
+	if err != nil {
+		return err
+	}
+	for id, res := range resp.PDUs {
+		if res.Error != "" {
+			// The destination's verdict on one PDU (e.g. failed auth there): not retried.
+			q.log.WithField("destination", destination).WithField("event_id", id).WithField("error", res.Error).Info("destination rejected a PDU")
+		}
+	}
+	return nil
+}
+
+// undeliverable says the destination refused the transaction as such (400, 413), not a
+// passing failure.
+func undeliverable(err error) bool {
+	var he *federation.HTTPError
+	return errors.As(err, &he) && (he.StatusCode == http.StatusBadRequest || he.StatusCode == http.StatusRequestEntityTooLarge)
+}
+
+// sleep waits d, or until ctx ends (false) or wake is signalled.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}

@@ -1,0 +1,150 @@
+package internal
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/event"
+	"github.com/axon-matrix/axon/matrix/signing"
+	skapi "github.com/axon-matrix/axon/serverkeyapi/api"
+)
+
+// fetchKeysChunk is the most keys asked of the serverkeyapi in one call (its limit).
+const fetchKeysChunk = 1000
+
+type keyName struct{ server, keyID string }
+
+// keyLookup is an event.KeyLookup over keys fetched beforehand in batches from the
+// serverkeyapi (arrow 12), so that a room's thousands of events cost a few calls.
+type keyLookup map[keyName]skapi.PublicKey
+
+func (k keyLookup) lookup(_ context.Context, server string, keyID signing.KeyID) (event.VerifyKey, error) {
+	pk, ok := k[keyName{server, string(keyID)}]
+	if !ok {
+		return event.VerifyKey{}, fmt.Errorf("no key %s of %s", keyID, server)
+	}
+	raw, err := signing.DecodeBase64(pk.Key)
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return event.VerifyKey{}, fmt.Errorf("key %s of %s is not an ed25519 key", keyID, server)
+	}
+	return event.VerifyKey{Key: raw, ValidUntilTS: pk.ValidUntilTS}, nil
+}
+
+// fetchKeys asks the serverkeyapi, in batches, for every key whose signature a required
+// signer put on one of events.
+func (a *API) fetchKeys(ctx context.Context, events []*event.Event) (keyLookup, error) {
+	seen := map[keyName]bool{}
+	var reqs []skapi.KeyRequest
+	for _, e := range events {
+		servers, err := event.RequiredSigners(e)
+		if err != nil {
+			continue // VerifyEventSignatures reports it
+		}
+		sigs := e.Signatures()
+		for _, s := range servers {
+			for id := range sigs[s] {
+				kn := keyName{s, id}
+				if seen[kn] || signing.KeyID(id).Algorithm() != signing.AlgorithmEd25519 {
+					continue
+				}
+				seen[kn] = true
+				reqs = append(reqs, skapi.KeyRequest{ServerName: s, KeyID: id})
+			}
+		}
+	}
+	keys := keyLookup{}
+	for start := 0; start < len(reqs); start += fetchKeysChunk {
+		end := min(start+fetchKeysChunk, len(reqs))
+		resp, err := a.Keys.FetchKeys(ctx, &skapi.FetchKeysRequest{Keys: reqs[start:end]})
+		if err != nil {
+			return nil, fmt.Errorf("fetching signing keys: %w", err)
+		}
+		for _, k := range resp.Keys {
+			keys[keyName{k.ServerName, k.KeyID}] = k
+		}
+	}
+	return keys, nil
+}
+
+// verifiedEvents parses raws as events of version and keeps those that are well-formed,
+// belong to roomID and carry valid signatures of every server that must sign them; an
+// event whose content hash does not match is kept redacted, as the server-server spec
+// says ("Checks performed on receipt of a PDU"). It returns the kept events' JSON in the
+// order given, and the events.
+func (a *API) verifiedEvents(ctx context.Context, version matrix.RoomVersionID, roomID string, raws []json.RawMessage) ([]json.RawMessage, []*event.Event, error) {
+	parsed := make([]*event.Event, 0, len(raws))
+	for _, raw := range raws {
+		e, err := event.NewEventFromUntrustedJSON(raw, version)
+		if err != nil {
+			eventsDropped.Inc()
+			a.logDrop("", err)
+			continue
+		}
+		if e.RoomID() != roomID && !(e.Type() == "m.room.create" && e.RoomID() == "") {
+			eventsDropped.Inc()
+			a.logDrop(e.EventID(), fmt.Errorf("belongs to room %q", e.RoomID()))
+			continue
+		}
+		parsed = append(parsed, e)
+	}
+	keys, err := a.fetchKeys(ctx, parsed)
+	if err != nil {
+		return nil, nil, err
+	}
+	outJSON := make([]json.RawMessage, 0, len(parsed))
+	out := make([]*event.Event, 0, len(parsed))
+	for _, e := range parsed {
+		if err := event.VerifyEventSignatures(ctx, e, keys.lookup); err != nil {
+			eventsDropped.Inc()
+			a.logDrop(e.EventID(), err)
+			continue
+		}
+		outJSON = append(outJSON, e.JSON())
+		out = append(out, e)
+	}
+	return outJSON, out, nil
+}
+
+func (a *API) logDrop(eventID string, err error) {
+	a.log().WithField("event_id", eventID).WithError(err).Warn("dropping an event of a send_join answer")
+}
+
+// verifyServerSignature checks that one of server's ed25519 signatures on e verifies with
+// its key (fetched from the serverkeyapi).
+func (a *API) verifyServerSignature(ctx context.Context, e *event.Event, server string) error {
+	var reqs []skapi.KeyRequest
+	for id := range e.Signatures()[server] {
+		if signing.KeyID(id).Algorithm() == signing.AlgorithmEd25519 {
+			reqs = append(reqs, skapi.KeyRequest{ServerName: server, KeyID: id})
+		}
+	}
+	if len(reqs) == 0 {
+		return fmt.Errorf("no ed25519 signature of %s", server)
+	}
+	resp, err := a.Keys.FetchKeys(ctx, &skapi.FetchKeysRequest{Keys: reqs})
+	if err != nil {
+		return fmt.Errorf("fetching signing keys: %w", err)
+	}
+	signed, err := e.SignedBytes()
+	if err != nil {
+		return err
+	}
+	keys := keyLookup{}
+	for _, k := range resp.Keys {
+		keys[keyName{k.ServerName, k.KeyID}] = k
+	}
+	for _, r := range reqs {
+		k, err := keys.lookup(ctx, server, signing.KeyID(r.KeyID))
+		if err != nil {
+			continue
+		}
+		sig, err := signing.DecodeBase64(e.Signatures()[server][r.KeyID])
+		if err == nil && ed25519.Verify(k.Key, signed, sig) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no signature of %s verifies", server)
+}

@@ -1,0 +1,204 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/mediaapi/storage"
+	"github.com/axon-matrix/axon/mediaapi/thumbnail"
+	userapi "github.com/axon-matrix/axon/userapi/api"
+)
+
+// maxThumbnailParam bounds the width and height a client may ask for (larger asks are
+// served the largest configured size anyway).
+const maxThumbnailParam = 1 << 16
+
+// thumbnailAuthed is GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}.
+func (h *Handlers) thumbnailAuthed(w http.ResponseWriter, r *http.Request, _ *userapi.Device) {
+	h.thumbnail(w, r, false)
+}
+
+// thumbnailLegacy is the unauthenticated GET /_matrix/media/v3/thumbnail/… (deprecated),
+// frozen like the legacy downloads (media_api.legacy_frozen_after).
+func (h *Handlers) thumbnailLegacy(w http.ResponseWriter, r *http.Request) {
+	h.thumbnail(w, r, true)
+}
+
+// thumbnail serves the thumbnail of a local media at the configured size that answers
+// width, height and method (thumbnail.Select). A size is rendered on its first request and
+// stored, content-addressed like uploads, with its metadata in mediaapi_thumbnails: later
+// requests are a database read and a file. Rendering on request rather than at upload
+// keeps uploads streamed and cheap (most uploads are never thumbnailed at every size, many
+// are not images) and lets a change of media_api.thumbnail_sizes apply to old media.
+// Content that is not an image of a supported format, does not decode, or claims more than
+// media_api.max_thumbnail_pixels is 400 M_UNKNOWN, as Synapse answers when it has no
+// thumbnail of a media. animated=true is accepted; animated images give their first frame.
+func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool) {
+	q := r.URL.Query()
+	width, err := thumbnailParam(q.Get("width"), "width")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	height, err := thumbnailParam(q.Get("height"), "height")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	method := q.Get("method")
+	switch method {
+	case "":
+		method = thumbnail.Scale
+	case thumbnail.Scale, thumbnail.Crop:
+	default:
+		writeError(w, r, httputil.InvalidParam("method must be scale or crop"))
+		return
+	}
+	if v := q.Get("animated"); v != "" && v != "true" && v != "false" {
+		writeError(w, r, httputil.InvalidParam("animated must be true or false"))
+		return
+	}
+	m, ok := h.localMedia(w, r, legacy)
+	if !ok {
+		return
+	}
+	size := thumbnail.Select(h.thumbSizes, width, height, method)
+	t, err := h.storedThumbnail(r.Context(), m, size)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f, err := h.files.Open(t.SHA256)
+	if err != nil {
+		writeError(w, r, err) // the metadata names a file that is gone: 500
+		return
+	}
+	defer f.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", t.ContentType)
+	hd.Set("Content-Disposition", contentDisposition(t.ContentType, "thumbnail"+extension(t.ContentType)))
+	hd.Set("ETag", `"`+t.SHA256+`"`)
+	if legacy {
+		hd.Set("Cache-Control", "public, max-age=86400, immutable")
+	} else {
+		hd.Set("Cache-Control", "private, max-age=86400, immutable")
+	}
+	http.ServeContent(w, r, "", time.UnixMilli(t.CreatedTS), f)
+}
+
+// thumbnailParam parses a required width or height: a positive integer.
+func thumbnailParam(v, name string) (int, error) {
+	if v == "" {
+		return 0, httputil.MissingParam("%s is required", name)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxThumbnailParam {
+		return 0, httputil.InvalidParam("%s must be an integer between 1 and %d", name, maxThumbnailParam)
+	}
+	return n, nil
+}
+
+func extension(contentType string) string {
+	if contentType == "image/jpeg" {
+		return ".jpg"
+	}
+	return ".png"
+}
+
+// storedThumbnail returns the stored thumbnail of m at size, rendering and storing it first
+// when there is none. Requests for the same thumbnail wait for one rendering (keyed lock),
+// and at most thumbnailWorkers renderings run at once, each holding a decoded image.
+func (h *Handlers) storedThumbnail(ctx context.Context, m *storage.Media, size thumbnail.Size) (*storage.Thumbnail, error) {
+	t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, size.Method)
+	if err != nil || t != nil {
+		return t, err
+	}
+	key := m.Origin + "/" + m.MediaID + "/" + strconv.Itoa(size.Width) + "x" + strconv.Itoa(size.Height) + "/" + size.Method
+	unlock := h.thumbLocks.lock(key)
+	defer unlock()
+	// Another request may have stored it while this one waited.
+	if t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, size.Method); err != nil || t != nil {
+		return t, err
+	}
+	select {
+	case h.thumbWorkers <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	res, err := h.renderThumbnail(m, size)
+	<-h.thumbWorkers
+	if err != nil {
+		return nil, err
+	}
+	hash, n, err := h.files.Write(bytes.NewReader(res.Data), int64(len(res.Data)))
+	if err != nil {
+		return nil, err
+	}
+	t = &storage.Thumbnail{Origin: m.Origin, MediaID: m.MediaID, Width: size.Width, Height: size.Height, Method: size.Method,
+		ContentType: res.ContentType, Size: n, SHA256: hash, ActualWidth: res.Width, ActualHeight: res.Height,
+		CreatedTS: h.now().UnixMilli()}
+	if err := h.db.InsertThumbnail(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// renderThumbnail renders m's content at size; content that cannot be thumbnailed is 400
+// M_UNKNOWN.
+func (h *Handlers) renderThumbnail(m *storage.Media, size thumbnail.Size) (*thumbnail.Result, error) {
+	f, err := h.files.Open(m.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res, err := thumbnail.Generate(f, size, h.maxThumbPixels)
+	switch {
+	case errors.Is(err, thumbnail.ErrTooManyPixels):
+		return nil, httputil.Unknown("The image is too large to thumbnail (over %d pixels)", h.maxThumbPixels)
+	case errors.Is(err, thumbnail.ErrNotImage):
+		return nil, httputil.Unknown("Cannot make a thumbnail of this media: not a JPEG, PNG, GIF or WebP image, or a damaged one")
+	}
+	return res, err
+}
+
+// keyedLocks serialises work by key; a key's entry lives while someone holds or waits for
+// it.
+type keyedLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	refs int
+}
+
+// lock takes key's lock and returns its release.
+func (k *keyedLocks) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

@@ -1,0 +1,309 @@
+package internal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	fsapi "github.com/axon-matrix/axon/federationsender/api"
+	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
+	"github.com/axon-matrix/axon/matrix/auth"
+	"github.com/axon-matrix/axon/roomserver/api"
+	"github.com/axon-matrix/axon/roomserver/storage"
+)
+
+// Option configures the roomserver at construction.
+type Option func(a *RoomserverInternalAPI)
+
+// WithFederationSender lets local users join rooms this server does not hold, through
+// the federationsender (arrow 17: make_join/send_join on the wire). Without it such joins
+// are M_NOT_FOUND.
+func WithFederationSender(fs fsapi.FederationSenderAPI) Option {
+	return func(a *RoomserverInternalAPI) { a.fedSender = fs }
+}
+
+// joinRemote joins a local user to a room this server does not hold: the federationsender
+// performs the handshake (arrow 17) and returns the verified state and auth chain, which
+// are stored here as the room (storeRemoteJoin).
+func (a *RoomserverInternalAPI) joinRemote(ctx context.Context, roomID string, req *api.MembershipRequest, content map[string]json.RawMessage) (*api.SendEventResponse, error) {
+	servers := append([]string(nil), req.ServerNames...)
+	if s, ok := matrix.ServerNameOf(roomID); ok && s != a.serverName && !slices.Contains(servers, s) {
+		servers = append(servers, s)
+	}
+	if len(servers) == 0 {
+		return nil, httputil.NotFound("Room %s is not known to this server, and no server to join it through was given", roomID)
+	}
+	resp, err := a.fedSender.PerformJoin(ctx, &fsapi.PerformJoinRequest{RoomID: roomID, UserID: req.Sender,
+		ServerNames: servers, Content: mustJSON(content)})
+	if err != nil {
+		return nil, err
+	}
+	eventID, err := a.storeRemoteJoin(ctx, roomID, req.Sender, req.DeviceID, resp)
+	if errors.Is(err, errRoomKnown) {
+		// Another join of the room was stored meanwhile: this one is an event of it.
+		eventID, err = a.inputOwnJoin(ctx, roomID, resp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &api.SendEventResponse{EventID: eventID, RoomID: roomID}, nil
+}
+
+// errRoomKnown says the room was stored by another join while this one was under way.
+var errRoomKnown = errors.New("roomserver: room stored meanwhile")
+
+// inputOwnJoin stores a remote join's event in a room that another join stored meanwhile,
+// like a received event.
+func (a *RoomserverInternalAPI) inputOwnJoin(ctx context.Context, roomID string, resp *fsapi.PerformJoinResponse) (string, error) {
+	var eventID string
+	err := a.writeRoom(ctx, "remote_join", roomID, func(ctx context.Context, w *roomWriter) error {
+		e, err := w.parseReceived(api.FederationEvent{JSON: resp.JoinEvent})
+		if err != nil {
+			return err
+		}
+		o, err := w.inputReceived(ctx, e, false)
+		if err != nil {
+			return err
+		}
+		if o.res.Error != "" {
+			return httputil.Unknown("The join could not be stored: %s", o.res.Error)
+		}
+		eventID = e.EventID()
+		return nil
+	})
+	return eventID, err
+}
+
+// storeRemoteJoin stores a room joined through another server, in one transaction: the
+// state and auth chain as outliers (each authorised against its own auth events; refused
+// ones stored as rejected), the room row with its version, a snapshot of the state as the
+// current state with its memberships, and the join event as the room's first timeline
+// event after that state. Topic 2 carries the join with the whole state as added state
+// (the syncapi fetches those events with QueryEvent), topic 4 the user's join.
+func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, userID, deviceID string, resp *fsapi.PerformJoinResponse) (string, error) {
+	v, err := matrix.GetRoomVersion(matrix.RoomVersionID(resp.RoomVersion))
+	if err != nil {
+		return "", httputil.Unknown("The room's version %q is not supported", resp.RoomVersion)
+	}
+	parse := func(js []byte) (matrix.PDU, error) {
+		e, err := a.events.ParseReceived(v, js)
+		if err != nil {
+			return nil, fmt.Errorf("roomserver: remote join of %s: bad event: %w", roomID, err)
+		}
+		if e.RoomID() != roomID {
+			return nil, fmt.Errorf("roomserver: remote join of %s: event %s is in room %s", roomID, e.EventID(), e.RoomID())
+		}
+		return e, nil
+	}
+	join, err := parse(resp.JoinEvent)
+	if err != nil {
+		return "", err
+	}
+	if join.Type() != "m.room.member" || join.StateKey() == nil || *join.StateKey() != userID || auth.Membership(join) != auth.MembershipJoin {
+		return "", fmt.Errorf("roomserver: remote join of %s: the join event is not %s's join", roomID, userID)
+	}
+	byID := map[string]matrix.PDU{}
+	var stateIDs []string
+	for _, js := range resp.AuthChain {
+		e, err := parse(js)
+		if err != nil {
+			return "", err
+		}
+		byID[e.EventID()] = e
+	}
+	for _, js := range resp.StateEvents {
+		e, err := parse(js)
+		if err != nil {
+			return "", err
+		}
+		if e.StateKey() == nil {
+			return "", fmt.Errorf("roomserver: remote join of %s: state event %s has no state_key", roomID, e.EventID())
+		}
+		byID[e.EventID()] = e
+		stateIDs = append(stateIDs, e.EventID())
+	}
+	var create matrix.PDU
+	for _, e := range byID {
+		if e.Type() == "m.room.create" && e.StateKey() != nil && *e.StateKey() == "" {
+			create = e
+		}
+	}
+	if create == nil {
+		return "", fmt.Errorf("roomserver: remote join of %s: no create event in the state", roomID)
+	}
+
+	unlock := a.locks.lock(roomID)
+	defer unlock()
+	var writer *roomWriter
+	err = a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
+		if room, err := s.GetRoom(ctx, roomID); err != nil {
+			return err
+		} else if room != nil {
+			return errRoomKnown
+		}
+		if err := s.InsertRoom(ctx, roomID, string(v.ID), create.Sender(), a.now().UnixMilli()); err != nil {
+			return err
+		}
+		room, err := s.GetRoom(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		w, err := a.newWriter(s, tx, newRoomHead(*room))
+		if err != nil {
+			return err
+		}
+		writer = w
+		w.stale = true // the head is rebuilt from the tables on the next write
+		rejected, nids, err := w.storeOutliers(ctx, byID, create)
+		if err != nil {
+			return err
+		}
+		state := storage.StateMap{}
+		for _, id := range stateIDs {
+			if rejected[id] {
+				continue
+			}
+			t, _ := matrix.Tuple(byID[id])
+			state[t] = nids[id]
+		}
+		snap, err := s.NewSnapshot(ctx, roomID, 0, state)
+		if err != nil {
+			return err
+		}
+		if err := s.SetRoomSnapshot(ctx, roomID, snap); err != nil {
+			return err
+		}
+		w.room.SnapshotID = snap
+		if err := s.UpdateCurrentState(ctx, roomID, state, nil); err != nil {
+			return err
+		}
+		for t, nid := range state {
+			if t.EventType == "m.room.member" {
+				if err := s.SetMembership(ctx, roomID, t.StateKey, auth.Membership(w.parsed[nid]), nid); err != nil {
+					return err
+				}
+			}
+		}
+		// The join itself: authorised against its auth events and the state before it.
+		o, err := w.inputReceived(ctx, join, true)
+		if err != nil {
+			return err
+		}
+		if o.res.Error != "" {
+			return httputil.Forbidden("The join returned by the remote server is not allowed: %s", o.res.Error)
+		}
+		// Topic 2: the join adds the whole state.
+		adds := make([]string, 0, len(stateIDs)+1)
+		for _, id := range stateIDs {
+			if !rejected[id] {
+				adds = append(adds, id)
+			}
+		}
+		sort.Strings(adds)
+		for i := range w.pending {
+			if p := w.pending[i].roomEvent; p != nil && p.NewRoomEvent != nil && p.NewRoomEvent.EventID == join.EventID() {
+				// The join replaced the user's earlier membership in the state it came with
+				// (an invite, say): that one is not added, and the syncapi never had it.
+				replaced := map[string]bool{}
+				for _, id := range p.NewRoomEvent.RemovesStateEventIDs {
+					replaced[id] = true
+				}
+				var all []string
+				for _, id := range adds {
+					if !replaced[id] {
+						all = append(all, id)
+					}
+				}
+				p.NewRoomEvent.AddsStateEventIDs = append(all, join.EventID())
+				p.NewRoomEvent.RemovesStateEventIDs = nil
+				p.NewRoomEvent.TxnDeviceID = deviceID
+			}
+		}
+		return w.flush(ctx)
+	})
+	if err != nil {
+		return "", err
+	}
+	writer.committed()
+	if writer.staged > 0 {
+		a.outbox.Kick()
+	}
+	return join.EventID(), nil
+}
+
+// storeOutliers stores events as outliers, each after its auth events and authorised
+// against them; those refused (or citing refused or unknown auth events) are stored as
+// rejected. It returns the rejected IDs and every stored event's numeric ID.
+func (w *roomWriter) storeOutliers(ctx context.Context, byID map[string]matrix.PDU, create matrix.PDU) (map[string]bool, map[string]int64, error) {
+	rejected := map[string]bool{}
+	nids := map[string]int64{}
+	visiting := map[string]bool{}
+	// Depth order first, so the walk is deterministic; auth events go before their users.
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if di, dj := byID[ids[i]].Depth(), byID[ids[j]].Depth(); di != dj {
+			return di < dj
+		}
+		return ids[i] < ids[j]
+	})
+	var visit func(id string) error
+	visit = func(id string) error {
+		e := byID[id]
+		if _, done := nids[id]; done || e == nil {
+			return nil
+		}
+		if visiting[id] {
+			return fmt.Errorf("roomserver: auth events of %s form a cycle", id)
+		}
+		visiting[id] = true
+		bad := false
+		var authPDUs []matrix.PDU
+		for _, aid := range e.AuthEventIDs() {
+			if err := visit(aid); err != nil {
+				return err
+			}
+			if byID[aid] == nil || rejected[aid] {
+				bad = true
+				continue
+			}
+			authPDUs = append(authPDUs, byID[aid])
+		}
+		if !bad && e.Type() == "m.room.create" && len(e.AuthEventIDs()) == 0 {
+			provider, err := auth.NewAuthEvents(nil)
+			if err == nil {
+				err = auth.Allowed(e, provider)
+			}
+			bad = err != nil
+		} else if !bad {
+			provider, err := auth.CheckAuthEvents(e, authPDUs, create)
+			if err == nil {
+				err = auth.Allowed(e, provider)
+			}
+			bad = err != nil
+		}
+		rejected[id] = bad
+		nid, err := w.s.InsertEvent(ctx, &storage.EventRow{EventID: id, RoomID: w.room.RoomID, Type: e.Type(),
+			StateKey: e.StateKey(), Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
+			IsOutlier: true, IsRejected: bad, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()})
+		if err != nil {
+			return err
+		}
+		nids[id] = nid
+		w.parsed[nid] = e
+		return nil
+	}
+	for _, id := range ids {
+		if err := visit(id); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rejected, nids, nil
+}

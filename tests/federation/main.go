@@ -1,0 +1,337 @@
+// Command federation is the Axon ↔ Axon federation scenario on loopback (issue 12, items
+// 5 and 6; run by scripts/test.sh). It builds axon-monolith and axon-generate-config,
+// then starts two monoliths named 127.0.0.1:PORT_A and 127.0.0.1:PORT_B, each with a
+// config from `axon-generate-config -server-name 127.0.0.1:PORT`, a self-signed
+// certificate it generates, and the two test-network switches
+// (federation_api.allow_private_destinations, federation_api.disable_tls_validation):
+// federation over TLS on PORT (-https-bind), clients on a plain loopback port.
+//
+// The scenario: alice@A creates a public room; bob@B joins it by room ID through A
+// (server_name); both send a message; each sees both messages and the other's membership
+// in /sync. Every step is named; the first that fails is reported with the end of both
+// servers' logs, and the exit status is 1.
+//
+//	go run ./tests/federation [-keep] [-timeout 30s]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/axon-matrix/axon/internal/csapi"
+	"github.com/axon-matrix/axon/internal/setup"
+)
+
+func main() {
+	keep := flag.Bool("keep", false, "keep the temporary directory (configs, logs) even on success")
+	timeout := flag.Duration("timeout", 30*time.Second, "how long each waiting step may take")
+	flag.Parse()
+	work, err := os.MkdirTemp("", "axon-federation.")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "federation:", err)
+		os.Exit(1)
+	}
+	r := &run{work: work, timeout: *timeout}
+	err = r.scenario()
+	r.stopAll()
+	if err != nil {
+		fmt.Printf("federation: FAILED at step %q: %v\n", r.step, err)
+		r.tailLogs(25)
+		fmt.Printf("federation: logs and configs kept in %s\n", work)
+		os.Exit(1)
+	}
+	fmt.Println("federation: PASS (two monoliths over TLS: remote join by room ID, messages and memberships both ways)")
+	if *keep {
+		fmt.Printf("federation: logs and configs kept in %s\n", work)
+	} else {
+		os.RemoveAll(work)
+	}
+}
+
+// run is one run of the scenario.
+type run struct {
+	work    string
+	timeout time.Duration
+	step    string
+	servers []*server
+}
+
+// server is one started monolith.
+type server struct {
+	label     string // "A" or "B"
+	name      string // 127.0.0.1:PORT (federation port)
+	clientURL string
+	dir       string
+	cmd       *exec.Cmd
+	logFile   *os.File
+	exited    chan struct{}
+}
+
+func (r *run) say(format string, a ...any) {
+	fmt.Printf("== federation %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+}
+
+func (r *run) begin(step string) { r.step = step; r.say("%s", step) }
+
+// freePort picks a free port below the kernel's ephemeral range (32768+), so no outgoing
+// connection can take it between this check and the server's bind.
+func freePort() (int, error) {
+	for range 500 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	return 0, errors.New("no free port between 20000 and 32000")
+}
+
+func (r *run) scenario() error {
+	ctx := context.Background()
+	r.begin("build axon-monolith and axon-generate-config")
+	bin := filepath.Join(r.work, "bin")
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/axon-monolith", "./cmd/axon-generate-config")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	for _, label := range []string{"A", "B"} {
+		r.begin("configure and start server " + label)
+		s, err := r.start(bin, label)
+		if err != nil {
+			return err
+		}
+		r.servers = append(r.servers, s)
+	}
+	a, b := r.servers[0], r.servers[1]
+
+	r.begin("register alice on A and bob on B")
+	alice := &csapi.Client{BaseURL: a.clientURL}
+	bob := &csapi.Client{BaseURL: b.clientURL}
+	if _, err := alice.Register(ctx, "alice", "alice-password-1", "test"); err != nil {
+		return fmt.Errorf("alice: %w", err)
+	}
+	if _, err := bob.Register(ctx, "bob", "bob-password-1", "test"); err != nil {
+		return fmt.Errorf("bob: %w", err)
+	}
+
+	r.begin("alice creates a public room on A")
+	roomID, err := alice.CreateRoom(ctx, csapi.CreateRoomRequest{Preset: "public_chat", Name: "federation"})
+	if err != nil {
+		return err
+	}
+	r.say("room %s", roomID)
+
+	r.begin("bob@B joins the room by ID with server_name A (make_join/send_join, arrow 17)")
+	err = bob.Do(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID)+"?server_name="+url.QueryEscape(a.name),
+		map[string]any{}, nil)
+	if err != nil {
+		return err
+	}
+
+	r.begin("alice sees bob's join in /sync on A (the federationapi stored it)")
+	if err := r.waitSync(ctx, alice, roomID, func(v *roomView) bool { return v.members[bob.UserID] == "join" }); err != nil {
+		return err
+	}
+
+	r.begin("alice sends a message on A")
+	if _, err := alice.Send(ctx, roomID, "a1", map[string]any{"msgtype": "m.text", "body": "hello from A"}); err != nil {
+		return err
+	}
+	r.begin("bob sends a message on B")
+	if _, err := bob.Send(ctx, roomID, "b1", map[string]any{"msgtype": "m.text", "body": "hello from B"}); err != nil {
+		return err
+	}
+
+	both := func(v *roomView) bool { return v.bodies["hello from A"] && v.bodies["hello from B"] }
+	r.begin("bob sees both messages and alice's membership in /sync on B (topic 6 → PUT /send from A)")
+	if err := r.waitSync(ctx, bob, roomID, func(v *roomView) bool { return both(v) && v.members[alice.UserID] == "join" }); err != nil {
+		return err
+	}
+	r.begin("alice sees both messages and bob's membership in /sync on A (topic 6 → PUT /send from B)")
+	if err := r.waitSync(ctx, alice, roomID, func(v *roomView) bool { return both(v) && v.members[bob.UserID] == "join" }); err != nil {
+		return err
+	}
+	r.step = "done"
+	return nil
+}
+
+// start configures server label the way docs/deployment.md describes and starts it.
+func (r *run) start(bin, label string) (*server, error) {
+	fedPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	clientPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{label: label, name: fmt.Sprintf("127.0.0.1:%d", fedPort), clientURL: fmt.Sprintf("http://127.0.0.1:%d", clientPort),
+		dir: filepath.Join(r.work, label), exited: make(chan struct{})}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(s.dir, "axon.yaml")
+	gen := exec.Command(filepath.Join(bin, "axon-generate-config"), "-server-name", s.name, "-data-dir", filepath.Join(s.dir, "data"), "-out", cfgPath)
+	if out, err := gen.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("axon-generate-config: %v: %s", err, out)
+	}
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg := string(raw)
+	for _, key := range []string{"allow_private_destinations", "disable_tls_validation"} {
+		if !strings.Contains(cfg, key+": false") {
+			return nil, fmt.Errorf("the generated config has no %q: false", key)
+		}
+		cfg = strings.Replace(cfg, key+": false", key+": true", 1)
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cert, key := filepath.Join(s.dir, "tls.crt"), filepath.Join(s.dir, "tls.key")
+	if err := setup.WriteSelfSignedCert(cert, key, 24*time.Hour, "127.0.0.1"); err != nil {
+		return nil, err
+	}
+	if s.logFile, err = os.Create(filepath.Join(s.dir, "axon.log")); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "axon-monolith"), "-config", cfgPath,
+		"-http-bind", fmt.Sprintf("127.0.0.1:%d", clientPort), "-metrics-bind", fmt.Sprintf("127.0.0.1:%d", metricsPort),
+		"-https-bind", s.name, "-tls-cert", cert, "-tls-key", key)
+	s.cmd.Stdout, s.cmd.Stderr = s.logFile, s.logFile
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	r.say("server %s: %s (federation over TLS), clients on %s, files in %s", label, s.name, s.clientURL, s.dir)
+	deadline := time.Now().Add(r.timeout)
+	for {
+		select {
+		case <-s.exited:
+			return s, fmt.Errorf("axon-monolith %s exited at start", label)
+		default:
+		}
+		resp, err := http.Get(s.clientURL + "/_matrix/client/versions")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("axon-monolith %s did not answer within %s", label, r.timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// roomView is what a user's /sync says about one room so far.
+type roomView struct {
+	bodies  map[string]bool
+	members map[string]string // user ID → membership
+}
+
+type syncEvent struct {
+	Type     string  `json:"type"`
+	Sender   string  `json:"sender"`
+	StateKey *string `json:"state_key"`
+	Content  struct {
+		Body       string `json:"body"`
+		Membership string `json:"membership"`
+	} `json:"content"`
+}
+
+// waitSync syncs as c until ok holds for the room (long-polling, up to r.timeout).
+func (r *run) waitSync(ctx context.Context, c *csapi.Client, roomID string, ok func(*roomView) bool) error {
+	v := &roomView{bodies: map[string]bool{}, members: map[string]string{}}
+	deadline := time.Now().Add(r.timeout)
+	since := ""
+	for {
+		var res struct {
+			NextBatch string `json:"next_batch"`
+			Rooms     struct {
+				Join map[string]struct {
+					State    struct{ Events []syncEvent } `json:"state"`
+					Timeline struct{ Events []syncEvent } `json:"timeline"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if err := c.SyncInto(ctx, csapi.SyncRequest{Since: since, Timeout: time.Second}, &res); err != nil {
+			return fmt.Errorf("/sync as %s: %w", c.UserID, err)
+		}
+		since = res.NextBatch
+		room := res.Rooms.Join[roomID]
+		for _, e := range append(room.State.Events, room.Timeline.Events...) {
+			switch {
+			case e.Type == "m.room.message":
+				v.bodies[e.Content.Body] = true
+			case e.Type == "m.room.member" && e.StateKey != nil:
+				v.members[*e.StateKey] = e.Content.Membership
+			}
+		}
+		if ok(v) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not seen within %s; %s has seen messages %v and memberships %v", r.timeout, c.UserID, keys(v.bodies), v.members)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// stopAll stops the servers with SIGTERM (then kills what does not stop).
+func (r *run) stopAll() {
+	for _, s := range r.servers {
+		if s.cmd == nil || s.cmd.Process == nil {
+			continue
+		}
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.exited:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+		s.logFile.Close()
+	}
+}
+
+func (r *run) tailLogs(n int) {
+	for _, s := range r.servers {
+		raw, err := os.ReadFile(filepath.Join(s.dir, "axon.log"))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		fmt.Printf("--- server %s (%s), last %d lines\n%s\n", s.label, s.name, len(lines), strings.Join(lines, "\n"))
+	}
+}
