@@ -5,7 +5,8 @@
 #   1. `up -d` from nothing: init writes config and key, Postgres, Kafka (KRaft), every
 #      component and client-api-proxy come up healthy; only the proxy is published, on
 #      127.0.0.1;
-#   2. a client scenario through the proxy (tests/polylith/ryw: register, create rooms,
+#   2. client scenarios through the proxy (matrix-js-sdk's chat scenario of tests/e2e/js,
+#      and tests/polylith/ryw: register, create rooms,
 #      invite, join, send, redact, read each write back at once);
 #   3. `up -d --scale sync-api=3`: the proxy finds the new replicas by DNS without a
 #      restart, and the scenario's sync traffic reaches all three (the proxy's metrics);
@@ -73,7 +74,8 @@ apt_install() {
 }
 can_root() { [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; }
 need=()
-command -v docker >/dev/null || need+=(docker.io)
+# The engine is what counts: a machine may have only the docker client.
+{ command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ]; } || need+=(docker.io)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -n "${DOCKER_TEST_SKIP_ARM:-}" ] || command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
@@ -92,7 +94,15 @@ if ! docker info >/dev/null 2>&1; then
 fi
 for tool in go curl python3 java mvn; do command -v "$tool" >/dev/null || skip_or_fail "$tool not found"; done
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A port below the kernel's ephemeral range (32768+): no outgoing connection takes it.
+free_port() { python3 -c 'import random, socket
+for _ in range(500):
+    p = random.randint(20000, 31999); s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close(); continue
+    s.close(); print(p); break'; }
 fail() { echo "docker-test: FAILED: $*"; exit 1; }
 
 if [ -z "${DOCKER_TEST_ONLY_ARM:-}" ]; then
@@ -157,6 +167,18 @@ export AXON_POSTGRES_IMAGE=$pg_image AXON_KAFKA_IMAGE=$kafka_image
 # --- the test programs
 (CGO_ENABLED=0 go build -o "$work/bin/" ./tests/polylith/ryw ./tests/polylith/drill) || fail "building ryw and drill"
 
+# matrix-js-sdk (tests/e2e/js) in a copy of its own, so its npm ci never races js.sh's in
+# the source tree (scripts/test.sh runs both at once).
+mkdir -p "$work/js"
+(cd "$repo/tests/e2e/js" && cp package.json package-lock.json *.mjs "$work/js/")
+(cd "$work/js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci for matrix-js-sdk"
+js_chat() { # js_chat NAME: the matrix-js-sdk chat scenario (phase1-chat) through the proxy
+  (cd "$work/js" && AXON_E2E_BASE_URL="$hs" AXON_E2E_STATE="$work/js-$1.state.json" \
+    timeout 300 node --test --test-force-exit phase1-chat.test.mjs) >"$work/js-$1.log" 2>&1 ||
+    { tail -40 "$work/js-$1.log"; fail "matrix-js-sdk chat scenario ($1)"; }
+  grep -E '^# (pass|fail)' "$work/js-$1.log" | tr '\n' ' '; echo
+}
+
 # --- 1. up from nothing
 port=$(free_port)
 export AXON_HTTP_PORT=$port AXON_PUBLIC_BASE_URL="http://localhost:$port"
@@ -183,6 +205,8 @@ say "healthy; published: $published"
 say "scenario: tests/polylith/ryw through the proxy"
 "$work/bin/ryw" -hs "$hs" -rounds 5 >"$work/ryw1.log" 2>&1 || { tail -20 "$work/ryw1.log"; fail "ryw"; }
 tail -n 1 "$work/ryw1.log"
+say "scenario: matrix-js-sdk chat through the proxy"
+js_chat one-sync
 
 # --- 3. three sync replicas
 proxy_metrics() {
@@ -202,6 +226,8 @@ done
 before=$(proxy_metrics | grep -E '^axon_proxy_upstream_requests_total\{code="200",kind="sync"' || true)
 "$work/bin/ryw" -hs "$hs" -rounds 10 >"$work/ryw2.log" 2>&1 || { tail -20 "$work/ryw2.log"; fail "ryw on three replicas"; }
 tail -n 1 "$work/ryw2.log"
+say "scenario: matrix-js-sdk chat through the proxy, three sync replicas"
+js_chat three-syncs
 # The proxy keeps each access token on one replica (rendezvous hashing), and ryw uses a
 # few users: 30 more users, one /sync each, reach all three replicas but with odds of
 # 3·(2/3)^30 ≈ 2e-5.
