@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 
+	asapi "github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/clientapi/consumers"
 	"github.com/axon-matrix/axon/clientapi/routing"
 	"github.com/axon-matrix/axon/clientapi/storage"
@@ -76,6 +77,13 @@ type Option = routing.Option
 // WithEDUServer gives the clientapi the eduserver (arrow 6): typing, receipts, read
 // markers and send-to-device. Without it those endpoints are left out (404 M_UNRECOGNIZED).
 func WithEDUServer(e eduapi.EDUServerAPI) Option { return routing.WithEDUServer(e) }
+
+// WithAppServices gives the clientapi the application services' registrations (as_token
+// authentication, ?user_id= masquerading, m.login.application_service registration,
+// exclusive namespaces) and the appservice component (arrow 10: the ping).
+func WithAppServices(regs *asapi.Registrations, as asapi.AppServiceAPI) Option {
+	return routing.WithAppServices(regs, as)
+}
 
 // AddPublicRoutes registers the public routes on routers.
 // keyAPI (arrow 14: the /keys endpoints and device deletions) may be nil, which leaves

@@ -23,7 +23,7 @@ version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 version=${version//[^A-Za-z0-9_.-]/_}
 read -r -a arches <<<"${ARCHES:-amd64 arm64 arm-v7}"
 all_images=(monolith client-api sync-api federation-api media-api roomserver key-server server-key-api user-api
-  edu-server federation-sender client-api-proxy tools)
+  edu-server federation-sender app-service client-api-proxy tools)
 read -r -a images <<<"${IMAGES:-${all_images[*]}}"
 
 # The binaries the chosen images need: what their Dockerfiles copy from bin/.

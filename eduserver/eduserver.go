@@ -1,8 +1,9 @@
 // Package eduserver wires the eduserver component (Tier 2): typing notifications, read
-// receipts and send-to-device messages. The clientapi calls it over arrow 6 (clientapi →
-// eduserver; the federationapi will over arrow 5), and it produces topic 3 (eduserver →
-// syncapi) through its transactional outbox. Presence and topic 5 (to other servers) are
-// not built yet. Numbers as docs/wiring.md.
+// receipts, presence and send-to-device messages. The clientapi calls it over arrow 6,
+// the federationapi over arrow 5 (other servers' EDUs), the syncapi over arrow 18
+// (set_presence, read-your-writes); it asks the roomserver over arrow 19 and produces
+// topic 3 (eduserver → syncapi) and topic 5 (eduserver → federationsender) through its
+// transactional outbox. Numbers as docs/wiring.md.
 package eduserver
 
 import (
@@ -18,6 +19,10 @@ import (
 // background task.
 type EDUServer = internal.EDUServer
 
+// Federation is the eduserver's federation side (topic 5, arrows 19 and U): set
+// EDUServer.Fed before the first call.
+type Federation = internal.Federation
+
 // NewInternalAPI migrates the eduserver's tables in db and returns the direct (monolith)
 // implementation for serverName's users. Its topic 3 records are staged on outbox, which
 // must keep its rows in db, under topicEDU, the full (prefixed) name of topic 3; the caller
@@ -27,5 +32,12 @@ func NewInternalAPI(ctx context.Context, db *sqlutil.DB, serverName string, outb
 	if err != nil {
 		return nil, err
 	}
-	return internal.New(sdb, serverName, outbox, topicEDU), nil
+	e := internal.New(sdb, serverName, outbox, topicEDU)
+	// Read your writes (arrow 18): writes from before this start are covered by a floor.
+	pos, err := sdb.Position(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.SetWritesFloor(pos)
+	return e, nil
 }

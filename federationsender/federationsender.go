@@ -45,6 +45,7 @@ type FederationSender struct {
 	api      *internal.API
 	queues   *internal.Queues
 	consumer *internal.Consumer
+	edus     *internal.EDUConsumer // topic 5
 }
 
 // New migrates the federationsender's tables in db and builds it. Nothing runs until Run.
@@ -61,6 +62,7 @@ func New(ctx context.Context, db *sqlutil.DB, c Config) (*FederationSender, erro
 		api:      &internal.API{ServerName: c.ServerName, Key: c.Key, Client: c.Client, Keys: c.Keys, Queues: q},
 		queues:   q,
 		consumer: internal.NewConsumer(sdb, q, c.ServerName),
+		edus:     internal.NewEDUConsumer(sdb, q, c.ServerName),
 	}, nil
 }
 
@@ -75,6 +77,12 @@ func (f *FederationSender) Run(ctx context.Context, consumer eventlog.Consumer, 
 	}
 	defer f.queues.Wait()
 	return f.consumer.Run(ctx, consumer, topic)
+}
+
+// RunEDUs consumes topic (the full name of topic 5: EDUs of this server's users from the
+// eduserver) into the same per-destination queues until ctx ends; run it beside Run.
+func (f *FederationSender) RunEDUs(ctx context.Context, consumer eventlog.Consumer, topic string) error {
+	return f.edus.Run(ctx, consumer, topic)
 }
 
 // ResetBackoff makes the sender of destination retry at once if it waits after a failure

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the one command that runs Axon's whole test suite.
 #
-#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation
+#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation (Axon ↔ Axon, then -synapse)
 #   scripts/test.sh ./userapi/...  go vet and go test of those packages only (no e2e)
 #
 # It provisions what the tests need in a temporary directory, on free loopback ports:
@@ -172,6 +172,10 @@ if [[ $# -eq 0 ]]; then
 	# Two monoliths federating over TLS on loopback (tests/federation, issue 12).
 	e2e_total=$((e2e_total + 1))
 	run "e2e federation" go run ./tests/federation
+	# Axon ↔ Synapse (tests/federation -synapse): a real Synapse from PyPI, started by
+	# scripts/synapse.sh in the scenario's temporary directory.
+	e2e_total=$((e2e_total + 1))
+	run "e2e federation-synapse" go run ./tests/federation -synapse
 fi
 
 if [[ -n "$docker_pid" ]]; then

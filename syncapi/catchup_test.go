@@ -56,7 +56,7 @@ func TestDrainingAnswersLongPoll(t *testing.T) {
 
 		done := make(chan syncResp, 2)
 		go func() { done <- h.sync("alice_tok", "timeout=600000&since="+s.NextBatch) }()
-		ahead := fmt.Sprintf("s%d_0_0", h.pos+5)
+		ahead := fmt.Sprintf("s%d_0_0_0", h.pos+5)
 		go func() { done <- h.sync("alice_tok", "timeout=600000&since="+ahead) }()
 		time.Sleep(100 * time.Millisecond) // let both reach their wait (either order passes)
 		close(draining)

@@ -269,7 +269,7 @@ func TestWatermarkHoldsBackGap(t *testing.T) {
 		}
 		// A token from an instance that is ahead waits (up to the timeout) instead of
 		// answering from behind.
-		ahead := fmt.Sprintf("s%d_0_0", h.pos+5)
+		ahead := fmt.Sprintf("s%d_0_0_0", h.pos+5)
 		start := time.Now()
 		s5 := h.sync("alice_tok", "timeout=200&since="+ahead)
 		if s5.NextBatch != ahead || time.Since(start) < 150*time.Millisecond {

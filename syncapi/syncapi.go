@@ -1,8 +1,8 @@
 // Package syncapi is the sync component (Tier 1): it builds each user's view of their
 // rooms from the log topics only — topic 2 (roomserver → syncapi: room events, redactions),
-// topic 1 (account data → syncapi) and topic 3 (eduserver → syncapi: typing, receipts,
-// to-device messages) — and serves GET /sync, /messages, /context,
-// /members, /joined_members and /event. It calls the roomserver over arrow 2 (fetching
+// topic 1 (account data → syncapi), topic 3 (eduserver → syncapi: typing, receipts,
+// to-device messages) and topic 7 (keyserver → syncapi: device-list changes) — and serves
+// GET /sync, /messages, /context, /members, /joined_members, /event and /keys/changes. It calls the roomserver over arrow 2 (fetching
 // state events it lacks) and the userapi for access tokens and filters.
 //
 // Positions are the producers' stream positions, so any sync instance can serve any token
@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	keyapi "github.com/axon-matrix/axon/keyserver/api"
@@ -42,10 +43,14 @@ type Topics struct {
 	// EDU is topic 3 (eventlog.TopicEDU with prefix: typing, receipts, to-device from the
 	// eduserver); empty leaves it unconsumed.
 	EDU string
+	// KeyChange is topic 7 (eventlog.TopicKeyChange with prefix: device-list changes from
+	// the keyserver); empty leaves it unconsumed.
+	KeyChange string
 }
 
 // DefaultTopics are the topic names without a prefix.
-var DefaultTopics = Topics{RoomEvent: eventlog.TopicRoomEvent, AccountData: eventlog.TopicAccountData, EDU: eventlog.TopicEDU}
+var DefaultTopics = Topics{RoomEvent: eventlog.TopicRoomEvent, AccountData: eventlog.TopicAccountData, EDU: eventlog.TopicEDU,
+	KeyChange: eventlog.TopicKeyChange}
 
 // SyncAPI is a running sync component.
 type SyncAPI struct {
@@ -58,6 +63,8 @@ type SyncAPI struct {
 	AccountData *consumers.AccountDataConsumer
 	// EDUs is the topic 3 handler.
 	EDUs *consumers.EDUConsumer
+	// KeyChanges is the topic 7 handler.
+	KeyChanges *consumers.KeyChangeConsumer
 	// RoomEventDelay is a test hook: when set before StartConsumers, the topic 2 consumer
 	// waits this long per record before storing it, so that tests can make this instance
 	// lag behind the roomserver for certain (read-your-writes tests).
@@ -85,11 +92,18 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 	if err != nil {
 		return nil, err
 	}
-	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad, EDU: edu})
+	keyChange, err := st.KeyChangeWatermark(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := internal.NewNotifier(types.StreamToken{Room: room, AccountData: ad, EDU: edu, KeyChange: keyChange})
 	if err := internal.LoadIgnoreLists(ctx, st, n); err != nil {
 		return nil, err
 	}
 	if err := internal.LoadEDUState(ctx, st, n); err != nil {
+		return nil, err
+	}
+	if err := internal.LoadPresence(ctx, st, n); err != nil {
 		return nil, err
 	}
 	return &SyncAPI{
@@ -97,6 +111,7 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),
 		AccountData: consumers.NewAccountDataConsumer(st, n),
 		EDUs:        consumers.NewEDUConsumer(st, n),
+		KeyChanges:  consumers.NewKeyChangeConsumer(st, n),
 		userAPI:     userAPI,
 	}, nil
 }
@@ -111,7 +126,7 @@ func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {
 	(&routing.Handlers{Syncer: s.Syncer, UserAPI: s.userAPI}).Register(router)
 }
 
-// StartConsumers consumes topics 2, 1 and 3 (when topics.EDU is set) from consumer under the consumer group `group`
+// StartConsumers consumes topics 2, 1, 3 and 7 (3 and 7 when set in topics) from consumer under the consumer group `group`
 // (one group per sync instance, e.g. "syncapi-<instance>", since every instance needs every
 // record) until Stop.
 func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, group string) {
@@ -146,6 +161,10 @@ func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, grou
 		s.wg.Add(1)
 		go run(topics.EDU, 1, eventlog.Batch(s.EDUs.Handle))
 	}
+	if topics.KeyChange != "" {
+		s.wg.Add(1)
+		go run(topics.KeyChange, 1, eventlog.Batch(s.KeyChanges.Handle))
+	}
 }
 
 // Stop stops the consumers, waits for the handlers in flight, and returns the errors the
@@ -177,6 +196,13 @@ func WithReadYourWritesTimeout(d time.Duration) Option {
 // from the keyserver (arrow 16, syncapi → keyserver); without it they are left out.
 func WithKeyServer(k keyapi.KeyServerAPI) Option {
 	return func(s *SyncAPI) { s.Syncer.KeyAPI = k }
+}
+
+// WithEDUServer gives /sync arrow 18 (syncapi → eduserver): set_presence, and the
+// position of the user's own topic 3 writes for read-your-writes; without it /sync sets
+// no presence and reflects topic 3 writes only once consumed.
+func WithEDUServer(e eduapi.EDUServerAPI) Option {
+	return func(s *SyncAPI) { s.Syncer.EDUAPI = e }
 }
 
 // WithRoomEventDelay sets the RoomEventDelay test hook.

@@ -29,6 +29,9 @@ func (rt *Routes) getAlias(r *http.Request, _ *userapi.Device) (any, error) {
 		return nil, federationUnavailable("Resolving an alias of another server")
 	}
 	roomID, servers, err := rt.rsAPI.ResolveRoomAlias(r.Context(), alias)
+	if isNotFound(err) && rt.queryAppServiceAlias(r.Context(), alias) { // appservice.go, arrow 10
+		roomID, servers, err = rt.rsAPI.ResolveRoomAlias(r.Context(), alias)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 
 // The EDU endpoints: arrow 6 (clientapi → eduserver) for typing (typing.go), receipts and
 // read markers (receipts.go) and send-to-device (sendtodevice.go). Without an eduserver
-// they are left out (404 M_UNRECOGNIZED). Presence is not built yet.
+// they are left out (404 M_UNRECOGNIZED). Presence: presence.go.
 
 // addEDURoutes registers the EDU endpoints when the clientapi has an eduserver.
 func (rt *Routes) addEDURoutes(routers Routers) {
@@ -23,6 +23,8 @@ func (rt *Routes) addEDURoutes(routers Routers) {
 	rt.client(r, post, "/rooms/{roomId}/receipt/{receiptType}/{eventId}", guestOK, rt.postReceipt)
 	rt.client(r, post, "/rooms/{roomId}/read_markers", guestOK, rt.postReadMarkers)
 	rt.client(r, put, "/sendToDevice/{eventType}/{txnId}", guestOK, rt.sendToDevice)
+	rt.client(r, put, "/presence/{userId}/status", guestOK, rt.putPresence)
+	rt.client(r, http.MethodGet, "/presence/{userId}/status", guestOK, rt.getPresence)
 }
 
 // requireJoined answers M_FORBIDDEN unless userID is joined to roomID (arrow 4, the

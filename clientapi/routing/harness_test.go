@@ -84,6 +84,12 @@ func forEachImpl(t *testing.T, fn func(t *testing.T, newHarness harnessFunc)) {
 // newHarnessDSN makes a harness on dsn with impl (implDirect or implInthttp).
 func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, impl, dsn, nil, mutate...)
+}
+
+// newHarnessWith is newHarnessDSN with more options for Setup (e.g. WithAppServices).
+func newHarnessWith(t *testing.T, impl, dsn string, opts []Option, mutate ...func(*Config)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sdb, err := sqlutil.Open(sqlutil.Options{ConnectionString: dsn})
@@ -167,7 +173,7 @@ func newHarnessDSN(t *testing.T, impl, dsn string, mutate ...func(*Config)) *har
 		t.Fatal(err)
 	}
 	Setup(Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, keyAPI, db, WithEDUServer(eduAPI))
+		SynapseAdmin: base.PublicSynapseAdminMux}, cfg, userAPI, rsAPI, keyAPI, db, append([]Option{WithEDUServer(eduAPI)}, opts...)...)
 	return &harness{t: t, handler: base.PublicHandler(), db: db, userAPI: userAPI, rsAPI: rsAPI, edu: edu, log: log}
 }
 

@@ -13,8 +13,8 @@ import (
 // The end-to-end encryption key endpoints: arrow 14 (clientapi → keyserver; numbered as
 // docs/wiring.md, "Arrows from 14 on"). The keyserver checks the keys; these handlers
 // check the body's shape and who asks. Cross-signing is in crosssigning.go, key backup in
-// roomkeys.go. GET /keys/changes is not built: it answers the process's 404
-// M_UNRECOGNIZED.
+// roomkeys.go. GET /keys/changes is the syncapi's (topic 7, syncapi/routing/keychanges.go);
+// the clientapi alone answers it 404 M_UNRECOGNIZED.
 
 // addKeyRoutes registers the key endpoints when the clientapi has a keyserver.
 func (rt *Routes) addKeyRoutes(routers Routers) {

@@ -95,6 +95,10 @@ func (rt *Routes) logoutAll(r *http.Request, dev *userapi.Device) (any, error) {
 
 // whoami serves GET /account/whoami.
 func (rt *Routes) whoami(r *http.Request, dev *userapi.Device) (any, error) {
-	return map[string]any{"user_id": dev.UserID, "device_id": dev.DeviceID,
-		"is_guest": dev.AccountType == userapi.AccountTypeGuest}, nil
+	resp := map[string]any{"user_id": dev.UserID, "device_id": dev.DeviceID,
+		"is_guest": dev.AccountType == userapi.AccountTypeGuest}
+	if dev.DeviceID == "" {
+		delete(resp, "device_id") // an application service's request has no device
+	}
+	return resp, nil
 }

@@ -122,8 +122,12 @@ func (rt *Routes) joinOrKnock(r *http.Request, dev *userapi.Device, action, targ
 		return nil, err
 	}
 	if aliasAllowed && len(target) > 0 && target[0] == '#' {
-		if _, err := parseAlias(target); err != nil {
+		server, err := parseAlias(target)
+		if err != nil {
 			return nil, err
+		}
+		if server == rt.cfg.ServerName {
+			rt.ensureAppServiceAlias(r.Context(), target) // appservice.go: a service may create it
 		}
 	} else if err := checkRoomID(target); err != nil {
 		if aliasAllowed {

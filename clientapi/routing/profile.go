@@ -29,6 +29,9 @@ func (rt *Routes) localProfile(ctx context.Context, userID string) (*userapi.Pro
 		return nil, httputil.NotFound("Profiles of users on other servers cannot be fetched: federation is not available")
 	}
 	acc, err := rt.userAPI.GetAccount(ctx, userID)
+	if isNotFound(err) && rt.queryAppServiceUser(ctx, userID) { // appservice.go, arrow 10
+		acc, err = rt.userAPI.GetAccount(ctx, userID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,8 @@ type registerRequest struct {
 	InhibitLogin             bool       `json:"inhibit_login"`
 	RefreshToken             bool       `json:"refresh_token"`
 	Auth                     *auth.Dict `json:"auth"`
+	// Type is m.login.application_service for an application service's registration.
+	Type string `json:"type"`
 }
 
 // registerUser serves POST /register: user-interactive auth with m.login.dummy, then the
@@ -49,6 +51,9 @@ func (rt *Routes) registerUser(r *http.Request, _ *userapi.Device) (any, error) 
 		return rt.registerGuest(r, &req)
 	default:
 		return nil, httputil.InvalidParam("Unknown kind %q: must be user or guest", kind)
+	}
+	if req.Type == loginTypeAppService || (req.Auth != nil && req.Auth.Type == loginTypeAppService) {
+		return rt.registerAppServiceUser(r, &req) // appservice.go: open in every registration mode
 	}
 	flows := registrationFlows
 	switch rt.cfg.RegistrationMode {
@@ -138,6 +143,9 @@ func (rt *Routes) checkUsername(localpart string) error {
 	}
 	if err := matrix.ValidLocalpart(localpart, rt.cfg.ServerName); err != nil {
 		return httputil.InvalidUsername("Invalid username: %v", err)
+	}
+	if rt.exclusiveOwner(localpart) != nil {
+		return httputil.Exclusive("This user ID is reserved by an application service")
 	}
 	return nil
 }

@@ -19,7 +19,8 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, get, "/capabilities", guestOK, rt.capabilities)
 
 	// Registration and login
-	rt.client(r, post, "/register", public, rt.perIPOnSuccess(rt.limits.registration, rt.registerUser))
+	rt.client(r, post, "/register", public,
+		rt.appServiceRegistrationUnlimited(rt.perIPOnSuccess(rt.limits.registration, rt.registerUser), rt.registerUser))
 	rt.client(r, get, "/register/available", public, rt.registerAvailable)
 	rt.route(r, get, "/v1/register/m.login.registration_token/validity", public,
 		rt.perIP(rt.limits.tokenValidity, rt.registrationTokenValidity))
@@ -33,6 +34,8 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, post, "/logout", guestOK, rt.logout)
 	rt.client(r, post, "/logout/all", guestOK, rt.logoutAll)
 	rt.client(r, get, "/account/whoami", guestOK, rt.whoami)
+	// Application services (appservice.go; arrow 10)
+	rt.route(r, post, "/v1/appservice/{appserviceId}/ping", public, rt.pingAppService)
 
 	// Devices and account
 	rt.client(r, get, "/devices", guestOK, rt.listDevices)

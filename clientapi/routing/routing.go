@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	asapi "github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/clientapi/auth"
 	"github.com/axon-matrix/axon/clientapi/storage"
 	eduapi "github.com/axon-matrix/axon/eduserver/api"
@@ -89,6 +90,12 @@ type Routes struct {
 	// userLocks serialise this process's read-modify-write updates of one user's push
 	// rules and tags.
 	userLocks [64]sync.Mutex
+	// appServices are the application services' registrations (nil: none) and asAPI the
+	// appservice component (arrow 10); asUsers caches their users known to exist
+	// (appservice.go).
+	appServices *asapi.Registrations
+	asAPI       asapi.AppServiceAPI
+	asUsers     appServiceUsers
 }
 
 // lockUser takes the lock for userID's read-modify-write account data updates and returns
@@ -203,7 +210,7 @@ func (rt *Routes) wrap(a access, h handlerFunc) http.Handler {
 				httputil.WriteError(w, me)
 				return
 			}
-			d, err := rt.userAPI.QueryAccessToken(r.Context(), token)
+			d, err := rt.authenticate(r, token) // as_tokens first (appservice.go), then the userapi
 			if err != nil {
 				rt.writeError(w, r, err)
 				return

@@ -50,6 +50,7 @@ func (rt *Routes) sendMessage(r *http.Request, dev *userapi.Device) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	rt.endTypingOnSend(r.Context(), v["roomId"], dev.UserID, v["eventType"]) // typing.go
 	return map[string]string{"event_id": resp.EventID}, nil
 }
 

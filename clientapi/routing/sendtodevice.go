@@ -18,8 +18,8 @@ const toDeviceBodyLimit = 3 << 20
 
 // sendToDevice serves PUT /sendToDevice/{eventType}/{txnId} (arrow 6). Messages to "*"
 // go to every device of that user; messages to devices that do not exist are dropped. The
-// eduserver makes the transaction idempotent per sending device. Other servers' users
-// are skipped until federation exists.
+// eduserver makes the transaction idempotent per sending device and sends other servers'
+// users' messages over federation (topic 5).
 func (rt *Routes) sendToDevice(r *http.Request, dev *userapi.Device) (any, error) {
 	v := mux.Vars(r)
 	if err := checkEventType(v["eventType"]); err != nil {
@@ -52,8 +52,14 @@ func (rt *Routes) sendToDevice(r *http.Request, dev *userapi.Device) (any, error
 				return nil, httputil.BadJSON("Each to-device message must be a JSON object")
 			}
 		}
-		if server != rt.cfg.ServerName || len(byDevice) == 0 {
-			continue // other servers' users: with federation
+		if len(byDevice) == 0 {
+			continue
+		}
+		if server != rt.cfg.ServerName {
+			// Other servers' users: their server resolves "*" and drops unknown devices
+			// (the eduserver sends them on topic 5).
+			out[userID] = byDevice
+			continue
 		}
 		devices, err := rt.userAPI.ListDevices(r.Context(), userID)
 		var me *httputil.MatrixError

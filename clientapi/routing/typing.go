@@ -1,7 +1,10 @@
 package routing
 
 import (
+	"context"
 	"net/http"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/gorilla/mux"
 
@@ -49,4 +52,21 @@ func (rt *Routes) setTyping(r *http.Request, dev *userapi.Device) (any, error) {
 		return nil, err
 	}
 	return empty, nil
+}
+
+// endTypingOnSend ends the sender's typing in the room when they send a message (arrow 6),
+// as clients expect once the message is out. The eduserver answers from memory when the
+// user is not typing; a failure only leaves the typing to its timeout.
+func (rt *Routes) endTypingOnSend(ctx context.Context, roomID, userID, eventType string) {
+	if rt.eduAPI == nil {
+		return
+	}
+	switch eventType {
+	case "m.room.message", "m.room.encrypted", "m.sticker":
+	default:
+		return
+	}
+	if err := rt.eduAPI.SetTyping(ctx, &eduapi.SetTypingRequest{RoomID: roomID, UserID: userID, Typing: false}); err != nil {
+		logrus.WithError(err).WithField("room_id", roomID).Warn("clientapi: ending typing after a message")
+	}
 }

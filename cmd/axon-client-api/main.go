@@ -9,7 +9,10 @@
 // serves /keys/upload, /keys/query and /keys/claim through axon-key-server at
 // key_server.internal_api_url (arrow 14, keyserver/inthttp), and typing, receipts, read
 // markers and send-to-device through axon-edu-server at edu_server.internal_api_url
-// (arrow 6, eduserver/inthttp). It
+// (arrow 6, eduserver/inthttp). It authenticates application services by the as_tokens
+// of the registration files in app_service.config_files (the same files axon-appservice
+// reads) and forwards their pings to axon-appservice at app_service.internal_api_url
+// (arrow 10, appservice/inthttp). It
 // consumes topic 4 (roomserver → clientapi membership changes) under consumer group
 // "clientapi", which every clientapi instance shares: they share the table it fills.
 //
@@ -25,6 +28,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/axon-matrix/axon/appservice"
+	asinthttp "github.com/axon-matrix/axon/appservice/inthttp"
 	"github.com/axon-matrix/axon/clientapi"
 	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
@@ -58,13 +63,21 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
+	// The application services' registrations: the same files axon-appservice reads
+	// (as_tokens, namespaces); the ping goes to it over arrow 10.
+	asRegs, err := appservice.LoadRegistrations(cfg)
+	if err != nil {
+		return err
+	}
+	asAPI := asinthttp.NewClient(cfg.AppService.InternalAPIURL, cfg.Global.InternalAPISecret)
 	client, err := clientapi.New(context.Background(), clientapi.ConfigFromFile(cfg, cfg.ClientAPI.PublicListen), db)
 	if err != nil {
 		return err
 	}
 	b := p.Base
 	client.AddPublicRoutes(clientapi.Routers{Client: b.PublicClientAPIMux, WellKnown: b.PublicWellKnownAPIMux,
-		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI))
+		SynapseAdmin: b.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI),
+		clientapi.WithAppServices(asRegs, asAPI))
 	p.Go("clientapi membership consumer (topic 4)", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})

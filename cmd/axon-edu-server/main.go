@@ -18,6 +18,8 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
+	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
 
 func main() {
@@ -39,7 +41,14 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
+	a.PresenceEnabled, a.PresenceIdle = p.Cfg.EDUServer.PresenceEnabled, p.Cfg.EDUServer.PresenceIdleTimeout
+	// Topic 5 to the federationsender; arrow 19 to the roomserver; arrow U for devices.
+	secret := p.Cfg.Global.InternalAPISecret
+	a.Fed = eduserver.Federation{FedTopic: p.Cfg.TopicName(eventlog.TopicEDUFederation),
+		RoomServer: rsinthttp.NewClient(p.Cfg.RoomServer.InternalAPIURL, secret),
+		Devices:    userinthttp.NewClient(p.Cfg.UserAPI.InternalAPIURL, secret)}
 	p.Go("eduserver transaction pruner", a.RunPruner)
+	p.Go("eduserver presence idler", a.RunPresenceIdler)
 	// polylith.Start checks global.internal_api_secret in front of these routes (401).
 	inthttp.AddRoutes(p.Base.InternalAPIMux, a)
 	return nil

@@ -5,7 +5,9 @@
 // at server_key_api.internal_api_url (arrow 11, serverkeyapi/inthttp with
 // global.internal_api_secret); /send, /event, /state, /state_ids, /get_missing_events,
 // make_join and send_join, answered by axon-roomserver at room_server.internal_api_url
-// (arrow 3). Other federation paths answer 404 M_UNRECOGNIZED.
+// (arrow 3); /user/devices, /user/keys/query and /user/keys/claim, answered by
+// axon-key-server at key_server.internal_api_url (arrow 15). Other federation paths
+// answer 404 M_UNRECOGNIZED.
 //
 //	axon-federation-api -config axon.yaml [-public-bind :8073]
 //
@@ -18,10 +20,12 @@ import (
 	"fmt"
 	"os"
 
+	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/federationapi"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	ksinthttp "github.com/axon-matrix/axon/keyserver/inthttp"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
 )
@@ -44,6 +48,10 @@ func wire(p *polylith.Process) error {
 	// servers send are fetched from them (get_missing_events) with the shared client.
 	rs := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: p.Base.PublicFederationAPIMux, Key: p.Base.PublicKeyAPIMux},
-		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rs, Fetcher: fedclient.New(cfg, key, fedclient.Options{})}, keys)
+		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rs, Fetcher: fedclient.New(cfg, key, fedclient.Options{}),
+			// Arrow 5: the EDUs of /send go to axon-edu-server.
+			EDUServer: eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret),
+			// Arrow 15: /user/devices, /user/keys/query and /user/keys/claim from axon-key-server.
+			KeyServer: ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)}, keys)
 	return nil
 }

@@ -56,6 +56,9 @@ func wire(p *polylith.Process) error {
 	p.Go("federationsender", func(ctx context.Context) error {
 		return fs.Run(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicPDUFederation))
 	})
+	p.Go("federationsender topic 5", func(ctx context.Context) error {
+		return fs.RunEDUs(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicEDUFederation))
+	})
 	// polylith.Start checks global.internal_api_secret in front of these routes (401).
 	inthttp.AddRoutes(p.Base.InternalAPIMux, fs.API())
 	return nil

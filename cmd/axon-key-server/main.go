@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
 	"github.com/axon-matrix/axon/keyserver"
 	"github.com/axon-matrix/axon/keyserver/inthttp"
@@ -31,7 +32,13 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
-	a, err := keyserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName)
+	ob, err := p.Outbox(config.ComponentKeyServer)
+	if err != nil {
+		return err
+	}
+	// Topic 7 (keyserver → syncapi: device-list changes) through the keyserver's outbox.
+	a, err := keyserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName,
+		keyserver.WithKeyChanges(ob, p.Cfg.TopicName(eventlog.TopicKeyChange)))
 	if err != nil {
 		return err
 	}

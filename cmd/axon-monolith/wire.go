@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/axon-matrix/axon/appservice"
 	"github.com/axon-matrix/axon/clientapi"
 	"github.com/axon-matrix/axon/eduserver"
 	"github.com/axon-matrix/axon/federationapi"
@@ -134,7 +135,12 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return err
 	}
-	ksAPI, err := keyserver.NewInternalAPI(context.Background(), ksdb, cfg.Global.ServerName)
+	ksOut, err := newOutbox(config.ComponentKeyServer) // topic 7 (device-list changes)
+	if err != nil {
+		return err
+	}
+	ksAPI, err := keyserver.NewInternalAPI(context.Background(), ksdb, cfg.Global.ServerName,
+		keyserver.WithKeyChanges(ksOut, cfg.TopicName(eventlog.TopicKeyChange)))
 	if err != nil {
 		return fmt.Errorf("keyserver: %w", err)
 	}
@@ -152,7 +158,11 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return fmt.Errorf("eduserver: %w", err)
 	}
+	eduAPI.PresenceEnabled, eduAPI.PresenceIdle = cfg.EDUServer.PresenceEnabled, cfg.EDUServer.PresenceIdleTimeout
+	// Topic 5 to the federationsender; arrow 19 to the roomserver; arrow U for devices.
+	eduAPI.Fed = eduserver.Federation{FedTopic: cfg.TopicName(eventlog.TopicEDUFederation), RoomServer: rsAPI, Devices: userAPI}
 	background("eduserver transaction pruner", eduAPI.RunPruner)
+	background("eduserver presence idler", eduAPI.RunPresenceIdler)
 
 	// syncapi (consumer of topics 1, 2 and 3)
 	sdb, err := base.OpenDatabase(config.ComponentSyncAPI)
@@ -161,10 +171,10 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	}
 	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData),
-			EDU: cfg.TopicName(eventlog.TopicEDU)},
+			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
 		"syncapi", userAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
-		syncapi.WithKeyServer(ksAPI))
+		syncapi.WithKeyServer(ksAPI), syncapi.WithEDUServer(eduAPI))
 	if err != nil {
 		return fmt.Errorf("syncapi: %w", err)
 	}
@@ -182,6 +192,25 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("mediaapi: %w", err)
 	}
 
+	// appservice: registrations from app_service.config_files (checked here: a bad file
+	// stops the start); consumes topic 2 (group "appservice") into a queue per service and
+	// pushes transactions; arrow 10 from the clientapi (the ping).
+	asRegs, err := appservice.LoadRegistrations(cfg)
+	if err != nil {
+		return err
+	}
+	asdb, err := base.OpenDatabase(config.ComponentAppService)
+	if err != nil {
+		return err
+	}
+	asvc, err := appservice.New(context.Background(), asdb, asRegs, appservice.Backoff{})
+	if err != nil {
+		return fmt.Errorf("appservice: %w", err)
+	}
+	background("appservice", func(ctx context.Context) error {
+		return asvc.Run(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicRoomEvent))
+	})
+
 	// clientapi (arrow 4 to the roomserver; consumer of topic 4)
 	cdb, err := base.OpenDatabase(config.ComponentClientAPI)
 	if err != nil {
@@ -192,7 +221,8 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return fmt.Errorf("clientapi: %w", err)
 	}
 	client.AddPublicRoutes(clientapi.Routers{Client: base.PublicClientAPIMux, WellKnown: base.PublicWellKnownAPIMux,
-		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI))
+		SynapseAdmin: base.PublicSynapseAdminMux}, userAPI, rsAPI, ksAPI, clientapi.WithEDUServer(eduAPI),
+		clientapi.WithAppServices(asRegs, asvc.API()))
 	background("clientapi membership consumer", func(ctx context.Context) error {
 		return client.RunMembershipConsumer(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicMembership))
 	})
@@ -202,11 +232,15 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	// /_matrix/federation on the public listeners (monolith.http_bind and, over TLS,
 	// monolith.https_bind).
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: base.PublicFederationAPIMux, Key: base.PublicKeyAPIMux},
-		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rsAPI, Fetcher: fedClient}, keyAPI)
+		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rsAPI, Fetcher: fedClient, EDUServer: eduAPI,
+			KeyServer: ksAPI}, keyAPI) // arrow 15: federation's /user/devices, /user/keys/query, /user/keys/claim
 
 	// federationsender (topic 6 → PUT /send to every destination; built above)
 	background("federationsender", func(ctx context.Context) error {
 		return fs.Run(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicPDUFederation))
+	})
+	background("federationsender topic 5", func(ctx context.Context) error {
+		return fs.RunEDUs(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicEDUFederation))
 	})
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 
+	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -94,10 +95,11 @@ func wire(p *polylith.Process, instance string) error {
 	}
 	s, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(p.Base.PublicClientAPIMux), db, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData),
-			EDU: cfg.TopicName(eventlog.TopicEDU)},
+			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
 		consumerGroup(instance), userAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
-		syncapi.WithKeyServer(ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)))
+		syncapi.WithKeyServer(ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)),
+		syncapi.WithEDUServer(eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret)))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 // Package api is the eduserver's contract: arrow 6 (clientapi → eduserver: typing,
-// receipts and send-to-device of local users) and, later, arrow 5 (federationapi →
-// eduserver: the same from other servers), and the topic 3 record (eduserver → syncapi)
-// that carries the outcome to every sync instance. Numbers as docs/wiring.md.
+// receipts, presence and send-to-device of local users), arrow 5 (federationapi →
+// eduserver: the EDUs of other servers, federation.go), arrow 18 (syncapi → eduserver:
+// set_presence and read-your-writes, presence.go), the topic 3 record (eduserver →
+// syncapi) that carries the outcome to every sync instance and the topic 5 record
+// (eduserver → federationsender). Numbers as docs/wiring.md.
 package api
 
 import (
@@ -26,6 +28,10 @@ type EDUServerAPI interface {
 	// a repeated transaction is a no-op. The caller has resolved "*" to the target's
 	// devices.
 	SendToDevice(ctx context.Context, req *SendToDeviceRequest) error
+	// PresenceAPI: presence and the read-your-writes position (presence.go).
+	PresenceAPI
+	// FederationAPI: EDUs from other servers (arrow 5, federation.go).
+	FederationAPI
 }
 
 // Typing timeouts: a request without one, or with more than MaxTypingTimeout, is cut to
@@ -65,6 +71,8 @@ type SetReceiptRequest struct {
 	EventID string `json:"event_id"`
 	// ThreadID is the spec's thread_id: "" (unthreaded), "main" or a thread root event ID.
 	ThreadID string `json:"thread_id,omitempty"`
+	// TS is when the receipt was made (ms; 0: now). Set for receipts from other servers.
+	TS int64 `json:"ts,omitempty"`
 }
 
 // SendToDeviceRequest is one PUT /sendToDevice/{eventType}/{txnId}, resolved to devices.

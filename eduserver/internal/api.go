@@ -1,6 +1,7 @@
 // Package internal implements api.EDUServerAPI: the eduserver end of arrow 6 (clientapi →
-// eduserver) and, later, arrow 5 (federationapi → eduserver), and the producer of topic 3
-// (eduserver → syncapi). Receipts and send-to-device transactions are stored in the
+// eduserver), arrow 5 (federationapi → eduserver) and arrow 18 (syncapi → eduserver), and
+// the producer of topic 3 (eduserver → syncapi) and topic 5 (eduserver →
+// federationsender). Receipts and send-to-device transactions are stored in the
 // eduserver's database and their topic 3 records staged on its outbox in the same
 // transaction; typing lives in memory (typing.go) but its records take the same path, so
 // every record has a dense position from one counter.
@@ -35,6 +36,22 @@ type EDUServer struct {
 
 	typingMu sync.Mutex
 	typing   map[string]map[string]*typer // room ID → user ID → typer
+
+	// PresenceEnabled and PresenceIdle are edu_server.presence_enabled and
+	// presence_idle_timeout (presence.go); set before the first call.
+	PresenceEnabled bool
+	PresenceIdle    time.Duration
+	presenceMu      sync.Mutex // one presence change at a time
+
+	writesMu sync.Mutex
+	writes   map[string]int64 // user ID → newest topic 3 position their /sync must reflect
+	// writesFloor covers what writes does not hold: writes from before the start, and
+	// those forgotten when it was full.
+	writesFloor int64
+
+	// Fed is the federation side (federation_out.go, federation_in.go).
+	Fed     Federation
+	servers roomServers
 }
 
 // Stopper stops a scheduled function (*time.Timer).
@@ -48,7 +65,8 @@ func New(db *storage.Database, serverName string, outbox eventlog.Outbox, topic 
 	return &EDUServer{db: db, serverName: serverName, outbox: outbox, topic: topic, Now: time.Now,
 		AfterFunc: func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) },
 		log:       logrus.WithField("component", "eduserver"),
-		typing:    map[string]map[string]*typer{}}
+		typing:    map[string]map[string]*typer{}, PresenceEnabled: true, PresenceIdle: DefaultPresenceIdle,
+		writes: map[string]int64{}}
 }
 
 // stage stages records on topic 3 inside tx; each gets the next position, in order. key

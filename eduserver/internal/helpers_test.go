@@ -18,6 +18,8 @@ import (
 const (
 	testServer = "edu.test"
 	testTopic  = "axon.edu"
+	// testFedTopic is topic 5 (federation tests).
+	testFedTopic = "axon.edu_federation"
 )
 
 // collector is an eventlog.Producer that keeps what the outbox relays.
@@ -110,10 +112,36 @@ func (f *fixture) records() ([]api.OutputEDU, []string) {
 	var out []api.OutputEDU
 	var keys []string
 	for _, m := range f.prod.msgs {
+		if m.Topic == testFedTopic {
+			continue // fedRecords
+		}
 		if m.Topic != testTopic {
 			f.t.Fatalf("record on topic %q", m.Topic)
 		}
 		var r api.OutputEDU
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, r)
+		keys = append(keys, m.Key)
+	}
+	return out, keys
+}
+
+// fedRecords relays what is staged and returns every topic 5 record published so far,
+// with its key.
+func (f *fixture) fedRecords() ([]api.OutputFederationEDU, []string) {
+	f.t.Helper()
+	f.records()
+	f.prod.mu.Lock()
+	defer f.prod.mu.Unlock()
+	var out []api.OutputFederationEDU
+	var keys []string
+	for _, m := range f.prod.msgs {
+		if m.Topic != testFedTopic {
+			continue
+		}
+		var r api.OutputFederationEDU
 		if err := json.Unmarshal(m.Value, &r); err != nil {
 			f.t.Fatal(err)
 		}

@@ -23,11 +23,37 @@ func (e *EDUServer) SetReceipt(ctx context.Context, req *api.SetReceiptRequest) 
 	if req.Type != api.ReceiptRead && req.Type != api.ReceiptReadPrivate {
 		return httputil.InvalidParam("Unknown receipt type %q", req.Type)
 	}
+	if len(req.EventID) > matrix.MaxIDLength || len(req.RoomID) > matrix.MaxIDLength {
+		return httputil.InvalidParam("room_id or event_id is too long")
+	}
 	if len(req.ThreadID) > maxThreadIDLength {
 		return httputil.InvalidParam("thread_id is too long")
 	}
 	r := &storage.Receipt{RoomID: req.RoomID, UserID: req.UserID, Type: req.Type, ThreadID: req.ThreadID,
 		EventID: req.EventID, TS: e.nowMS()}
+	if req.TS > 0 {
+		r.TS = req.TS
+	}
+	// Topic 5: a local user's public receipt goes to the other servers in the room.
+	var fed []fedRecord
+	if req.Type == api.ReceiptRead && e.isLocal(req.UserID) {
+		dests, err := e.joinedServers(ctx, req.RoomID)
+		if err != nil {
+			// Stored and shown here all the same; the other servers miss this receipt
+			// (the next one of the user replaces it there).
+			e.log.WithError(err).WithField("room_id", req.RoomID).Warn("listing the servers of a room for a receipt; not sent to them")
+		}
+		data := map[string]any{"ts": r.TS}
+		if r.ThreadID != "" {
+			data["thread_id"] = r.ThreadID
+		}
+		rec, err := newFedRecord(req.RoomID, api.EDUReceipt, dests, map[string]any{req.RoomID: map[string]any{api.ReceiptRead: map[string]any{
+			req.UserID: map[string]any{"event_ids": []string{req.EventID}, "data": data}}}})
+		if err != nil {
+			return err
+		}
+		fed = []fedRecord{rec}
+	}
 	err := e.db.WithTransaction(ctx, func(tx *sql.Tx) error {
 		recs := []api.OutputEDU{{Kind: api.OutputReceiptKind, Receipt: &api.OutputReceipt{
 			RoomID: r.RoomID, UserID: r.UserID, Type: r.Type, EventID: r.EventID, ThreadID: r.ThreadID, TS: r.TS}}}
@@ -35,11 +61,15 @@ func (e *EDUServer) SetReceipt(ctx context.Context, req *api.SetReceiptRequest) 
 			return err
 		}
 		r.StreamPos = recs[0].StreamPos
+		if err := e.stageFederation(ctx, tx, fed); err != nil {
+			return err
+		}
 		return storage.UpsertReceipt(ctx, tx, r)
 	})
 	if err != nil {
 		return err
 	}
 	e.outbox.Kick()
+	e.noteWrite(r.StreamPos, req.UserID)
 	return nil
 }

@@ -32,6 +32,17 @@ func (e *EDUServer) SetTyping(ctx context.Context, req *api.SetTypingRequest) er
 		timeout = api.DefaultTypingTimeout
 	}
 	timeout = min(timeout, api.MaxTypingTimeout)
+	if !req.Typing {
+		// The common stop (every message a user sends) of someone not typing: answered
+		// from memory, without asking who is in the room.
+		e.typingMu.Lock()
+		typing := e.typing[req.RoomID][req.UserID] != nil
+		e.typingMu.Unlock()
+		if !typing {
+			return nil
+		}
+	}
+	fed := e.typingEDU(ctx, req.RoomID, req.UserID, req.Typing)
 
 	// One room's changes are staged one at a time, so its records leave in the order of
 	// the changes and each carries the set as it was after its change.
@@ -58,7 +69,8 @@ func (e *EDUServer) SetTyping(ctx context.Context, req *api.SetTypingRequest) er
 	if old != nil {
 		old.timer.Stop()
 	}
-	if err := e.publishTyping(ctx, req.RoomID); err != nil {
+	pos, err := e.publishTyping(ctx, req.RoomID, fed)
+	if err != nil {
 		// Not published: put the set back as it was.
 		if req.Typing {
 			room[req.UserID].timer.Stop()
@@ -76,11 +88,15 @@ func (e *EDUServer) SetTyping(ctx context.Context, req *api.SetTypingRequest) er
 	if len(room) == 0 {
 		delete(e.typing, req.RoomID)
 	}
+	e.noteWrite(pos, req.UserID)
 	return nil
 }
 
 // expire ends t, a typing notification whose timeout passed, unless it was replaced since.
 func (e *EDUServer) expire(roomID, userID string, t *typer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fed := e.typingEDU(ctx, roomID, userID, false)
 	e.typingMu.Lock()
 	defer e.typingMu.Unlock()
 	room := e.typing[roomID]
@@ -88,9 +104,7 @@ func (e *EDUServer) expire(roomID, userID string, t *typer) {
 		return
 	}
 	delete(room, userID)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := e.publishTyping(ctx, roomID); err != nil {
+	if _, err := e.publishTyping(ctx, roomID, fed); err != nil {
 		// The consumers hide the typer after its expires_ts anyway.
 		e.log.WithError(err).WithField("room_id", roomID).Warn("publishing the end of a typing notification")
 	}
@@ -99,8 +113,9 @@ func (e *EDUServer) expire(roomID, userID string, t *typer) {
 	}
 }
 
-// publishTyping stages the room's current typers (typingMu held).
-func (e *EDUServer) publishTyping(ctx context.Context, roomID string) error {
+// publishTyping stages the room's current typers (typingMu held), and fed on topic 5,
+// and returns the topic 3 record's position.
+func (e *EDUServer) publishTyping(ctx context.Context, roomID string, fed []fedRecord) (int64, error) {
 	out := &api.OutputTyping{RoomID: roomID, Typers: []api.Typer{}}
 	for u, t := range e.typing[roomID] {
 		out.Typers = append(out.Typers, api.Typer{UserID: u, ExpiresTS: t.expires.UnixMilli()})
@@ -114,15 +129,18 @@ func (e *EDUServer) publishTyping(ctx context.Context, roomID string) error {
 		}
 		return 0
 	})
+	recs := []api.OutputEDU{{Kind: api.OutputTypingKind, Typing: out}}
 	err := e.db.WithTransaction(ctx, func(tx *sql.Tx) error {
-		return e.stage(ctx, tx, []api.OutputEDU{{Kind: api.OutputTypingKind, Typing: out}},
-			func(*api.OutputEDU) string { return roomID })
+		if err := e.stage(ctx, tx, recs, func(*api.OutputEDU) string { return roomID }); err != nil {
+			return err
+		}
+		return e.stageFederation(ctx, tx, fed)
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	e.outbox.Kick()
-	return nil
+	return recs[0].StreamPos, nil
 }
 
 // Typers returns the users typing in a room now, sorted (tests and, later, federation).
@@ -135,4 +153,26 @@ func (e *EDUServer) Typers(roomID string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// typingEDU is the m.typing EDU of a local user's typing change for the other servers in
+// the room (topic 5); none for another server's user, or when those servers cannot be
+// listed (logged: typing is best effort).
+func (e *EDUServer) typingEDU(ctx context.Context, roomID, userID string, typing bool) []fedRecord {
+	if !e.isLocal(userID) {
+		return nil
+	}
+	dests, err := e.joinedServers(ctx, roomID)
+	if err != nil {
+		e.log.WithError(err).WithField("room_id", roomID).Warn("listing the servers of a room for a typing notification")
+		return nil
+	}
+	if len(dests) == 0 {
+		return nil
+	}
+	r, err := newFedRecord(roomID, api.EDUTyping, dests, map[string]any{"room_id": roomID, "user_id": userID, "typing": typing})
+	if err != nil {
+		return nil
+	}
+	return []fedRecord{r}
 }

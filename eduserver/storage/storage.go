@@ -45,6 +45,19 @@ CREATE TABLE eduserver_to_device_txns (
 	PRIMARY KEY (user_id, device_id, txn_id)
 );
 CREATE INDEX eduserver_to_device_txns_ts_idx ON eduserver_to_device_txns (created_ts)`},
+	// Version 2: presence (presence.go), one row per user seen; status_msg NULL: none;
+	// 'fed' is the newest topic 5 ID handed out.
+	{Version: 2, SQL: `
+INSERT INTO eduserver_counters (name, value) VALUES ('fed', 0);
+CREATE TABLE eduserver_presence (
+	user_id          TEXT PRIMARY KEY,
+	presence         TEXT NOT NULL,
+	status_msg       TEXT,
+	last_active_ts   BIGINT NOT NULL,
+	currently_active BOOLEAN NOT NULL,
+	stream_pos       BIGINT NOT NULL
+);
+CREATE INDEX eduserver_presence_active_idx ON eduserver_presence (presence, last_active_ts)`},
 }
 
 // Database is the eduserver's database.
@@ -72,6 +85,17 @@ func NextPositions(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
 	err := tx.QueryRowContext(ctx, `UPDATE eduserver_counters SET value = value + $1 WHERE name = 'edu' RETURNING value`, n).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("eduserver storage: next position: %w", err)
+	}
+	return v - int64(n) + 1, nil
+}
+
+// NextFederationIDs takes n consecutive topic 5 IDs and returns the first (as
+// NextPositions, on the 'fed' counter).
+func NextFederationIDs(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `UPDATE eduserver_counters SET value = value + $1 WHERE name = 'fed' RETURNING value`, n).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("eduserver storage: next federation ID: %w", err)
 	}
 	return v - int64(n) + 1, nil
 }

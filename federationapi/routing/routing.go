@@ -1,7 +1,8 @@
 // Package routing holds the federationapi's HTTP handlers: the key endpoints (keys.go),
 // /version (version.go), the X-Matrix authentication of federation requests (auth.go),
 // and the room endpoints of arrow 3: /send (send.go, txncache.go), /event, /state,
-// /state_ids and /get_missing_events (events.go), make_join and send_join (joins.go).
+// /state_ids and /get_missing_events (events.go), make_join and send_join (joins.go),
+// make_leave, send_leave and invite (leaves.go).
 package routing
 
 import (
@@ -10,6 +11,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
+	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	"github.com/axon-matrix/axon/matrix/event"
 	"github.com/axon-matrix/axon/matrix/federation"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
@@ -33,6 +36,12 @@ type Config struct {
 	// (get_missing_events); *federation.Client implements it. When nil, an event with
 	// missing prev_events is answered with that error.
 	Fetcher MissingEventsFetcher
+	// EDUServer takes the EDUs of /send (arrow 5: typing, receipts, presence, to-device);
+	// when nil they are dropped.
+	EDUServer eduapi.EDUServerAPI
+	// KeyServer answers /user/devices, /user/keys/query and /user/keys/claim (arrow 15,
+	// keys_user.go); when nil they are not served (404 M_UNRECOGNIZED).
+	KeyServer keyapi.KeyServerAPI
 }
 
 // MissingEventsFetcher is the part of matrix/federation's client /send needs.
@@ -57,6 +66,7 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 
 	// Unauthenticated by the spec.
 	fed.Handle("/_matrix/federation/v1/version", http.HandlerFunc(version)).Methods(http.MethodGet)
+	addUserKeyRoutes(fed, cfg, keys) // arrow 15 (keys_user.go)
 
 	if cfg.RoomServer == nil {
 		return
@@ -66,7 +76,7 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	authed := func(h http.HandlerFunc) http.Handler { return Authenticate(cfg, keys, h) }
 	lookup := eventKeyLookup(keys)
 	verify := func(ctx context.Context, e *event.Event) error { return event.VerifyEventSignatures(ctx, e, lookup) }
-	send := &sendHandler{cfg: cfg, rs: cfg.RoomServer, txns: newTxnCache(maxTxns), keys: verify}
+	send := &sendHandler{cfg: cfg, rs: cfg.RoomServer, txns: newTxnCache(maxTxns), keys: verify, edu: cfg.EDUServer}
 	fed.Handle("/_matrix/federation/v1/send/{txnId}", authed(send.serve)).Methods(http.MethodPut)
 	ev := &eventHandlers{cfg: cfg, rs: cfg.RoomServer}
 	fed.Handle("/_matrix/federation/v1/event/{eventId}", authed(ev.event)).Methods(http.MethodGet)
@@ -77,4 +87,9 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	fed.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", authed(j.makeJoin)).Methods(http.MethodGet)
 	fed.Handle("/_matrix/federation/v1/send_join/{roomId}/{eventId}", authed(j.sendJoin(true))).Methods(http.MethodPut)
 	fed.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", authed(j.sendJoin(false))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", authed(j.makeLeave)).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/send_leave/{roomId}/{eventId}", authed(j.sendLeave(true))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", authed(j.sendLeave(false))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v1/invite/{roomId}/{eventId}", authed(j.invite(true))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", authed(j.invite(false))).Methods(http.MethodPut)
 }

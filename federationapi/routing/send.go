@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/event"
@@ -21,13 +22,14 @@ import (
 const maxMissingEvents = 20
 
 // sendHandler serves PUT /_matrix/federation/v1/send/{txnId}: the PDUs go to the
-// roomserver (arrow 3) after their signatures are checked (arrow 11); EDUs are accepted
-// and dropped until the eduserver takes them (arrow 5).
+// roomserver (arrow 3) after their signatures are checked (arrow 11); the EDUs go to the
+// eduserver (arrow 5, edus.go).
 type sendHandler struct {
 	cfg  Config
 	rs   rsapi.RoomserverAPI
 	txns *txnCache
 	keys func(ctx context.Context, e *event.Event) error
+	edu  eduapi.EDUServerAPI
 }
 
 type txnBody struct {
@@ -59,6 +61,9 @@ func (h *sendHandler) serve(w http.ResponseWriter, r *http.Request) {
 	body := h.txns.do(key, func() (any, bool) {
 		res, err := h.process(ctx, origin, txn.PDUs)
 		if err != nil {
+			return err, false
+		}
+		if err := h.inputEDUs(ctx, origin, txn.EDUs); err != nil { // edus.go
 			return err, false
 		}
 		return federation.SendTransactionResponse{PDUs: res}, true

@@ -1,7 +1,8 @@
 // Package api is the federationsender's contract (Tier 2). Its inputs are topic 6 (new
 // events of local senders, roomserver/api.OutputFederationEvent) and, later, topic 5
 // (EDUs); arrow 17 (roomserver → federationsender) asks it to act on rooms this server
-// does not hold yet: joins through make_join/send_join.
+// does not hold yet: joins through make_join/send_join, leaves (rejected invites) through
+// make_leave/send_leave, and invites of remote users countersigned through invite v2.
 //
 // Errors meant for clients are *httputil.MatrixError (M_NOT_FOUND when no server knows
 // the room, M_FORBIDDEN when the remote server refuses the join, M_UNKNOWN otherwise), so
@@ -22,6 +23,41 @@ type FederationSenderAPI interface {
 	// and auth chain event's content hash and signatures (arrow 12, serverkeyapi), and the
 	// join event itself. It does not store anything: the roomserver stores the room.
 	PerformJoin(ctx context.Context, req *PerformJoinRequest) (*PerformJoinResponse, error)
+	// PerformInvite has an invite of another server's user countersigned (arrow 17): it
+	// sends the invite event, signed by this server, to the invitee's server (PUT
+	// /invite/v2) and returns the event with that server's signature added, checked.
+	// M_FORBIDDEN when that server refuses the invite.
+	PerformInvite(ctx context.Context, req *PerformInviteRequest) (*PerformInviteResponse, error)
+	// PerformLeave leaves (rejects an invite to) a room this server does not hold for a
+	// local user (arrow 17): make_leave, then send_leave v2 (v1 when v2 is unknown), with
+	// each server of ServerNames in turn until one accepts. It returns the leave as sent.
+	PerformLeave(ctx context.Context, req *PerformLeaveRequest) (*PerformLeaveResponse, error)
+}
+
+// PerformInviteRequest is an invite of a remote user, built and signed by the roomserver.
+type PerformInviteRequest struct {
+	RoomVersion string          `json:"room_version"`
+	Event       json.RawMessage `json:"event"`
+	// InviteRoomState is stripped state that helps the invitee recognise the room.
+	InviteRoomState []json.RawMessage `json:"invite_room_state,omitempty"`
+}
+
+// PerformInviteResponse is the invite with the invitee's server's signature.
+type PerformInviteResponse struct {
+	Event json.RawMessage `json:"event"`
+}
+
+// PerformLeaveRequest is a local user's leave of a room held by other servers.
+type PerformLeaveRequest struct {
+	RoomID      string   `json:"room_id"`
+	UserID      string   `json:"user_id"`
+	ServerNames []string `json:"server_names"`
+}
+
+// PerformLeaveResponse is the leave event the remote server accepted.
+type PerformLeaveResponse struct {
+	RoomVersion string          `json:"room_version"`
+	Event       json.RawMessage `json:"event"`
 }
 
 // PerformJoinRequest is a local user's join of a remote room.

@@ -124,7 +124,7 @@ func (a *API) joinVia(ctx context.Context, server string, req *api.PerformJoinRe
 		return nil, &federation.HTTPError{StatusCode: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION",
 			Message: fmt.Sprintf("room version %q", version)}
 	}
-	joinEvent, err := a.buildJoin(version, req, mk.Event, extra)
+	joinEvent, err := a.buildFromTemplate(version, req.RoomID, req.UserID, "join", mk.Event, extra)
 	if err != nil {
 		return nil, fmt.Errorf("make_join template from %s: %w", server, err)
 	}
@@ -135,15 +135,16 @@ func (a *API) joinVia(ctx context.Context, server string, req *api.PerformJoinRe
 	return a.checkSendJoin(ctx, server, version, req.RoomID, joinEvent, sj)
 }
 
-// buildJoin builds and signs our join event from the template: the template's fields, its
-// content with the caller's (display name, avatar, reason) under it, membership "join".
-func (a *API) buildJoin(version matrix.RoomVersionID, req *api.PerformJoinRequest, raw json.RawMessage, extra map[string]json.RawMessage) (*event.Event, error) {
+// buildFromTemplate builds and signs our membership event (join or leave) from a
+// make_join/make_leave template: the template's fields, its content with the caller's
+// (display name, avatar, reason) under it, and the membership.
+func (a *API) buildFromTemplate(version matrix.RoomVersionID, roomID, userID, membership string, raw json.RawMessage, extra map[string]json.RawMessage) (*event.Event, error) {
 	var t joinTemplate
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return nil, fmt.Errorf("bad template: %w", err)
 	}
-	if t.Type != "m.room.member" || t.StateKey == nil || *t.StateKey != req.UserID || t.Sender != req.UserID || t.RoomID != req.RoomID {
-		return nil, errors.New("the template is not our user's join of the room")
+	if t.Type != "m.room.member" || t.StateKey == nil || *t.StateKey != userID || t.Sender != userID || t.RoomID != roomID {
+		return nil, fmt.Errorf("the template is not our user's %s of the room", membership)
 	}
 	content := map[string]json.RawMessage{}
 	for k, v := range extra {
@@ -152,7 +153,7 @@ func (a *API) buildJoin(version matrix.RoomVersionID, req *api.PerformJoinReques
 	for k, v := range t.Content {
 		content[k] = v
 	}
-	content["membership"] = json.RawMessage(`"join"`)
+	content["membership"], _ = json.Marshal(membership)
 	b := event.Builder{Type: t.Type, StateKey: t.StateKey, Sender: t.Sender, RoomID: t.RoomID, Content: content, Depth: t.Depth,
 		ReferenceHashes: map[string]string{}}
 	var err error

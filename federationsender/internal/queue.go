@@ -68,7 +68,11 @@ func (q *Queues) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("federationsender: listing queued destinations: %w", err)
 	}
-	for _, d := range dests {
+	eduDests, err := q.db.EDUDestinations(ctx) // topic 5 (edus.go)
+	if err != nil {
+		return fmt.Errorf("federationsender: listing queued destinations: %w", err)
+	}
+	for _, d := range append(dests, eduDests...) {
 		q.Notify(d)
 	}
 	return nil
@@ -139,15 +143,20 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 	log := q.log.WithField("destination", dq.name)
 	failures := 0
 	var batch []storage.Row
+	var edus []storage.EDURow // topic 5 (edus.go)
+	pending := false
 	var txnID string
 	for ctx.Err() == nil {
-		if batch == nil {
+		if !pending {
 			// Drain a pending wake: the read below sees every row committed before it.
 			select {
 			case <-dq.wake:
 			default:
 			}
 			rows, err := q.db.PeekPDUs(ctx, dq.name, federation.MaxTransactionPDUs)
+			if err == nil {
+				edus, err = q.peekEDUs(ctx, dq.name)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					log.WithError(err).Error("reading the queue")
@@ -157,16 +166,16 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 				}
 				continue
 			}
-			if len(rows) == 0 {
+			if len(rows) == 0 && len(edus) == 0 {
 				if q.finish(dq) {
 					return
 				}
 				continue
 			}
-			batch = rows
+			batch, pending = rows, true
 			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
 		}
-		err := q.send(ctx, dq.name, txnID, batch)
+		err := q.send(ctx, dq.name, txnID, batch, edus)
 		switch {
 		case err == nil:
 			ids := make([]int64, len(batch))
@@ -176,6 +185,9 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 			// The destination has them: delete, retrying the delete rather than the send.
 			for {
 				derr := q.db.DeletePDUs(ctx, dq.name, ids)
+				if derr == nil {
+					derr = q.deleteEDUs(ctx, dq.name, edus)
+				}
 				if derr == nil {
 					break
 				}
@@ -189,7 +201,7 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 			}
 			transactions.WithLabelValues("ok").Inc()
 			pdusSent.Add(float64(len(batch)))
-			batch, failures = nil, 0
+			batch, edus, pending, failures = nil, nil, false, 0
 			setState("sending")
 		case ctx.Err() != nil:
 			return
@@ -201,12 +213,16 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 			for i, r := range batch {
 				ids[i] = r.ID
 			}
-			if derr := q.db.DeletePDUs(ctx, dq.name, ids); derr != nil {
+			derr := q.db.DeletePDUs(ctx, dq.name, ids)
+			if derr == nil {
+				derr = q.deleteEDUs(ctx, dq.name, edus)
+			}
+			if derr != nil {
 				log.WithError(derr).Error("deleting dropped rows")
 				continue // the same batch again
 			}
 			transactions.WithLabelValues("dropped").Inc()
-			batch, failures = nil, 0
+			batch, edus, pending, failures = nil, nil, false, 0
 		default:
 			failures++
 			transactions.WithLabelValues("failed").Inc()
@@ -221,11 +237,14 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 	}
 }
 
-// send sends batch as one transaction.
-func (q *Queues) send(ctx context.Context, destination, txnID string, batch []storage.Row) error {
+// send sends batch and edus as one transaction.
+func (q *Queues) send(ctx context.Context, destination, txnID string, batch []storage.Row, edus []storage.EDURow) error {
 	txn := federation.Transaction{Origin: q.origin, OriginServerTS: time.Now().UnixMilli(), PDUs: make([]json.RawMessage, len(batch))}
 	for i, r := range batch {
 		txn.PDUs[i] = r.JSON
+	}
+	for _, e := range edus {
+		txn.EDUs = append(txn.EDUs, federation.EDU{Type: e.Type, Content: e.JSON})
 	}
 	resp, err := q.tx.SendTransaction(ctx, destination, txnID, txn)
 	if err != nil {

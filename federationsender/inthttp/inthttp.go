@@ -17,8 +17,10 @@ import (
 
 // Paths of the internal API, below internal/inthttp.PathPrefix (/api).
 const (
-	pathPrefix      = "/federationsender"
-	pathPerformJoin = pathPrefix + "/performJoin"
+	pathPrefix        = "/federationsender"
+	pathPerformJoin   = pathPrefix + "/performJoin"
+	pathPerformInvite = pathPrefix + "/performInvite"
+	pathPerformLeave  = pathPrefix + "/performLeave"
 )
 
 // Client is api.FederationSenderAPI over internal HTTP.
@@ -45,10 +47,32 @@ func (c *Client) PerformJoin(ctx context.Context, req *api.PerformJoinRequest) (
 	return &resp, nil
 }
 
+// PerformInvite implements api.FederationSenderAPI. Asking the invitee's server to sign
+// again is harmless (the same event, signed again), so it is retried like a query.
+func (c *Client) PerformInvite(ctx context.Context, req *api.PerformInviteRequest) (*api.PerformInviteResponse, error) {
+	var resp api.PerformInviteResponse
+	if err := c.c.Call(ctx, pathPerformInvite, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// PerformLeave implements api.FederationSenderAPI. Never retried after a transport failure
+// (a second leave event would be a second membership event in the room).
+func (c *Client) PerformLeave(ctx context.Context, req *api.PerformLeaveRequest) (*api.PerformLeaveResponse, error) {
+	var resp api.PerformLeaveResponse
+	if err := c.c.Call(ctx, pathPerformLeave, req, &resp, false); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // AddRoutes serves the federationsender's internal API on r (a router mounted at
 // inthttp.PathPrefix, such as setup's InternalAPIMux) from a, the direct implementation.
 // The internal API secret is checked in front of r (polylith.Start).
 func AddRoutes(r *mux.Router, a api.FederationSenderAPI) {
 	sr := r.PathPrefix(pathPrefix).Subrouter()
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformJoin, pathPrefix), a.PerformJoin)
+	inthttp.Handle(sr, strings.TrimPrefix(pathPerformInvite, pathPrefix), a.PerformInvite)
+	inthttp.Handle(sr, strings.TrimPrefix(pathPerformLeave, pathPrefix), a.PerformLeave)
 }

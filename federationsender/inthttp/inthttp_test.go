@@ -30,6 +30,46 @@ func (f *fakeSender) PerformJoin(_ context.Context, req *api.PerformJoinRequest)
 	return f.fn(req)
 }
 
+// PerformInvite and PerformLeave echo their request's event / room ID, so a test can
+// see it crossed intact.
+func (f *fakeSender) PerformInvite(_ context.Context, req *api.PerformInviteRequest) (*api.PerformInviteResponse, error) {
+	f.calls.Add(1)
+	if req.RoomVersion == "" {
+		return nil, httputil.InvalidParam("no room version")
+	}
+	return &api.PerformInviteResponse{Event: req.Event}, nil
+}
+
+func (f *fakeSender) PerformLeave(_ context.Context, req *api.PerformLeaveRequest) (*api.PerformLeaveResponse, error) {
+	f.calls.Add(1)
+	if len(req.ServerNames) == 0 {
+		return nil, httputil.NotFound("no server")
+	}
+	return &api.PerformLeaveResponse{RoomVersion: "11", Event: json.RawMessage(`{"room_id":"` + req.RoomID + `"}`)}, nil
+}
+
+// TestPerformInviteAndLeave: both cross the hop intact, errors keep their errcode.
+func TestPerformInviteAndLeave(t *testing.T) {
+	ctx := context.Background()
+	c, _ := serve(t, &fakeSender{}, nil)
+	inv, err := c.PerformInvite(ctx, &api.PerformInviteRequest{RoomVersion: "10", Event: json.RawMessage(`{"type":"m.room.member"}`),
+		InviteRoomState: []json.RawMessage{json.RawMessage(`{}`)}})
+	if err != nil || string(inv.Event) != `{"type":"m.room.member"}` {
+		t.Fatalf("invite: %+v %v", inv, err)
+	}
+	var me *httputil.MatrixError
+	if _, err := c.PerformInvite(ctx, &api.PerformInviteRequest{Event: json.RawMessage(`{}`)}); !errors.As(err, &me) || me.ErrCode != "M_INVALID_PARAM" {
+		t.Fatalf("invite without version: %v", err)
+	}
+	lv, err := c.PerformLeave(ctx, &api.PerformLeaveRequest{RoomID: "!r:remote", UserID: "@u:here", ServerNames: []string{"remote"}})
+	if err != nil || lv.RoomVersion != "11" || string(lv.Event) != `{"room_id":"!r:remote"}` {
+		t.Fatalf("leave: %+v %v", lv, err)
+	}
+	if _, err := c.PerformLeave(ctx, &api.PerformLeaveRequest{RoomID: "!r:remote"}); !errors.As(err, &me) || me.Status != 404 {
+		t.Fatalf("leave without servers: %v", err)
+	}
+}
+
 func serve(t *testing.T, a api.FederationSenderAPI, wrap func(http.Handler) http.Handler) (*Client, string) {
 	root := mux.NewRouter()
 	AddRoutes(root.PathPrefix(inthttp.PathPrefix).Subrouter(), a)

@@ -53,6 +53,9 @@ func Open(ctx context.Context, db *sqlutil.DB) (*Database, error) {
 	if err := sqlutil.Migrate(ctx, db, component, migrations); err != nil {
 		return nil, err
 	}
+	if err := migrateEDUs(ctx, db); err != nil { // edus.go
+		return nil, err
+	}
 	return &Database{db: db}, nil
 }
 

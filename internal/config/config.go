@@ -224,6 +224,13 @@ type RoomServer struct {
 // EDUServer configures the eduserver (Tier 2).
 type EDUServer struct {
 	Component `yaml:",inline"`
+	// PresenceEnabled turns presence on (default). Off: PUT /presence is accepted and
+	// ignored, GET answers "offline" for everyone, /sync carries no presence and no
+	// presence goes to or is taken from other servers (as Synapse's presence.enabled: false).
+	PresenceEnabled bool `yaml:"presence_enabled"`
+	// PresenceIdleTimeout is how long a user who is online or unavailable stays so without
+	// a /sync or a presence update before they go offline (at least 1m).
+	PresenceIdleTimeout time.Duration `yaml:"presence_idle_timeout"`
 }
 
 // FederationSender configures the federationsender (Tier 2).
@@ -234,6 +241,10 @@ type FederationSender struct {
 // AppService configures the appservice component (Tier 2).
 type AppService struct {
 	Component `yaml:",inline"`
+	// ConfigFiles are the application services' registration files (YAML, the spec's
+	// Registration), read and checked at start by the appservice component and the
+	// clientapi (appservice.go). Empty (the default): no application services.
+	ConfigFiles []string `yaml:"config_files"`
 }
 
 // KeyServer configures the keyserver (Tier 2).

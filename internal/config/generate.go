@@ -33,7 +33,7 @@ func Generate(serverName, dataDir string, opts ...GenerateOption) []byte {
 		if s.name == ComponentMediaAPI {
 			x.BasePath = c.MediaAPI.BasePath
 		}
-		x.Extra = generateFederation(c, s.name) + generateMedia(c, s.name)
+		x.Extra = generateFederation(c, s.name) + generateMedia(c, s.name) + generateAppService(c, s.name)
 		secs = append(secs, x)
 	}
 	var buf bytes.Buffer
@@ -167,6 +167,14 @@ global:
   # the room it reads — before it answers with what it has (counted in
   # axon_syncapi_read_your_writes_give_ups_total).
   read_your_writes_timeout: {{$.C.SyncAPI.ReadYourWritesTimeout}}
+{{- end}}
+{{- if eq .Name "eduserver"}}
+  # Presence (online/unavailable/offline and status messages). false: PUT /presence is
+  # accepted and ignored, GET says "offline", /sync and federation carry no presence.
+  presence_enabled: {{$.C.EDUServer.PresenceEnabled}}
+  # A user online or unavailable without a /sync or presence update for this long goes
+  # offline (at least 1m).
+  presence_idle_timeout: {{$.C.EDUServer.PresenceIdleTimeout}}
 {{- end}}
 {{- if .Extra}}{{.Extra}}{{end}}
 {{- if eq .Name "userapi"}}

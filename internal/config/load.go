@@ -64,11 +64,15 @@ func Defaults(dataDir string) *Config {
 	c.Global.DefaultRoomVersion = string(matrix.DefaultRoomVersion)
 	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
 	c.SyncAPI.ReadYourWritesTimeout = 5 * time.Second
+	c.EDUServer.PresenceEnabled = true
+	c.EDUServer.PresenceIdleTimeout = 5 * time.Minute
 	c.UserAPI.BcryptCost = 12
 	c.ClientAPIProxy = c.defaultClientAPIProxy()
 	c.Global.RateLimits = defaultRateLimits()
 	c.federationDefaults() // federation.go
 	c.mediaDefaults()      // media.go
+	// appservice.go: no application services unless listed.
+	c.AppService.ConfigFiles = []string{}
 	for _, s := range c.sections() {
 		s.comp.InternalAPIListen = "127.0.0.1:" + strconv.Itoa(s.port)
 		s.comp.InternalAPIURL = "http://localhost:" + strconv.Itoa(s.port)

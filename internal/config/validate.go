@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/signing"
@@ -48,6 +49,9 @@ func (c *Config) Validate() error {
 		bad("global.event_log.backend", `must be "embedded" or "kafka", got %q`, el.Backend)
 	}
 	checkDatabase("global.event_log.database", el.Database, bad)
+	if c.EDUServer.PresenceIdleTimeout < time.Minute {
+		bad("edu_server.presence_idle_timeout", "must be at least 1m, got %s", c.EDUServer.PresenceIdleTimeout)
+	}
 	if el.Backend == EventLogKafka && len(el.Kafka.Brokers) == 0 {
 		bad("global.event_log.kafka.brokers", `must list at least one host:port when backend is "kafka"`)
 	}

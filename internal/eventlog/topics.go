@@ -9,4 +9,5 @@ const (
 	TopicMembership    = "membership"     // topic 4: roomserver → clientapi
 	TopicEDUFederation = "edu_federation" // topic 5: eduserver → federationsender
 	TopicPDUFederation = "pdu_federation" // topic 6: roomserver → federationsender
+	TopicKeyChange     = "key_change"     // topic 7: keyserver → syncapi (device lists; docs/wiring.md)
 )

@@ -10,9 +10,10 @@ import (
 	"github.com/axon-matrix/axon/internal/eventlog/kafka"
 )
 
-// AllTopics are topics 1–6 of ARCHITECTURE.md §2, without prefix.
+// AllTopics are topics 1–6 of ARCHITECTURE.md §2 and topic 7 (keyserver → syncapi,
+// docs/wiring.md), without prefix.
 var AllTopics = []string{eventlog.TopicAccountData, eventlog.TopicRoomEvent, eventlog.TopicEDU,
-	eventlog.TopicMembership, eventlog.TopicEDUFederation, eventlog.TopicPDUFederation}
+	eventlog.TopicMembership, eventlog.TopicEDUFederation, eventlog.TopicPDUFederation, eventlog.TopicKeyChange}
 
 // OpenEventLog opens the event log backend the config names (ARCHITECTURE.md §5): Kafka
 // (global.event_log.kafka, with its offset reset policy and replication factor), or the

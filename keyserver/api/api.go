@@ -60,6 +60,9 @@ type KeyServerAPI interface {
 	BackupKeys(ctx context.Context, req *BackupKeysRequest) (*BackupKeysResponse, error)
 	// DeleteBackupKeys deletes keys of a version.
 	DeleteBackupKeys(ctx context.Context, req *BackupKeysRequest) (*BackupKeysUpdateResponse, error)
+
+	// Federation (federation.go, arrow 15).
+	DeviceListAPI
 }
 
 // UploadKeysRequest is one device's upload. DeviceKeys is the device_keys object or empty;

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/keyserver/api"
 	"github.com/axon-matrix/axon/keyserver/storage"
@@ -21,6 +22,7 @@ type KeyServer struct {
 	db         *storage.Database
 	serverName string
 	keyCounts  countCache
+	outbox     eventlog.Outbox // topic 7 (keychanges.go); nil: nothing staged
 }
 
 var _ api.KeyServerAPI = (*KeyServer)(nil)
@@ -82,6 +84,9 @@ func (k *KeyServer) UploadKeys(ctx context.Context, req *api.UploadKeysRequest) 
 	}
 	err := k.db.StoreUpload(ctx, u)
 	k.keyCounts.forget(req.UserID, req.DeviceID) // after the upload's commit (or its failure)
+	if u.DeviceKeys != nil {
+		k.kick()
+	}
 	if err != nil {
 		var ke *storage.KeyExistsError
 		if errors.As(err, &ke) {
@@ -226,6 +231,7 @@ func (k *KeyServer) QueryKeyCounts(ctx context.Context, req *api.QueryKeyCountsR
 
 // DeleteDeviceKeys implements api.KeyServerAPI.
 func (k *KeyServer) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceKeysRequest) error {
+	defer k.kick()
 	if req.All {
 		defer k.keyCounts.forget(req.UserID)
 		return k.db.DeleteUser(ctx, req.UserID)

@@ -210,6 +210,7 @@ func (k *KeyServer) UploadCrossSigningKeys(ctx context.Context, req *api.UploadC
 			}
 		}
 	}
+	defer k.kick()
 	return k.db.StoreCrossSigningKeys(ctx, req.UserID, keys, drop)
 }
 
@@ -288,7 +289,9 @@ func (k *KeyServer) UploadSignatures(ctx context.Context, req *api.UploadSignatu
 			sigs = append(sigs, got...)
 		}
 	}
-	if err := k.db.StoreSignatures(ctx, sigs); err != nil {
+	err = k.db.StoreSignatures(ctx, sigs)
+	k.kick()
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

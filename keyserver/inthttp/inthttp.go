@@ -1,8 +1,8 @@
 // Package inthttp carries api.KeyServerAPI over internal HTTP for the polylith, on the
 // shared transport of internal/inthttp: Client implements the interface by POSTing JSON to
 // the axon-key-server binary's /api/keyserver/…, and AddRoutes serves those paths from the
-// direct implementation. It is arrows 14 (clientapi → keyserver) and 16 (syncapi →
-// keyserver) over the network. Errors keep their Matrix errcode and status.
+// direct implementation. It is arrows 14 (clientapi → keyserver), 15 (federationapi →
+// keyserver) and 16 (syncapi → keyserver) over the network. Errors keep their Matrix errcode and status.
 package inthttp
 
 import (
@@ -23,6 +23,8 @@ const (
 	pathClaimKeys        = pathPrefix + "/claimKeys"
 	pathQueryKeyCounts   = pathPrefix + "/queryKeyCounts"
 	pathDeleteDeviceKeys = pathPrefix + "/deleteDeviceKeys"
+
+	pathFederationDeviceList = pathPrefix + "/federationDeviceList"
 
 	pathCrossSigningKeys       = pathPrefix + "/crossSigningKeys"
 	pathUploadCrossSigningKeys = pathPrefix + "/uploadCrossSigningKeys"
@@ -88,6 +90,15 @@ func (c *Client) QueryKeyCounts(ctx context.Context, req *api.QueryKeyCountsRequ
 	return &resp, nil
 }
 
+// FederationDeviceList implements api.KeyServerAPI (arrow 15).
+func (c *Client) FederationDeviceList(ctx context.Context, req *api.DeviceListRequest) (*api.DeviceListResponse, error) {
+	var resp api.DeviceListResponse
+	if err := c.c.Call(ctx, pathFederationDeviceList, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // DeleteDeviceKeys implements api.KeyServerAPI.
 func (c *Client) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceKeysRequest) error {
 	return c.c.Call(ctx, pathDeleteDeviceKeys, req, &inthttp.Empty{}, true)
@@ -104,6 +115,7 @@ func AddRoutes(r *mux.Router, a api.KeyServerAPI) {
 	inthttp.Handle(sr, p(pathClaimKeys), a.ClaimKeys)
 	inthttp.Handle(sr, p(pathQueryKeyCounts), a.QueryKeyCounts)
 	inthttp.HandleErr(sr, p(pathDeleteDeviceKeys), a.DeleteDeviceKeys)
+	inthttp.Handle(sr, p(pathFederationDeviceList), a.FederationDeviceList)
 	inthttp.Handle(sr, p(pathCrossSigningKeys), a.CrossSigningKeys)
 	inthttp.HandleErr(sr, p(pathUploadCrossSigningKeys), a.UploadCrossSigningKeys)
 	inthttp.Handle(sr, p(pathUploadSignatures), a.UploadSignatures)

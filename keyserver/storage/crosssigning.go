@@ -114,6 +114,7 @@ func (d *Database) StoreCrossSigningKeys(ctx context.Context, userID string, key
 			_, err = tx.ExecContext(ctx, `DELETE FROM keyserver_cross_signing_keys WHERE user_id = $1 AND key_type = $2`, userID, keyType)
 			return err
 		}
+		changed := len(drop) > 0
 		for _, t := range drop {
 			if err := forget(t); err != nil {
 				return err
@@ -128,6 +129,7 @@ func (d *Database) StoreCrossSigningKeys(ctx context.Context, userID string, key
 				continue // the same key again: nothing changes
 			case err == nil && old == k.KeyID:
 				// The same key with other signatures: keep the signatures uploaded for it.
+				changed = true
 				if _, err := tx.ExecContext(ctx, `UPDATE keyserver_cross_signing_keys SET key_json = $3
 					WHERE user_id = $1 AND key_type = $2`, userID, k.Type, string(k.JSON)); err != nil {
 					return err
@@ -140,12 +142,16 @@ func (d *Database) StoreCrossSigningKeys(ctx context.Context, userID string, key
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
+			changed = true
 			if _, err := tx.ExecContext(ctx, `INSERT INTO keyserver_cross_signing_keys (user_id, key_type, key_id, key_json)
 				VALUES ($1, $2, $3, $4)`, userID, k.Type, k.KeyID, string(k.JSON)); err != nil {
 				return err
 			}
 		}
-		return nil
+		if !changed {
+			return nil
+		}
+		return d.stageChanges(ctx, tx, []Change{{UserID: userID, CrossSigning: true}})
 	})
 }
 
@@ -156,6 +162,24 @@ func (d *Database) StoreSignatures(ctx context.Context, sigs []Signature) error 
 		return nil
 	}
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
+		// Topic 7: a user's signatures of their own keys change what everyone sharing a
+		// room with them sees; a signature of another user's master key only the signer's.
+		var changes []Change
+		seen := map[[2]string]bool{}
+		for _, s := range sigs {
+			audience := ""
+			if s.SignerUserID != s.TargetUserID {
+				audience = s.SignerUserID
+			}
+			if k := [2]string{s.TargetUserID, audience}; !seen[k] {
+				seen[k] = true
+				c := Change{UserID: s.TargetUserID, CrossSigning: true}
+				if audience != "" {
+					c.Audience = []string{audience}
+				}
+				changes = append(changes, c)
+			}
+		}
 		for _, s := range sigs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO keyserver_cross_signing_sigs
 				(target_user_id, target_key_id, signer_user_id, signer_key_id, signature) VALUES ($1, $2, $3, $4, $5)
@@ -164,7 +188,7 @@ func (d *Database) StoreSignatures(ctx context.Context, sigs []Signature) error 
 				return err
 			}
 		}
-		return nil
+		return d.stageChanges(ctx, tx, changes)
 	})
 }
 

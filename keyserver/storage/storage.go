@@ -84,11 +84,23 @@ CREATE TABLE keyserver_backup_keys (
 	session_data        TEXT NOT NULL,
 	PRIMARY KEY (user_id, version, room_id, session_id)
 )`},
+	// Topic 7 (keychanges.go): the counter of key change positions, and each user's newest.
+	{Version: 3, SQL: `
+CREATE TABLE keyserver_counters (
+	name  TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+INSERT INTO keyserver_counters (name, value) VALUES ('key_change', 0);
+CREATE TABLE keyserver_device_list_streams (
+	user_id    TEXT PRIMARY KEY,
+	stream_pos BIGINT NOT NULL
+)`},
 }
 
 // Database is the keyserver's database.
 type Database struct {
-	DB *sqlutil.DB
+	DB    *sqlutil.DB
+	stage Stager
 }
 
 // Open migrates db to the newest keyserver schema and returns it.
@@ -134,11 +146,20 @@ func (e *KeyExistsError) Error() string {
 // fallback key of its algorithm, unused, unless it is the same key, which keeps its state.
 func (d *Database) StoreUpload(ctx context.Context, u *Upload) error {
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
+		var changes []Change
 		if dk := u.DeviceKeys; dk != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO keyserver_device_keys (user_id, device_id, ed25519_key, key_json)
+			// Only new or different keys change the device list (topic 7).
+			res, err := tx.ExecContext(ctx, `INSERT INTO keyserver_device_keys (user_id, device_id, ed25519_key, key_json)
 				VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, device_id) DO UPDATE SET ed25519_key = excluded.ed25519_key,
-				key_json = excluded.key_json`, u.UserID, u.DeviceID, dk.Ed25519, string(dk.JSON)); err != nil {
+				key_json = excluded.key_json WHERE keyserver_device_keys.key_json <> excluded.key_json`,
+				u.UserID, u.DeviceID, dk.Ed25519, string(dk.JSON))
+			if err != nil {
 				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				changes = append(changes, Change{UserID: u.UserID, DeviceID: u.DeviceID, DeviceKeys: dk.JSON})
 			}
 		}
 		for _, k := range u.OneTimeKeys {
@@ -168,7 +189,7 @@ func (d *Database) StoreUpload(ctx context.Context, u *Upload) error {
 				return err
 			}
 		}
-		return nil
+		return d.stageChanges(ctx, tx, changes)
 	})
 }
 
@@ -304,17 +325,28 @@ func (d *Database) Claim(ctx context.Context, userID, deviceID, algorithm string
 // DeleteDevices forgets every key of userID's deviceIDs.
 func (d *Database) DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error {
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
+		var changes []Change
 		for _, id := range deviceIDs {
 			if err := forgetDeviceSignatures(ctx, tx, userID, id); err != nil {
 				return err
 			}
 			for _, table := range []string{"keyserver_device_keys", "keyserver_one_time_keys", "keyserver_fallback_keys"} {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1 AND device_id = $2`, userID, id); err != nil {
+				res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1 AND device_id = $2`, userID, id)
+				if err != nil {
 					return err
+				}
+				if table != "keyserver_device_keys" {
+					continue
+				}
+				// A device that had keys leaves the device list (topic 7).
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n > 0 {
+					changes = append(changes, Change{UserID: userID, DeviceID: id, Deleted: true})
 				}
 			}
 		}
-		return nil
+		return d.stageChanges(ctx, tx, changes)
 	})
 }
 
@@ -326,17 +358,19 @@ func (d *Database) DeleteUser(ctx context.Context, userID string) error {
 		if err != nil {
 			return err
 		}
+		var changes []Change
 		for _, id := range devices {
 			if err := forgetDeviceSignatures(ctx, tx, userID, id); err != nil {
 				return err
 			}
+			changes = append(changes, Change{UserID: userID, DeviceID: id, Deleted: true})
 		}
 		for _, table := range []string{"keyserver_device_keys", "keyserver_one_time_keys", "keyserver_fallback_keys"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
 				return err
 			}
 		}
-		return nil
+		return d.stageChanges(ctx, tx, changes)
 	})
 }
 

@@ -82,6 +82,13 @@ type RoomserverAPI interface {
 	// QueryServerAllowedInRoom says whether serverName may read the room over federation:
 	// one of its users is joined, or the room's history is world_readable.
 	QueryServerAllowedInRoom(ctx context.Context, roomID, serverName string) (bool, error)
+	// PerformInboundInvite stores another server's invite of a local user (PUT /invite)
+	// and returns it countersigned by this server: in a room this server holds, as an
+	// event of the room; otherwise as an outlier whose membership (invite) and topic 2
+	// record, with the stripped state in unsigned.invite_room_state, put the room in the
+	// user's /sync invite section. M_FORBIDDEN when the invite is not for a local user
+	// or the auth rules refuse it.
+	PerformInboundInvite(ctx context.Context, req *InboundInviteRequest) (*InboundInviteResponse, error)
 }
 
 // StateTuple names one piece of state.

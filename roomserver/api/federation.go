@@ -52,6 +52,9 @@ type MakeJoinRequest struct {
 	RoomID   string   `json:"room_id"`
 	UserID   string   `json:"user_id"`
 	Versions []string `json:"versions"`
+	// Membership is "join" (or empty) for make_join, "leave" for make_leave (Versions
+	// unused).
+	Membership string `json:"membership,omitempty"`
 }
 
 // MakeJoinResponse is the join template: an unsigned event with prev_events, auth_events
@@ -66,6 +69,23 @@ type SendJoinRequest struct {
 	Origin string          `json:"origin"`
 	RoomID string          `json:"room_id"`
 	Event  FederationEvent `json:"event"`
+	// Membership is "join" (or empty) for send_join, "leave" for send_leave (whose answer
+	// has no state).
+	Membership string `json:"membership,omitempty"`
+}
+
+// InboundInviteRequest is PUT /invite/v1|v2 for a user of this server: the invite,
+// signed by the inviting server (signatures already checked by the federationapi), and
+// the stripped state that came with it.
+type InboundInviteRequest struct {
+	RoomVersion     string            `json:"room_version"`
+	Event           json.RawMessage   `json:"event"`
+	InviteRoomState []json.RawMessage `json:"invite_room_state,omitempty"`
+}
+
+// InboundInviteResponse is the invite with this server's signature added.
+type InboundInviteResponse struct {
+	Event json.RawMessage `json:"event"`
 }
 
 // StateAndAuthChain is the room state before an event (as full events or as IDs) and the

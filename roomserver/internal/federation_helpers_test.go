@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	fsapi "github.com/axon-matrix/axon/federationsender/api"
@@ -63,7 +64,39 @@ type fakeSender struct {
 	t        testing.TB
 	resident *testRS
 	joiner   func() *testRS
-	calls    int
+	// invitee is the roomserver PerformInvite hands invites to (PUT /invite without the
+	// wire); nil: PerformInvite fails.
+	invitee func() *testRS
+	calls   int
+}
+
+func (f *fakeSender) PerformInvite(ctx context.Context, req *fsapi.PerformInviteRequest) (*fsapi.PerformInviteResponse, error) {
+	f.calls++
+	if f.invitee == nil {
+		return nil, errors.New("fakeSender: no invitee server in this test")
+	}
+	resp, err := f.invitee().PerformInboundInvite(ctx, &api.InboundInviteRequest{RoomVersion: req.RoomVersion, Event: req.Event,
+		InviteRoomState: req.InviteRoomState})
+	if err != nil {
+		return nil, err
+	}
+	return &fsapi.PerformInviteResponse{Event: resp.Event}, nil
+}
+
+// PerformLeave is make_leave and send_leave on the resident, signed as the joiner.
+func (f *fakeSender) PerformLeave(ctx context.Context, req *fsapi.PerformLeaveRequest) (*fsapi.PerformLeaveResponse, error) {
+	f.calls++
+	joiner := f.joiner()
+	ml, err := f.resident.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: req.RoomID, UserID: req.UserID, Membership: "leave"})
+	if err != nil {
+		return nil, err
+	}
+	e := buildFromTemplate(f.t, ml.RoomVersion, ml.Event, nil, joiner.serverName, joiner.key())
+	if _, err := f.resident.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: joiner.serverName, RoomID: req.RoomID, Membership: "leave",
+		Event: api.FederationEvent{EventID: e.EventID(), JSON: e.JSON()}}); err != nil {
+		return nil, err
+	}
+	return &fsapi.PerformLeaveResponse{RoomVersion: ml.RoomVersion, Event: e.JSON()}, nil
 }
 
 func (f *fakeSender) PerformJoin(ctx context.Context, req *fsapi.PerformJoinRequest) (*fsapi.PerformJoinResponse, error) {

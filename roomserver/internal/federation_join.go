@@ -30,6 +30,9 @@ func (a *RoomserverInternalAPI) QueryMakeJoin(ctx context.Context, req *api.Make
 	if err != nil {
 		return nil, err
 	}
+	if req.Membership == auth.MembershipLeave {
+		return a.queryMakeLeave(ctx, room.RoomVersion, req, server)
+	}
 	versions := req.Versions
 	if len(versions) == 0 {
 		versions = []string{"1"}
@@ -63,6 +66,25 @@ func (a *RoomserverInternalAPI) QueryMakeJoin(ctx context.Context, req *api.Make
 	return out, nil
 }
 
+// queryMakeLeave builds a leave template for a user of another server (GET /make_leave):
+// the auth rules must allow it (the user is invited, joined or knocking).
+func (a *RoomserverInternalAPI) queryMakeLeave(ctx context.Context, version string, req *api.MakeJoinRequest, server string) (*api.MakeJoinResponse, error) {
+	var out *api.MakeJoinResponse
+	err := a.writeRoom(ctx, "make_leave", req.RoomID, func(ctx context.Context, w *roomWriter) error {
+		content := mustJSON(map[string]string{"membership": auth.MembershipLeave})
+		b, err := w.buildAs(ctx, eventTemplate{Type: "m.room.member", StateKey: strPtr(req.UserID), Content: content}, req.UserID, server)
+		if err != nil {
+			return err
+		}
+		out = &api.MakeJoinResponse{RoomVersion: version, Event: b.template}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PerformSendJoin stores a remote user's join (PUT /send_join) and returns the state and
 // auth chain before it. A join refused by the auth rules is M_FORBIDDEN and not stored.
 func (a *RoomserverInternalAPI) PerformSendJoin(ctx context.Context, req *api.SendJoinRequest) (*api.SendJoinResponse, error) {
@@ -75,8 +97,12 @@ func (a *RoomserverInternalAPI) PerformSendJoin(ctx context.Context, req *api.Se
 		if err != nil {
 			return err
 		}
-		if e.Type() != "m.room.member" || e.StateKey() == nil || *e.StateKey() != e.Sender() || auth.Membership(e) != auth.MembershipJoin {
-			return httputil.BadJSON("Not a join event: a m.room.member event with membership join whose state_key is its sender")
+		want := auth.MembershipJoin
+		if req.Membership == auth.MembershipLeave {
+			want = auth.MembershipLeave
+		}
+		if e.Type() != "m.room.member" || e.StateKey() == nil || *e.StateKey() != e.Sender() || auth.Membership(e) != want {
+			return httputil.BadJSON("Not a %s event: a m.room.member event with membership %s whose state_key is its sender", want, want)
 		}
 		if server, _ := matrix.ServerNameOf(e.Sender()); req.Origin != "" && server != req.Origin {
 			return httputil.Forbidden("The join's sender does not belong to %s", req.Origin)
@@ -101,6 +127,11 @@ func (a *RoomserverInternalAPI) PerformSendJoin(ctx context.Context, req *api.Se
 			return httputil.Forbidden("The join is not allowed: %s", o.res.Error)
 		case o.res.Error != "":
 			return httputil.BadJSON("The join cannot be stored: %s", o.res.Error)
+		}
+		if want == auth.MembershipLeave {
+			// send_leave answers {} (no state).
+			out = &api.SendJoinResponse{}
+			return nil
 		}
 		row, err := w.s.EventByID(ctx, e.EventID())
 		if err != nil {

@@ -31,7 +31,7 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		}
 		roomID = resolved
 	}
-	target, membership := req.Sender, ""
+	target, membership, remoteInvite := req.Sender, "", false
 	switch req.Action {
 	case "join":
 		membership = auth.MembershipJoin
@@ -46,10 +46,8 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		}
 		membership = map[string]string{"invite": auth.MembershipInvite, "kick": auth.MembershipLeave,
 			"ban": auth.MembershipBan, "unban": auth.MembershipLeave}[req.Action]
-		if req.Action == "invite" {
-			if err := a.checkLocalInvitee(target); err != nil {
-				return nil, err
-			}
+		if server, _ := matrix.ServerNameOf(target); req.Action == "invite" && server != a.serverName {
+			remoteInvite = true
 		}
 	default:
 		return nil, httputil.InvalidParam("Unknown membership action %q", req.Action)
@@ -65,14 +63,31 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 	if req.Reason != "" {
 		content["reason"] = mustJSON(req.Reason)
 	}
-	if req.Action == "join" && a.fedSender != nil {
-		// A room this server does not hold is joined through another server (arrow 17).
+	if remoteInvite {
+		// Another server's user: countersigned by that server first (arrow 17, invite v2).
+		return a.inviteRemote(ctx, roomID, req, content)
+	}
+	if (req.Action == "join" || req.Action == "leave") && a.fedSender != nil {
+		// A room this server does not hold is joined, or an invite to it rejected, through
+		// another server (arrow 17).
 		room, err := a.db.Reader().GetRoom(ctx, roomID)
 		if err != nil {
 			return nil, err
 		}
-		if room == nil {
+		if room == nil && req.Action == "join" {
 			return a.joinRemote(ctx, roomID, req, content)
+		}
+		if room != nil && req.Action == "join" {
+			// Held, but no local member is left in it: what this server holds may be
+			// stale, so the join goes through a server still in the room.
+			if remote, servers, err := a.remoteOnly(ctx, roomID); err != nil {
+				return nil, err
+			} else if remote {
+				return a.rejoinRemote(ctx, roomID, req, content, servers)
+			}
+		}
+		if room == nil {
+			return a.leaveRemote(ctx, roomID, req)
 		}
 	}
 	var eventID string

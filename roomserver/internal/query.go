@@ -27,21 +27,21 @@ func (a *RoomserverInternalAPI) knownRoom(ctx context.Context, s *storage.Store,
 // QueryMembership returns the user's current membership and its event ID.
 func (a *RoomserverInternalAPI) QueryMembership(ctx context.Context, roomID, userID string) (string, string, error) {
 	s := a.db.Reader()
-	if _, err := a.knownRoom(ctx, s, roomID); err != nil {
-		return "", "", err
-	}
 	m, nid, _, err := s.Membership(ctx, roomID, userID)
-	if err != nil || m == "" {
-		return "", "", err
-	}
-	rows, err := s.EventsByNID(ctx, []int64{nid})
 	if err != nil {
 		return "", "", err
 	}
-	if r := rows[nid]; r != nil {
-		return m, r.EventID, nil
+	if m == "" {
+		// An unknown room is M_NOT_FOUND; a room this server does not hold can still have
+		// a local user's invite (or its rejection) from another server (federation_invite.go).
+		_, err := a.knownRoom(ctx, s, roomID)
+		return "", "", err
 	}
-	return m, "", nil
+	ids, err := s.EventIDsByNID(ctx, []int64{nid})
+	if err != nil {
+		return "", "", err
+	}
+	return m, ids[nid], nil
 }
 
 func toTuples(ts []api.StateTuple) []matrix.StateKeyTuple {

@@ -31,9 +31,51 @@ func WithFederationSender(fs fsapi.FederationSenderAPI) Option {
 // performs the handshake (arrow 17) and returns the verified state and auth chain, which
 // are stored here as the room (storeRemoteJoin).
 func (a *RoomserverInternalAPI) joinRemote(ctx context.Context, roomID string, req *api.MembershipRequest, content map[string]json.RawMessage) (*api.SendEventResponse, error) {
+	return a.joinThrough(ctx, roomID, req, content, nil)
+}
+
+// rejoinRemote joins a local user to a room this server holds but is no longer in (no
+// local member joined): what it holds may be far behind, so the join goes through another
+// server like a first join, and the room's current state and forward extremities become
+// the ones the resident answered (storeRemoteJoin with rejoin set). The servers asked are
+// the caller's, then those of the remote members last seen joined.
+func (a *RoomserverInternalAPI) rejoinRemote(ctx context.Context, roomID string, req *api.MembershipRequest, content map[string]json.RawMessage, remoteServers []string) (*api.SendEventResponse, error) {
+	return a.joinThrough(ctx, roomID, req, content, remoteServers)
+}
+
+// remoteOnly says whether the room has joined members and none of them is local, and lists
+// their servers.
+func (a *RoomserverInternalAPI) remoteOnly(ctx context.Context, roomID string) (bool, []string, error) {
+	members, err := a.db.Reader().RoomMembers(ctx, roomID, auth.MembershipJoin)
+	if err != nil || len(members) == 0 {
+		return false, nil, err
+	}
+	var servers []string
+	for _, m := range members {
+		server, _ := matrix.ServerNameOf(m)
+		if server == a.serverName {
+			return false, nil, nil
+		}
+		if !slices.Contains(servers, server) {
+			servers = append(servers, server)
+		}
+	}
+	sort.Strings(servers)
+	return true, servers, nil
+}
+
+// joinThrough is the remote join; rejoinVia set (possibly empty) means the room is held.
+func (a *RoomserverInternalAPI) joinThrough(ctx context.Context, roomID string, req *api.MembershipRequest, content map[string]json.RawMessage, rejoinVia []string) (*api.SendEventResponse, error) {
 	servers := append([]string(nil), req.ServerNames...)
 	if s, ok := matrix.ServerNameOf(roomID); ok && s != a.serverName && !slices.Contains(servers, s) {
 		servers = append(servers, s)
+	}
+	// Invited by another server's user: through that server too.
+	servers = a.inviterServers(ctx, roomID, req.Sender, servers)
+	for _, s := range rejoinVia {
+		if s != a.serverName && !slices.Contains(servers, s) {
+			servers = append(servers, s)
+		}
 	}
 	if len(servers) == 0 {
 		return nil, httputil.NotFound("Room %s is not known to this server, and no server to join it through was given", roomID)
@@ -43,7 +85,7 @@ func (a *RoomserverInternalAPI) joinRemote(ctx context.Context, roomID string, r
 	if err != nil {
 		return nil, err
 	}
-	eventID, err := a.storeRemoteJoin(ctx, roomID, req.Sender, req.DeviceID, resp)
+	eventID, err := a.storeRemoteJoin(ctx, roomID, req.Sender, req.DeviceID, resp, rejoinVia != nil)
 	if errors.Is(err, errRoomKnown) {
 		// Another join of the room was stored meanwhile: this one is an event of it.
 		eventID, err = a.inputOwnJoin(ctx, roomID, resp)
@@ -85,7 +127,11 @@ func (a *RoomserverInternalAPI) inputOwnJoin(ctx context.Context, roomID string,
 // current state with its memberships, and the join event as the room's first timeline
 // event after that state. Topic 2 carries the join with the whole state as added state
 // (the syncapi fetches those events with QueryEvent), topic 4 the user's join.
-func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, userID, deviceID string, resp *fsapi.PerformJoinResponse) (string, error) {
+//
+// With rejoin set the room is held already (rejoinRemote): its row stays, the answered
+// state replaces the current state (tuples it lacks are removed), and the join becomes the
+// only forward extremity; topic 2 also names the state events removed.
+func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, userID, deviceID string, resp *fsapi.PerformJoinResponse, rejoin bool) (string, error) {
 	v, err := matrix.GetRoomVersion(matrix.RoomVersionID(resp.RoomVersion))
 	if err != nil {
 		return "", httputil.Unknown("The room's version %q is not supported", resp.RoomVersion)
@@ -139,19 +185,39 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 
 	unlock := a.locks.lock(roomID)
 	defer unlock()
+	if rejoin {
+		a.heads.take(roomID) // the head held in memory describes the state replaced here
+	}
 	var writer *roomWriter
 	err = a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
 		if room, err := s.GetRoom(ctx, roomID); err != nil {
 			return err
-		} else if room != nil {
+		} else if room != nil && !rejoin {
 			return errRoomKnown
+		} else if room == nil && rejoin {
+			return fmt.Errorf("roomserver: rejoin of %s: the room is not held", roomID)
 		}
-		if err := s.InsertRoom(ctx, roomID, string(v.ID), create.Sender(), a.now().UnixMilli()); err != nil {
-			return err
+		if !rejoin {
+			if err := s.InsertRoom(ctx, roomID, string(v.ID), create.Sender(), a.now().UnixMilli()); err != nil {
+				return err
+			}
 		}
 		room, err := s.GetRoom(ctx, roomID)
 		if err != nil {
 			return err
+		}
+		if room.RoomVersion != string(v.ID) {
+			return fmt.Errorf("roomserver: rejoin of %s: the resident says version %s, this server holds %s", roomID, v.ID, room.RoomVersion)
+		}
+		var oldState storage.StateMap
+		var oldExtremities []string
+		if rejoin {
+			if oldState, err = s.LoadSnapshot(ctx, room.SnapshotID); err != nil {
+				return err
+			}
+			if oldExtremities, err = s.ForwardExtremities(ctx, roomID); err != nil {
+				return err
+			}
 		}
 		w, err := a.newWriter(s, tx, newRoomHead(*room))
 		if err != nil {
@@ -179,7 +245,15 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 			return err
 		}
 		w.room.SnapshotID = snap
-		if err := s.UpdateCurrentState(ctx, roomID, state, nil); err != nil {
+		var gone []matrix.StateKeyTuple
+		var goneNIDs []int64
+		for t, nid := range oldState {
+			if _, ok := state[t]; !ok {
+				gone = append(gone, t)
+				goneNIDs = append(goneNIDs, nid)
+			}
+		}
+		if err := s.UpdateCurrentState(ctx, roomID, state, gone); err != nil {
 			return err
 		}
 		for t, nid := range state {
@@ -189,6 +263,13 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 				}
 			}
 		}
+		if rejoin {
+			// The join will be the room's only forward extremity: what this server held
+			// before is history the resident's state already accounts for.
+			if err := s.UpdateForwardExtremities(ctx, roomID, oldExtremities, join.EventID()); err != nil {
+				return err
+			}
+		}
 		// The join itself: authorised against its auth events and the state before it.
 		o, err := w.inputReceived(ctx, join, true)
 		if err != nil {
@@ -196,6 +277,17 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 		}
 		if o.res.Error != "" {
 			return httputil.Forbidden("The join returned by the remote server is not allowed: %s", o.res.Error)
+		}
+		var goneIDs []string
+		if len(goneNIDs) > 0 {
+			ids, err := s.EventIDsByNID(ctx, goneNIDs)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				goneIDs = append(goneIDs, id)
+			}
+			sort.Strings(goneIDs)
 		}
 		// Topic 2: the join adds the whole state.
 		adds := make([]string, 0, len(stateIDs)+1)
@@ -220,7 +312,7 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 					}
 				}
 				p.NewRoomEvent.AddsStateEventIDs = append(all, join.EventID())
-				p.NewRoomEvent.RemovesStateEventIDs = nil
+				p.NewRoomEvent.RemovesStateEventIDs = goneIDs
 				p.NewRoomEvent.TxnDeviceID = deviceID
 			}
 		}
@@ -254,10 +346,20 @@ func (w *roomWriter) storeOutliers(ctx context.Context, byID map[string]matrix.P
 		}
 		return ids[i] < ids[j]
 	})
+	existing, err := w.s.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
 	var visit func(id string) error
 	visit = func(id string) error {
 		e := byID[id]
 		if _, done := nids[id]; done || e == nil {
+			return nil
+		}
+		// Stored before (the invite that let the user join, kept as an outlier): as it is.
+		if old := existing[id]; old != nil {
+			rejected[id], nids[id] = old.IsRejected, old.NID
+			w.parsed[old.NID] = e
 			return nil
 		}
 		if visiting[id] {

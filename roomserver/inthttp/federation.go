@@ -17,6 +17,7 @@ const (
 	pathQueryStateChain  = pathPrefix + "/queryStateAndAuthChain"
 	pathQueryServerAllow = pathPrefix + "/queryServerAllowedInRoom"
 	pathQueryMissing     = pathPrefix + "/queryMissingEvents"
+	pathInboundInvite    = pathPrefix + "/performInboundInvite"
 )
 
 type serverRoomReq struct {
@@ -44,6 +45,9 @@ func addFederationRoutes(sr *mux.Router, a api.RoomserverAPI, p func(string) str
 	})
 	inthttp.Handle(sr, p(pathQueryMissing), func(ctx context.Context, req *api.MissingEventsRequest) (*api.MissingEventsResponse, error) {
 		return a.QueryMissingEvents(ctx, req)
+	})
+	inthttp.Handle(sr, p(pathInboundInvite), func(ctx context.Context, req *api.InboundInviteRequest) (*api.InboundInviteResponse, error) {
+		return a.PerformInboundInvite(ctx, req)
 	})
 	inthttp.Handle(sr, p(pathQueryServerAllow), func(ctx context.Context, req *serverRoomReq) (*boolResp, error) {
 		ok, err := a.QueryServerAllowedInRoom(ctx, req.RoomID, req.ServerName)
@@ -107,6 +111,16 @@ func (c *Client) QueryServerAllowedInRoom(ctx context.Context, roomID, serverNam
 func (c *Client) QueryMissingEvents(ctx context.Context, req *api.MissingEventsRequest) (*api.MissingEventsResponse, error) {
 	var resp api.MissingEventsResponse
 	if err := c.call(ctx, pathQueryMissing, req, &resp, query); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// PerformInboundInvite implements api.RoomserverAPI. Storing the same invite again
+// changes nothing, so it is retried like a query.
+func (c *Client) PerformInboundInvite(ctx context.Context, req *api.InboundInviteRequest) (*api.InboundInviteResponse, error) {
+	var resp api.InboundInviteResponse
+	if err := c.c.Call(ctx, pathInboundInvite, req, &resp, true); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -77,6 +77,10 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 			_, err := c.QueryMissingEvents(ctx, &api.MissingEventsRequest{RoomID: room})
 			return err
 		}},
+		{"PerformInboundInvite", pathInboundInvite, true, func() error {
+			_, err := c.PerformInboundInvite(ctx, &api.InboundInviteRequest{RoomVersion: "10", Event: []byte(`{}`)})
+			return err
+		}},
 		{"QueryServerAllowedInRoom", pathQueryServerAllow, true, func() error { _, err := c.QueryServerAllowedInRoom(ctx, room, server); return err }},
 	}
 	// Every method is in the table (SendEvent twice).

@@ -432,6 +432,10 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 	r.want("QueryMakeJoin old version", mj, err, 400, "M_INCOMPATIBLE_ROOM_VERSION")
 	mj, err = a.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: unknownRoom, UserID: "@zed:remote.example", Versions: []string{"10"}})
 	r.want("QueryMakeJoin unknown room", mj, err, 404, "M_NOT_FOUND")
+	inv, err := a.PerformInboundInvite(ctx, &api.InboundInviteRequest{RoomVersion: "999", Event: []byte(`{}`)})
+	r.want("PerformInboundInvite unknown version", inv, err, 400, "M_INCOMPATIBLE_ROOM_VERSION")
+	inv, err = a.PerformInboundInvite(ctx, &api.InboundInviteRequest{RoomVersion: "10", Event: []byte(`{"type":"m.room.message"}`)})
+	r.want("PerformInboundInvite malformed", inv, err, 400, "M_BAD_JSON")
 	sj, err := a.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: "remote.example", RoomID: unknownRoom})
 	r.want("PerformSendJoin unknown room", sj, err, 404, "M_NOT_FOUND")
 	sj, err = a.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: "remote.example", RoomID: pub.RoomID,

@@ -304,3 +304,26 @@ func (s *Store) AuthChain(ctx context.Context, eventIDs []string) ([]string, err
 	}
 	return scanStrings(rows)
 }
+
+// EventSenderByNID returns an event's sender, also for an event of a room this server does
+// not hold (an invite from another server, kept as an outlier with no room row); "" if
+// the event is not stored.
+func (s *Store) EventSenderByNID(ctx context.Context, nid int64) (string, error) {
+	var sender string
+	err := s.q.QueryRowContext(ctx, `SELECT sender FROM roomserver_events WHERE event_nid = $1`, nid).Scan(&sender)
+	if noRows(err) {
+		return "", nil
+	}
+	return sender, err
+}
+
+// EventNIDByID returns an event's numeric ID, also for an event of a room this server does
+// not hold; 0 if the event is not stored.
+func (s *Store) EventNIDByID(ctx context.Context, eventID string) (int64, error) {
+	var nid int64
+	err := s.q.QueryRowContext(ctx, `SELECT event_nid FROM roomserver_events WHERE event_id = $1`, eventID).Scan(&nid)
+	if noRows(err) {
+		return 0, nil
+	}
+	return nid, err
+}

@@ -1,6 +1,6 @@
 // Package api is the syncapi's public contract. For now it holds the one list of the
 // public paths the syncapi serves (ARCHITECTURE.md §1: GET /sync and the room read
-// endpoints), so that client-api-proxy (ARCHITECTURE.md §4) sends exactly those paths to
+// endpoints, and GET /keys/changes), so that client-api-proxy (ARCHITECTURE.md §4) sends exactly those paths to
 // the sync instances and everything else under /_matrix/client to the clientapi. A test in
 // syncapi/ proves that this list and the routes syncapi/routing registers are the same.
 package api
@@ -28,6 +28,7 @@ var routeSuffixes = []struct{ method, suffix string }{
 	{"GET", "/rooms/{roomId}/members"},
 	{"GET", "/rooms/{roomId}/joined_members"},
 	{"GET", "/rooms/{roomId}/event/{eventId}"},
+	{"GET", "/keys/changes"}, // device-list changes: the syncapi owns the positions (docs/wiring.md)
 }
 
 // PublicRoutes returns every public route the syncapi serves, under every one of

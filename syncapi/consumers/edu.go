@@ -12,8 +12,8 @@ import (
 	"github.com/axon-matrix/axon/syncapi/storage"
 )
 
-// EDUConsumer handles topic 3 (eduserver → syncapi): typing (kept in memory), receipts and
-// to-device messages (stored), each at the eduserver's own position on the edu stream.
+// EDUConsumer handles topic 3 (eduserver → syncapi): typing (kept in memory), receipts,
+// to-device messages and presence (stored), each at the eduserver's own position on the edu stream.
 type EDUConsumer struct {
 	db       *storage.Database
 	notifier *internal.Notifier
@@ -65,6 +65,20 @@ func (c *EDUConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
 			Content: m.Content, StreamPos: pos})
 		users = []string{m.UserID}
 		after = func() { c.notifier.ToDeviceStored(m.UserID, m.DeviceID, pos) }
+	case out.Kind == eduapi.OutputPresenceKind && out.Presence != nil && out.Presence.UserID != "":
+		pr := out.Presence
+		p := storage.Presence{UserID: pr.UserID, Presence: pr.Presence, StatusMsg: pr.StatusMsg, LastActiveTS: pr.LastActiveTS,
+			CurrentlyActive: pr.CurrentlyActive, StreamPos: pos}
+		adv, err = c.db.StorePresence(ctx, &p)
+		if err == nil && !adv.Duplicate {
+			// Wake the user and everyone in a room they are joined to.
+			users = []string{pr.UserID}
+			var jerr error
+			if rooms, jerr = c.joinedRooms(ctx, pr.UserID); jerr != nil && ctx.Err() == nil {
+				c.log.WithError(jerr).Warn("reading the rooms of a user whose presence changed")
+			}
+		}
+		after = func() { c.notifier.PresenceStored(p) }
 	default:
 		c.log.WithField("pos", pos).WithField("kind", out.Kind).Error("topic 3 record of unknown kind or incomplete; position skipped")
 		adv, err = c.db.SkipPosition(ctx, storage.StreamEDU, pos)
@@ -89,7 +103,33 @@ func (c *EDUConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
 		}
 		rooms = append(append(rooms, r...), c.notifier.TypingRoomsBetween(adv.From, adv.To)...)
 		users = append(users, u...)
+		for _, pu := range c.notifier.PresenceUsersBetween(adv.From, adv.To) {
+			users = append(users, pu)
+			if pr, err := c.joinedRooms(ctx, pu); err == nil {
+				rooms = append(rooms, pr...)
+			}
+		}
 	}
 	c.notifier.OnEDU(adv.To, rooms, users)
 	return nil
+}
+
+// joinedRooms returns the rooms userID is joined to as far as this instance has seen
+// (whom a presence change concerns).
+func (c *EDUConsumer) joinedRooms(ctx context.Context, userID string) ([]string, error) {
+	room, _, err := c.db.Watermarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.db.MembershipsAt(ctx, userID, room)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Membership == "join" {
+			out = append(out, m.RoomID)
+		}
+	}
+	return out, nil
 }

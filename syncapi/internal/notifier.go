@@ -26,12 +26,16 @@ type Notifier struct {
 	ignores ignoreLists
 	// edu is what topic 3 made known (edustate.go), under its own lock.
 	edu eduState
+	// keys is what topic 7 made known (keychangestate.go), under its own lock.
+	keys keyChanges
+	// presence is topic 3's presence (presence.go), under its own lock.
+	presence presenceState
 }
 
 // NewNotifier starts at the given positions (the persisted watermarks).
 func NewNotifier(start types.StreamToken) *Notifier {
 	return &Notifier{pos: start, byUser: map[string]map[*Listener]struct{}{}, byRoom: map[string]map[*Listener]struct{}{},
-		advance: make(chan struct{}), moves: newMoves(start.Room), edu: newEDUState()}
+		advance: make(chan struct{}), moves: newMoves(start.Room), edu: newEDUState(), keys: newKeyChanges(start.KeyChange)}
 }
 
 // Listener is one waiting /sync request.

@@ -13,11 +13,13 @@ import (
 
 // Read your own writes (docs/wiring.md): a write is acknowledged once its producer
 // committed it, but this instance serves it only once it has consumed that far (topic 2
-// from the roomserver, topic 1 from the userapi). So every read first asks where the
-// writes it must reflect landed — arrow 2 (QueryWritePosition: the room's newest write for
-// a room read, the user's own newest write for /sync) and, for account data, the position
-// the userapi handed over with the device — and waits, bounded by CatchUpLimit, until the
-// Notifier's watermarks have passed them.
+// from the roomserver, topic 1 from the userapi, topic 3 from the eduserver). So every
+// read first asks where the writes it must reflect landed — arrow 2 (QueryWritePosition:
+// the room's newest write for a room read, the user's own newest write for /sync), for
+// account data the position the userapi handed over with the device, and for /sync arrow
+// 18 (the eduserver's QueryWritePosition: the user's own typing, receipts, presence and
+// to-device) — and waits, bounded by CatchUpLimit, until the Notifier's watermarks have
+// passed them.
 
 var (
 	rywWaits = promauto.NewHistogramVec(prometheus.HistogramOpts{
@@ -38,6 +40,9 @@ type WritesToReflect struct {
 	Endpoint       string // for the metrics and the log
 	RoomID, UserID string
 	AccountDataPos int64
+	// EDUWrites: also the user's own topic 3 writes (typing, receipts, presence,
+	// to-device), whose position arrow 18 asks the eduserver for.
+	EDUWrites bool
 }
 
 // catchUpToWrites waits until this instance serves the writes w names (arrow 2 asks the
@@ -57,8 +62,21 @@ func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
 		}
 		roomPos = pos
 	}
+	var eduPos int64
+	if w.EDUWrites && s.EDUAPI != nil && w.UserID != "" {
+		pos, err := s.EDUAPI.QueryWritePosition(ctx, w.UserID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rywGiveUps.WithLabelValues(w.Endpoint, "unreachable").Inc()
+			logrus.WithError(err).WithFields(logrus.Fields{"endpoint": w.Endpoint, "user_id": w.UserID}).
+				Warn("syncapi: read answered without read-your-writes: the eduserver could not say where the writes are")
+		}
+		eduPos = pos
+	}
 	caughtUp := func(now types.StreamToken) (bool, error) {
-		return now.Room >= roomPos && now.AccountData >= w.AccountDataPos, nil
+		return now.Room >= roomPos && now.AccountData >= w.AccountDataPos && now.EDU >= eduPos, nil
 	}
 	if ok, _ := caughtUp(s.notifier.Position()); ok {
 		return nil // the common case: no wait, no clock read
@@ -77,6 +95,7 @@ func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
 			"endpoint": w.Endpoint, "room_id": w.RoomID, "user_id": w.UserID, "waited": s.CatchUpLimit.String(),
 			"room_pos_wanted": roomPos, "room_pos_served": now.Room,
 			"account_data_pos_wanted": w.AccountDataPos, "account_data_pos_served": now.AccountData,
+			"edu_pos_wanted": eduPos, "edu_pos_served": now.EDU,
 		}).Warn("syncapi: read answered before this instance caught up with the writes it must reflect")
 	}
 	return nil

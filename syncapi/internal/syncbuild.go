@@ -107,6 +107,22 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 	if err != nil {
 		return nil, nil, err
 	}
+	// Topic 3: presence of the users who share a joined room with the user (presence.go).
+	presenceSince := int64(-1)
+	if incremental {
+		presenceSince = sinceEDU
+	}
+	allJoined := map[string]bool{}
+	for _, m := range memberships {
+		if m.Membership == "join" {
+			allJoined[m.RoomID] = true
+		}
+	}
+	pres, err := s.presence(ctx, req, allJoined, presenceSince, pos.EDU, pos.Room)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp.Presence = eventListOf(pres)
 
 	active := map[string]bool{}
 	if incremental && !req.FullState {
@@ -212,6 +228,12 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 				return nil, nil, err
 			}
 			resp.Rooms.Leave[m.RoomID] = &LeftRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID])}
+		}
+	}
+	if incremental {
+		// Topics 2 and 7: device_lists (devicelists.go).
+		if resp.DeviceLists, err = s.deviceLists(ctx, req.UserID, *req.Since, pos, memberships, changed, before); err != nil {
+			return nil, nil, err
 		}
 	}
 	return resp, interest, nil

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -32,9 +33,13 @@ type Syncer struct {
 	NoShortcuts bool
 	// KeyAPI is arrow 16 (syncapi → keyserver): the device's key counts (keycounts.go).
 	// May be nil: /sync then leaves the counts out.
-	KeyAPI  keyapi.KeyServerAPI
-	members memberCache
-	reads   sharedReads
+	KeyAPI keyapi.KeyServerAPI
+	// EDUAPI is arrow 18 (syncapi → eduserver): set_presence (presence.go) and where the
+	// user's own topic 3 writes landed (read your writes). May be nil.
+	EDUAPI          eduapi.EDUServerAPI
+	members         memberCache
+	reads           sharedReads
+	presenceReports presenceReports
 }
 
 // NewSyncer builds the engine; rsAPI (arrow 2) may be nil.
@@ -53,6 +58,8 @@ type SyncRequest struct {
 	// AccountDataPos is the topic 1 position of the user's own newest account-data write
 	// (userapi Device.AccountDataPos): the response must reflect it (read your writes).
 	AccountDataPos int64
+	// SetPresence is the set_presence parameter ("" for none: online).
+	SetPresence string
 	// ignored is the user's ignore list, looked up once per build (ignore.go).
 	ignored IgnoreList
 }
@@ -76,7 +83,9 @@ func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 	}
 	// Read your writes: the user's own newest room write (arrow 2) and account data,
 	// whatever the since token says (an initial sync too).
-	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "sync", UserID: req.UserID, AccountDataPos: req.AccountDataPos}); err != nil {
+	s.setPresence(ctx, req) // arrow 18 (presence.go)
+	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "sync", UserID: req.UserID, AccountDataPos: req.AccountDataPos,
+		EDUWrites: true}); err != nil {
 		return nil, err
 	}
 	l := s.notifier.Listen(req.UserID)

@@ -35,6 +35,7 @@ func (h *Handlers) Register(router *mux.Router) {
 		r.HandleFunc("/rooms/{roomId}/members", h.authed(h.members)).Methods(http.MethodGet)
 		r.HandleFunc("/rooms/{roomId}/joined_members", h.authed(h.joinedMembers)).Methods(http.MethodGet)
 		r.HandleFunc("/rooms/{roomId}/event/{eventId}", h.authed(h.event)).Methods(http.MethodGet)
+		r.HandleFunc("/keys/changes", h.authed(h.keyChanges)).Methods(http.MethodGet)
 	}
 }
 

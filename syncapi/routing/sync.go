@@ -42,7 +42,8 @@ func (h *Handlers) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 	}
 	switch q.Get("set_presence") {
 	case "", "online", "offline", "unavailable":
-		// Accepted; presence is carried by topic 3 once the eduserver feeds the syncapi.
+		// Passed to the eduserver (arrow 18) by the Syncer.
+		req.SetPresence = q.Get("set_presence")
 	default:
 		httputil.WriteError(w, httputil.InvalidParam("set_presence must be online, offline or unavailable"))
 		return

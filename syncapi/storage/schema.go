@@ -114,4 +114,15 @@ CREATE TABLE syncapi_to_device (
 	content TEXT NOT NULL,
 	PRIMARY KEY (user_id, device_id, stream_pos)
 );
-INSERT INTO syncapi_stream_positions (stream, watermark) VALUES ('edu', 0)`}}
+INSERT INTO syncapi_stream_positions (stream, watermark) VALUES ('edu', 0)`},
+	// Version 5: topic 7 (keyserver → syncapi), stream "key_change" (keychanges.go).
+	//   - syncapi_key_changes: each change of a user's device list or cross-signing keys at
+	//     its topic 7 position; audience (a JSON array, '' for everyone who shares a room
+	//     with the user) limits who sees it.
+	{Version: 5, SQL: `
+CREATE TABLE syncapi_key_changes (
+	stream_pos BIGINT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	audience TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO syncapi_stream_positions (stream, watermark) VALUES ('key_change', 0)`}}

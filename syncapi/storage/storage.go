@@ -34,6 +34,10 @@ func NewDatabase(ctx context.Context, db *sqlutil.DB) (*Database, error) {
 	if err := sqlutil.Migrate(ctx, db, component, migrations); err != nil {
 		return nil, err
 	}
+	// Presence has its own migration sequence (presence.go).
+	if err := sqlutil.Migrate(ctx, db, presenceComponent, presenceMigrations); err != nil {
+		return nil, err
+	}
 	return &Database{db: db}, nil
 }
 

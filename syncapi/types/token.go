@@ -11,9 +11,10 @@ import (
 )
 
 // StreamToken is a sync token: one position per stream. Its text form is
-// "s<room>_<accountData>_<edu>"; further "_"-separated parts (device lists, added later)
+// "s<room>_<accountData>_<edu>_<keyChange>"; further "_"-separated parts (added later)
 // are kept verbatim in Extra and ignored by this version, so an old instance can still
-// parse a newer instance's token. Older tokens without the edu part mean EDU position 0.
+// parse a newer instance's token. Older tokens without the edu or key change part mean
+// position 0 there.
 type StreamToken struct {
 	// Room is the topic 2 position: every room event at or below it has been seen.
 	Room int64
@@ -21,11 +22,13 @@ type StreamToken struct {
 	AccountData int64
 	// EDU is the topic 3 position (eduserver → syncapi: typing, receipts, to-device).
 	EDU int64
+	// KeyChange is the topic 7 position (keyserver → syncapi: device-list changes).
+	KeyChange int64
 	// Extra are parts this version does not know.
 	Extra []string
 }
 
-// String renders the token, e.g. "s42_7_3".
+// String renders the token, e.g. "s42_7_3_5".
 func (t StreamToken) String() string {
 	var b strings.Builder
 	b.WriteString("s")
@@ -34,6 +37,8 @@ func (t StreamToken) String() string {
 	b.WriteString(strconv.FormatInt(t.AccountData, 10))
 	b.WriteString("_")
 	b.WriteString(strconv.FormatInt(t.EDU, 10))
+	b.WriteString("_")
+	b.WriteString(strconv.FormatInt(t.KeyChange, 10))
 	for _, e := range t.Extra {
 		b.WriteString("_")
 		b.WriteString(e)
@@ -43,13 +48,13 @@ func (t StreamToken) String() string {
 
 // IsAfter reports whether t is ahead of o in any stream.
 func (t StreamToken) IsAfter(o StreamToken) bool {
-	return t.Room > o.Room || t.AccountData > o.AccountData || t.EDU > o.EDU
+	return t.Room > o.Room || t.AccountData > o.AccountData || t.EDU > o.EDU || t.KeyChange > o.KeyChange
 }
 
 // SamePositions reports whether t and o name the same position in every stream this
 // version knows.
 func (t StreamToken) SamePositions(o StreamToken) bool {
-	return t.Room == o.Room && t.AccountData == o.AccountData && t.EDU == o.EDU
+	return t.Room == o.Room && t.AccountData == o.AccountData && t.EDU == o.EDU && t.KeyChange == o.KeyChange
 }
 
 // ParseStreamToken parses a sync token. Missing parts ("s<room>", "s<room>_<accountData>")
@@ -75,7 +80,12 @@ func ParseStreamToken(s string) (StreamToken, error) {
 		}
 	}
 	if len(parts) > 3 {
-		t.Extra = append([]string(nil), parts[3:]...)
+		if t.KeyChange, err = parsePos(parts[3]); err != nil {
+			return StreamToken{}, err
+		}
+	}
+	if len(parts) > 4 {
+		t.Extra = append([]string(nil), parts[4:]...)
 	}
 	return t, nil
 }

@@ -15,7 +15,9 @@ func TestParseStreamToken(t *testing.T) {
 		{in: "s42_7", want: StreamToken{Room: 42, AccountData: 7}},
 		{in: "s5", want: StreamToken{Room: 5}},
 		{in: "s42_7_3", want: StreamToken{Room: 42, AccountData: 7, EDU: 3}},
-		{in: "s5_6_3_d3_r9", want: StreamToken{Room: 5, AccountData: 6, EDU: 3, Extra: []string{"d3", "r9"}}},
+		{in: "s5_6_3_8", want: StreamToken{Room: 5, AccountData: 6, EDU: 3, KeyChange: 8}},
+		{in: "s5_6_3_8_d3_r9", want: StreamToken{Room: 5, AccountData: 6, EDU: 3, KeyChange: 8, Extra: []string{"d3", "r9"}}},
+		{in: "s5_6_3_d3", wantErr: true},
 		{in: "s1_2_x", wantErr: true},
 		{in: "s1_2_-4", wantErr: true},
 		{in: "", wantErr: true},
@@ -40,11 +42,15 @@ func TestParseStreamToken(t *testing.T) {
 }
 
 func TestStreamTokenString(t *testing.T) {
-	if s := (StreamToken{Room: 3, AccountData: 9}).String(); s != "s3_9_0" {
+	if s := (StreamToken{Room: 3, AccountData: 9}).String(); s != "s3_9_0_0" {
 		t.Fatalf("got %q", s)
 	}
-	if s := (StreamToken{Room: 3, AccountData: 9, EDU: 4}).String(); s != "s3_9_4" {
+	if s := (StreamToken{Room: 3, AccountData: 9, EDU: 4, KeyChange: 2}).String(); s != "s3_9_4_2" {
 		t.Fatalf("got %q", s)
+	}
+	a, b := StreamToken{Room: 3, KeyChange: 2}, StreamToken{Room: 3, KeyChange: 1}
+	if !a.IsAfter(b) || b.IsAfter(a) || a.SamePositions(b) {
+		t.Fatalf("key change part not compared: %v %v", a, b)
 	}
 }
 

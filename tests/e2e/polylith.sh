@@ -2,7 +2,7 @@
 # The polylith end-to-end test (issue #4 point 6; ARCHITECTURE.md §4, §5, §7, §9).
 #
 # What it proves: Axon split into its binaries — axon-user-api, axon-roomserver,
-# axon-key-server, axon-edu-server, axon-federation-sender, axon-client-api, axon-media-api, two axon-sync-api instances and client-api-proxy, each its own process,
+# axon-key-server, axon-edu-server, axon-federation-sender, axon-appservice, axon-client-api, axon-media-api, two axon-sync-api instances and client-api-proxy, each its own process,
 # sharing one config file, one Postgres database and one Kafka broker — serves real Matrix
 # clients through client-api-proxy exactly as the monolith does, and loses or duplicates
 # nothing when its parts crash:
@@ -52,7 +52,7 @@ work=$(mktemp -d /tmp/axon-e2e-polylith.XXXXXX)
 mkdir -p "$work/bin" "$work/logs" "$work/data"
 db="axon_polylith_$$"
 declare -A pid=() args=() health=() envs=()
-order=(user-api roomserver server-key-api federation-sender key-server edu-server client-api federation-api media-api sync-a sync-b proxy)
+order=(user-api roomserver server-key-api federation-sender app-service key-server edu-server client-api federation-api media-api sync-a sync-b proxy)
 status=1
 
 say() { printf '== e2e (polylith) %s: %s\n' "$(date +%T)" "$*"; }
@@ -94,7 +94,7 @@ fail() { echo "e2e (polylith): FAILED: $*"; logs_tail 15; exit 1; }
 # --- build every binary and the drill
 say "building"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-user-api ./cmd/axon-roomserver ./cmd/axon-client-api \
-  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api ./cmd/axon-key-server ./cmd/axon-edu-server ./cmd/axon-federation-sender \
+  ./cmd/axon-sync-api ./cmd/client-api-proxy ./cmd/axon-generate-keys ./cmd/axon-server-key-api ./cmd/axon-federation-api ./cmd/axon-key-server ./cmd/axon-edu-server ./cmd/axon-federation-sender ./cmd/axon-appservice \
   ./cmd/axon-media-api ./tests/polylith/drill ./tests/polylith/ryw ./tests/polylith/keycheck ./tests/polylith/mediacheck)
 
 # --- our own Kafka broker, and a fresh database
@@ -107,6 +107,7 @@ dsn=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print
 # --- one config for every binary
 p_user=$(free_port); p_rs=$(free_port); p_client=$(free_port); p_sync_a=$(free_port); p_sync_b=$(free_port)
 p_proxy=$(free_port); p_media=$(free_port); p_fed=$(free_port); p_sk=$(free_port); p_ks=$(free_port); p_fs=$(free_port); p_edu=$(free_port)
+p_as=$(free_port)
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 proxy_url="http://127.0.0.1:$p_proxy"
 # The proxy's /metrics is on its own listener (client_api_proxy.metrics_listen), not on
@@ -147,6 +148,9 @@ server_key_api:
 federation_sender:
   internal_api_listen: "127.0.0.1:$p_fs"
   internal_api_url: "http://127.0.0.1:$p_fs"
+app_service:
+  internal_api_listen: "127.0.0.1:$p_as"
+  internal_api_url: "http://127.0.0.1:$p_as"
 key_server:
   internal_api_listen: "127.0.0.1:$p_ks"
   internal_api_url: "http://127.0.0.1:$p_ks"
@@ -182,6 +186,7 @@ args[user-api]="axon-user-api ${cfg[*]}";                                   heal
 args[roomserver]="axon-roomserver ${cfg[*]}";                               health[roomserver]="http://127.0.0.1:$p_rs/health"
 args[server-key-api]="axon-server-key-api ${cfg[*]}";                       health[server-key-api]="http://127.0.0.1:$p_sk/health"
 args[federation-sender]="axon-federation-sender ${cfg[*]}";                 health[federation-sender]="http://127.0.0.1:$p_fs/health"
+args[app-service]="axon-appservice ${cfg[*]}";                             health[app-service]="http://127.0.0.1:$p_as/health"
 args[key-server]="axon-key-server ${cfg[*]}";                               health[key-server]="http://127.0.0.1:$p_ks/health"
 args[edu-server]="axon-edu-server ${cfg[*]}";                               health[edu-server]="http://127.0.0.1:$p_edu/health"
 args[federation-api]="axon-federation-api ${cfg[*]}";                       health[federation-api]="http://127.0.0.1:$p_fed/health"

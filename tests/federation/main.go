@@ -8,10 +8,15 @@
 //
 // The scenario: alice@A creates a public room; bob@B joins it by room ID through A
 // (server_name); both send a message; each sees both messages and the other's membership
-// in /sync. Every step is named; the first that fails is reported with the end of both
+// in /sync; then bob leaves, misses a topic change and 30 messages, joins again (through A:
+// the state B held is stale) and sees them, is kicked, invited (invite v2) and joins, is
+// banned, and rejects an invite to a second room (make_leave/send_leave). Every step is named; the first that fails is reported with the end of both
 // servers' logs, and the exit status is 1.
 //
-//	go run ./tests/federation [-keep] [-timeout 30s]
+// With -synapse it runs the Axon ↔ Synapse scenario instead (synapse.go): one monolith and
+// a real Synapse from scripts/synapse.sh.
+//
+//	go run ./tests/federation [-synapse] [-keep] [-timeout 30s]
 package main
 
 import (
@@ -36,6 +41,8 @@ import (
 func main() {
 	keep := flag.Bool("keep", false, "keep the temporary directory (configs, logs) even on success")
 	timeout := flag.Duration("timeout", 30*time.Second, "how long each waiting step may take")
+	withSynapse := flag.Bool("synapse", false, "run the Axon ↔ Synapse scenario (starts scripts/synapse.sh unless SYNAPSE_URL is set)")
+	withEDUs := flag.Bool("edus", false, "run the EDU scenario instead: typing, receipts, presence and to-device from A to B (edus.go)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "axon-federation.")
 	if err != nil {
@@ -43,7 +50,14 @@ func main() {
 		os.Exit(1)
 	}
 	r := &run{work: work, timeout: *timeout}
-	err = r.scenario()
+	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban and a rejected invite"
+	if *withSynapse {
+		scenario, summary = r.synapseScenario, synapseSummary
+	}
+	if *withEDUs {
+		scenario, summary = r.eduScenario, eduSummary
+	}
+	err = scenario()
 	r.stopAll()
 	if err != nil {
 		fmt.Printf("federation: FAILED at step %q: %v\n", r.step, err)
@@ -51,7 +65,7 @@ func main() {
 		fmt.Printf("federation: logs and configs kept in %s\n", work)
 		os.Exit(1)
 	}
-	fmt.Println("federation: PASS (two monoliths over TLS: remote join by room ID, messages and memberships both ways)")
+	fmt.Printf("federation: PASS (%s)\n", summary)
 	if *keep {
 		fmt.Printf("federation: logs and configs kept in %s\n", work)
 	} else {
@@ -65,6 +79,10 @@ type run struct {
 	timeout time.Duration
 	step    string
 	servers []*server
+	// stops run after the servers stop (e.g. stopping a Synapse this run started); logs are
+	// further log files shown by tailLogs on failure.
+	stops []func()
+	logs  []string
 }
 
 // server is one started monolith.
@@ -102,11 +120,9 @@ func freePort() (int, error) {
 func (r *run) scenario() error {
 	ctx := context.Background()
 	r.begin("build axon-monolith and axon-generate-config")
-	bin := filepath.Join(r.work, "bin")
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/axon-monolith", "./cmd/axon-generate-config")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, out)
+	bin, err := r.build()
+	if err != nil {
+		return err
 	}
 	for _, label := range []string{"A", "B"} {
 		r.begin("configure and start server " + label)
@@ -165,8 +181,107 @@ func (r *run) scenario() error {
 	if err := r.waitSync(ctx, alice, roomID, func(v *roomView) bool { return both(v) && v.members[bob.UserID] == "join" }); err != nil {
 		return err
 	}
+	if err := r.membershipScenario(ctx, a, alice, bob, roomID); err != nil {
+		return err
+	}
 	r.step = "done"
 	return nil
+}
+
+// membershipScenario: leaves, rejoins, kicks, invites (accepted and rejected) and bans of
+// bob@B in alice@A's room, each seen on the other server.
+func (r *run) membershipScenario(ctx context.Context, a *server, alice, bob *csapi.Client, roomID string) error {
+	memberIs := func(user, m string) func(*roomView) bool {
+		return func(v *roomView) bool { return v.members[user] == m }
+	}
+	r.begin("bob leaves (B holds the room: a leave event sent from B)")
+	if err := membership(ctx, bob, roomID, "leave", ""); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, alice, roomID, memberIs(bob.UserID, "leave")); err != nil {
+		return err
+	}
+	r.begin("while bob is away, alice changes the topic and sends 30 messages (more than one get_missing_events)")
+	if err := alice.Do(ctx, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/state/m.room.topic/",
+		map[string]any{"topic": "while you were away"}, nil); err != nil {
+		return err
+	}
+	for i := range 30 {
+		if _, err := alice.Send(ctx, roomID, fmt.Sprintf("away%d", i), map[string]any{"msgtype": "m.text", "body": fmt.Sprintf("away %d", i)}); err != nil {
+			return err
+		}
+	}
+	r.begin("bob joins again (B holds the room but is no longer in it: joined through A)")
+	if err := bob.Do(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID)+"?server_name="+url.QueryEscape(a.name),
+		map[string]any{}, nil); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, alice, roomID, memberIs(bob.UserID, "join")); err != nil {
+		return err
+	}
+	r.begin("alice sends while bob is back; bob sees it")
+	if _, err := alice.Send(ctx, roomID, "a2", map[string]any{"msgtype": "m.text", "body": "welcome back"}); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, roomID, func(v *roomView) bool { return v.bodies["welcome back"] && v.topic == "while you were away" }); err != nil {
+		return err
+	}
+	r.begin("alice kicks bob; bob sees the kick on B")
+	if err := membership(ctx, alice, roomID, "kick", bob.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, roomID, memberIs(bob.UserID, "leave")); err != nil {
+		return err
+	}
+	r.begin("alice invites bob (invite v2); bob sees the invite on B")
+	if err := membership(ctx, alice, roomID, "invite", bob.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, roomID, func(v *roomView) bool { return v.invited && v.members[bob.UserID] == "invite" }); err != nil {
+		return err
+	}
+	r.begin("bob accepts the invite (joins with no server_name); alice sees the join")
+	if err := membership(ctx, bob, roomID, "join", ""); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, alice, roomID, memberIs(bob.UserID, "join")); err != nil {
+		return err
+	}
+	r.begin("alice bans bob; bob sees the ban on B")
+	if err := membership(ctx, alice, roomID, "ban", bob.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, roomID, memberIs(bob.UserID, "ban")); err != nil {
+		return err
+	}
+
+	r.begin("alice creates a second room and invites bob; bob rejects the invite (make_leave/send_leave through A)")
+	other, err := alice.CreateRoom(ctx, csapi.CreateRoomRequest{Preset: "private_chat", Name: "invite only"})
+	if err != nil {
+		return err
+	}
+	if err := membership(ctx, alice, other, "invite", bob.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, other, func(v *roomView) bool { return v.invited }); err != nil {
+		return err
+	}
+	if err := membership(ctx, bob, other, "leave", ""); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, alice, other, memberIs(bob.UserID, "leave")); err != nil {
+		return err
+	}
+	return nil
+}
+
+// membership is POST /rooms/{roomID}/{action} (join, leave, invite, kick, ban) as c.
+func membership(ctx context.Context, c *csapi.Client, roomID, action, target string) error {
+	body := map[string]any{}
+	if target != "" {
+		body["user_id"] = target
+	}
+	return c.Do(ctx, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/"+action, body, nil)
 }
 
 // start configures server label the way docs/deployment.md describes and starts it.
@@ -204,6 +319,13 @@ func (r *run) start(bin, label string) (*server, error) {
 		}
 		cfg = strings.Replace(cfg, key+": false", key+": true", 1)
 	}
+	// Rate limits off: the scenarios send faster than a person (global.rate_limits.enabled).
+	i := strings.Index(cfg, "\n  rate_limits:\n")
+	j := strings.Index(cfg[max(i, 0):], "enabled: true")
+	if i < 0 || j < 0 {
+		return nil, errors.New("the generated config has no global.rate_limits.enabled: true")
+	}
+	cfg = cfg[:i+j] + "enabled: false" + cfg[i+j+len("enabled: true"):]
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -248,6 +370,14 @@ func (r *run) start(bin, label string) (*server, error) {
 type roomView struct {
 	bodies  map[string]bool
 	members map[string]string // user ID → membership
+	topic   string            // the newest m.room.topic seen
+	invited bool              // the room was in the invite section
+}
+
+// syncRoom is a room of /sync's join or leave section.
+type syncRoom struct {
+	State    struct{ Events []syncEvent } `json:"state"`
+	Timeline struct{ Events []syncEvent } `json:"timeline"`
 }
 
 type syncEvent struct {
@@ -257,6 +387,7 @@ type syncEvent struct {
 	Content  struct {
 		Body       string `json:"body"`
 		Membership string `json:"membership"`
+		Topic      string `json:"topic"`
 	} `json:"content"`
 }
 
@@ -269,30 +400,38 @@ func (r *run) waitSync(ctx context.Context, c *csapi.Client, roomID string, ok f
 		var res struct {
 			NextBatch string `json:"next_batch"`
 			Rooms     struct {
-				Join map[string]struct {
-					State    struct{ Events []syncEvent } `json:"state"`
-					Timeline struct{ Events []syncEvent } `json:"timeline"`
-				} `json:"join"`
+				Join   map[string]syncRoom `json:"join"`
+				Leave  map[string]syncRoom `json:"leave"`
+				Invite map[string]struct {
+					InviteState struct{ Events []syncEvent } `json:"invite_state"`
+				} `json:"invite"`
 			} `json:"rooms"`
 		}
 		if err := c.SyncInto(ctx, csapi.SyncRequest{Since: since, Timeout: time.Second}, &res); err != nil {
 			return fmt.Errorf("/sync as %s: %w", c.UserID, err)
 		}
 		since = res.NextBatch
-		room := res.Rooms.Join[roomID]
-		for _, e := range append(room.State.Events, room.Timeline.Events...) {
+		room, left := res.Rooms.Join[roomID], res.Rooms.Leave[roomID]
+		events := append(append(room.State.Events, room.Timeline.Events...), append(left.State.Events, left.Timeline.Events...)...)
+		if inv, ok := res.Rooms.Invite[roomID]; ok {
+			v.invited = true
+			events = append(events, inv.InviteState.Events...)
+		}
+		for _, e := range events {
 			switch {
 			case e.Type == "m.room.message":
 				v.bodies[e.Content.Body] = true
 			case e.Type == "m.room.member" && e.StateKey != nil:
 				v.members[*e.StateKey] = e.Content.Membership
+			case e.Type == "m.room.topic" && e.StateKey != nil && *e.StateKey == "":
+				v.topic = e.Content.Topic
 			}
 		}
 		if ok(v) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not seen within %s; %s has seen messages %v and memberships %v", r.timeout, c.UserID, keys(v.bodies), v.members)
+			return fmt.Errorf("not seen within %s; %s has seen messages %v, memberships %v and topic %q", r.timeout, c.UserID, keys(v.bodies), v.members, v.topic)
 		}
 	}
 }
@@ -320,6 +459,9 @@ func (r *run) stopAll() {
 		}
 		s.logFile.Close()
 	}
+	for _, stop := range r.stops {
+		stop()
+	}
 }
 
 func (r *run) tailLogs(n int) {
@@ -333,5 +475,16 @@ func (r *run) tailLogs(n int) {
 			lines = lines[len(lines)-n:]
 		}
 		fmt.Printf("--- server %s (%s), last %d lines\n%s\n", s.label, s.name, len(lines), strings.Join(lines, "\n"))
+	}
+	for _, path := range r.logs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		fmt.Printf("--- %s, last %d lines\n%s\n", path, len(lines), strings.Join(lines, "\n"))
 	}
 }

@@ -1,0 +1,132 @@
+// Package internal is the appservice component's implementation: the topic 2 consumer
+// that queues each event for the services interested in it, the per-service senders that
+// push the queue as transactions, and AppServiceAPI (arrow 10).
+package internal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/axon-matrix/axon/appservice/api"
+)
+
+// Timeouts of the requests to a service.
+const (
+	transactionTimeout = 60 * time.Second
+	pingTimeout        = 15 * time.Second
+)
+
+// Bridge makes the homeserver's requests to application services
+// (/_matrix/app/v1/…), always to the URL of the admin's registration file and with the
+// registration's hs_token as Bearer token (the spec's current version has no
+// ?access_token= for these requests). No SSRF guard: bridges usually listen on loopback
+// or a private network, and only the registration's URL is ever called.
+type Bridge struct {
+	HC *http.Client
+}
+
+// NewBridge returns a Bridge with its own HTTP client.
+func NewBridge() *Bridge {
+	return &Bridge{HC: &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}}}
+}
+
+// StatusError is a service's answer that was not 2xx.
+type StatusError struct {
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("application service answered %d: %s", e.Status, e.Body)
+}
+
+// endpoint is the service's URL + path (the registration's URL may carry a path).
+func endpoint(reg *api.Registration, path string) string {
+	return strings.TrimSuffix(*reg.URL, "/") + path
+}
+
+// do sends one request with the hs_token and returns the body of a 2xx answer.
+func (b *Bridge) do(ctx context.Context, reg *api.Registration, method, path string, body any) ([]byte, error) {
+	js, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint(reg, path), bytes.NewReader(js))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+reg.HSToken)
+	resp, err := b.HC.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &StatusError{Status: resp.StatusCode, Body: string(out)}
+	}
+	return out, nil
+}
+
+// Transaction is the body of PUT /_matrix/app/v1/transactions/{txnId}.
+type Transaction struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// SendTransaction pushes one transaction to the service.
+func (b *Bridge) SendTransaction(ctx context.Context, reg *api.Registration, txnID string, txn Transaction) error {
+	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
+	defer cancel()
+	_, err := b.do(ctx, reg, http.MethodPut, "/_matrix/app/v1/transactions/"+url.PathEscape(txnID), txn)
+	return err
+}
+
+// Ping calls POST /_matrix/app/v1/ping and maps failures to the client API's errors
+// (api.AppServiceAPI.Ping).
+func (b *Bridge) Ping(ctx context.Context, reg *api.Registration, txnID string) (*api.PingResponse, error) {
+	if !reg.HasURL() {
+		return nil, urlNotSet()
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	body := map[string]string{}
+	if txnID != "" {
+		body["transaction_id"] = txnID
+	}
+	start := time.Now()
+	_, err := b.do(ctx, reg, http.MethodPost, "/_matrix/app/v1/ping", body)
+	if err != nil {
+		return nil, pingError(ctx, err)
+	}
+	return &api.PingResponse{DurationMS: time.Since(start).Milliseconds()}, nil
+}
+
+func pingError(ctx context.Context, err error) error {
+	var se *StatusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return badStatus(se.Status, se.Body)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return connTimeout()
+	default:
+		return connFailed(err)
+	}
+}

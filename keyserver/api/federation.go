@@ -1,0 +1,42 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Arrow 15 (federationapi → keyserver; numbered as docs/wiring.md, "Arrows from 14 on"):
+// other servers ask for this server's users' keys. /user/keys/query and /user/keys/claim
+// use QueryKeys (with no Requester: no user-signing keys, no signature one user made of
+// another's master key) and ClaimKeys; /user/devices uses FederationDeviceList.
+
+// DeviceListAPI is the part of KeyServerAPI that only federation calls.
+type DeviceListAPI interface {
+	// FederationDeviceList returns a local user's device list for GET
+	// /_matrix/federation/v1/user/devices/{userId}: the devices with keys, their keys,
+	// the user's master and self-signing keys, and the stream_id (the topic 7 position of
+	// the list's newest change). Another server's user is 400 M_INVALID_PARAM.
+	FederationDeviceList(ctx context.Context, req *DeviceListRequest) (*DeviceListResponse, error)
+}
+
+// DeviceListRequest names a local user.
+type DeviceListRequest struct {
+	UserID string `json:"user_id"`
+}
+
+// DeviceListResponse is the body of the /user/devices answer.
+type DeviceListResponse struct {
+	UserID         string             `json:"user_id"`
+	StreamID       int64              `json:"stream_id"`
+	Devices        []DeviceListDevice `json:"devices"`
+	MasterKey      json.RawMessage    `json:"master_key,omitempty"`
+	SelfSigningKey json.RawMessage    `json:"self_signing_key,omitempty"`
+}
+
+// DeviceListDevice is one device of a DeviceListResponse.
+type DeviceListDevice struct {
+	DeviceID string          `json:"device_id"`
+	Keys     json.RawMessage `json:"keys"`
+	// DisplayName is not known to the keyserver (the userapi keeps device names); left out.
+	DisplayName string `json:"device_display_name,omitempty"`
+}
