@@ -4,7 +4,8 @@
 // /_matrix/federation/v1/version, and the X-Matrix authentication every other federation
 // endpoint goes through (routing.Authenticate, keys from the serverkeyapi — arrow 11), and
 // with a roomserver (Config.RoomServer, arrow 3) /send, /event, /state, /state_ids,
-// /get_missing_events, make_join and send_join. Every other /_matrix/federation path answers 404
+// /get_missing_events, make_join and send_join, and /query/directory; with a userapi
+// (Config.UserAPI) /query/profile. Every other /_matrix/federation path answers 404
 // M_UNRECOGNIZED until it is built.
 package federationapi
 

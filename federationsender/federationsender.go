@@ -46,6 +46,9 @@ type FederationSender struct {
 	queues   *internal.Queues
 	consumer *internal.Consumer
 	edus     *internal.EDUConsumer // topic 5
+	// db and serverName for the topic 7 consumer (RunDeviceLists)
+	db         *storage.Database
+	serverName string
 }
 
 // New migrates the federationsender's tables in db and builds it. Nothing runs until Run.
@@ -59,15 +62,21 @@ func New(ctx context.Context, db *sqlutil.DB, c Config) (*FederationSender, erro
 	}
 	q := internal.NewQueues(sdb, c.Client, c.ServerName, c.Backoff)
 	return &FederationSender{
-		api:      &internal.API{ServerName: c.ServerName, Key: c.Key, Client: c.Client, Keys: c.Keys, Queues: q},
-		queues:   q,
-		consumer: internal.NewConsumer(sdb, q, c.ServerName),
-		edus:     internal.NewEDUConsumer(sdb, q, c.ServerName),
+		api:        &internal.API{ServerName: c.ServerName, Key: c.Key, Client: c.Client, Keys: c.Keys, Queues: q},
+		queues:     q,
+		consumer:   internal.NewConsumer(sdb, q, c.ServerName),
+		edus:       internal.NewEDUConsumer(sdb, q, c.ServerName),
+		db:         sdb,
+		serverName: c.ServerName,
 	}, nil
 }
 
 // API is the direct (monolith) implementation of api.FederationSenderAPI.
 func (f *FederationSender) API() api.FederationSenderAPI { return f.api }
+
+// RemoteKeys is the direct implementation of arrow 20 (keyserver → federationsender:
+// other servers' users' keys).
+func (f *FederationSender) RemoteKeys() api.RemoteKeysAPI { return f.api }
 
 // Run resumes every destination with queued PDUs, then consumes topic (the full name of
 // topic 6) until ctx ends, and waits for the senders to stop.
@@ -83,6 +92,18 @@ func (f *FederationSender) Run(ctx context.Context, consumer eventlog.Consumer, 
 // eduserver) into the same per-destination queues until ctx ends; run it beside Run.
 func (f *FederationSender) RunEDUs(ctx context.Context, consumer eventlog.Consumer, topic string) error {
 	return f.edus.Run(ctx, consumer, topic)
+}
+
+// DeviceListRooms is what RunDeviceLists asks the roomserver (arrow 21: a user's joined
+// rooms and their members); roomserver/api.RoomserverAPI implements it.
+type DeviceListRooms = internal.DeviceListRooms
+
+// RunDeviceLists consumes topic (the full name of topic 7: device-list changes of this
+// server's users from the keyserver) into m.device_list_update EDUs for every server
+// sharing a room with the user, asked of rooms, in the same per-destination queues, until
+// ctx ends; run it beside Run.
+func (f *FederationSender) RunDeviceLists(ctx context.Context, consumer eventlog.Consumer, topic string, rooms DeviceListRooms) error {
+	return internal.NewDeviceListConsumer(f.db, f.queues, f.serverName, rooms).Run(ctx, consumer, topic)
 }
 
 // ResetBackoff makes the sender of destination retry at once if it waits after a failure

@@ -11,6 +11,7 @@ package keyserver
 import (
 	"context"
 
+	fsapi "github.com/axon-matrix/axon/federationsender/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
 	"github.com/axon-matrix/axon/keyserver/api"
@@ -27,6 +28,13 @@ type Option func(*internal.KeyServer)
 // relay. Without it no change is announced (tests of other components).
 func WithKeyChanges(outbox eventlog.Outbox, topicKeyChange string) Option {
 	return func(k *internal.KeyServer) { k.SetKeyChanges(outbox, topicKeyChange) }
+}
+
+// WithRemoteKeys makes /keys/query and /keys/claim ask other servers for their users'
+// keys through the federationsender (arrow 20, keyserver → federationsender). Without it
+// other servers' users are failures (503).
+func WithRemoteKeys(remote fsapi.RemoteKeysAPI) Option {
+	return func(k *internal.KeyServer) { k.SetRemoteKeys(remote) }
 }
 
 // NewInternalAPI migrates the keyserver's tables in db and returns the direct (monolith)

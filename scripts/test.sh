@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the one command that runs Axon's whole test suite.
 #
-#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation (Axon ↔ Axon, then -synapse)
+#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation (Axon ↔ Axon, -edus, -media, -e2ee, then -synapse)
 #   scripts/test.sh ./userapi/...  go vet and go test of those packages only (no e2e)
 #
 # It provisions what the tests need in a temporary directory, on free loopback ports:
@@ -172,6 +172,13 @@ if [[ $# -eq 0 ]]; then
 	# Two monoliths federating over TLS on loopback (tests/federation, issue 12).
 	e2e_total=$((e2e_total + 1))
 	run "e2e federation" go run ./tests/federation
+	# The same two servers: typing, receipts, presence and to-device across them (-edus),
+	# media of one downloaded through the other (-media), keys of one's users queried and
+	# claimed from the other and device-list updates (-e2ee).
+	e2e_total=$((e2e_total + 3))
+	run "e2e federation-edus" go run ./tests/federation -edus
+	run "e2e federation-media" go run ./tests/federation -media
+	run "e2e federation-e2ee" go run ./tests/federation -e2ee
 	# Axon ↔ Synapse (tests/federation -synapse): a real Synapse from PyPI, started by
 	# scripts/synapse.sh in the scenario's temporary directory.
 	e2e_total=$((e2e_total + 1))

@@ -45,7 +45,8 @@ func (rt *Routes) uploadKeys(r *http.Request, dev *userapi.Device) (any, error) 
 		DeviceKeys: body.DeviceKeys, OneTimeKeys: body.OneTimeKeys, FallbackKeys: body.FallbackKeys})
 }
 
-// queryKeys is POST /keys/query. timeout is accepted; local users answer at once.
+// queryKeys is POST /keys/query. timeout bounds the wait for other servers; local users
+// answer at once.
 func (rt *Routes) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	var body struct {
 		DeviceKeys map[string][]string `json:"device_keys"`
@@ -60,7 +61,11 @@ func (rt *Routes) queryKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.Timeout != nil && *body.Timeout < 0 {
 		return nil, httputil.InvalidParam("timeout must not be negative")
 	}
-	return rt.keyAPI.QueryKeys(r.Context(), &keyapi.QueryKeysRequest{Requester: dev.UserID, DeviceKeys: body.DeviceKeys})
+	req := &keyapi.QueryKeysRequest{Requester: dev.UserID, DeviceKeys: body.DeviceKeys}
+	if body.Timeout != nil {
+		req.TimeoutMS = max(*body.Timeout, 1) // bounds the wait for other servers (arrow 20)
+	}
+	return rt.keyAPI.QueryKeys(r.Context(), req)
 }
 
 // claimKeys is POST /keys/claim.
@@ -78,7 +83,11 @@ func (rt *Routes) claimKeys(r *http.Request, dev *userapi.Device) (any, error) {
 	if body.Timeout != nil && *body.Timeout < 0 {
 		return nil, httputil.InvalidParam("timeout must not be negative")
 	}
-	return rt.keyAPI.ClaimKeys(r.Context(), &keyapi.ClaimKeysRequest{OneTimeKeys: body.OneTimeKeys})
+	req := &keyapi.ClaimKeysRequest{OneTimeKeys: body.OneTimeKeys}
+	if body.Timeout != nil {
+		req.TimeoutMS = max(*body.Timeout, 1) // bounds the wait for other servers (arrow 20)
+	}
+	return rt.keyAPI.ClaimKeys(r.Context(), req)
 }
 
 // forgetDeviceKeys tells the keyserver (arrow 14) that devices are gone, after the userapi

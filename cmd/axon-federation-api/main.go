@@ -4,10 +4,12 @@
 // and the X-Matrix authentication of federation requests, with keys from axon-server-key-api
 // at server_key_api.internal_api_url (arrow 11, serverkeyapi/inthttp with
 // global.internal_api_secret); /send, /event, /state, /state_ids, /get_missing_events,
-// make_join and send_join, answered by axon-roomserver at room_server.internal_api_url
+// make_join, send_join, make_leave, send_leave, invite, make_knock and send_knock,
+// answered by axon-roomserver at room_server.internal_api_url
 // (arrow 3); /user/devices, /user/keys/query and /user/keys/claim, answered by
-// axon-key-server at key_server.internal_api_url (arrow 15). Other federation paths
-// answer 404 M_UNRECOGNIZED.
+// axon-key-server at key_server.internal_api_url (arrow 15); /query/profile, answered by
+// axon-user-api at user_api.internal_api_url, and /query/directory (axon-roomserver).
+// Other federation paths answer 404 M_UNRECOGNIZED.
 //
 //	axon-federation-api -config axon.yaml [-public-bind :8073]
 //
@@ -28,6 +30,7 @@ import (
 	ksinthttp "github.com/axon-matrix/axon/keyserver/inthttp"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
+	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
 
 func main() {
@@ -52,6 +55,8 @@ func wire(p *polylith.Process) error {
 			// Arrow 5: the EDUs of /send go to axon-edu-server.
 			EDUServer: eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret),
 			// Arrow 15: /user/devices, /user/keys/query and /user/keys/claim from axon-key-server.
-			KeyServer: ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)}, keys)
+			KeyServer: ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret),
+			// /query/profile from axon-user-api (/query/directory from axon-roomserver).
+			UserAPI: userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)}, keys)
 	return nil
 }

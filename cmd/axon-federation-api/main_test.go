@@ -76,7 +76,7 @@ federation_api:
 	if s, _ := v.Body["server"].(map[string]any); s["name"] != "Axon" {
 		t.Fatalf("version: %v", v.Body)
 	}
-	for _, path := range []string{"/_matrix/federation/v1/send_knock/!r:x/$e", "/_matrix/client/v3/login"} {
+	for _, path := range []string{"/_matrix/federation/v1/exchange_third_party_invite/!r:x", "/_matrix/client/v3/login"} {
 		if r := processtest.Do(t, http.MethodPut, base+path, "", map[string]any{}); r.Status != 404 || r.ErrCode() != "M_UNRECOGNIZED" {
 			t.Errorf("%s: %d %v", path, r.Status, r.Body)
 		}
@@ -87,6 +87,9 @@ federation_api:
 	}
 	if r := processtest.Do(t, http.MethodPut, base+"/_matrix/federation/v2/invite/!r:x/$e", "", map[string]any{}); r.Status != 401 || r.ErrCode() != "M_UNAUTHORIZED" {
 		t.Errorf("unsigned /invite: %d %v", r.Status, r.Body)
+	}
+	if r := processtest.Do(t, http.MethodPut, base+"/_matrix/federation/v1/send_knock/!r:x/$e", "", map[string]any{}); r.Status != 401 || r.ErrCode() != "M_UNAUTHORIZED" {
+		t.Errorf("unsigned /send_knock: %d %v", r.Status, r.Body)
 	}
 	// Arrow 15's endpoints too.
 	if r := processtest.Do(t, http.MethodPost, base+"/_matrix/federation/v1/user/keys/query", "", map[string]any{"device_keys": map[string]any{}}); r.Status != 401 || r.ErrCode() != "M_UNAUTHORIZED" {

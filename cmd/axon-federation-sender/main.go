@@ -25,6 +25,7 @@ import (
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
 )
 
@@ -59,7 +60,13 @@ func wire(p *polylith.Process) error {
 	p.Go("federationsender topic 5", func(ctx context.Context) error {
 		return fs.RunEDUs(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicEDUFederation))
 	})
+	rooms := rsinthttp.NewClient(p.Cfg.RoomServer.InternalAPIURL, p.Cfg.Global.InternalAPISecret)
+	p.Go("federationsender topic 7", func(ctx context.Context) error {
+		// m.device_list_update to the servers sharing a room (arrow 21: asks the roomserver)
+		return fs.RunDeviceLists(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicKeyChange), rooms)
+	})
 	// polylith.Start checks global.internal_api_secret in front of these routes (401).
 	inthttp.AddRoutes(p.Base.InternalAPIMux, fs.API())
+	inthttp.AddRemoteKeysRoutes(p.Base.InternalAPIMux, fs.RemoteKeys()) // arrow 20 (keyserver → federationsender)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"os"
 
+	fsinthttp "github.com/axon-matrix/axon/federationsender/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -37,8 +38,12 @@ func wire(p *polylith.Process) error {
 		return err
 	}
 	// Topic 7 (keyserver → syncapi: device-list changes) through the keyserver's outbox.
-	a, err := keyserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName,
-		keyserver.WithKeyChanges(ob, p.Cfg.TopicName(eventlog.TopicKeyChange)))
+	opts := []keyserver.Option{keyserver.WithKeyChanges(ob, p.Cfg.TopicName(eventlog.TopicKeyChange))}
+	if url := p.Cfg.FederationSender.InternalAPIURL; url != "" {
+		// Arrow 20: other servers' users' keys through axon-federation-sender.
+		opts = append(opts, keyserver.WithRemoteKeys(fsinthttp.NewClient(url, p.Cfg.Global.InternalAPISecret)))
+	}
+	a, err := keyserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName, opts...)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,11 @@
 // -metrics-bind) on media_api.public_listen (or -public-bind). No other component calls
 // the mediaapi, so the binary has no internal listener. Thumbnails are rendered and stored
 // by the instance that first gets the request; URL previews (media_api.url_preview) make
-// outbound requests from it. Federation media answers 404 M_UNRECOGNIZED until it is built.
+// outbound requests from it. It also serves /_matrix/federation/v1/media/… (client-api-proxy
+// routes that prefix here), checking X-Matrix with axon-server-key-api at
+// server_key_api.internal_api_url (arrow 11), and fetches media of other servers on a first
+// request, signing with global.private_key_path (through the destination guard of
+// federation_api.allow_private_destinations).
 package main
 
 import (
@@ -21,8 +25,10 @@ import (
 	"os"
 
 	"github.com/axon-matrix/axon/internal/config"
+	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
 	"github.com/axon-matrix/axon/mediaapi"
+	skinthttp "github.com/axon-matrix/axon/serverkeyapi/inthttp"
 	userinthttp "github.com/axon-matrix/axon/userapi/inthttp"
 )
 
@@ -32,14 +38,23 @@ func main() {
 }
 
 // wire opens the mediaapi's database and file store and registers its public routes with
-// the userapi's inthttp client (arrow U).
+// the userapi's inthttp client (arrow U), the serverkeyapi's (arrow 11: X-Matrix checks of
+// /_matrix/federation/v1/media) and a federation client signing with this server's key
+// (remote media).
 func wire(p *polylith.Process) error {
 	cfg := p.Cfg
 	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	key, err := cfg.SigningKey()
+	if err != nil {
+		return err
+	}
+	keys := skinthttp.NewClient(cfg.ServerKeyAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
 	db, err := p.Base.OpenDatabase(config.ComponentMediaAPI)
 	if err != nil {
 		return err
 	}
-	return mediaapi.AddPublicRoutes(context.Background(), mediaapi.Routers{Client: p.Base.PublicClientAPIMux, Media: p.Base.PublicMediaAPIMux},
-		mediaapi.ConfigFromFile(cfg), db, userAPI)
+	return mediaapi.AddPublicRoutes(context.Background(),
+		mediaapi.Routers{Client: p.Base.PublicClientAPIMux, Media: p.Base.PublicMediaAPIMux, Federation: p.Base.PublicFederationAPIMux},
+		mediaapi.ConfigFromFile(cfg), db, userAPI,
+		mediaapi.Federation{Keys: keys, Client: fedclient.New(cfg, key, fedclient.Options{})})
 }

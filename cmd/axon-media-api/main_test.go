@@ -24,7 +24,8 @@ const (
 // byte-identical on the authenticated and the legacy paths, an upload over
 // media_api.max_upload_size is 413 M_TOO_LARGE, authenticated media without a token is 401,
 // an image gets a thumbnail and other content 400 M_UNKNOWN, preview_url is off (404
-// M_UNRECOGNIZED), and only the public routes are served.
+// M_UNRECOGNIZED), federation media is served (401 M_UNAUTHORIZED unsigned) and only the
+// public routes are served.
 func TestProcess(t *testing.T) {
 	bin := processtest.Build(t, ".", "axon-media-api")
 	userBin := processtest.Build(t, "../axon-user-api", "axon-user-api")
@@ -100,6 +101,8 @@ func TestProcess(t *testing.T) {
 		{"preview_url off", "/_matrix/client/v1/media/preview_url?url=http://example.org/", tok, 404, "M_UNRECOGNIZED"},
 		{"client API path", "/_matrix/client/v3/account/whoami", tok, 404, "M_UNRECOGNIZED"},
 		{"no internal API", "/api/userapi/queryAccessToken", "", 404, "M_UNRECOGNIZED"},
+		{"federation media unsigned", "/_matrix/federation/v1/media/download/" + strings.TrimPrefix(id, testServer+"/"), "", 401, "M_UNAUTHORIZED"},
+		{"other federation path", "/_matrix/federation/v1/version", "", 404, "M_UNRECOGNIZED"},
 	}
 	for _, tc := range errs {
 		r := processtest.Do(t, http.MethodGet, base+tc.path, tc.token, nil)

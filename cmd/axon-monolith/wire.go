@@ -140,7 +140,8 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		return err
 	}
 	ksAPI, err := keyserver.NewInternalAPI(context.Background(), ksdb, cfg.Global.ServerName,
-		keyserver.WithKeyChanges(ksOut, cfg.TopicName(eventlog.TopicKeyChange)))
+		keyserver.WithKeyChanges(ksOut, cfg.TopicName(eventlog.TopicKeyChange)),
+		keyserver.WithRemoteKeys(fs.RemoteKeys())) // arrow 20: other servers' users' keys
 	if err != nil {
 		return fmt.Errorf("keyserver: %w", err)
 	}
@@ -182,13 +183,16 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	base.AddShutdownHook("syncapi consumers", func(context.Context) error { return sync.Stop() })
 
 	// mediaapi (arrow U for access tokens): uploads and downloads on /_matrix/media and
-	// /_matrix/client/v1/media, registered before the clientapi's routes like the syncapi's.
+	// /_matrix/client/v1/media, registered before the clientapi's routes like the syncapi's;
+	// /_matrix/federation/v1/media with X-Matrix checked by the serverkeyapi (arrow 11), and
+	// remote media fetched through the shared federation client.
 	mdb, err := base.OpenDatabase(config.ComponentMediaAPI)
 	if err != nil {
 		return err
 	}
-	if err := mediaapi.AddPublicRoutes(context.Background(), mediaapi.Routers{Client: base.PublicClientAPIMux, Media: base.PublicMediaAPIMux},
-		mediaapi.ConfigFromFile(cfg), mdb, userAPI); err != nil {
+	if err := mediaapi.AddPublicRoutes(context.Background(),
+		mediaapi.Routers{Client: base.PublicClientAPIMux, Media: base.PublicMediaAPIMux, Federation: base.PublicFederationAPIMux},
+		mediaapi.ConfigFromFile(cfg), mdb, userAPI, mediaapi.Federation{Keys: keyAPI, Client: fedClient}); err != nil {
 		return fmt.Errorf("mediaapi: %w", err)
 	}
 
@@ -233,7 +237,9 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	// monolith.https_bind).
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: base.PublicFederationAPIMux, Key: base.PublicKeyAPIMux},
 		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rsAPI, Fetcher: fedClient, EDUServer: eduAPI,
-			KeyServer: ksAPI}, keyAPI) // arrow 15: federation's /user/devices, /user/keys/query, /user/keys/claim
+			// Arrow 15: federation's /user/devices, /user/keys/query, /user/keys/claim;
+			// the userapi answers /query/profile.
+			KeyServer: ksAPI, UserAPI: userAPI}, keyAPI)
 
 	// federationsender (topic 6 → PUT /send to every destination; built above)
 	background("federationsender", func(ctx context.Context) error {
@@ -241,6 +247,10 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	})
 	background("federationsender topic 5", func(ctx context.Context) error {
 		return fs.RunEDUs(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicEDUFederation))
+	})
+	background("federationsender topic 7", func(ctx context.Context) error {
+		// m.device_list_update to the servers sharing a room (arrow 21: asks the roomserver)
+		return fs.RunDeviceLists(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicKeyChange), rsAPI)
 	})
 	return nil
 }

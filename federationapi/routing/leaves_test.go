@@ -129,6 +129,7 @@ func TestInviteEndpoint(t *testing.T) {
 		ErrCode string `json:"errcode"`
 	}
 	ev := inviteOf(dan)
+	foreign := inviteOf("@dan:remote.example") // built once: its ID depends on its timestamp
 	path := "/_matrix/federation/v2/invite/" + room + "/" + ev.EventID()
 	for _, tc := range []struct {
 		name    string
@@ -140,8 +141,8 @@ func TestInviteEndpoint(t *testing.T) {
 	}{
 		{name: "unknown room version", origin: "remote.example", path: path, body: body(ev, "999"), status: 400, errcode: "M_INCOMPATIBLE_ROOM_VERSION"},
 		{name: "another path ID", origin: "remote.example", path: "/_matrix/federation/v2/invite/" + room + "/$other", body: body(ev, "10"), status: 400, errcode: "M_BAD_JSON"},
-		{name: "not our user", origin: "remote.example", path: "/_matrix/federation/v2/invite/" + room + "/" + inviteOf("@dan:remote.example").EventID(),
-			body: body(inviteOf("@dan:remote.example"), "10"), status: 403, errcode: "M_FORBIDDEN"},
+		{name: "not our user", origin: "remote.example", path: "/_matrix/federation/v2/invite/" + room + "/" + foreign.EventID(),
+			body: body(foreign, "10"), status: 403, errcode: "M_FORBIDDEN"},
 		{name: "no event", origin: "remote.example", path: path, body: map[string]any{"room_version": "10"}, status: 400, errcode: "M_BAD_JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

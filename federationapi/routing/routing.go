@@ -2,7 +2,8 @@
 // /version (version.go), the X-Matrix authentication of federation requests (auth.go),
 // and the room endpoints of arrow 3: /send (send.go, txncache.go), /event, /state,
 // /state_ids and /get_missing_events (events.go), make_join and send_join (joins.go),
-// make_leave, send_leave and invite (leaves.go).
+// make_leave, send_leave and invite (leaves.go), /query/profile and /query/directory
+// (queries.go).
 package routing
 
 import (
@@ -42,6 +43,9 @@ type Config struct {
 	// KeyServer answers /user/devices, /user/keys/query and /user/keys/claim (arrow 15,
 	// keys_user.go); when nil they are not served (404 M_UNRECOGNIZED).
 	KeyServer keyapi.KeyServerAPI
+	// UserAPI answers /query/profile (queries.go); when nil it is not served (404
+	// M_UNRECOGNIZED). userapi.UserAPI and its inthttp client implement it.
+	UserAPI ProfileReader
 }
 
 // MissingEventsFetcher is the part of matrix/federation's client /send needs.
@@ -67,6 +71,7 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	// Unauthenticated by the spec.
 	fed.Handle("/_matrix/federation/v1/version", http.HandlerFunc(version)).Methods(http.MethodGet)
 	addUserKeyRoutes(fed, cfg, keys) // arrow 15 (keys_user.go)
+	addQueryRoutes(fed, cfg, keys)   // /query/profile and /query/directory (queries.go)
 
 	if cfg.RoomServer == nil {
 		return
@@ -90,6 +95,8 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	fed.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", authed(j.makeLeave)).Methods(http.MethodGet)
 	fed.Handle("/_matrix/federation/v1/send_leave/{roomId}/{eventId}", authed(j.sendLeave(true))).Methods(http.MethodPut)
 	fed.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", authed(j.sendLeave(false))).Methods(http.MethodPut)
+	fed.Handle("/_matrix/federation/v1/make_knock/{roomId}/{userId}", authed(j.makeKnock)).Methods(http.MethodGet)
+	fed.Handle("/_matrix/federation/v1/send_knock/{roomId}/{eventId}", authed(j.sendKnock)).Methods(http.MethodPut)
 	fed.Handle("/_matrix/federation/v1/invite/{roomId}/{eventId}", authed(j.invite(true))).Methods(http.MethodPut)
 	fed.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", authed(j.invite(false))).Methods(http.MethodPut)
 }

@@ -180,17 +180,34 @@ func (h *sendHandler) input(ctx context.Context, origin, roomID, version string,
 		return "", err
 	}
 	if len(res.MissingPrevEvents) > 0 {
-		return res.Error + " (a gap remains after get_missing_events)", nil
+		// A gap remains: the states after the missing prev events from the origin (gap.go).
+		sf, ok := h.cfg.Fetcher.(StateFetcher)
+		if !ok {
+			return res.Error + " (a gap remains after get_missing_events)", nil
+		}
+		fe, ok := h.stateAtGap(ctx, sf, origin, roomID, version, e, res.MissingPrevEvents)
+		if !ok {
+			return res.Error + " (a gap remains after get_missing_events; its state could not be fetched)", nil
+		}
+		if res, err = h.inputFE(ctx, origin, roomID, fe); err != nil {
+			return "", err
+		}
 	}
 	return res.Error, nil
 }
 
 func (h *sendHandler) inputOne(ctx context.Context, origin, roomID string, e *event.Event) (rsapi.FederationEventResult, error) {
+	return h.inputFE(ctx, origin, roomID, rsapi.FederationEvent{EventID: e.EventID(), JSON: e.JSON()})
+}
+
+// inputFE gives one event to the roomserver (with, at a gap, the states after its
+// missing prev events).
+func (h *sendHandler) inputFE(ctx context.Context, origin, roomID string, fe rsapi.FederationEvent) (rsapi.FederationEventResult, error) {
 	resp, err := h.rs.InputFederationEvents(ctx, &rsapi.InputFederationEventsRequest{Origin: origin, RoomID: roomID,
-		Events: []rsapi.FederationEvent{{EventID: e.EventID(), JSON: e.JSON()}}})
+		Events: []rsapi.FederationEvent{fe}})
 	if err != nil {
 		if me := (*httputil.MatrixError)(nil); errors.As(err, &me) && me.Status < 500 {
-			return rsapi.FederationEventResult{EventID: e.EventID(), Error: me.Err}, nil
+			return rsapi.FederationEventResult{EventID: fe.EventID, Error: me.Err}, nil
 		}
 		return rsapi.FederationEventResult{}, err
 	}

@@ -2,7 +2,8 @@
 // events of local senders, roomserver/api.OutputFederationEvent) and, later, topic 5
 // (EDUs); arrow 17 (roomserver → federationsender) asks it to act on rooms this server
 // does not hold yet: joins through make_join/send_join, leaves (rejected invites) through
-// make_leave/send_leave, and invites of remote users countersigned through invite v2.
+// make_leave/send_leave, knocks through make_knock/send_knock, and invites of remote users
+// countersigned through invite v2.
 //
 // Errors meant for clients are *httputil.MatrixError (M_NOT_FOUND when no server knows
 // the room, M_FORBIDDEN when the remote server refuses the join, M_UNKNOWN otherwise), so
@@ -32,6 +33,28 @@ type FederationSenderAPI interface {
 	// local user (arrow 17): make_leave, then send_leave v2 (v1 when v2 is unknown), with
 	// each server of ServerNames in turn until one accepts. It returns the leave as sent.
 	PerformLeave(ctx context.Context, req *PerformLeaveRequest) (*PerformLeaveResponse, error)
+	// PerformKnock knocks on a room this server does not hold for a local user (arrow 17):
+	// make_knock (offering every room version this server supports), the knock built and
+	// signed with this server's key, then send_knock, with each server of ServerNames in
+	// turn until one accepts. It returns the knock as sent and the room's stripped state.
+	PerformKnock(ctx context.Context, req *PerformKnockRequest) (*PerformKnockResponse, error)
+}
+
+// PerformKnockRequest is a local user's knock on a room held by other servers.
+type PerformKnockRequest struct {
+	RoomID      string   `json:"room_id"`
+	UserID      string   `json:"user_id"`
+	ServerNames []string `json:"server_names"`
+	// Content is merged into the knock's content (reason, displayname); membership stays
+	// "knock".
+	Content json.RawMessage `json:"content,omitempty"`
+}
+
+// PerformKnockResponse is the knock the remote server accepted and its answer.
+type PerformKnockResponse struct {
+	RoomVersion    string            `json:"room_version"`
+	Event          json.RawMessage   `json:"event"`
+	KnockRoomState []json.RawMessage `json:"knock_room_state"`
 }
 
 // PerformInviteRequest is an invite of a remote user, built and signed by the roomserver.

@@ -21,6 +21,7 @@ const (
 	pathPerformJoin   = pathPrefix + "/performJoin"
 	pathPerformInvite = pathPrefix + "/performInvite"
 	pathPerformLeave  = pathPrefix + "/performLeave"
+	pathPerformKnock  = pathPrefix + "/performKnock"
 )
 
 // Client is api.FederationSenderAPI over internal HTTP.
@@ -67,6 +68,16 @@ func (c *Client) PerformLeave(ctx context.Context, req *api.PerformLeaveRequest)
 	return &resp, nil
 }
 
+// PerformKnock implements api.FederationSenderAPI. Never retried after a transport failure
+// (a second knock would be a second membership event in the room).
+func (c *Client) PerformKnock(ctx context.Context, req *api.PerformKnockRequest) (*api.PerformKnockResponse, error) {
+	var resp api.PerformKnockResponse
+	if err := c.c.Call(ctx, pathPerformKnock, req, &resp, false); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // AddRoutes serves the federationsender's internal API on r (a router mounted at
 // inthttp.PathPrefix, such as setup's InternalAPIMux) from a, the direct implementation.
 // The internal API secret is checked in front of r (polylith.Start).
@@ -75,4 +86,5 @@ func AddRoutes(r *mux.Router, a api.FederationSenderAPI) {
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformJoin, pathPrefix), a.PerformJoin)
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformInvite, pathPrefix), a.PerformInvite)
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformLeave, pathPrefix), a.PerformLeave)
+	inthttp.Handle(sr, strings.TrimPrefix(pathPerformKnock, pathPrefix), a.PerformKnock)
 }

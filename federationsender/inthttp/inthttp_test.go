@@ -48,7 +48,16 @@ func (f *fakeSender) PerformLeave(_ context.Context, req *api.PerformLeaveReques
 	return &api.PerformLeaveResponse{RoomVersion: "11", Event: json.RawMessage(`{"room_id":"` + req.RoomID + `"}`)}, nil
 }
 
-// TestPerformInviteAndLeave: both cross the hop intact, errors keep their errcode.
+func (f *fakeSender) PerformKnock(_ context.Context, req *api.PerformKnockRequest) (*api.PerformKnockResponse, error) {
+	f.calls.Add(1)
+	if len(req.ServerNames) == 0 {
+		return nil, httputil.NotFound("no server")
+	}
+	return &api.PerformKnockResponse{RoomVersion: "11", Event: json.RawMessage(`{"room_id":"` + req.RoomID + `"}`),
+		KnockRoomState: []json.RawMessage{req.Content}}, nil
+}
+
+// TestPerformInviteAndLeave: both (and knocks) cross the hop intact, errors keep their errcode.
 func TestPerformInviteAndLeave(t *testing.T) {
 	ctx := context.Background()
 	c, _ := serve(t, &fakeSender{}, nil)
@@ -67,6 +76,15 @@ func TestPerformInviteAndLeave(t *testing.T) {
 	}
 	if _, err := c.PerformLeave(ctx, &api.PerformLeaveRequest{RoomID: "!r:remote"}); !errors.As(err, &me) || me.Status != 404 {
 		t.Fatalf("leave without servers: %v", err)
+	}
+	kn, err := c.PerformKnock(ctx, &api.PerformKnockRequest{RoomID: "!r:remote", UserID: "@u:here", ServerNames: []string{"remote"},
+		Content: json.RawMessage(`{"reason":"hi"}`)})
+	if err != nil || kn.RoomVersion != "11" || string(kn.Event) != `{"room_id":"!r:remote"}` || len(kn.KnockRoomState) != 1 ||
+		string(kn.KnockRoomState[0]) != `{"reason":"hi"}` {
+		t.Fatalf("knock: %+v %v", kn, err)
+	}
+	if _, err := c.PerformKnock(ctx, &api.PerformKnockRequest{RoomID: "!r:remote"}); !errors.As(err, &me) || me.Status != 404 {
+		t.Fatalf("knock without servers: %v", err)
 	}
 }
 

@@ -86,13 +86,15 @@ type UploadKeysResponse struct {
 type QueryKeysRequest struct {
 	Requester  string              `json:"requester"`
 	DeviceKeys map[string][]string `json:"device_keys"`
+	// TimeoutMS bounds the wait for other servers (the client's `timeout`; 0: 10 s).
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
 
 // QueryKeysResponse is the body of the /keys/query answer: user ID → device ID → the
 // device keys as uploaded, with the cross-signing signatures uploaded for them; user ID →
 // the user's master and self-signing keys, and the user-signing key of the requester
-// only. Failures maps a server name to why its users could not be asked (other servers'
-// users need federation).
+// only. Failures maps a server name to why its users could not be asked (it did not
+// answer in time, or the keyserver is not connected to the federationsender).
 type QueryKeysResponse struct {
 	Failures        map[string]json.RawMessage            `json:"failures"`
 	DeviceKeys      map[string]map[string]json.RawMessage `json:"device_keys"`
@@ -104,6 +106,8 @@ type QueryKeysResponse struct {
 // ClaimKeysRequest is user ID → device ID → algorithm.
 type ClaimKeysRequest struct {
 	OneTimeKeys map[string]map[string]string `json:"one_time_keys"`
+	// TimeoutMS bounds the wait for other servers (the client's `timeout`; 0: 10 s).
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
 
 // ClaimKeysResponse is the body of the /keys/claim answer: user ID → device ID →

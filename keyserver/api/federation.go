@@ -8,7 +8,8 @@ import (
 // Arrow 15 (federationapi → keyserver; numbered as docs/wiring.md, "Arrows from 14 on"):
 // other servers ask for this server's users' keys. /user/keys/query and /user/keys/claim
 // use QueryKeys (with no Requester: no user-signing keys, no signature one user made of
-// another's master key) and ClaimKeys; /user/devices uses FederationDeviceList.
+// another's master key) and ClaimKeys; /user/devices uses FederationDeviceList; /send's
+// m.device_list_update EDUs go to InputDeviceListUpdates.
 
 // DeviceListAPI is the part of KeyServerAPI that only federation calls.
 type DeviceListAPI interface {
@@ -17,6 +18,28 @@ type DeviceListAPI interface {
 	// the user's master and self-signing keys, and the stream_id (the topic 7 position of
 	// the list's newest change). Another server's user is 400 M_INVALID_PARAM.
 	FederationDeviceList(ctx context.Context, req *DeviceListRequest) (*DeviceListResponse, error)
+	// InputDeviceListUpdates records other servers' m.device_list_update EDUs (from /send,
+	// handed over by the federationapi): an update of a user who is not Origin's is
+	// dropped, an update not newer than the device's last one is ignored, and every new one
+	// is staged on topic 7 so the /sync of users sharing a room shows it in
+	// device_lists.changed.
+	InputDeviceListUpdates(ctx context.Context, req *InputDeviceListUpdatesRequest) error
+}
+
+// InputDeviceListUpdatesRequest is the m.device_list_update EDUs of one transaction.
+type InputDeviceListUpdatesRequest struct {
+	Origin  string             `json:"origin"`
+	Updates []DeviceListUpdate `json:"updates"`
+}
+
+// DeviceListUpdate is the content of an m.device_list_update EDU.
+type DeviceListUpdate struct {
+	UserID   string          `json:"user_id"`
+	DeviceID string          `json:"device_id"`
+	StreamID int64           `json:"stream_id"`
+	PrevID   []int64         `json:"prev_id,omitempty"`
+	Deleted  bool            `json:"deleted,omitempty"`
+	Keys     json.RawMessage `json:"keys,omitempty"`
 }
 
 // DeviceListRequest names a local user.

@@ -2,7 +2,7 @@ package api
 
 import "encoding/json"
 
-// Topic 7 (eventlog.TopicKeyChange, keyserver → syncapi; later → federationsender): every
+// Topic 7 (eventlog.TopicKeyChange, keyserver → syncapi and → federationsender): every
 // change of a local user's device list — a device's keys uploaded anew or changed, a
 // device's keys deleted — or of their cross-signing keys and signatures. Each record
 // carries the keyserver's own dense stream position (StreamPos, one counter), assigned in
@@ -11,8 +11,11 @@ import "encoding/json"
 
 // OutputKeyChange is one topic 7 record.
 type OutputKeyChange struct {
-	StreamPos int64  `json:"stream_pos"`
-	UserID    string `json:"user_id"`
+	StreamPos int64 `json:"stream_pos"`
+	// PrevStreamPos is the StreamPos of the user's previous change (0: none): the prev_id
+	// of the m.device_list_update EDU the federationsender makes of it.
+	PrevStreamPos int64  `json:"prev_stream_pos,omitempty"`
+	UserID        string `json:"user_id"`
 	// DeviceID is the device whose keys changed; empty when the user's cross-signing keys
 	// or signatures changed (CrossSigning).
 	DeviceID string `json:"device_id,omitempty"`

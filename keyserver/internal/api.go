@@ -10,6 +10,7 @@ import (
 	"errors"
 	"sort"
 
+	fsapi "github.com/axon-matrix/axon/federationsender/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/keyserver/api"
@@ -23,6 +24,9 @@ type KeyServer struct {
 	serverName string
 	keyCounts  countCache
 	outbox     eventlog.Outbox // topic 7 (keychanges.go); nil: nothing staged
+	// remote asks other servers for their users' keys (arrow 20, remotekeys.go); nil:
+	// they are failures.
+	remote fsapi.RemoteKeysAPI
 }
 
 var _ api.KeyServerAPI = (*KeyServer)(nil)
@@ -32,9 +36,9 @@ func New(db *storage.Database, serverName string) *KeyServer {
 	return &KeyServer{db: db, serverName: serverName}
 }
 
-// noFederation is the failure of another server's users: this server does not talk to
-// other servers about keys yet.
-var noFederation = json.RawMessage(`{"status":503,"message":"keys of other servers' users need federation, which this server does not do yet"}`)
+// noFederation is the failure of another server's users when the keyserver has no way to
+// ask other servers (no SetRemoteKeys).
+var noFederation = json.RawMessage(`{"status":503,"message":"keys of other servers' users need federation, which this key server is not connected to"}`)
 
 func (k *KeyServer) checkDevice(userID, deviceID string) error {
 	if server, ok := matrix.ServerNameOf(userID); !ok || server != k.serverName || deviceID == "" {
@@ -124,18 +128,22 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // localUser checks a user ID of a query or claim (field names the request's map for the
-// error): true for this server's users; another server's users are recorded in failures
-// (no federation yet) and false returned; a malformed ID is M_INVALID_PARAM.
-func (k *KeyServer) localUser(field, userID string, failures map[string]json.RawMessage) (bool, error) {
+// error): true for this server's users; for another server's users it returns false and
+// their server, recorded in failures when there is no way to ask it (no SetRemoteKeys);
+// a malformed ID is M_INVALID_PARAM.
+func (k *KeyServer) localUser(field, userID string, failures map[string]json.RawMessage) (bool, string, error) {
 	server, ok := matrix.ServerNameOf(userID)
 	if !ok || !matrix.ValidUserID(userID) {
-		return false, httputil.InvalidParam("%s: %q is not a user ID", field, userID)
+		return false, "", httputil.InvalidParam("%s: %q is not a user ID", field, userID)
 	}
 	if server != k.serverName {
-		failures[server] = noFederation
-		return false, nil
+		if k.remote == nil {
+			failures[server] = noFederation
+			return false, "", nil
+		}
+		return false, server, nil
 	}
-	return true, nil
+	return true, "", nil
 }
 
 // QueryKeys implements api.KeyServerAPI: every asked local user is in the answer (with no
@@ -145,10 +153,17 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 	resp := &api.QueryKeysResponse{Failures: map[string]json.RawMessage{}, DeviceKeys: map[string]map[string]json.RawMessage{},
 		MasterKeys: map[string]json.RawMessage{}, SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{}}
 	local := map[string][]string{}
+	remote := map[string]map[string][]string{} // server → user → devices (arrow 20)
 	for _, userID := range sortedKeys(req.DeviceKeys) {
-		if ok, err := k.localUser("device_keys", userID, resp.Failures); !ok {
+		if ok, server, err := k.localUser("device_keys", userID, resp.Failures); !ok {
 			if err != nil {
 				return nil, err
+			}
+			if server != "" {
+				if remote[server] == nil {
+					remote[server] = map[string][]string{}
+				}
+				remote[server][userID] = req.DeviceKeys[userID]
 			}
 			continue
 		}
@@ -172,6 +187,9 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 	if err := k.addCrossSigning(ctx, req.Requester, users, resp); err != nil {
 		return nil, err
 	}
+	if len(remote) > 0 {
+		k.queryRemote(ctx, remote, req.TimeoutMS, resp)
+	}
 	return resp, nil
 }
 
@@ -180,19 +198,28 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 func (k *KeyServer) ClaimKeys(ctx context.Context, req *api.ClaimKeysRequest) (*api.ClaimKeysResponse, error) {
 	resp := &api.ClaimKeysResponse{Failures: map[string]json.RawMessage{},
 		OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}}
+	remote := map[string]map[string]map[string]string{} // server → user → device → algorithm (arrow 20)
 	for _, userID := range sortedKeys(req.OneTimeKeys) {
-		if local, err := k.localUser("one_time_keys", userID, resp.Failures); !local {
+		devices := req.OneTimeKeys[userID]
+		for _, deviceID := range sortedKeys(devices) {
+			if devices[deviceID] == "" {
+				return nil, httputil.InvalidParam("one_time_keys: no algorithm for %s %s", userID, deviceID)
+			}
+		}
+		if local, server, err := k.localUser("one_time_keys", userID, resp.Failures); !local {
 			if err != nil {
 				return nil, err
 			}
+			if server != "" {
+				if remote[server] == nil {
+					remote[server] = map[string]map[string]string{}
+				}
+				remote[server][userID] = devices
+			}
 			continue
 		}
-		devices := req.OneTimeKeys[userID]
 		for _, deviceID := range sortedKeys(devices) {
 			alg := devices[deviceID]
-			if alg == "" {
-				return nil, httputil.InvalidParam("one_time_keys: no algorithm for %s %s", userID, deviceID)
-			}
 			key, ok, err := k.db.Claim(ctx, userID, deviceID, alg)
 			k.keyCounts.forget(userID, deviceID) // after the claim's commit (or its failure)
 			if err != nil {
@@ -206,6 +233,9 @@ func (k *KeyServer) ClaimKeys(ctx context.Context, req *api.ClaimKeysRequest) (*
 			}
 			resp.OneTimeKeys[userID][deviceID] = map[string]json.RawMessage{key.KeyID: key.JSON}
 		}
+	}
+	if len(remote) > 0 {
+		k.claimRemote(ctx, remote, req.TimeoutMS, resp)
 	}
 	return resp, nil
 }

@@ -21,7 +21,7 @@ func (k *KeyServer) SetKeyChanges(outbox eventlog.Outbox, topic string) {
 	k.db.SetStager(func(ctx context.Context, tx *sql.Tx, changes []storage.Change) error {
 		msgs := make([]eventlog.Message, len(changes))
 		for i, c := range changes {
-			out := api.OutputKeyChange{StreamPos: c.StreamPos, UserID: c.UserID, DeviceID: c.DeviceID, Deleted: c.Deleted,
+			out := api.OutputKeyChange{StreamPos: c.StreamPos, PrevStreamPos: c.PrevStreamPos, UserID: c.UserID, DeviceID: c.DeviceID, Deleted: c.Deleted,
 				CrossSigning: c.CrossSigning, Audience: c.Audience}
 			if len(c.DeviceKeys) > 0 {
 				out.DeviceKeys = json.RawMessage(c.DeviceKeys)

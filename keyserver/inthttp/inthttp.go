@@ -25,6 +25,7 @@ const (
 	pathDeleteDeviceKeys = pathPrefix + "/deleteDeviceKeys"
 
 	pathFederationDeviceList = pathPrefix + "/federationDeviceList"
+	pathInputDeviceLists     = pathPrefix + "/inputDeviceListUpdates"
 
 	pathCrossSigningKeys       = pathPrefix + "/crossSigningKeys"
 	pathUploadCrossSigningKeys = pathPrefix + "/uploadCrossSigningKeys"
@@ -99,6 +100,12 @@ func (c *Client) FederationDeviceList(ctx context.Context, req *api.DeviceListRe
 	return &resp, nil
 }
 
+// InputDeviceListUpdates implements api.KeyServerAPI (arrow 15; repeating it is
+// harmless: older or equal stream_ids are ignored).
+func (c *Client) InputDeviceListUpdates(ctx context.Context, req *api.InputDeviceListUpdatesRequest) error {
+	return c.c.Call(ctx, pathInputDeviceLists, req, &inthttp.Empty{}, true)
+}
+
 // DeleteDeviceKeys implements api.KeyServerAPI.
 func (c *Client) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceKeysRequest) error {
 	return c.c.Call(ctx, pathDeleteDeviceKeys, req, &inthttp.Empty{}, true)
@@ -116,6 +123,7 @@ func AddRoutes(r *mux.Router, a api.KeyServerAPI) {
 	inthttp.Handle(sr, p(pathQueryKeyCounts), a.QueryKeyCounts)
 	inthttp.HandleErr(sr, p(pathDeleteDeviceKeys), a.DeleteDeviceKeys)
 	inthttp.Handle(sr, p(pathFederationDeviceList), a.FederationDeviceList)
+	inthttp.HandleErr(sr, p(pathInputDeviceLists), a.InputDeviceListUpdates)
 	inthttp.Handle(sr, p(pathCrossSigningKeys), a.CrossSigningKeys)
 	inthttp.HandleErr(sr, p(pathUploadCrossSigningKeys), a.UploadCrossSigningKeys)
 	inthttp.Handle(sr, p(pathUploadSignatures), a.UploadSignatures)

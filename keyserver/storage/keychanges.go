@@ -11,7 +11,10 @@ import (
 // (keyserver → syncapi), staged in the transaction that makes it.
 type Change struct {
 	// StreamPos is the topic 7 position, assigned by stageChanges.
-	StreamPos        int64
+	StreamPos int64
+	// PrevStreamPos is the position of the user's change before this one (0: none), the
+	// prev_id of federation's m.device_list_update.
+	PrevStreamPos    int64
 	UserID, DeviceID string
 	Deleted          bool
 	DeviceKeys       []byte
@@ -41,8 +44,19 @@ func (d *Database) stageChanges(ctx context.Context, tx *sql.Tx, changes []Chang
 		return fmt.Errorf("keyserver storage: next key change position: %w", err)
 	}
 	first := last - int64(len(changes)) + 1
+	prev := map[string]int64{}
 	for i := range changes {
 		changes[i].StreamPos = first + int64(i)
+		p, ok := prev[changes[i].UserID]
+		if !ok {
+			// The counter row is locked: no other transaction moves this user's position now.
+			err := tx.QueryRowContext(ctx, `SELECT stream_pos FROM keyserver_device_list_streams WHERE user_id = $1`, changes[i].UserID).Scan(&p)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		changes[i].PrevStreamPos = p
+		prev[changes[i].UserID] = changes[i].StreamPos
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keyserver_device_list_streams (user_id, stream_pos) VALUES ($1, $2)
 			ON CONFLICT (user_id) DO UPDATE SET stream_pos = excluded.stream_pos`, changes[i].UserID, changes[i].StreamPos); err != nil {
 			return err

@@ -95,6 +95,16 @@ CREATE TABLE keyserver_device_list_streams (
 	user_id    TEXT PRIMARY KEY,
 	stream_pos BIGINT NOT NULL
 )`},
+	// Other servers' users' device-list changes (remotedevices.go): each device's newest
+	// stream_id from m.device_list_update.
+	{Version: 4, SQL: `
+CREATE TABLE keyserver_remote_device_lists (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	stream_id BIGINT NOT NULL,
+	deleted   BOOLEAN NOT NULL,
+	PRIMARY KEY (user_id, device_id)
+)`},
 }
 
 // Database is the keyserver's database.

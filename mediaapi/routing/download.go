@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -63,20 +64,16 @@ func (h *Handlers) download(w http.ResponseWriter, r *http.Request, legacy bool)
 // the media's metadata, waiting (timeout_ms) for a pending asynchronous upload; on the
 // legacy paths (legacy) it checks allow_remote and keeps media uploaded after
 // media_api.legacy_frozen_after off them. Otherwise it writes the error and returns false.
-// Media of other servers is not fetched yet (that needs federation): 404 M_NOT_FOUND, as
-// for media nobody has.
+// Media of other servers is fetched over federation on its first request and cached
+// (remote.go); with allow_remote=false on the legacy paths only a cached copy is served.
 func (h *Handlers) localMedia(w http.ResponseWriter, r *http.Request, legacy bool) (*storage.Media, bool) {
 	vars := mux.Vars(r)
 	origin, id := vars["serverName"], vars["mediaId"]
 	q := r.URL.Query()
-	wait := defaultDownloadWait
-	if v := q.Get("timeout_ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			writeError(w, r, httputil.InvalidParam("timeout_ms must be a non-negative integer"))
-			return nil, false
-		}
-		wait = min(time.Duration(min(ms, maxDownloadWait.Milliseconds()))*time.Millisecond, maxDownloadWait)
+	wait, err := downloadWait(q)
+	if err != nil {
+		writeError(w, r, err)
+		return nil, false
 	}
 	if legacy {
 		if v := q.Get("allow_remote"); v != "" && v != "true" && v != "false" {
@@ -84,15 +81,22 @@ func (h *Handlers) localMedia(w http.ResponseWriter, r *http.Request, legacy boo
 			return nil, false
 		}
 	}
-	if origin != h.cfg.ServerName {
-		writeError(w, r, httputil.NotFound("Media of other servers is not available here yet"))
-		return nil, false
-	}
 	if !validMediaID(id) {
 		writeError(w, r, httputil.NotFound("Unknown media"))
 		return nil, false
 	}
-	m, err := h.waitForContent(r.Context(), origin, id, wait)
+	var m *storage.Media
+	switch {
+	case origin == h.cfg.ServerName:
+		m, err = h.waitForContent(r.Context(), origin, id, wait)
+	case legacy && q.Get("allow_remote") == "false":
+		// Only what is cached here: never a fetch (the spec's allow_remote).
+		if m, err = h.db.GetMedia(r.Context(), origin, id); err == nil && (m == nil || m.Pending()) {
+			err = httputil.NotFound("Remote media is not cached here and allow_remote is false")
+		}
+	default:
+		m, err = h.remoteMedia(r.Context(), origin, id, wait)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return nil, false
@@ -103,6 +107,20 @@ func (h *Handlers) localMedia(w http.ResponseWriter, r *http.Request, legacy boo
 		return nil, false
 	}
 	return m, true
+}
+
+// downloadWait reads timeout_ms (how long a download waits for a pending upload):
+// defaultDownloadWait when absent, at most maxDownloadWait.
+func downloadWait(q url.Values) (time.Duration, error) {
+	v := q.Get("timeout_ms")
+	if v == "" {
+		return defaultDownloadWait, nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, httputil.InvalidParam("timeout_ms must be a non-negative integer")
+	}
+	return min(time.Duration(min(ms, maxDownloadWait.Milliseconds()))*time.Millisecond, maxDownloadWait), nil
 }
 
 // waitForContent returns the metadata of a local media with content, waiting up to wait

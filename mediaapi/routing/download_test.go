@@ -29,13 +29,13 @@ func TestDownloadErrors(t *testing.T) {
 			{"unknown media", "GET", "/_matrix/client/v1/media/download/" + testServer + "/AAAAunknown", tok, 404, "M_NOT_FOUND"},
 			{"unknown media, legacy", "GET", "/_matrix/media/v3/download/" + testServer + "/AAAAunknown", "", 404, "M_NOT_FOUND"},
 			{"bad media ID", "GET", "/_matrix/client/v1/media/download/" + testServer + "/a.b", tok, 404, "M_NOT_FOUND"},
-			{"remote media", "GET", "/_matrix/client/v1/media/download/other.test/abc", tok, 404, "M_NOT_FOUND"},
+			{"remote media, no federation client", "GET", "/_matrix/client/v1/media/download/other.test/abc", tok, 404, "M_NOT_FOUND"},
 			{"remote media, legacy, allow_remote=false", "GET", "/_matrix/media/v3/download/other.test/abc?allow_remote=false", "", 404, "M_NOT_FOUND"},
 			{"legacy, bad allow_remote", "GET", "/_matrix/media/v3/download/" + id + "?allow_remote=maybe", "", 400, "M_INVALID_PARAM"},
 			{"negative timeout", "GET", "/_matrix/client/v1/media/download/" + id + "?timeout_ms=-1", tok, 400, "M_INVALID_PARAM"},
 			{"preview_url off", "GET", "/_matrix/client/v1/media/preview_url?url=http://x", tok, 404, "M_UNRECOGNIZED"},
 			{"legacy preview_url off", "GET", "/_matrix/media/v3/preview_url?url=http://x", tok, 404, "M_UNRECOGNIZED"},
-			{"federation media not built", "GET", "/_matrix/federation/v1/media/download/abc", "", 404, "M_UNRECOGNIZED"},
+			{"federation media not wired", "GET", "/_matrix/federation/v1/media/download/abc", "", 404, "M_UNRECOGNIZED"},
 			{"download with the wrong method", "POST", "/_matrix/client/v1/media/download/" + id, tok, 405, "M_UNRECOGNIZED"},
 		}
 		for _, c := range cases {

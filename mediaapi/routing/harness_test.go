@@ -36,6 +36,7 @@ type harness struct {
 	userAPI uapi.UserAPI
 	base    string // media_api.base_path
 	h       *Handlers
+	b       *setup.Base // its routers take more routes until the first request
 }
 
 // forEach runs fn on SQLite and Postgres, each with the userapi direct and over inthttp.
@@ -100,7 +101,7 @@ func newHarness(t *testing.T, impl, dsn string, mutate ...func(*Config)) *harnes
 	}
 	h := New(cfg, mdb, files, userAPI)
 	h.Setup(setup.FullPathRouter(b.PublicClientAPIMux), setup.FullPathRouter(b.PublicMediaAPIMux))
-	return &harness{t: t, handler: b.PublicHandler(), userAPI: userAPI, base: base, h: h}
+	return &harness{t: t, handler: b.PublicHandler(), userAPI: userAPI, base: base, h: h, b: b}
 }
 
 // user creates an account of type typ and logs it in; it returns the user ID and token.

@@ -1,8 +1,9 @@
 // Package routing holds the mediaapi's HTTP handlers: uploads (upload.go: POST upload,
 // POST create, PUT upload to a created ID), downloads (download.go) and thumbnails
 // (thumbnail.go) with the safe-serving headers (headers.go), URL previews (preview.go,
-// registered only when media_api.url_preview.enabled), and the media config. Federation
-// media is not registered: it answers 404 M_UNRECOGNIZED (the base router).
+// registered only when media_api.url_preview.enabled), the media config, the federation
+// media routes (federation.go, with SetFederation) and the fetch of other servers' media
+// (remote.go).
 package routing
 
 import (
@@ -78,6 +79,11 @@ type Handlers struct {
 	thumbLocks     keyedLocks    // one rendering per thumbnail (thumbnail.go)
 	thumbWorkers   chan struct{} // bounds renderings at once
 	preview        *preview.Fetcher
+
+	fed            Federation   // federation.go
+	remoteClient   *http.Client // signed federation requests for remote media (remote.go)
+	locationClient *http.Client // Location redirects of remote media (remote.go)
+	remoteLocks    keyedLocks   // one fetch per remote media
 }
 
 // New returns the handlers over db and files, checking tokens with userAPI (arrow U).

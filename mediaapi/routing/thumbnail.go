@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -40,35 +41,15 @@ func (h *Handlers) thumbnailLegacy(w http.ResponseWriter, r *http.Request) {
 // media_api.max_thumbnail_pixels is 400 M_UNKNOWN, as Synapse answers when it has no
 // thumbnail of a media. animated=true is accepted; animated images give their first frame.
 func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool) {
-	q := r.URL.Query()
-	width, err := thumbnailParam(q.Get("width"), "width")
+	size, err := h.thumbnailSize(r.URL.Query())
 	if err != nil {
 		writeError(w, r, err)
-		return
-	}
-	height, err := thumbnailParam(q.Get("height"), "height")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	method := q.Get("method")
-	switch method {
-	case "":
-		method = thumbnail.Scale
-	case thumbnail.Scale, thumbnail.Crop:
-	default:
-		writeError(w, r, httputil.InvalidParam("method must be scale or crop"))
-		return
-	}
-	if v := q.Get("animated"); v != "" && v != "true" && v != "false" {
-		writeError(w, r, httputil.InvalidParam("animated must be true or false"))
 		return
 	}
 	m, ok := h.localMedia(w, r, legacy)
 	if !ok {
 		return
 	}
-	size := thumbnail.Select(h.thumbSizes, width, height, method)
 	t, err := h.storedThumbnail(r.Context(), m, size)
 	if err != nil {
 		writeError(w, r, err)
@@ -90,6 +71,31 @@ func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool
 		hd.Set("Cache-Control", "private, max-age=86400, immutable")
 	}
 	http.ServeContent(w, r, "", time.UnixMilli(t.CreatedTS), f)
+}
+
+// thumbnailSize reads width, height, method and animated of a thumbnail request (client
+// or federation) and returns the configured size that answers them (thumbnail.Select).
+func (h *Handlers) thumbnailSize(q url.Values) (thumbnail.Size, error) {
+	width, err := thumbnailParam(q.Get("width"), "width")
+	if err != nil {
+		return thumbnail.Size{}, err
+	}
+	height, err := thumbnailParam(q.Get("height"), "height")
+	if err != nil {
+		return thumbnail.Size{}, err
+	}
+	method := q.Get("method")
+	switch method {
+	case "":
+		method = thumbnail.Scale
+	case thumbnail.Scale, thumbnail.Crop:
+	default:
+		return thumbnail.Size{}, httputil.InvalidParam("method must be scale or crop")
+	}
+	if v := q.Get("animated"); v != "" && v != "true" && v != "false" {
+		return thumbnail.Size{}, httputil.InvalidParam("animated must be true or false")
+	}
+	return thumbnail.Select(h.thumbSizes, width, height, method), nil
 }
 
 // thumbnailParam parses a required width or height: a positive integer.

@@ -14,6 +14,18 @@ import "encoding/json"
 type FederationEvent struct {
 	EventID string          `json:"event_id"`
 	JSON    json.RawMessage `json:"event"`
+	// PrevStates are, for prev_events this server lacks after get_missing_events (a gap),
+	// the state after each as the origin reported it (its /state at the prev event, plus
+	// the prev event itself when it is a state event), as event IDs by prev event ID.
+	// With a state for every missing prev event, the event is checked against those
+	// states resolved with the states after the prev events held (matrix/stateres), and
+	// the room's current state is resolved again with it (InputFederationEvents). Only
+	// for InputFederationEvents; empty: missing prev_events are reported.
+	PrevStates map[string][]string `json:"prev_states,omitempty"`
+	// Outliers are the events of PrevStates and their auth chains (signatures checked by
+	// the caller); those not held are stored as outliers, each authorised against its own
+	// auth events (refused ones stored as rejected and left out of the states).
+	Outliers []json.RawMessage `json:"outliers,omitempty"`
 }
 
 // InputFederationEventsRequest is arrow 3's input of the PDUs of one room from one
@@ -53,7 +65,7 @@ type MakeJoinRequest struct {
 	UserID   string   `json:"user_id"`
 	Versions []string `json:"versions"`
 	// Membership is "join" (or empty) for make_join, "leave" for make_leave (Versions
-	// unused).
+	// unused), "knock" for make_knock.
 	Membership string `json:"membership,omitempty"`
 }
 
@@ -69,7 +81,8 @@ type SendJoinRequest struct {
 	Origin string          `json:"origin"`
 	RoomID string          `json:"room_id"`
 	Event  FederationEvent `json:"event"`
-	// Membership is "join" (or empty) for send_join, "leave" for send_leave (whose answer
+	// Membership is "join" (or empty) for send_join, "knock" for send_knock (whose answer
+	// is KnockRoomState), "leave" for send_leave (whose answer
 	// has no state).
 	Membership string `json:"membership,omitempty"`
 }
@@ -104,6 +117,10 @@ type StateAndAuthChain struct {
 type SendJoinResponse struct {
 	StateAndAuthChain
 	Event json.RawMessage `json:"event"`
+	// KnockRoomState answers a send_knock (Membership "knock"): the room's state events
+	// a knocking user's client shows (create, join rules, name, avatar, canonical alias,
+	// encryption, topic), stripped.
+	KnockRoomState []json.RawMessage `json:"knock_room_state,omitempty"`
 }
 
 // StateAndAuthChainRequest asks for the state before EventID in RoomID (GET /state,

@@ -99,6 +99,28 @@ func (f *fakeSender) PerformLeave(ctx context.Context, req *fsapi.PerformLeaveRe
 	return &fsapi.PerformLeaveResponse{RoomVersion: ml.RoomVersion, Event: e.JSON()}, nil
 }
 
+// PerformKnock is make_knock and send_knock on the resident, signed as the joiner.
+func (f *fakeSender) PerformKnock(ctx context.Context, req *fsapi.PerformKnockRequest) (*fsapi.PerformKnockResponse, error) {
+	f.calls++
+	joiner := f.joiner()
+	var versions []string
+	for _, v := range matrix.RoomVersions() {
+		versions = append(versions, string(v.ID))
+	}
+	mk, err := f.resident.QueryMakeJoin(ctx, &api.MakeJoinRequest{RoomID: req.RoomID, UserID: req.UserID, Versions: versions,
+		Membership: "knock"})
+	if err != nil {
+		return nil, err
+	}
+	e := buildFromTemplate(f.t, mk.RoomVersion, mk.Event, req.Content, joiner.serverName, joiner.key())
+	sk, err := f.resident.PerformSendJoin(ctx, &api.SendJoinRequest{Origin: joiner.serverName, RoomID: req.RoomID, Membership: "knock",
+		Event: api.FederationEvent{EventID: e.EventID(), JSON: e.JSON()}})
+	if err != nil {
+		return nil, err
+	}
+	return &fsapi.PerformKnockResponse{RoomVersion: mk.RoomVersion, Event: e.JSON(), KnockRoomState: sk.KnockRoomState}, nil
+}
+
 func (f *fakeSender) PerformJoin(ctx context.Context, req *fsapi.PerformJoinRequest) (*fsapi.PerformJoinResponse, error) {
 	f.calls++
 	joiner := f.joiner()

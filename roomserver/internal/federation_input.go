@@ -47,7 +47,7 @@ func (a *RoomserverInternalAPI) InputFederationEvents(ctx context.Context, req *
 			if err != nil {
 				return err
 			}
-			o, err := w.inputReceived(ctx, e, false)
+			o, err := w.inputReceivedGap(ctx, e, false, &fe)
 			res = o.res
 			return err
 		})
@@ -87,6 +87,12 @@ func (w *roomWriter) parseReceived(fe api.FederationEvent) (matrix.PDU, error) {
 // first is set for the join of a room joined through another server (remotejoin.go): its
 // prev_events are not held, and the state before it is the room's current state.
 func (w *roomWriter) inputReceived(ctx context.Context, e matrix.PDU, first bool) (inputOutcome, error) {
+	return w.inputReceivedGap(ctx, e, first, nil)
+}
+
+// inputReceivedGap is inputReceived with, in gap, the reported states after prev_events
+// this server lacks (federation_gap.go); nil: missing prev_events are reported.
+func (w *roomWriter) inputReceivedGap(ctx context.Context, e matrix.PDU, first bool, gap *api.FederationEvent) (inputOutcome, error) {
 	o := inputOutcome{res: api.FederationEventResult{EventID: e.EventID()}}
 	if old, err := w.s.EventByID(ctx, e.EventID()); err != nil {
 		return o, err
@@ -111,8 +117,28 @@ func (w *roomWriter) inputReceived(ctx context.Context, e matrix.PDU, first bool
 			o.res.MissingPrevEvents = append(o.res.MissingPrevEvents, id)
 		}
 	}
+	var gapSnaps []int64
+	if len(o.res.MissingPrevEvents) > 0 && gap != nil && len(gap.PrevStates) > 0 {
+		snaps, refusal, err := w.gapSnapshots(ctx, gap, o.res.MissingPrevEvents)
+		if err != nil {
+			return o, err
+		}
+		if refusal == "" {
+			gapSnaps, o.res.MissingPrevEvents = snaps, nil
+			for _, id := range e.PrevEventIDs() {
+				if r := prevRows[id]; r == nil || r.IsOutlier {
+					delete(prevRows, id)
+				}
+			}
+		} else {
+			o.res.Error = "the state at a gap was refused: " + refusal
+		}
+	}
 	if len(o.res.MissingPrevEvents) > 0 {
-		o.res.Error = fmt.Sprintf("missing prev_events %v", o.res.MissingPrevEvents)
+		if o.res.Error != "" {
+			o.res.Error += "; "
+		}
+		o.res.Error += fmt.Sprintf("missing prev_events %v", o.res.MissingPrevEvents)
 		depths, err := w.extremityDepths(ctx)
 		if err != nil {
 			return o, err
@@ -159,11 +185,11 @@ func (w *roomWriter) inputReceived(ctx context.Context, e matrix.PDU, first bool
 	}
 
 	// 2. The state before it.
-	fast := first || w.onExtremities(ctx, e)
+	fast := first || (gapSnaps == nil && w.onExtremities(ctx, e))
 	before := w.room.SnapshotID
 	var from storage.StateMap
 	if !fast {
-		if before, err = w.stateBefore(ctx, prevRows); err != nil {
+		if before, err = w.stateBefore(ctx, prevRows, gapSnaps...); err != nil {
 			return o, err
 		}
 		if from, err = w.s.LoadSnapshot(ctx, before); err != nil {
@@ -183,7 +209,16 @@ func (w *roomWriter) inputReceived(ctx context.Context, e matrix.PDU, first bool
 
 	// 3. The current state (the same check when the state before is the current state).
 	if !fast {
-		current, _, err := w.stateEvents(ctx, nil, tuples)
+		var currentFrom storage.StateMap
+		if gapSnaps != nil {
+			// Across a gap the current state alone lacks what happened in it: as Synapse
+			// does, the state before the event is resolved with the states after the
+			// forward extremities (federation_gap.go).
+			if currentFrom, err = w.currentWithGap(ctx, before); err != nil {
+				return o, err
+			}
+		}
+		current, _, err := w.stateEvents(ctx, currentFrom, tuples)
 		if err != nil {
 			return o, err
 		}

@@ -49,7 +49,10 @@ func (a *RoomserverInternalAPI) QueryMakeJoin(ctx context.Context, req *api.Make
 			return err
 		}
 		content := map[string]json.RawMessage{"membership": mustJSON(auth.MembershipJoin)}
-		if err := w.authoriseRestrictedJoin(ctx, req.UserID, current, content); err != nil {
+		if req.Membership == auth.MembershipKnock {
+			// make_knock (federation_knock.go): the auth rules decide when it is built.
+			content["membership"] = mustJSON(auth.MembershipKnock)
+		} else if err := w.authoriseRestrictedJoin(ctx, req.UserID, current, content); err != nil {
 			return err
 		}
 		b, err := w.buildAs(ctx, eventTemplate{Type: "m.room.member", StateKey: strPtr(req.UserID), Content: mustJSON(content)},
@@ -98,8 +101,8 @@ func (a *RoomserverInternalAPI) PerformSendJoin(ctx context.Context, req *api.Se
 			return err
 		}
 		want := auth.MembershipJoin
-		if req.Membership == auth.MembershipLeave {
-			want = auth.MembershipLeave
+		if req.Membership == auth.MembershipLeave || req.Membership == auth.MembershipKnock {
+			want = req.Membership
 		}
 		if e.Type() != "m.room.member" || e.StateKey() == nil || *e.StateKey() != e.Sender() || auth.Membership(e) != want {
 			return httputil.BadJSON("Not a %s event: a m.room.member event with membership %s whose state_key is its sender", want, want)
@@ -132,6 +135,12 @@ func (a *RoomserverInternalAPI) PerformSendJoin(ctx context.Context, req *api.Se
 			// send_leave answers {} (no state).
 			out = &api.SendJoinResponse{}
 			return nil
+		}
+		if want == auth.MembershipKnock {
+			// send_knock answers the room's stripped state (federation_knock.go).
+			out = &api.SendJoinResponse{}
+			out.KnockRoomState, err = w.knockRoomState(ctx)
+			return err
 		}
 		row, err := w.s.EventByID(ctx, e.EventID())
 		if err != nil {

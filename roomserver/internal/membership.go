@@ -14,8 +14,8 @@ import (
 
 // PerformMembership joins, leaves, invites, kicks, bans, unbans or knocks for a local user
 // (arrow 4). A join of a room this server does not hold goes through the federationsender
-// (arrow 17, remotejoin.go) when one is configured; otherwise, and for knocks, such a room
-// is M_NOT_FOUND.
+// (arrow 17, remotejoin.go) when one is configured, and so does a knock on one
+// (federation_knock.go); otherwise such a room is M_NOT_FOUND.
 func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.MembershipRequest) (*api.SendEventResponse, error) {
 	if !matrix.ValidUserID(req.Sender) {
 		return nil, httputil.InvalidParam("Invalid sender %q", req.Sender)
@@ -67,7 +67,7 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		// Another server's user: countersigned by that server first (arrow 17, invite v2).
 		return a.inviteRemote(ctx, roomID, req, content)
 	}
-	if (req.Action == "join" || req.Action == "leave") && a.fedSender != nil {
+	if (req.Action == "join" || req.Action == "leave" || req.Action == "knock") && a.fedSender != nil {
 		// A room this server does not hold is joined, or an invite to it rejected, through
 		// another server (arrow 17).
 		room, err := a.db.Reader().GetRoom(ctx, roomID)
@@ -76,6 +76,9 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		}
 		if room == nil && req.Action == "join" {
 			return a.joinRemote(ctx, roomID, req, content)
+		}
+		if room == nil && req.Action == "knock" {
+			return a.knockRemote(ctx, roomID, req, content) // federation_knock.go
 		}
 		if room != nil && req.Action == "join" {
 			// Held, but no local member is left in it: what this server holds may be

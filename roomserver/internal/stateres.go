@@ -107,9 +107,10 @@ func (w *roomWriter) fetchForStateRes(ctx context.Context, eventIDs []string) ([
 }
 
 // stateBefore returns the snapshot of the state before an event with these prev events:
-// the resolved states after them.
-func (w *roomWriter) stateBefore(ctx context.Context, prevRows map[string]*storage.EventRow) (int64, error) {
-	snaps := make([]int64, 0, len(prevRows))
+// the resolved states after them, and after prev events this server lacks (extra: their
+// states as another server reported them, federation_gap.go).
+func (w *roomWriter) stateBefore(ctx context.Context, prevRows map[string]*storage.EventRow, extra ...int64) (int64, error) {
+	snaps := make([]int64, 0, len(prevRows)+len(extra))
 	keys := make([]string, 0, len(prevRows))
 	for id := range prevRows {
 		keys = append(keys, id)
@@ -118,7 +119,7 @@ func (w *roomWriter) stateBefore(ctx context.Context, prevRows map[string]*stora
 	for _, id := range keys {
 		snaps = append(snaps, prevRows[id].StateAfter)
 	}
-	return w.resolveSnapshots(ctx, snaps)
+	return w.resolveSnapshots(ctx, append(snaps, extra...))
 }
 
 // recomputeCurrentState sets the room's current state to the resolved states after its

@@ -10,13 +10,19 @@
 // (server_name); both send a message; each sees both messages and the other's membership
 // in /sync; then bob leaves, misses a topic change and 30 messages, joins again (through A:
 // the state B held is stale) and sees them, is kicked, invited (invite v2) and joins, is
-// banned, and rejects an invite to a second room (make_leave/send_leave). Every step is named; the first that fails is reported with the end of both
+// banned, and rejects an invite to a second room (make_leave/send_leave); then he knocks
+// on a third room (make_knock/send_knock), is invited and joins. Every step is named; the first that fails is reported with the end of both
 // servers' logs, and the exit status is 1.
 //
 // With -synapse it runs the Axon ↔ Synapse scenario instead (synapse.go): one monolith and
 // a real Synapse from scripts/synapse.sh.
 //
-//	go run ./tests/federation [-synapse] [-keep] [-timeout 30s]
+// With -media it runs the media scenario (media.go): media uploaded on A downloaded through B.
+//
+// With -e2ee it runs the end-to-end encryption scenario (e2ee.go): keys of B's users
+// queried and claimed from A, and B's device-list changes in A's /sync.
+//
+//	go run ./tests/federation [-synapse|-edus|-media|-e2ee] [-keep] [-timeout 30s]
 package main
 
 import (
@@ -43,6 +49,8 @@ func main() {
 	timeout := flag.Duration("timeout", 30*time.Second, "how long each waiting step may take")
 	withSynapse := flag.Bool("synapse", false, "run the Axon ↔ Synapse scenario (starts scripts/synapse.sh unless SYNAPSE_URL is set)")
 	withEDUs := flag.Bool("edus", false, "run the EDU scenario instead: typing, receipts, presence and to-device from A to B (edus.go)")
+	withMedia := flag.Bool("media", false, "run the media scenario instead: media of A downloaded through B (media.go)")
+	withE2EE := flag.Bool("e2ee", false, "run the end-to-end encryption scenario instead: keys of B's users queried and claimed from A, device-list updates (e2ee.go)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "axon-federation.")
 	if err != nil {
@@ -50,12 +58,18 @@ func main() {
 		os.Exit(1)
 	}
 	r := &run{work: work, timeout: *timeout}
-	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban and a rejected invite"
+	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban, a rejected invite and a knock"
 	if *withSynapse {
 		scenario, summary = r.synapseScenario, synapseSummary
 	}
 	if *withEDUs {
 		scenario, summary = r.eduScenario, eduSummary
+	}
+	if *withMedia {
+		scenario, summary = r.mediaScenario, mediaSummary
+	}
+	if *withE2EE {
+		scenario, summary = r.e2eeScenario, e2eeSummary
 	}
 	err = scenario()
 	r.stopAll()
@@ -272,7 +286,44 @@ func (r *run) membershipScenario(ctx context.Context, a *server, alice, bob *csa
 	if err := r.waitSync(ctx, alice, other, memberIs(bob.UserID, "leave")); err != nil {
 		return err
 	}
-	return nil
+	return r.knockScenario(ctx, a, alice, bob)
+}
+
+// knockScenario: bob@B knocks on a room of alice@A whose join rule is knock
+// (make_knock/send_knock through A), sees it in his /sync knock section with the room's
+// stripped state, alice sees the knock and invites him, and he joins.
+func (r *run) knockScenario(ctx context.Context, a *server, alice, bob *csapi.Client) error {
+	r.begin("alice creates a room with join rule knock; bob knocks through A (make_knock/send_knock) and sees it in /sync's knock section")
+	var created struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := alice.Do(ctx, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{"preset": "private_chat",
+		"name": "knock first", "room_version": "10", "initial_state": []any{map[string]any{"type": "m.room.join_rules",
+			"state_key": "", "content": map[string]any{"join_rule": "knock"}}}}, &created); err != nil {
+		return err
+	}
+	door := created.RoomID
+	if err := bob.Do(ctx, http.MethodPost, "/_matrix/client/v3/knock/"+url.PathEscape(door)+"?server_name="+url.QueryEscape(a.name),
+		map[string]any{"reason": "may I?"}, nil); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, door, func(v *roomView) bool { return v.knocked && v.members[bob.UserID] == "knock" }); err != nil {
+		return err
+	}
+	r.begin("alice sees bob's knock and invites him; bob joins")
+	if err := r.waitSync(ctx, alice, door, func(v *roomView) bool { return v.members[bob.UserID] == "knock" }); err != nil {
+		return err
+	}
+	if err := membership(ctx, alice, door, "invite", bob.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, bob, door, func(v *roomView) bool { return v.invited }); err != nil {
+		return err
+	}
+	if err := membership(ctx, bob, door, "join", ""); err != nil {
+		return err
+	}
+	return r.waitSync(ctx, alice, door, func(v *roomView) bool { return v.members[bob.UserID] == "join" })
 }
 
 // membership is POST /rooms/{roomID}/{action} (join, leave, invite, kick, ban) as c.
@@ -372,6 +423,7 @@ type roomView struct {
 	members map[string]string // user ID → membership
 	topic   string            // the newest m.room.topic seen
 	invited bool              // the room was in the invite section
+	knocked bool              // the room was in the knock section
 }
 
 // syncRoom is a room of /sync's join or leave section.
@@ -405,6 +457,9 @@ func (r *run) waitSync(ctx context.Context, c *csapi.Client, roomID string, ok f
 				Invite map[string]struct {
 					InviteState struct{ Events []syncEvent } `json:"invite_state"`
 				} `json:"invite"`
+				Knock map[string]struct {
+					KnockState struct{ Events []syncEvent } `json:"knock_state"`
+				} `json:"knock"`
 			} `json:"rooms"`
 		}
 		if err := c.SyncInto(ctx, csapi.SyncRequest{Since: since, Timeout: time.Second}, &res); err != nil {
@@ -416,6 +471,10 @@ func (r *run) waitSync(ctx context.Context, c *csapi.Client, roomID string, ok f
 		if inv, ok := res.Rooms.Invite[roomID]; ok {
 			v.invited = true
 			events = append(events, inv.InviteState.Events...)
+		}
+		if kn, ok := res.Rooms.Knock[roomID]; ok {
+			v.knocked = true
+			events = append(events, kn.KnockState.Events...)
 		}
 		for _, e := range events {
 			switch {

@@ -35,7 +35,7 @@ import (
 // synapseRoomVersions are the room versions the scenario runs in.
 var synapseRoomVersions = []string{"10", "11", "12"}
 
-const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, messages, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked"
+const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, messages, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked; knocks both ways, then invited and joined"
 
 // synapse is the Synapse the scenario talks to.
 type synapse struct {
@@ -80,6 +80,13 @@ func (r *run) synapseScenario() error {
 		if err := r.synapseRound(ctx, version, "axon", alice, carol, a.name); err != nil {
 			return err
 		}
+	}
+	// Knocks both ways (make_knock/send_knock), in version 10.
+	if err := r.synapseKnockRound(ctx, "synapse", carol, alice, syn.name); err != nil {
+		return err
+	}
+	if err := r.synapseKnockRound(ctx, "axon", alice, carol, a.name); err != nil {
+		return err
 	}
 	r.step = "done"
 	return nil
@@ -238,6 +245,46 @@ func (r *run) synapseInviteRound(ctx context.Context, version, side string, invi
 		return err
 	}
 	return r.waitSync(ctx, inviter, roomID, memberIs(invitee.UserID, "leave"))
+}
+
+// synapseKnockRound: owner creates a version 10 room whose join rule is knock on its
+// server (named side); knocker knocks through ownerServer (make_knock/send_knock) and sees
+// the room in its /sync knock section; owner sees the knock and invites; knocker joins.
+func (r *run) synapseKnockRound(ctx context.Context, side string, owner, knocker *csapi.Client, ownerServer string) error {
+	tag := "v10/" + side + "/knock"
+	r.begin(fmt.Sprintf("[%s] %s creates a room with join rule knock; %s knocks and sees it in /sync", tag, owner.UserID, knocker.UserID))
+	var created struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := owner.Do(ctx, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{"preset": "private_chat",
+		"name": "knock " + tag, "room_version": "10", "initial_state": []any{map[string]any{"type": "m.room.join_rules",
+			"state_key": "", "content": map[string]any{"join_rule": "knock"}}}}, &created); err != nil {
+		return err
+	}
+	roomID := created.RoomID
+	r.say("room %s", roomID)
+	if err := knocker.Do(ctx, http.MethodPost, "/_matrix/client/v3/knock/"+url.PathEscape(roomID)+"?server_name="+url.QueryEscape(ownerServer),
+		map[string]any{"reason": "knock knock"}, nil); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, knocker, roomID, func(v *roomView) bool { return v.knocked }); err != nil {
+		return err
+	}
+	r.begin(fmt.Sprintf("[%s] %s sees the knock and invites; %s joins", tag, owner.UserID, knocker.UserID))
+	if err := r.waitSync(ctx, owner, roomID, func(v *roomView) bool { return v.members[knocker.UserID] == "knock" }); err != nil {
+		return err
+	}
+	if err := membership(ctx, owner, roomID, "invite", knocker.UserID); err != nil {
+		return err
+	}
+	if err := r.waitSync(ctx, knocker, roomID, func(v *roomView) bool { return v.invited }); err != nil {
+		return err
+	}
+	if err := knocker.Do(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID)+"?server_name="+url.QueryEscape(ownerServer),
+		map[string]any{}, nil); err != nil {
+		return err
+	}
+	return r.waitSync(ctx, owner, roomID, func(v *roomView) bool { return v.members[knocker.UserID] == "join" })
 }
 
 // build builds the two commands the scenarios run into r.work/bin.

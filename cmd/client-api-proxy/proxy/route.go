@@ -23,14 +23,16 @@ var Kinds = []Kind{KindClient, KindSync, KindMedia, KindFederation}
 // Route returns which kind of upstream serves escapedPath (a request's
 // url.URL.EscapedPath()): the syncapi's public paths (syncapi/api.IsSyncPath, the list
 // the syncapi's own routes are tested against) go to sync; /_matrix/media and the
-// authenticated /_matrix/client/v1/media to media; /_matrix/federation and /_matrix/key
-// to federation; everything else, including paths no component serves, to the clientapi,
+// authenticated /_matrix/client/v1/media and /_matrix/federation/v1/media (the files are
+// the mediaapi's) to media; the rest of /_matrix/federation and /_matrix/key to
+// federation; everything else, including paths no component serves, to the clientapi,
 // which answers those with 404 M_UNRECOGNIZED.
 func Route(escapedPath string) Kind {
 	switch {
 	case syncapi.IsSyncPath(escapedPath):
 		return KindSync
-	case under(escapedPath, "/_matrix/media"), under(escapedPath, "/_matrix/client/v1/media"):
+	case under(escapedPath, "/_matrix/media"), under(escapedPath, "/_matrix/client/v1/media"),
+		under(escapedPath, "/_matrix/federation/v1/media"): // the mediaapi serves federation media itself
 		return KindMedia
 	case under(escapedPath, "/_matrix/federation"), under(escapedPath, "/_matrix/key"):
 		return KindFederation
