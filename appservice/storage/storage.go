@@ -10,7 +10,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -158,12 +157,10 @@ func (d *Database) Delete(ctx context.Context, asID string, ids []int64) error {
 		return nil
 	}
 	args := []any{asID}
-	marks := make([]string, len(ids))
-	for i, id := range ids {
+	for _, id := range ids {
 		args = append(args, id)
-		marks[i] = fmt.Sprintf("$%d", i+2)
 	}
-	_, err := d.db.ExecContext(ctx, `DELETE FROM appservice_queue WHERE as_id = $1 AND id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	_, err := d.db.ExecContext(ctx, `DELETE FROM appservice_queue WHERE as_id = $1 AND id IN (`+sqlutil.Placeholders(2, len(ids))+`)`, args...)
 	return err
 }
 

@@ -12,58 +12,15 @@ import (
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 )
 
-// makeLeave serves GET /_matrix/federation/v1/make_leave/{roomId}/{userId}: a leave
-// template for a user of the requesting server (arrow 3), M_FORBIDDEN when the auth rules
-// would refuse the leave (the user is not in the room nor invited nor knocking).
-func (h *joinHandlers) makeLeave(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	vars := mux.Vars(r)
-	userID := vars["userId"]
-	if server, ok := matrix.ServerNameOf(userID); !ok || server != Origin(ctx) {
-		httputil.WriteError(w, httputil.Forbidden("%s may not leave for %s", Origin(ctx), userID))
-		return
-	}
-	resp, err := h.rs.QueryMakeJoin(ctx, &rsapi.MakeJoinRequest{RoomID: vars["roomId"], UserID: userID, Membership: "leave"})
-	if err != nil {
-		httputil.WriteError(w, err)
-		return
-	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_version": resp.RoomVersion, "event": resp.Event})
-}
-
 // sendLeave serves PUT /_matrix/federation/v1|v2/send_leave/{roomId}/{eventId}: the leave
 // of a user of the origin, with the path's ID and its sender's server's valid signature,
 // stored after the auth rules; v1 answers [200, {}], v2 {}.
 func (h *joinHandlers) sendLeave(v1 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		vars := mux.Vars(r)
-		roomID, eventID := vars["roomId"], vars["eventId"]
-		raw, me := httputil.ReadBody(r, h.cfg.MaxBodyBytes)
-		if me != nil {
-			httputil.WriteError(w, me)
-			return
-		}
-		version, err := h.rs.QueryRoomVersion(ctx, roomID)
-		if err != nil {
-			httputil.WriteError(w, err)
-			return
-		}
-		e, err := event.NewEventFromUntrustedJSON(raw, matrix.RoomVersionID(version))
-		if err != nil {
-			httputil.WriteError(w, httputil.BadJSON("Bad leave event: %v", err))
-			return
-		}
-		if e.EventID() != eventID || e.RoomID() != roomID {
-			httputil.WriteError(w, httputil.BadJSON("The event's ID or room does not match the path"))
-			return
-		}
-		if server, _ := matrix.ServerNameOf(e.Sender()); server != Origin(ctx) {
-			httputil.WriteError(w, httputil.Forbidden("%s may not send a leave for %s", Origin(ctx), e.Sender()))
-			return
-		}
-		if err := h.keys(ctx, e); err != nil {
-			httputil.WriteError(w, httputil.Forbidden("The leave's signature does not verify: %v", err))
+		roomID := mux.Vars(r)["roomId"]
+		e := h.receivedMembership(w, r, "leave")
+		if e == nil {
 			return
 		}
 		if _, err := h.rs.PerformSendJoin(ctx, &rsapi.SendJoinRequest{Origin: Origin(ctx), RoomID: roomID, Membership: "leave",

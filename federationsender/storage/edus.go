@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -112,13 +111,11 @@ func (d *Database) DeleteEDUs(ctx context.Context, destination string, ids []int
 		return nil
 	}
 	args := []any{destination}
-	marks := make([]string, len(ids))
-	for i, id := range ids {
+	for _, id := range ids {
 		args = append(args, id)
-		marks[i] = fmt.Sprintf("$%d", i+2)
 	}
 	_, err := d.db.ExecContext(ctx, `DELETE FROM federationsender_queue_edus WHERE destination = $1 AND id IN (`+
-		strings.Join(marks, ", ")+`)`, args...)
+		sqlutil.Placeholders(2, len(ids))+`)`, args...)
 	return err
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -35,15 +33,6 @@ type Signature struct {
 	Signature                 string
 }
 
-// userPlaceholders is "$1,$2,…" for n arguments.
-func userPlaceholders(n int) string {
-	marks := make([]string, n)
-	for i := range marks {
-		marks[i] = fmt.Sprintf("$%d", i+1)
-	}
-	return strings.Join(marks, ",")
-}
-
 // chunks calls fn for each run of at most maxUsersPerQuery IDs.
 func chunks(ids []string, fn func(chunk []string) error) error {
 	for start := 0; start < len(ids); start += maxUsersPerQuery {
@@ -68,7 +57,7 @@ func (d *Database) CrossSigningKeysOf(ctx context.Context, userIDs []string) (ma
 	out := map[string]map[string]CrossSigningKey{}
 	err := chunks(userIDs, func(chunk []string) error {
 		rows, err := d.DB.Reader().QueryContext(ctx, `SELECT user_id, key_type, key_id, key_json FROM keyserver_cross_signing_keys
-			WHERE user_id IN (`+userPlaceholders(len(chunk))+`)`, anys(chunk)...)
+			WHERE user_id IN (`+sqlutil.Placeholders(1, len(chunk))+`)`, anys(chunk)...)
 		if err != nil {
 			return err
 		}
@@ -197,7 +186,7 @@ func (d *Database) SignaturesOf(ctx context.Context, targetUserIDs []string) ([]
 	var out []Signature
 	err := chunks(targetUserIDs, func(chunk []string) error {
 		rows, err := d.DB.Reader().QueryContext(ctx, `SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature
-			FROM keyserver_cross_signing_sigs WHERE target_user_id IN (`+userPlaceholders(len(chunk))+`)
+			FROM keyserver_cross_signing_sigs WHERE target_user_id IN (`+sqlutil.Placeholders(1, len(chunk))+`)
 			ORDER BY target_user_id, target_key_id, signer_user_id, signer_key_id`, anys(chunk)...)
 		if err != nil {
 			return err

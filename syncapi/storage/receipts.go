@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // Receipt is one user's newest receipt of one type and thread in a room (topic 3).
@@ -37,13 +38,12 @@ func (d *Database) ReceiptsBetween(ctx context.Context, rooms []string, after, u
 		return nil, nil
 	}
 	args := []any{after, upTo}
-	ph := make([]string, len(rooms))
-	for i, r := range rooms {
+	for _, r := range rooms {
 		args = append(args, r)
-		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
+	ph := sqlutil.Placeholders(3, len(rooms))
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, stream_pos
-		FROM syncapi_receipts WHERE stream_pos > $1 AND stream_pos <= $2 AND room_id IN (`+strings.Join(ph, ", ")+`)
+		FROM syncapi_receipts WHERE stream_pos > $1 AND stream_pos <= $2 AND room_id IN (`+ph+`)
 		ORDER BY stream_pos`, args...)
 	if err != nil {
 		return nil, err
