@@ -9,12 +9,15 @@ package appservice
 import (
 	"context"
 
+	"github.com/gorilla/mux"
+
 	"github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/appservice/internal"
 	"github.com/axon-matrix/axon/appservice/storage"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
 // Backoff is the retry schedule of a service that failed.
@@ -38,7 +41,14 @@ type AppService struct {
 	api      *internal.API
 	queues   *internal.Queues
 	consumer *internal.Consumer
+	edus     *internal.EDUConsumer
+	keys     *internal.KeyChangeConsumer
 }
+
+// RoomsForUser is the roomserver's answer to "which rooms is this user joined to" (arrow
+// 22, for MSC3202 device lists); roomserver/api.RoomserverAPI and its inthttp client
+// implement it.
+type RoomsForUser = internal.RoomsForUser
 
 // New migrates the component's tables in db and builds it for regs. backoff zero means
 // DefaultBackoff. Nothing runs until Run.
@@ -52,11 +62,34 @@ func New(ctx context.Context, db *sqlutil.DB, regs *api.Registrations, backoff B
 	}
 	bridge := internal.NewBridge()
 	q := internal.NewQueues(sdb, bridge, regs, backoff)
+	c := internal.NewConsumer(sdb, q, regs)
 	return &AppService{
-		api:      &internal.API{Regs: regs, Bridge: bridge},
+		api:      &internal.API{Regs: regs, Bridge: bridge, DB: sdb},
 		queues:   q,
-		consumer: internal.NewConsumer(sdb, q, regs),
+		consumer: c,
+		edus:     internal.NewEDUConsumer(sdb, q, regs, c),
+		keys:     internal.NewKeyChangeConsumer(sdb, q, regs, c, nil),
 	}, nil
+}
+
+// SetRoomServer gives the device-list consumer the roomserver (arrow 23: which rooms a
+// user whose keys changed is joined to). Without it only the services' own users'
+// changes are sent. Call it before RunKeyChanges.
+func (a *AppService) SetRoomServer(rooms RoomsForUser) { a.keys.SetRooms(rooms) }
+
+// RunKeyChanges consumes topic (the full name of topic 7, the keyserver's key changes)
+// under the group "appservice" until ctx ends: device-list changes for the services with
+// org.matrix.msc3202 (MSC3202), queued with the events. Run it beside Run.
+func (a *AppService) RunKeyChanges(ctx context.Context, consumer eventlog.Consumer, topic string) error {
+	return a.keys.Run(ctx, consumer, topic)
+}
+
+// RunEDUs consumes topic (the full name of topic 3, the eduserver's output) under the
+// group "appservice" until ctx ends: typing, receipts and presence for the services with
+// receive_ephemeral, to-device messages for those with org.matrix.msc3202 or
+// push_to_device (MSC2409/MSC3202), queued with the events. Run it beside Run.
+func (a *AppService) RunEDUs(ctx context.Context, consumer eventlog.Consumer, topic string) error {
+	return a.edus.Run(ctx, consumer, topic)
 }
 
 // API is the direct (monolith) implementation of api.AppServiceAPI.
@@ -70,4 +103,19 @@ func (a *AppService) Run(ctx context.Context, consumer eventlog.Consumer, topic 
 	}
 	defer a.queues.Wait()
 	return a.consumer.Run(ctx, consumer, topic)
+}
+
+// Tier1Auth is how a Tier 1 process other than the clientapi (the syncapi's, the
+// mediaapi's) accepts the services' as_tokens: it loads cfg's registrations, returns
+// users wrapped so that QueryAccessToken knows them (api.WithASTokens) and puts each
+// request's ?user_id= / ?device_id= in its context on routers (api.Middleware).
+func Tier1Auth(cfg *config.Config, users userapi.UserAPI, routers ...*mux.Router) (userapi.UserAPI, error) {
+	regs, err := LoadRegistrations(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range routers {
+		r.Use(api.Middleware)
+	}
+	return api.WithASTokens(users, regs), nil
 }

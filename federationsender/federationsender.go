@@ -78,6 +78,10 @@ func (f *FederationSender) API() api.FederationSenderAPI { return f.api }
 // other servers' users' keys).
 func (f *FederationSender) RemoteKeys() api.RemoteKeysAPI { return f.api }
 
+// Contacts is the direct implementation of arrow 8 (federationapi → federationsender: a
+// server contacted us, its backoff ends).
+func (f *FederationSender) Contacts() api.ContactAPI { return f.api }
+
 // Run resumes every destination with queued PDUs, then consumes topic (the full name of
 // topic 6) until ctx ends, and waits for the senders to stop.
 func (f *FederationSender) Run(ctx context.Context, consumer eventlog.Consumer, topic string) error {

@@ -37,6 +37,14 @@ func WithRemoteKeys(remote fsapi.RemoteKeysAPI) Option {
 	return func(k *internal.KeyServer) { k.SetRemoteKeys(remote) }
 }
 
+// WithSharedRooms turns on the cache of other servers' users' keys (arrow 22, keyserver
+// → roomserver: whether a remote user shares a room with this server, so their server
+// keeps the cache fresh with m.device_list_update). It needs WithRemoteKeys too; without
+// either every /keys/query for a remote user asks their server.
+func WithSharedRooms(rooms internal.SharedRoomsAPI) Option {
+	return func(k *internal.KeyServer) { k.SetSharedRooms(rooms) }
+}
+
 // NewInternalAPI migrates the keyserver's tables in db and returns the direct (monolith)
 // implementation of api.KeyServerAPI for serverName's users.
 func NewInternalAPI(ctx context.Context, db *sqlutil.DB, serverName string, opts ...Option) (api.KeyServerAPI, error) {

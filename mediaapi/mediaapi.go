@@ -74,6 +74,9 @@ func ConfigFromFile(cfg *config.Config) Config {
 			TrustedProxies:     cfg.Global.TrustedProxyPrefixes(),
 			ThumbnailSizes:     thumbnailSizes(m.ThumbnailSizes),
 			MaxThumbnailPixels: m.MaxThumbnailPixels,
+			MaxBytesPerUser:    m.MaxBytesPerUser,
+			RemoteCacheMax:     m.RemoteCacheMaxBytes,
+			ThumbnailsOnUpload: m.ThumbnailsOnUpload,
 			URLPreview: routing.PreviewConfig{Enabled: m.URLPreview.Enabled, AllowPrivate: m.URLPreview.AllowPrivateDestinations,
 				MaxBytes: m.URLPreview.MaxResponseSize, Timeout: m.URLPreview.Timeout, CacheFor: m.URLPreview.CacheDuration},
 		}}

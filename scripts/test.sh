@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the one command that runs Axon's whole test suite.
 #
-#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation (Axon ↔ Axon, -edus, -media, -e2ee, then -synapse)
+#   scripts/test.sh              go vet, every Go test, every tests/e2e/*.sh, then tests/federation (Axon ↔ Axon, -edus, -media, -e2ee, -three, -polylith, then -synapse)
 #   scripts/test.sh ./userapi/...  go vet and go test of those packages only (no e2e)
 #
 # It provisions what the tests need in a temporary directory, on free loopback ports:
@@ -179,6 +179,11 @@ if [[ $# -eq 0 ]]; then
 	run "e2e federation-edus" go run ./tests/federation -edus
 	run "e2e federation-media" go run ./tests/federation -media
 	run "e2e federation-e2ee" go run ./tests/federation -e2ee
+	# Three monoliths: catch-up after a restart, forged requests, a partition and its fork (-three);
+	# a polylith and a monolith, the polylith's federation sender killed -9 mid-burst (-polylith).
+	e2e_total=$((e2e_total + 2))
+	run "e2e federation-three" go run ./tests/federation -three
+	run "e2e federation-polylith" go run ./tests/federation -polylith
 	# Axon ↔ Synapse (tests/federation -synapse): a real Synapse from PyPI, started by
 	# scripts/synapse.sh in the scenario's temporary directory.
 	e2e_total=$((e2e_total + 1))

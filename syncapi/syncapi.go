@@ -24,6 +24,7 @@ import (
 	eduapi "github.com/axon-matrix/axon/eduserver/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/sqlutil"
+	"github.com/axon-matrix/axon/internal/syncv3"
 	keyapi "github.com/axon-matrix/axon/keyserver/api"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/consumers"
@@ -65,6 +66,9 @@ type SyncAPI struct {
 	EDUs *consumers.EDUConsumer
 	// KeyChanges is the topic 7 handler.
 	KeyChanges *consumers.KeyChangeConsumer
+	// V3 is the sync v3 engine (POST /sync, docs/sync-v3.md): its sessions live in this
+	// instance's database, its streams read this instance's storage (internal/v3source*.go).
+	V3 *syncv3.Engine
 	// RoomEventDelay is a test hook: when set before StartConsumers, the topic 2 consumer
 	// waits this long per record before storing it, so that tests can make this instance
 	// lag behind the roomserver for certain (read-your-writes tests).
@@ -106,8 +110,16 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 	if err := internal.LoadPresence(ctx, st, n); err != nil {
 		return nil, err
 	}
+	v3Store, err := syncv3.NewStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	syncer := internal.NewSyncer(st, n, rsAPI)
+	v3 := syncv3.NewEngine(v3Store, syncer.V3Source(), syncv3.Config{})
+	// A spec GET /sync deletes no to-device message a live v3 session of the device lacks.
+	syncer.ToDeviceHold = v3.ToDeviceHold
 	return &SyncAPI{
-		DB: st, Notifier: n, Syncer: internal.NewSyncer(st, n, rsAPI),
+		DB: st, Notifier: n, Syncer: syncer, V3: v3,
 		RoomEvents:  consumers.NewRoomEventConsumer(st, n, rsAPI),
 		AccountData: consumers.NewAccountDataConsumer(st, n),
 		EDUs:        consumers.NewEDUConsumer(st, n),
@@ -119,11 +131,14 @@ func New(ctx context.Context, db *sqlutil.DB, rsAPI rsapi.RoomserverAPI, userAPI
 // SetDraining hands the component the channel closed when shutdown begins
 // (setup.Base.Draining): long-polling /sync requests then answer at once instead of
 // holding the shutdown up to the drain limit.
-func (s *SyncAPI) SetDraining(ch <-chan struct{}) { s.Syncer.SetDraining(ch) }
+func (s *SyncAPI) SetDraining(ch <-chan struct{}) {
+	s.Syncer.SetDraining(ch)
+	s.V3.SetDraining(ch)
+}
 
 // AddPublicRoutes registers the public endpoints on router.
 func (s *SyncAPI) AddPublicRoutes(router *mux.Router) {
-	(&routing.Handlers{Syncer: s.Syncer, UserAPI: s.userAPI}).Register(router)
+	(&routing.Handlers{Syncer: s.Syncer, UserAPI: s.userAPI, V3: s.V3}).Register(router)
 }
 
 // StartConsumers consumes topics 2, 1, 3 and 7 (3 and 7 when set in topics) from consumer under the consumer group `group`
@@ -154,12 +169,16 @@ func (s *SyncAPI) StartConsumers(consumer eventlog.Consumer, topics Topics, grou
 			return s.RoomEvents.HandleBatch(ctx, msgs)
 		}
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		s.V3.RunExpiry(ctx) // deletes expired sync v3 sessions
+	}()
 	go run(topics.RoomEvent, consumers.MaxBatch, roomEvents)
 	go run(topics.AccountData, 1, eventlog.Batch(s.AccountData.Handle))
 	if topics.EDU != "" {
 		s.wg.Add(1)
-		go run(topics.EDU, 1, eventlog.Batch(s.EDUs.Handle))
+		go run(topics.EDU, consumers.EDUMaxBatch, s.EDUs.HandleBatch) // runs of to-device records in one transaction
 	}
 	if topics.KeyChange != "" {
 		s.wg.Add(1)
@@ -188,6 +207,23 @@ func WithReadYourWritesTimeout(d time.Duration) Option {
 	return func(s *SyncAPI) {
 		if d > 0 {
 			s.Syncer.CatchUpLimit = d
+		}
+	}
+}
+
+// WithSyncV3 sets the sync v3 session bounds (config sync_api.v3.session_idle_timeout,
+// max_sessions_per_device, max_sessions); zero values keep their defaults.
+func WithSyncV3(idleTimeout time.Duration, maxPerDevice, maxSessions int) Option {
+	cfg := syncv3.Config{IdleTimeout: idleTimeout, MaxSessionsPerDevice: maxPerDevice, MaxSessions: maxSessions}
+	return func(s *SyncAPI) {
+		if cfg.IdleTimeout > 0 {
+			s.V3.Config.IdleTimeout = cfg.IdleTimeout
+		}
+		if cfg.MaxSessionsPerDevice > 0 {
+			s.V3.Config.MaxSessionsPerDevice = cfg.MaxSessionsPerDevice
+		}
+		if cfg.MaxSessions > 0 {
+			s.V3.Config.MaxSessions = cfg.MaxSessions
 		}
 	}
 }

@@ -48,10 +48,16 @@ type Registration struct {
 	// the sender is never limited).
 	RateLimited *bool    `yaml:"rate_limited"`
 	Protocols   []string `yaml:"protocols"`
-	// ReceiveEphemeral (de.sorunome.msc2409.push_ephemeral is its old name) is accepted
-	// but ephemeral events are not pushed yet.
+	// ReceiveEphemeral (de.sorunome.msc2409.push_ephemeral is its old name): typing,
+	// receipts and presence go in the transactions' ephemeral field (MSC2409).
 	ReceiveEphemeral    bool `yaml:"receive_ephemeral"`
 	ReceiveEphemeralOld bool `yaml:"de.sorunome.msc2409.push_ephemeral"`
+	// MSC3202 (org.matrix.msc3202, as Synapse names the switch): the service may act as
+	// one of its users' devices with ?device_id= (or org.matrix.msc3202.device_id).
+	MSC3202 bool `yaml:"org.matrix.msc3202"`
+	// PushToDevice: to-device messages for the service's users' devices go in the
+	// transactions' de.sorunome.msc2409.to_device field (org.matrix.msc3202 turns it on too).
+	PushToDevice bool `yaml:"push_to_device"`
 
 	// File is the file the registration came from (for errors and logs).
 	File string `yaml:"-"`
@@ -64,6 +70,9 @@ func (r *Registration) SenderUserID() string { return r.senderUserID }
 
 // HasURL says whether the service wants traffic (its url is neither null nor empty).
 func (r *Registration) HasURL() bool { return r.URL != nil && *r.URL != "" }
+
+// WantsToDevice says whether the service gets its users' to-device messages.
+func (r *Registration) WantsToDevice() bool { return r.PushToDevice || r.MSC3202 }
 
 // IsRateLimited says whether masqueraded users of the service are rate-limited.
 func (r *Registration) IsRateLimited() bool { return r.RateLimited == nil || *r.RateLimited }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/axon-matrix/axon/appservice/api"
+	"github.com/axon-matrix/axon/appservice/storage"
 	"github.com/axon-matrix/axon/internal/httputil"
 )
 
@@ -11,6 +12,8 @@ import (
 type API struct {
 	Regs   *api.Registrations
 	Bridge *Bridge
+	// DB holds the services' directory lists (listing.go).
+	DB *storage.Database
 	// negatives remembers users and aliases no service claimed (query.go).
 	negatives negativeCache
 }

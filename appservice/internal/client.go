@@ -13,10 +13,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/axon-matrix/axon/appservice/api"
+	"github.com/axon-matrix/axon/appservice/storage"
 )
 
 // Timeouts of the requests to a service.
@@ -85,9 +87,50 @@ func (b *Bridge) do(ctx context.Context, reg *api.Registration, method, path str
 	return out, nil
 }
 
-// Transaction is the body of PUT /_matrix/app/v1/transactions/{txnId}.
+// Transaction is the body of PUT /_matrix/app/v1/transactions/{txnId}: the events, and
+// for services that asked (MSC2409) the ephemeral data under its stable name and its old
+// one (as Synapse sends both) and the to-device messages.
 type Transaction struct {
-	Events []json.RawMessage `json:"events"`
+	Events       []json.RawMessage `json:"events"`
+	Ephemeral    []json.RawMessage `json:"ephemeral,omitempty"`
+	EphemeralOld []json.RawMessage `json:"de.sorunome.msc2409.ephemeral,omitempty"`
+	ToDevice     []json.RawMessage `json:"de.sorunome.msc2409.to_device,omitempty"`
+	DeviceLists  *DeviceLists      `json:"org.matrix.msc3202.device_lists,omitempty"`
+}
+
+// DeviceLists is MSC3202's device-list summary: users whose devices changed (left is
+// never filled: not tracked).
+type DeviceLists struct {
+	Changed []string `json:"changed"`
+	Left    []string `json:"left"`
+}
+
+// newTransaction sorts queued rows into a transaction's fields.
+func newTransaction(rows []storage.Row) Transaction {
+	txn := Transaction{Events: []json.RawMessage{}}
+	for _, r := range rows {
+		switch r.Kind {
+		case storage.KindEphemeral:
+			txn.Ephemeral = append(txn.Ephemeral, r.JSON)
+		case storage.KindToDevice:
+			txn.ToDevice = append(txn.ToDevice, r.JSON)
+		case storage.KindDeviceList:
+			var user string
+			if json.Unmarshal(r.JSON, &user) != nil || user == "" {
+				continue
+			}
+			if txn.DeviceLists == nil {
+				txn.DeviceLists = &DeviceLists{Changed: []string{}, Left: []string{}}
+			}
+			if !slices.Contains(txn.DeviceLists.Changed, user) {
+				txn.DeviceLists.Changed = append(txn.DeviceLists.Changed, user)
+			}
+		default:
+			txn.Events = append(txn.Events, r.JSON)
+		}
+	}
+	txn.EphemeralOld = txn.Ephemeral
+	return txn
 }
 
 // SendTransaction pushes one transaction to the service.

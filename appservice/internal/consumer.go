@@ -26,8 +26,10 @@ const consumeBatch = 100
 // Consumer turns topic 2 records into queue rows, one per event and interested service.
 // A service is interested in an event when the sender, or the state_key of a membership
 // event, is its sender or in its user namespaces, when the room ID is in its room
-// namespaces, or when one of its users is joined to the room (the spec's rule). Alias
-// namespaces do not select events yet (the room's aliases are not tracked).
+// namespaces, when one of the room's aliases is in its alias namespaces (the aliases of
+// the room's m.room.canonical_alias: alias and alt_aliases, kept in
+// appservice_room_aliases), or when one of its users is joined to the room (the spec's
+// rule).
 //
 // Rows and membership changes of a run of records are stored in one database transaction,
 // and the log commits the run's offsets only after it (eventlog.BatchHandler), so a crash
@@ -42,6 +44,8 @@ type Consumer struct {
 	// members: room ID → joined users that some service owns (loaded at start, updated
 	// after each commit). Records of one room are handled one run at a time.
 	members map[string][]string
+	// aliases: room ID → its canonical aliases (loaded at start, updated after each commit).
+	aliases map[string][]string
 }
 
 // NewConsumer returns the topic 2 consumer feeding queues.
@@ -55,10 +59,22 @@ func (c *Consumer) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a, err := c.db.RoomAliases(ctx)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
-	c.members = m
+	c.members, c.aliases = m, a
 	c.mu.Unlock()
 	return nil
+}
+
+// Members returns the room's joined users that some service owns (the topic 3 consumer
+// asks which services are in a room).
+func (c *Consumer) Members(room string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.members[room])
 }
 
 // Run loads the stored members and consumes topic (the full, prefixed name of topic 2)
@@ -90,8 +106,18 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 	var rows []storage.QueuedEvent
 	var changes []storage.MemberChange
 	var services []string
-	// pending: this run's member changes, applied to a copy of each room's list.
+	// pending: this run's member changes, applied to a copy of each room's list;
+	// newAliases: this run's alias changes (room → its aliases now).
 	pending := map[string][]string{}
+	newAliases := map[string][]string{}
+	roomAliases := func(room string) []string {
+		if a, ok := newAliases[room]; ok {
+			return a
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.aliases[room]
+	}
 	roomMembers := func(room string) []string {
 		if m, ok := pending[room]; ok {
 			return m
@@ -122,14 +148,18 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 		if ev.Type() == "m.room.member" && ev.StateKey() != nil {
 			target = *ev.StateKey()
 		}
+		if ev.Type() == "m.room.canonical_alias" && ev.StateKey() != nil && *ev.StateKey() == "" {
+			newAliases[room] = canonicalAliases(ev) // this event already counts under them
+		}
 		members := roomMembers(room)
+		aliases := roomAliases(room)
 		var js []byte
 		for _, reg := range c.regs.All() {
 			if !reg.HasURL() {
 				continue
 			}
 			interested := reg.OwnsUser(sender) || (target != "" && reg.OwnsUser(target)) || reg.InterestedInRoom(room) ||
-				slices.ContainsFunc(members, reg.OwnsUser)
+				slices.ContainsFunc(members, reg.OwnsUser) || slices.ContainsFunc(aliases, reg.InterestedInAlias)
 			if !interested {
 				continue
 			}
@@ -157,8 +187,22 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 			}
 		}
 	}
-	if err := c.db.Apply(ctx, rows, changes); err != nil {
+	if err := c.db.ApplyWithAliases(ctx, rows, changes, newAliases); err != nil {
 		return err
+	}
+	if len(newAliases) > 0 {
+		c.mu.Lock()
+		if c.aliases == nil {
+			c.aliases = map[string][]string{}
+		}
+		for room, a := range newAliases {
+			if len(a) == 0 {
+				delete(c.aliases, room)
+			} else {
+				c.aliases[room] = a
+			}
+		}
+		c.mu.Unlock()
 	}
 	if len(changes) > 0 {
 		c.mu.Lock()
@@ -188,4 +232,20 @@ func membership(ev *event.Event) string {
 	}
 	_ = json.Unmarshal(ev.Content(), &c)
 	return c.Membership
+}
+
+// canonicalAliases is an m.room.canonical_alias event's alias and alt_aliases.
+func canonicalAliases(ev *event.Event) []string {
+	var c struct {
+		Alias      any   `json:"alias"`
+		AltAliases []any `json:"alt_aliases"`
+	}
+	_ = json.Unmarshal(ev.Content(), &c)
+	var out []string
+	for _, a := range append([]any{c.Alias}, c.AltAliases...) {
+		if s, ok := a.(string); ok && s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

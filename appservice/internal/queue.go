@@ -2,7 +2,6 @@ package internal
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -138,11 +137,7 @@ func (q *Queues) run(ctx context.Context, reg *api.Registration, wake chan struc
 			batch = rows
 			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
 		}
-		txn := Transaction{Events: make([]json.RawMessage, len(batch))}
-		for i, r := range batch {
-			txn.Events[i] = r.JSON
-		}
-		err := q.bridge.SendTransaction(ctx, reg, txnID, txn)
+		err := q.bridge.SendTransaction(ctx, reg, txnID, newTransaction(batch))
 		if err == nil {
 			ids := make([]int64, len(batch))
 			for i, r := range batch {

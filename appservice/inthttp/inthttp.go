@@ -21,6 +21,10 @@ const (
 	pathPing       = pathPrefix + "/ping"
 	pathQueryUser  = pathPrefix + "/queryUser"
 	pathQueryAlias = pathPrefix + "/queryAlias"
+	pathProtocols  = pathPrefix + "/thirdPartyProtocols"
+	pathThirdParty = pathPrefix + "/thirdPartyQuery"
+	pathSetListing = pathPrefix + "/setRoomListing"
+	pathListed     = pathPrefix + "/listedRooms"
 )
 
 // Client is api.AppServiceAPI over internal HTTP.
@@ -65,6 +69,42 @@ func (c *Client) QueryAlias(ctx context.Context, req *api.QueryAliasRequest) (*a
 	return &resp, nil
 }
 
+// ThirdPartyProtocols implements api.AppServiceAPI (retried: a lookup changes nothing).
+func (c *Client) ThirdPartyProtocols(ctx context.Context, req *api.ThirdPartyProtocolsRequest) (*api.ThirdPartyProtocolsResponse, error) {
+	var resp api.ThirdPartyProtocolsResponse
+	if err := c.c.Call(ctx, pathProtocols, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ThirdPartyQuery implements api.AppServiceAPI (retried: a lookup changes nothing).
+func (c *Client) ThirdPartyQuery(ctx context.Context, req *api.ThirdPartyQueryRequest) (*api.ThirdPartyQueryResponse, error) {
+	var resp api.ThirdPartyQueryResponse
+	if err := c.c.Call(ctx, pathThirdParty, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// SetRoomListing implements api.AppServiceAPI (retried: setting it again changes nothing).
+func (c *Client) SetRoomListing(ctx context.Context, req *api.RoomListingRequest) (*api.RoomListingResponse, error) {
+	var resp api.RoomListingResponse
+	if err := c.c.Call(ctx, pathSetListing, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ListedRooms implements api.AppServiceAPI (retried: a read).
+func (c *Client) ListedRooms(ctx context.Context, req *api.ListedRoomsRequest) (*api.ListedRoomsResponse, error) {
+	var resp api.ListedRoomsResponse
+	if err := c.c.Call(ctx, pathListed, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // AddRoutes serves the component's internal API on r (a router mounted at
 // inthttp.PathPrefix) from a, the direct implementation.
 func AddRoutes(r *mux.Router, a api.AppServiceAPI) {
@@ -73,4 +113,8 @@ func AddRoutes(r *mux.Router, a api.AppServiceAPI) {
 	inthttp.Handle(sr, p(pathPing), a.Ping)
 	inthttp.Handle(sr, p(pathQueryUser), a.QueryUser)
 	inthttp.Handle(sr, p(pathQueryAlias), a.QueryAlias)
+	inthttp.Handle(sr, p(pathProtocols), a.ThirdPartyProtocols)
+	inthttp.Handle(sr, p(pathThirdParty), a.ThirdPartyQuery)
+	inthttp.Handle(sr, p(pathSetListing), a.SetRoomListing)
+	inthttp.Handle(sr, p(pathListed), a.ListedRooms)
 }

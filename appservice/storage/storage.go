@@ -48,7 +48,44 @@ var migrations = []sqlutil.Migration{
 		}
 		return nil
 	}},
+	// Version 2: ephemeral data (MSC2409/MSC3202) waits in the same queue, in order with the
+	// events; kind says which field of the transaction a row goes to.
+	// appservice_room_aliases: each room's aliases from its m.room.canonical_alias (alias
+	// and alt_aliases), so alias namespaces select the room's events.
+	// appservice_room_list: the rooms each service lists in the directory per third-party
+	// network (PUT /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}).
+	{Version: 2, Up: func(ctx context.Context, tx *sql.Tx, _ sqlutil.Dialect) error {
+		for _, stmt := range []string{
+			`ALTER TABLE appservice_queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'event'`,
+			`CREATE TABLE appservice_room_aliases (
+	room_id TEXT NOT NULL,
+	alias   TEXT NOT NULL,
+	PRIMARY KEY (room_id, alias)
+)`,
+			`CREATE TABLE appservice_room_list (
+	as_id      TEXT NOT NULL,
+	network_id TEXT NOT NULL,
+	room_id    TEXT NOT NULL,
+	PRIMARY KEY (as_id, network_id, room_id)
+)`,
+		} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
 }
+
+// Kinds of queued rows: which field of a transaction they go to.
+const (
+	KindEvent     = "event"     // events
+	KindEphemeral = "ephemeral" // ephemeral (and de.sorunome.msc2409.ephemeral)
+	KindToDevice  = "to_device" // de.sorunome.msc2409.to_device
+	// KindDeviceList rows hold a user ID (JSON string) whose device list changed:
+	// org.matrix.msc3202.device_lists.changed.
+	KindDeviceList = "device_list"
+)
 
 // Database is the appservice component's database.
 type Database struct {
@@ -63,11 +100,13 @@ func Open(ctx context.Context, db *sqlutil.DB) (*Database, error) {
 	return &Database{db: db}, nil
 }
 
-// QueuedEvent is one event (client format) waiting for one service.
+// QueuedEvent is one event (client format) waiting for one service. Kind is KindEvent
+// ("" too) or an ephemeral kind, whose EventID is a key unique to the topic 3 record.
 type QueuedEvent struct {
 	ASID    string
 	EventID string
 	JSON    []byte
+	Kind    string
 }
 
 // Row is a queued event as read back, with its row ID (the queue order).
@@ -75,6 +114,7 @@ type Row struct {
 	ID      int64
 	EventID string
 	JSON    []byte
+	Kind    string
 }
 
 // MemberChange says UserID joined (Joined) or left RoomID.
@@ -86,10 +126,27 @@ type MemberChange struct {
 // Apply stores events and member changes in one transaction. An event already queued for
 // its service is left as it is.
 func (d *Database) Apply(ctx context.Context, events []QueuedEvent, members []MemberChange) error {
-	if len(events) == 0 && len(members) == 0 {
+	return d.ApplyWithAliases(ctx, events, members, nil)
+}
+
+// ApplyWithAliases is Apply that also replaces the aliases of the rooms in aliases (room
+// ID → its aliases now; an empty list forgets the room's).
+func (d *Database) ApplyWithAliases(ctx context.Context, events []QueuedEvent, members []MemberChange, aliases map[string][]string) error {
+	if len(events) == 0 && len(members) == 0 && len(aliases) == 0 {
 		return nil
 	}
 	return sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		for room, list := range aliases {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM appservice_room_aliases WHERE room_id = $1`, room); err != nil {
+				return fmt.Errorf("appservice: forgetting the aliases of %s: %w", room, err)
+			}
+			for _, a := range list {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO appservice_room_aliases (room_id, alias) VALUES ($1, $2)
+					ON CONFLICT (room_id, alias) DO NOTHING`, room, a); err != nil {
+					return fmt.Errorf("appservice: storing alias %s of %s: %w", a, room, err)
+				}
+			}
+		}
 		for _, m := range members {
 			var err error
 			if m.Joined {
@@ -103,8 +160,12 @@ func (d *Database) Apply(ctx context.Context, events []QueuedEvent, members []Me
 			}
 		}
 		for _, e := range events {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO appservice_queue (as_id, event_id, event_json)
-				VALUES ($1, $2, $3) ON CONFLICT (as_id, event_id) DO NOTHING`, e.ASID, e.EventID, string(e.JSON)); err != nil {
+			kind := e.Kind
+			if kind == "" {
+				kind = KindEvent
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO appservice_queue (as_id, event_id, event_json, kind)
+				VALUES ($1, $2, $3, $4) ON CONFLICT (as_id, event_id) DO NOTHING`, e.ASID, e.EventID, string(e.JSON), kind); err != nil {
 				return fmt.Errorf("appservice: queueing %s for %s: %w", e.EventID, e.ASID, err)
 			}
 		}
@@ -130,9 +191,27 @@ func (d *Database) RoomMembers(ctx context.Context) (map[string][]string, error)
 	return out, rows.Err()
 }
 
+// RoomAliases returns every stored room's aliases.
+func (d *Database) RoomAliases(ctx context.Context) (map[string][]string, error) {
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, alias FROM appservice_room_aliases ORDER BY room_id, alias`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var room, alias string
+		if err := rows.Scan(&room, &alias); err != nil {
+			return nil, err
+		}
+		out[room] = append(out[room], alias)
+	}
+	return out, rows.Err()
+}
+
 // Peek returns up to limit of the service's queued events, oldest first.
 func (d *Database) Peek(ctx context.Context, asID string, limit int) ([]Row, error) {
-	rows, err := d.db.Reader().QueryContext(ctx, `SELECT id, event_id, event_json FROM appservice_queue
+	rows, err := d.db.Reader().QueryContext(ctx, `SELECT id, event_id, event_json, kind FROM appservice_queue
 		WHERE as_id = $1 ORDER BY id LIMIT $2`, asID, limit)
 	if err != nil {
 		return nil, err
@@ -142,7 +221,7 @@ func (d *Database) Peek(ctx context.Context, asID string, limit int) ([]Row, err
 	for rows.Next() {
 		var r Row
 		var js string
-		if err := rows.Scan(&r.ID, &r.EventID, &js); err != nil {
+		if err := rows.Scan(&r.ID, &r.EventID, &js, &r.Kind); err != nil {
 			return nil, err
 		}
 		r.JSON = []byte(js)
@@ -187,4 +266,47 @@ func (d *Database) Count(ctx context.Context, asID string) (int, error) {
 	var n int
 	err := d.db.Reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM appservice_queue WHERE as_id = $1`, asID).Scan(&n)
 	return n, err
+}
+
+// ListedRoom is a room a service lists in the directory for one of its networks.
+type ListedRoom struct {
+	ASID, NetworkID, RoomID string
+}
+
+// SetListed adds the room to (listed) or removes it from the service's network list.
+func (d *Database) SetListed(ctx context.Context, r ListedRoom, listed bool) error {
+	var err error
+	if listed {
+		_, err = d.db.ExecContext(ctx, `INSERT INTO appservice_room_list (as_id, network_id, room_id) VALUES ($1, $2, $3)
+			ON CONFLICT (as_id, network_id, room_id) DO NOTHING`, r.ASID, r.NetworkID, r.RoomID)
+	} else {
+		_, err = d.db.ExecContext(ctx, `DELETE FROM appservice_room_list WHERE as_id = $1 AND network_id = $2 AND room_id = $3`,
+			r.ASID, r.NetworkID, r.RoomID)
+	}
+	return err
+}
+
+// Listed returns the listed rooms of one service's network, or with asID "" of every
+// service and network, in a stable order.
+func (d *Database) Listed(ctx context.Context, asID, networkID string) ([]ListedRoom, error) {
+	q := `SELECT as_id, network_id, room_id FROM appservice_room_list`
+	var args []any
+	if asID != "" {
+		q += ` WHERE as_id = $1 AND network_id = $2`
+		args = []any{asID, networkID}
+	}
+	rows, err := d.db.Reader().QueryContext(ctx, q+` ORDER BY as_id, network_id, room_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ListedRoom
+	for rows.Next() {
+		var r ListedRoom
+		if err := rows.Scan(&r.ASID, &r.NetworkID, &r.RoomID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

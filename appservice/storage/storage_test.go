@@ -63,8 +63,16 @@ func TestQueueAndMembers(t *testing.T) {
 				}
 			}
 			rows, err = d.Peek(ctx, "irc", 100)
-			if err != nil || len(rows) != 3 || rows[0].EventID != "$2" {
+			if err != nil || len(rows) != 3 || rows[0].EventID != "$2" || rows[0].Kind != KindEvent {
 				t.Fatalf("after delete: %+v %v", rows, err)
+			}
+			// Ephemeral rows queue behind the events, with their kind.
+			if err := d.Apply(ctx, []QueuedEvent{{ASID: "irc", EventID: "edu:7", JSON: []byte(`{"type":"m.typing"}`), Kind: KindEphemeral}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			rows, err = d.Peek(ctx, "irc", 100)
+			if err != nil || len(rows) != 4 || rows[3].Kind != KindEphemeral || rows[3].EventID != "edu:7" {
+				t.Fatalf("ephemeral row: %+v %v", rows, err)
 			}
 			svcs, err := d.Services(ctx)
 			if err != nil || !reflect.DeepEqual(svcs, []string{"irc", "slack"}) {
@@ -73,6 +81,35 @@ func TestQueueAndMembers(t *testing.T) {
 			m, err := d.RoomMembers(ctx)
 			if err != nil || !reflect.DeepEqual(m, map[string][]string{"!a": {"@x", "@y"}}) {
 				t.Fatalf("members %v %v", m, err)
+			}
+			// Room aliases: replaced per room, an empty list forgets them.
+			if err := d.ApplyWithAliases(ctx, nil, nil, map[string][]string{"!a": {"#a1", "#a2"}, "!b": {"#b"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.ApplyWithAliases(ctx, nil, nil, map[string][]string{"!a": {"#a3"}, "!b": nil}); err != nil {
+				t.Fatal(err)
+			}
+			if a, err := d.RoomAliases(ctx); err != nil || !reflect.DeepEqual(a, map[string][]string{"!a": {"#a3"}}) {
+				t.Fatalf("aliases %v %v", a, err)
+			}
+			// The services' directory lists per network.
+			for _, l := range []struct {
+				r      ListedRoom
+				listed bool
+			}{
+				{ListedRoom{"irc", "libera", "!x"}, true}, {ListedRoom{"irc", "libera", "!x"}, true},
+				{ListedRoom{"irc", "oftc", "!y"}, true}, {ListedRoom{"slack", "team", "!z"}, true},
+				{ListedRoom{"slack", "team", "!z"}, false},
+			} {
+				if err := d.SetListed(ctx, l.r, l.listed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := d.Listed(ctx, "irc", "libera"); err != nil || !reflect.DeepEqual(got, []ListedRoom{{"irc", "libera", "!x"}}) {
+				t.Fatalf("listed irc/libera: %v %v", got, err)
+			}
+			if got, err := d.Listed(ctx, "", ""); err != nil || !reflect.DeepEqual(got, []ListedRoom{{"irc", "libera", "!x"}, {"irc", "oftc", "!y"}}) {
+				t.Fatalf("listed: %v %v", got, err)
 			}
 		})
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"sync"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -22,99 +22,44 @@ const loginTypeAppService = "m.login.application_service"
 // from app_service.config_files) and the appservice component (arrow 10, for the ping).
 // Without it as_tokens are unknown tokens and no namespace is exclusive.
 func WithAppServices(regs *asapi.Registrations, as asapi.AppServiceAPI) Option {
-	return func(rt *Routes) { rt.appServices, rt.asAPI = regs, as }
-}
-
-// appServiceUsers remembers application-service users known to exist, so masquerading
-// costs a userapi call only the first time per user and process.
-type appServiceUsers struct {
-	mu    sync.Mutex
-	known map[string]bool
-}
-
-// maxKnownAppServiceUsers bounds the memory of appServiceUsers (it starts over beyond).
-const maxKnownAppServiceUsers = 100000
-
-func (k *appServiceUsers) has(userID string) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.known[userID]
-}
-
-func (k *appServiceUsers) add(userID string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.known == nil || len(k.known) >= maxKnownAppServiceUsers {
-		k.known = map[string]bool{}
+	return func(rt *Routes) {
+		rt.appServices, rt.asAPI = regs, as
+		rt.asTokens = asapi.NewTokenAuth(regs, rt.userAPI)
 	}
-	k.known[userID] = true
 }
 
 // authenticate turns an access token into the device the request acts as. An
 // application service's as_token is recognised by a map lookup before the userapi is
 // asked (so normal users pay nothing for it): the service acts as its sender, or with
-// ?user_id= as any registered user in its user namespaces (identity assertion).
+// ?user_id= (and ?device_id=) as a user of its namespaces (appservice/api.TokenAuth, the
+// same rule as the syncapi's and the mediaapi's).
 func (rt *Routes) authenticate(r *http.Request, token string) (*userapi.Device, error) {
 	if reg := rt.appServices.ByASToken(token); reg != nil {
-		return rt.appServiceDevice(r, reg)
+		return rt.asTokens.Device(r.Context(), reg, asapi.AssertionFrom(r))
 	}
 	return rt.userAPI.QueryAccessToken(r.Context(), token)
 }
 
-// appServiceDevice is the device of a request made with reg's as_token. It has no device
-// ID. The sender and, for a service with rate_limited: false, its masqueraded users are
-// of account type AppService, which the rate limits exempt.
-func (rt *Routes) appServiceDevice(r *http.Request, reg *asapi.Registration) (*userapi.Device, error) {
-	ctx := r.Context()
-	userID := r.URL.Query().Get("user_id")
-	if userID == "" || userID == reg.SenderUserID() {
-		if err := rt.ensureAppServiceSender(ctx, reg); err != nil {
-			return nil, err
-		}
-		return &userapi.Device{UserID: reg.SenderUserID(), AccountType: userapi.AccountTypeAppService}, nil
-	}
-	if !reg.OwnsUser(userID) {
-		return nil, httputil.Forbidden("Application service cannot masquerade as this user (%s)", userID)
-	}
-	if !rt.asUsers.has(userID) {
-		acc, err := rt.userAPI.GetAccount(ctx, userID)
-		if err != nil {
-			if me := httputil.AsMatrixError(err); me != nil && me.Status == http.StatusNotFound {
-				return nil, httputil.Forbidden("Application service has not registered this user (%s)", userID)
-			}
-			return nil, err
-		}
-		if acc.Deactivated {
-			return nil, httputil.Forbidden("User %s is deactivated", userID)
-		}
-		rt.asUsers.add(userID)
-	}
-	t := userapi.AccountTypeUser
-	if !reg.IsRateLimited() {
-		t = userapi.AccountTypeAppService
-	}
-	return &userapi.Device{UserID: userID, AccountType: t}, nil
+// isAppServiceRequest says whether r carries an application service's as_token (for
+// the features only services have, such as ?ts=).
+func (rt *Routes) isAppServiceRequest(r *http.Request) bool {
+	token, me := httputil.AccessToken(r)
+	return me == nil && rt.appServices.ByASToken(token) != nil
 }
 
-// ensureAppServiceSender creates the service's sender account on its first request, as
-// events and profiles need an account.
-func (rt *Routes) ensureAppServiceSender(ctx context.Context, reg *asapi.Registration) error {
-	sender := reg.SenderUserID()
-	if rt.asUsers.has(sender) {
-		return nil
+// massagedTS is an application service's ?ts= (milliseconds since the epoch) for the
+// event's origin_server_ts, or 0 (now): ignored for other requests, as Synapse does; a ts
+// that is not a positive integer is 400 M_INVALID_PARAM.
+func (rt *Routes) massagedTS(r *http.Request) (int64, error) {
+	v := r.URL.Query().Get("ts")
+	if v == "" || !rt.isAppServiceRequest(r) {
+		return 0, nil
 	}
-	_, err := rt.userAPI.GetAccount(ctx, sender)
-	if me := httputil.AsMatrixError(err); me != nil && me.Status == http.StatusNotFound {
-		_, err = rt.userAPI.CreateAccount(ctx, &userapi.CreateAccountRequest{Localpart: reg.SenderLocalpart, AccountType: userapi.AccountTypeAppService})
-		if me := httputil.AsMatrixError(err); me != nil && me.ErrCode == "M_USER_IN_USE" {
-			err = nil // created by a concurrent request
-		}
+	ts, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ts <= 0 {
+		return 0, httputil.InvalidParam("ts must be a positive integer (milliseconds)")
 	}
-	if err != nil {
-		return err
-	}
-	rt.asUsers.add(sender)
-	return nil
+	return ts, nil
 }
 
 // exclusiveOwner returns the application service that claims the local user localpart
@@ -152,7 +97,7 @@ func (rt *Routes) registerAppServiceUser(r *http.Request, req *registerRequest) 
 	if err != nil {
 		return nil, err
 	}
-	rt.asUsers.add(acc.UserID)
+	rt.asTokens.Remember(acc.UserID)
 	rt.seedPushRules(r.Context(), acc.UserID)
 	return rt.registered(r, acc, req)
 }
@@ -238,5 +183,36 @@ func (rt *Routes) ensureAppServiceAlias(ctx context.Context, alias string) {
 	}
 	if _, _, err := rt.rsAPI.ResolveRoomAlias(ctx, alias); isNotFound(err) {
 		rt.queryAppServiceAlias(ctx, alias)
+	}
+}
+
+// checkAliasNamespace refuses (400 M_EXCLUSIVE, as Synapse) a new local alias in an
+// application service's exclusive alias namespace unless the request is that service's
+// (its as_token, its sender or one of its users).
+func (rt *Routes) checkAliasNamespace(r *http.Request, alias, userID string) error {
+	owner := rt.appServices.ExclusiveAliasOwner(alias)
+	if owner == nil {
+		return nil
+	}
+	if token, me := httputil.AccessToken(r); me == nil && rt.appServices.ByASToken(token) == owner {
+		return nil
+	}
+	if owner.OwnsUser(userID) {
+		return nil
+	}
+	return httputil.Exclusive("This alias is reserved by an application service")
+}
+
+// ensureAppServiceUser lets a service create an unknown local user of its namespaces
+// before an invite to it (GET /_matrix/app/v1/users/{userId}, arrow 10). Users no
+// service could own cost nothing.
+func (rt *Routes) ensureAppServiceUser(ctx context.Context, userID string) {
+	if rt.appServices == nil || !slices.ContainsFunc(rt.appServices.All(), func(r *asapi.Registration) bool {
+		return r.HasURL() && r.OwnsUser(userID)
+	}) {
+		return
+	}
+	if _, err := rt.userAPI.GetAccount(ctx, userID); isNotFound(err) {
+		rt.queryAppServiceUser(ctx, userID)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -33,6 +34,8 @@ as_token: `+echoASToken+`
 hs_token: `+echoHSToken+`
 sender_localpart: echobot
 rate_limited: false
+org.matrix.msc3202: true
+protocols: [irc]
 namespaces:
   users:
     - {exclusive: true, regex: "@_echo_.*:test\\.local"}
@@ -267,6 +270,243 @@ func TestAppServiceQueries(t *testing.T) {
 				"/_matrix/app/v1/rooms/#_echo_portal:test.local": 1, "/_matrix/app/v1/rooms/#_echo_gone:test.local": 1}
 			if !reflect.DeepEqual(calls, want) {
 				t.Fatalf("the bridge was asked %v, want %v", calls, want)
+			}
+		})
+	}
+}
+
+// TestAppServiceTimestampAndDevice: ?ts= sets origin_server_ts of events an as_token
+// sends (messages and state), and is ignored for a user's own token; ?device_id= (MSC3202,
+// on for echo) acts as one of the masqueraded user's devices, an unknown device is 400
+// M_EXCLUSIVE; a bad ts is 400 M_INVALID_PARAM.
+func TestAppServiceTimestampAndDevice(t *testing.T) {
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			h := newASHarness(t, impl, testenv.SQLitePath(t, "clientapi"), "http://127.0.0.1:1")
+			ghost := h.must(h.do("POST", "/_matrix/client/v3/register", echoASToken,
+				map[string]any{"type": "m.login.application_service", "username": "_echo_ts"}), 200)
+			alice := h.registerSharedSecret("alice", false)
+			const asGhost = "user_id=%40_echo_ts%3Atest.local"
+			room := h.must(h.do("POST", "/_matrix/client/v3/createRoom?"+asGhost, echoASToken,
+				map[string]any{"preset": "public_chat"}), 200).str("room_id")
+			h.must(h.do("POST", "/_matrix/client/v3/join/"+room, alice, map[string]any{}), 200)
+			tsOf := func(eventID string) int64 {
+				t.Helper()
+				ev, err := h.rsAPI.QueryEvent(context.Background(), eventID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var e struct {
+					TS int64 `json:"origin_server_ts"`
+				}
+				if err := json.Unmarshal(ev.Event, &e); err != nil {
+					t.Fatal(err)
+				}
+				return e.TS
+			}
+			const old = int64(1500000000000)
+			for _, tt := range []struct {
+				name, path, token string
+				massaged          bool
+			}{
+				{"message", "/send/m.room.message/ts1?ts=1500000000000&" + asGhost, echoASToken, true},
+				{"state", "/state/m.room.topic?ts=1500000000000&" + asGhost, echoASToken, true},
+				{"sender", "/send/m.room.message/ts2?ts=1500000000000", echoASToken, false}, // not joined: 403 below
+				{"user token", "/send/m.room.message/ts3?ts=1500000000000", alice, false},
+			} {
+				body := map[string]any{"msgtype": "m.text", "body": tt.name, "topic": tt.name}
+				if tt.name == "sender" {
+					h.must(h.do("PUT", "/_matrix/client/v3/rooms/"+room+tt.path, tt.token, body), 403, "M_FORBIDDEN")
+					continue
+				}
+				id := h.must(h.do("PUT", "/_matrix/client/v3/rooms/"+room+tt.path, tt.token, body), 200).str("event_id")
+				if got := tsOf(id); (got == old) != tt.massaged {
+					t.Errorf("%s: origin_server_ts %d (massaged: want %v)", tt.name, got, tt.massaged)
+				}
+			}
+			h.must(h.do("PUT", "/_matrix/client/v3/rooms/"+room+"/send/m.room.message/ts4?ts=soon&"+asGhost, echoASToken,
+				map[string]any{"body": "x"}), 400, "M_INVALID_PARAM")
+
+			// ?device_id=: one of the ghost's devices, or 400 M_EXCLUSIVE.
+			dev := ghost.str("device_id")
+			r := h.must(h.do("GET", "/_matrix/client/v3/account/whoami?"+asGhost+"&device_id="+dev, echoASToken, nil), 200)
+			if r.str("device_id") != dev {
+				t.Fatalf("whoami with device_id: %s", r.raw)
+			}
+			r = h.must(h.do("GET", "/_matrix/client/v3/account/whoami?"+asGhost+"&org.matrix.msc3202.device_id="+dev, echoASToken, nil), 200)
+			if r.str("device_id") != dev {
+				t.Fatalf("whoami with org.matrix.msc3202.device_id: %s", r.raw)
+			}
+			h.must(h.do("GET", "/_matrix/client/v3/account/whoami?"+asGhost+"&device_id=NOPE", echoASToken, nil), 400, "M_EXCLUSIVE")
+		})
+	}
+}
+
+// TestAppServiceThirdParty: the third-party lookups reach the service declaring the
+// protocol with its hs_token and the client's query; answers come back merged (the
+// instance_id added), invalid results dropped; an unknown protocol is 404 M_NOT_FOUND and
+// a reverse lookup without its parameter 400 M_MISSING_PARAM.
+func TestAppServiceThirdParty(t *testing.T) {
+	bridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+echoHSToken {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		q := r.URL.Query()
+		switch r.URL.Path {
+		case "/_matrix/app/v1/thirdparty/protocol/irc":
+			_, _ = w.Write([]byte(`{"user_fields":["network","nickname"],"location_fields":["network","channel"],"icon":"mxc://x/y",
+				"field_types":{},"instances":[{"desc":"Libera","network_id":"libera","fields":{"network":"libera"}}]}`))
+		case "/_matrix/app/v1/thirdparty/location/irc":
+			if q.Get("channel") != "#go" || q.Get("access_token") != "" {
+				t.Errorf("location query %q", r.URL.RawQuery)
+			}
+			_, _ = w.Write([]byte(`[{"alias":"#_echo_go:test.local","protocol":"irc","fields":{"channel":"#go"}},
+				{"alias":"#bad:test.local","protocol":"slack","fields":{}}, {"protocol":"irc","fields":{}}]`))
+		case "/_matrix/app/v1/thirdparty/user":
+			_, _ = w.Write([]byte(`[{"userid":"` + q.Get("userid") + `","protocol":"irc","fields":{"nickname":"bob"}}]`))
+		case "/_matrix/app/v1/thirdparty/location":
+			_, _ = w.Write([]byte(`[{"alias":"` + q.Get("alias") + `","protocol":"irc","fields":{"channel":"#go"}}]`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer bridge.Close()
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			h := newASHarness(t, impl, testenv.SQLitePath(t, "clientapi"), bridge.URL)
+			alice := h.registerSharedSecret("alice", false)
+			r := h.must(h.do("GET", "/_matrix/client/v3/thirdparty/protocols", alice, nil), 200)
+			irc, _ := r.body["irc"].(map[string]any)
+			inst, _ := irc["instances"].([]any)
+			if len(inst) != 1 || inst[0].(map[string]any)["instance_id"] != "echo|libera" || irc["icon"] != "mxc://x/y" {
+				t.Fatalf("protocols: %s", r.raw)
+			}
+			r = h.must(h.do("GET", "/_matrix/client/v3/thirdparty/protocol/irc", alice, nil), 200)
+			if r.str("icon") != "mxc://x/y" {
+				t.Fatalf("protocol: %s", r.raw)
+			}
+			h.must(h.do("GET", "/_matrix/client/v3/thirdparty/protocol/slack", alice, nil), 404, "M_NOT_FOUND")
+			h.must(h.do("GET", "/_matrix/client/v3/thirdparty/location/slack", alice, nil), 404, "M_NOT_FOUND")
+			h.must(h.do("GET", "/_matrix/client/v3/thirdparty/protocols", "", nil), 401, "M_MISSING_TOKEN")
+
+			list := func(path string) []any {
+				t.Helper()
+				r := h.must(h.do("GET", path, alice, nil), 200)
+				var out []any
+				if err := json.Unmarshal(r.raw, &out); err != nil {
+					t.Fatalf("%s: %s", path, r.raw)
+				}
+				return out
+			}
+			if got := list("/_matrix/client/v3/thirdparty/location/irc?channel=%23go"); len(got) != 1 || got[0].(map[string]any)["alias"] != "#_echo_go:test.local" {
+				t.Fatalf("location: %v", got)
+			}
+			if got := list("/_matrix/client/v3/thirdparty/user?userid=%40_echo_bob%3Atest.local"); len(got) != 1 {
+				t.Fatalf("reverse user: %v", got)
+			}
+			if got := list("/_matrix/client/v3/thirdparty/user?userid=%40bob%3Atest.local"); len(got) != 0 {
+				t.Fatalf("reverse user outside every namespace: %v", got)
+			}
+			if got := list("/_matrix/client/v3/thirdparty/location?alias=%23_echo_go%3Atest.local"); len(got) != 1 {
+				t.Fatalf("reverse location: %v", got)
+			}
+			h.must(h.do("GET", "/_matrix/client/v3/thirdparty/location", alice, nil), 400, "M_MISSING_PARAM")
+		})
+	}
+}
+
+// TestAppServiceAliasesAndInvites: an exclusive alias namespace is refused to others (400
+// M_EXCLUSIVE on PUT /directory/room and createRoom's room_alias_name) and open to the
+// service; an invite (and a createRoom invite) of an unknown user of the namespace asks
+// the service first, which registers it, so the invite succeeds.
+func TestAppServiceAliasesAndInvites(t *testing.T) {
+	var h *harness
+	var mu sync.Mutex
+	var asked []string
+	bridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		if u, ok := strings.CutPrefix(r.URL.Path, "/_matrix/app/v1/users/@"); ok && strings.HasPrefix(u, "_echo_inv") {
+			h.must(h.do("POST", "/_matrix/client/v3/register", echoASToken,
+				map[string]any{"type": "m.login.application_service", "username": strings.TrimSuffix(u, ":test.local"), "inhibit_login": true}), 200)
+			_, _ = w.Write([]byte(`{}`))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"errcode":"M_NOT_FOUND"}`))
+	}))
+	defer bridge.Close()
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			asked = nil
+			h = newASHarness(t, impl, testenv.SQLitePath(t, "clientapi"), bridge.URL)
+			alice := h.registerSharedSecret("alice", false)
+			room := h.must(h.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{}), 200).str("room_id")
+			h.must(h.do("PUT", "/_matrix/client/v3/directory/room/%23_echo_x:test.local", alice, map[string]any{"room_id": room}), 400, "M_EXCLUSIVE")
+			h.must(h.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{"room_alias_name": "_echo_y"}), 400, "M_EXCLUSIVE")
+			h.must(h.do("PUT", "/_matrix/client/v3/directory/room/%23mine:test.local", alice, map[string]any{"room_id": room}), 200)
+			h.must(h.do("POST", "/_matrix/client/v3/createRoom", echoASToken, map[string]any{"room_alias_name": "_echo_z"}), 200)
+
+			h.must(h.do("POST", "/_matrix/client/v3/rooms/"+room+"/invite", alice, map[string]any{"user_id": "@_echo_inv1:test.local"}), 200)
+			h.must(h.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{"invite": []string{"@_echo_inv2:test.local"}}), 200)
+			mu.Lock()
+			defer mu.Unlock()
+			want := []string{"/_matrix/app/v1/users/@_echo_inv1:test.local", "/_matrix/app/v1/users/@_echo_inv2:test.local"}
+			if !reflect.DeepEqual(asked, want) {
+				t.Fatalf("the bridge was asked %v, want %v", asked, want)
+			}
+		})
+	}
+}
+
+// TestAppServiceRoomDirectory: a service lists rooms per network with its as_token (others
+// 403); POST /publicRooms shows them only with include_all_networks (beside the published
+// rooms) or alone for their third_party_instance_id; "private" unlists; an unknown room is
+// 404 and an unknown instance ID 400.
+func TestAppServiceRoomDirectory(t *testing.T) {
+	for _, impl := range impls {
+		t.Run(impl, func(t *testing.T) {
+			h := newASHarness(t, impl, testenv.SQLitePath(t, "clientapi"), "http://127.0.0.1:1")
+			alice := h.registerSharedSecret("alice", false)
+			public := h.must(h.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{"preset": "public_chat", "visibility": "public", "name": "published"}), 200).str("room_id")
+			bridged := h.must(h.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{"preset": "public_chat", "name": "bridged"}), 200).str("room_id")
+			list := func(token, network, room string, body map[string]any) resp {
+				return h.do("PUT", "/_matrix/client/v3/directory/list/appservice/"+network+"/"+room, token, body)
+			}
+			h.must(list(echoASToken, "libera", bridged, map[string]any{"visibility": "public"}), 200)
+			h.must(list(alice, "libera", bridged, map[string]any{"visibility": "public"}), 403, "M_FORBIDDEN")
+			h.must(list(echoASToken, "libera", "!nowhere:test.local", map[string]any{}), 404, "M_NOT_FOUND")
+			h.must(list(echoASToken, "libera", bridged, map[string]any{"visibility": "secret"}), 400, "M_INVALID_PARAM")
+
+			rooms := func(body map[string]any) []string {
+				t.Helper()
+				r := h.must(h.do("POST", "/_matrix/client/v3/publicRooms", alice, body), 200)
+				var out []string
+				for _, c := range r.body["chunk"].([]any) {
+					out = append(out, c.(map[string]any)["room_id"].(string))
+				}
+				return out
+			}
+			for _, tt := range []struct {
+				name string
+				body map[string]any
+				want []string
+			}{
+				{"default", map[string]any{}, []string{public}},
+				{"all networks", map[string]any{"include_all_networks": true}, []string{public, bridged}},
+				{"the network", map[string]any{"third_party_instance_id": "echo|libera"}, []string{bridged}},
+				{"another network", map[string]any{"third_party_instance_id": "echo|oftc"}, nil},
+			} {
+				if got := rooms(tt.body); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+				}
+			}
+			h.must(h.do("POST", "/_matrix/client/v3/publicRooms", alice, map[string]any{"third_party_instance_id": "nope|x"}), 400, "M_INVALID_PARAM")
+			h.must(list(echoASToken, "libera", bridged, map[string]any{"visibility": "private"}), 200)
+			if got := rooms(map[string]any{"third_party_instance_id": "echo|libera"}); len(got) != 0 {
+				t.Fatalf("after unlisting: %v", got)
 			}
 		})
 	}

@@ -71,6 +71,9 @@ func (rt *Routes) createRoom(r *http.Request, dev *userapi.Device) (any, error) 
 		if len("#"+a+":"+rt.cfg.ServerName) > maxIDLength {
 			return nil, httputil.InvalidParam("Room alias is too long")
 		}
+		if err := rt.checkAliasNamespace(r, "#"+a+":"+rt.cfg.ServerName, dev.UserID); err != nil { // appservice.go
+			return nil, err
+		}
 		if _, _, err := rt.rsAPI.ResolveRoomAlias(r.Context(), "#"+a+":"+rt.cfg.ServerName); err == nil {
 			return nil, httputil.RoomInUse("Room alias already taken")
 		}
@@ -87,6 +90,9 @@ func (rt *Routes) createRoom(r *http.Request, dev *userapi.Device) (any, error) 
 		if _, isString := t.(string); !isString {
 			return nil, httputil.BadJSON("creation_content.type must be a string")
 		}
+	}
+	for _, u := range req.Invite {
+		rt.ensureAppServiceUser(r.Context(), u) // appservice.go: a service may create it
 	}
 	out := &rsapi.CreateRoomRequest{UserID: dev.UserID, RoomVersion: req.RoomVersion, Preset: req.Preset,
 		Visibility: req.Visibility, RoomAliasName: req.RoomAliasName, Invite: req.Invite, IsDirect: req.IsDirect,

@@ -25,11 +25,10 @@ func (rt *Routes) getAlias(r *http.Request, _ *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if server != rt.cfg.ServerName {
-		return nil, federationUnavailable("Resolving an alias of another server")
-	}
+	// Another server's alias: the roomserver asks that server through the federationsender
+	// (arrow 7, remembered briefly there); M_NOT_FOUND without federation.
 	roomID, servers, err := rt.rsAPI.ResolveRoomAlias(r.Context(), alias)
-	if isNotFound(err) && rt.queryAppServiceAlias(r.Context(), alias) { // appservice.go, arrow 10
+	if server == rt.cfg.ServerName && isNotFound(err) && rt.queryAppServiceAlias(r.Context(), alias) { // appservice.go, arrow 10
 		roomID, servers, err = rt.rsAPI.ResolveRoomAlias(r.Context(), alias)
 	}
 	if err != nil {
@@ -62,6 +61,9 @@ func (rt *Routes) putAlias(r *http.Request, dev *userapi.Device) (any, error) {
 	}
 	if server != rt.cfg.ServerName {
 		return nil, httputil.InvalidParam("Room alias must be on this server (%s)", rt.cfg.ServerName)
+	}
+	if err := rt.checkAliasNamespace(r, alias, dev.UserID); err != nil { // appservice.go
+		return nil, err
 	}
 	if err := rt.rsAPI.SetRoomAlias(r.Context(), alias, *req.RoomID, dev.UserID); err != nil {
 		return nil, err
@@ -209,10 +211,13 @@ func (rt *Routes) publicRoomsPost(r *http.Request, _ *userapi.Device) (any, erro
 	if err := readOptionalJSON(r, bodyLimit, &body); err != nil {
 		return nil, err
 	}
-	if body.ThirdPartyInstanceID != "" {
-		return nil, httputil.InvalidParam("No third-party networks are bridged here")
+	// Application services' network rooms (appservice_directory.go).
+	listed, err := rt.listedRooms(r.Context(), body.ThirdPartyInstanceID, body.IncludeAllNetworks)
+	if err != nil {
+		return nil, err
 	}
-	req := &rsapi.PublicRoomsRequest{Limit: body.Limit, Since: body.Since}
+	req := &rsapi.PublicRoomsRequest{Limit: body.Limit, Since: body.Since, ListedRoomIDs: listed,
+		OnlyListed: body.ThirdPartyInstanceID != ""}
 	if body.Filter != nil {
 		req.Filter = body.Filter.GenericSearchTerm
 	}

@@ -53,9 +53,3 @@ func (rt *Routes) capabilities(r *http.Request, _ *userapi.Device) (any, error) 
 func (rt *Routes) turnServer(r *http.Request, _ *userapi.Device) (any, error) {
 	return empty, nil
 }
-
-// thirdPartyProtocols serves GET /thirdparty/protocols: no application service bridges
-// any protocol yet.
-func (rt *Routes) thirdPartyProtocols(r *http.Request, _ *userapi.Device) (any, error) {
-	return empty, nil
-}

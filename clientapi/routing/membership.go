@@ -233,6 +233,7 @@ func (rt *Routes) targetMembership(action string) handlerFunc {
 			if err := rt.limitInvites(dev, roomID, *req.UserID); err != nil {
 				return nil, err
 			}
+			rt.ensureAppServiceUser(r.Context(), *req.UserID) // appservice.go: a service may create it
 		}
 		if _, err := rt.rsAPI.PerformMembership(r.Context(), &rsMembership{Action: action, RoomID: roomID,
 			Sender: dev.UserID, Target: *req.UserID, Reason: req.Reason, DeviceID: dev.DeviceID}); err != nil {

@@ -277,7 +277,7 @@ func testDirectory(t *testing.T, newHarness harnessFunc) {
 		errcode                   string
 	}{
 		{"bad alias", "GET", v3 + "/directory/room/cats", "", nil, 400, "M_INVALID_PARAM"},
-		{"remote alias", "GET", v3 + "/directory/room/" + url.PathEscape("#x:remote.org"), "", nil, 501, "M_UNRECOGNIZED"},
+		{"remote alias without federation", "GET", v3 + "/directory/room/" + url.PathEscape("#x:remote.org"), "", nil, 404, "M_NOT_FOUND"},
 		{"put remote alias", "PUT", v3 + "/directory/room/" + url.PathEscape("#x:remote.org"), alice.token, map[string]any{"room_id": room}, 400, "M_INVALID_PARAM"},
 		{"put missing room", "PUT", v3 + "/directory/room/" + url.PathEscape("#y:test.local"), alice.token, map[string]any{}, 400, "M_MISSING_PARAM"},
 		{"put bad room", "PUT", v3 + "/directory/room/" + url.PathEscape("#y:test.local"), alice.token, map[string]any{"room_id": "x"}, 400, "M_INVALID_PARAM"},

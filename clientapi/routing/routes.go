@@ -2,6 +2,8 @@ package routing
 
 import (
 	"net/http"
+
+	asapi "github.com/axon-matrix/axon/appservice/api"
 )
 
 // register lists every route the clientapi serves. Paths and methods follow
@@ -36,6 +38,13 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, get, "/account/whoami", guestOK, rt.whoami)
 	// Application services (appservice.go; arrow 10)
 	rt.route(r, post, "/v1/appservice/{appserviceId}/ping", public, rt.pingAppService)
+	// Third-party lookups (thirdparty.go; arrow 10 → the services declaring the protocol)
+	rt.client(r, get, "/thirdparty/protocols", guestOK, rt.thirdPartyProtocols)
+	rt.client(r, get, "/thirdparty/protocol/{protocol}", guestOK, rt.thirdPartyProtocol)
+	rt.client(r, get, "/thirdparty/location/{protocol}", guestOK, rt.thirdPartyQuery(asapi.ThirdPartyLocation))
+	rt.client(r, get, "/thirdparty/user/{protocol}", guestOK, rt.thirdPartyQuery(asapi.ThirdPartyUser))
+	rt.client(r, get, "/thirdparty/location", guestOK, rt.thirdPartyQuery(asapi.ThirdPartyLocation))
+	rt.client(r, get, "/thirdparty/user", guestOK, rt.thirdPartyQuery(asapi.ThirdPartyUser))
 
 	// Devices and account
 	rt.client(r, get, "/devices", guestOK, rt.listDevices)
@@ -83,6 +92,7 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, post, "/createRoom", user, rt.perUser(rt.limits.message, rt.createRoom))
 	rt.client(r, post, "/join/{roomIdOrAlias}", guestOK, rt.perUser(rt.limits.joins, rt.joinRoomIDOrAlias))
 	rt.client(r, post, "/rooms/{roomId}/join", guestOK, rt.perUser(rt.limits.joins, rt.joinRoom))
+	rt.route(r, get, "/v1/rooms/{roomId}/timestamp_to_event", user, rt.timestampToEvent) // timestamp.go
 	rt.client(r, post, "/knock/{roomIdOrAlias}", user, rt.perUser(rt.limits.message, rt.knock))
 	rt.client(r, post, "/rooms/{roomId}/leave", guestOK, rt.perUser(rt.limits.message, rt.leave))
 	rt.client(r, post, "/rooms/{roomId}/invite", user, rt.perUser(rt.limits.message, rt.targetMembership("invite")))
@@ -108,8 +118,8 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, put, "/directory/list/room/{roomId}", user, rt.putVisibility)
 	rt.client(r, get, "/publicRooms", public, rt.publicRoomsGet)
 	rt.client(r, post, "/publicRooms", user, rt.publicRoomsPost)
+	rt.client(r, put, "/directory/list/appservice/{networkId}/{roomId}", public, rt.putAppServiceListing) // appservice_directory.go
 
 	// Honest empties
 	rt.client(r, get, "/voip/turnServer", user, rt.turnServer)
-	rt.client(r, get, "/thirdparty/protocols", user, rt.thirdPartyProtocols)
 }

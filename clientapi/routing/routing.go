@@ -91,11 +91,11 @@ type Routes struct {
 	// rules and tags.
 	userLocks [64]sync.Mutex
 	// appServices are the application services' registrations (nil: none) and asAPI the
-	// appservice component (arrow 10); asUsers caches their users known to exist
+	// appservice component (arrow 10); asTokens turns as_tokens into devices
 	// (appservice.go).
 	appServices *asapi.Registrations
 	asAPI       asapi.AppServiceAPI
-	asUsers     appServiceUsers
+	asTokens    *asapi.TokenAuth
 }
 
 // lockUser takes the lock for userID's read-modify-write account data updates and returns

@@ -45,8 +45,12 @@ func (rt *Routes) sendMessage(r *http.Request, dev *userapi.Device) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	ts, err := rt.massagedTS(r) // appservice.go: ?ts= for application services
+	if err != nil {
+		return nil, err
+	}
 	resp, err := rt.rsAPI.SendEvent(r.Context(), &rsapi.SendEventRequest{RoomID: v["roomId"], Sender: dev.UserID,
-		DeviceID: dev.DeviceID, TxnID: v["txnId"], Type: v["eventType"], Content: content})
+		DeviceID: dev.DeviceID, TxnID: v["txnId"], Type: v["eventType"], Content: content, Timestamp: ts})
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +79,12 @@ func (rt *Routes) sendState(r *http.Request, dev *userapi.Device) (any, error) {
 			return nil, err
 		}
 	}
+	ts, err := rt.massagedTS(r) // appservice.go: ?ts= for application services
+	if err != nil {
+		return nil, err
+	}
 	resp, err := rt.rsAPI.SendEvent(r.Context(), &rsapi.SendEventRequest{RoomID: v["roomId"], Sender: dev.UserID,
-		DeviceID: dev.DeviceID, Type: v["eventType"], StateKey: &stateKey, Content: content})
+		DeviceID: dev.DeviceID, Type: v["eventType"], StateKey: &stateKey, Content: content, Timestamp: ts})
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 // Command axon-appservice runs the appservice component on its own for the polylith
 // (ARCHITECTURE.md §4): it loads and checks the application services' registration files
 // (app_service.config_files; a bad file stops the start with an error naming the file and
-// field), consumes topic 2 (roomserver → syncapi) under its own consumer group
-// "appservice" into a persisted queue per service, and pushes each queue to its service
+// field), consumes topics 2 (roomserver → syncapi), 3 (eduserver output: typing,
+// receipts, presence, to-device) and 7 (key changes, for MSC3202 device lists) under its
+// own consumer group "appservice" into a persisted queue per service (asking
+// axon-roomserver at room_server.internal_api_url which rooms a user whose keys changed is
+// in: arrow 23), and pushes each queue to its service
 // as transactions (PUT /_matrix/app/v1/transactions/{txnId}, Bearer hs_token), retrying
 // with backoff. It serves arrow 10 (clientapi → appservice: the ping, and the user and
 // alias queries to the services) as an internal API (appservice/inthttp).
@@ -23,6 +26,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 )
 
 func main() {
@@ -50,6 +54,13 @@ func wire(p *polylith.Process) error {
 	}
 	p.Go("appservice", func(ctx context.Context) error {
 		return as.Run(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicRoomEvent))
+	})
+	p.Go("appservice ephemeral consumer", func(ctx context.Context) error {
+		return as.RunEDUs(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicEDU)) // topic 3, group appservice
+	})
+	as.SetRoomServer(rsinthttp.NewClient(p.Cfg.RoomServer.InternalAPIURL, p.Cfg.Global.InternalAPISecret)) // arrow 23
+	p.Go("appservice device-list consumer", func(ctx context.Context) error {
+		return as.RunKeyChanges(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicKeyChange)) // topic 7, group appservice
 	})
 	// polylith.Start checks global.internal_api_secret in front of these routes (401).
 	inthttp.AddRoutes(p.Base.InternalAPIMux, as.API())

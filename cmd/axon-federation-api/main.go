@@ -22,8 +22,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/axon-matrix/axon/appservice"
+	asapi "github.com/axon-matrix/axon/appservice/api"
+	asinthttp "github.com/axon-matrix/axon/appservice/inthttp"
 	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/federationapi"
+	fsapi "github.com/axon-matrix/axon/federationsender/api"
+	fsinthttp "github.com/axon-matrix/axon/federationsender/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -50,13 +55,32 @@ func wire(p *polylith.Process) error {
 	// Arrow 3: the room endpoints answer from axon-roomserver; the gaps in what other
 	// servers send are fetched from them (get_missing_events) with the shared client.
 	rs := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
+	// The application services' registrations (app_service.config_files, the files
+	// axon-appservice reads): their namespaces say which unknown users and aliases of
+	// /query/profile and /query/directory to ask axon-appservice about (arrow 9).
+	asRegs, err := appservice.LoadRegistrations(cfg)
+	if err != nil {
+		return err
+	}
+	var asAPI asapi.AppServiceAPI
+	if len(asRegs.All()) > 0 {
+		asAPI = asinthttp.NewClient(cfg.AppService.InternalAPIURL, cfg.Global.InternalAPISecret)
+	}
+	var contacts fsapi.ContactAPI
+	if url := cfg.FederationSender.InternalAPIURL; url != "" {
+		// Arrow 8: a server that contacted us is sent what waits for it in axon-federation-sender at once.
+		contacts = fsinthttp.NewClient(url, cfg.Global.InternalAPISecret)
+	}
 	federationapi.AddPublicRoutes(federationapi.Routers{Federation: p.Base.PublicFederationAPIMux, Key: p.Base.PublicKeyAPIMux},
 		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rs, Fetcher: fedclient.New(cfg, key, fedclient.Options{}),
+			FederationSender: contacts,
 			// Arrow 5: the EDUs of /send go to axon-edu-server.
 			EDUServer: eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret),
 			// Arrow 15: /user/devices, /user/keys/query and /user/keys/claim from axon-key-server.
 			KeyServer: ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret),
 			// /query/profile from axon-user-api (/query/directory from axon-roomserver).
-			UserAPI: userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)}, keys)
+			UserAPI: userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret),
+			// Arrow 9: unknown users and aliases of the queries asked of axon-appservice.
+			AppServices: asRegs, AppService: asAPI}, keys)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
 	"github.com/axon-matrix/axon/keyserver"
 	"github.com/axon-matrix/axon/keyserver/inthttp"
+	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 )
 
 func main() {
@@ -42,6 +43,10 @@ func wire(p *polylith.Process) error {
 	if url := p.Cfg.FederationSender.InternalAPIURL; url != "" {
 		// Arrow 20: other servers' users' keys through axon-federation-sender.
 		opts = append(opts, keyserver.WithRemoteKeys(fsinthttp.NewClient(url, p.Cfg.Global.InternalAPISecret)))
+		if rsURL := p.Cfg.RoomServer.InternalAPIURL; rsURL != "" {
+			// Arrow 22: the cache of remote users' keys asks axon-roomserver who shares a room.
+			opts = append(opts, keyserver.WithSharedRooms(rsinthttp.NewClient(rsURL, p.Cfg.Global.InternalAPISecret)))
+		}
 	}
 	a, err := keyserver.NewInternalAPI(context.Background(), db, p.Cfg.Global.ServerName, opts...)
 	if err != nil {

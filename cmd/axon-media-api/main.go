@@ -24,6 +24,7 @@ import (
 	"context"
 	"os"
 
+	"github.com/axon-matrix/axon/appservice"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/fedclient"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
@@ -43,7 +44,12 @@ func main() {
 // (remote media).
 func wire(p *polylith.Process) error {
 	cfg := p.Cfg
-	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	// Application services' as_tokens are access tokens here too (app_service.config_files).
+	userAPI, err := appservice.Tier1Auth(cfg, userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret),
+		p.Base.PublicClientAPIMux, p.Base.PublicMediaAPIMux)
+	if err != nil {
+		return err
+	}
 	key, err := cfg.SigningKey()
 	if err != nil {
 		return err

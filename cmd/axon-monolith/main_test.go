@@ -104,7 +104,7 @@ func scenario(t *testing.T, c *client, user string) (token string) {
 	for _, tc := range []struct {
 		method, path string
 		status       int
-	}{{"POST", "/_matrix/client/v3/sync", 405}, {"DELETE", rp + "/messages", 405}, {"GET", "/_matrix/client/v3/syncx", 404}} {
+	}{{"PUT", "/_matrix/client/v3/sync", 405}, {"DELETE", rp + "/messages", 405}, {"GET", "/_matrix/client/v3/syncx", 404}} {
 		if out := c.must(tc.status, tc.method, tc.path, token, nil); out["errcode"] != "M_UNRECOGNIZED" {
 			t.Fatalf("%s %s: %v", tc.method, tc.path, out)
 		}

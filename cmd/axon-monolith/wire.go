@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/axon-matrix/axon/appservice"
+	asapi "github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/clientapi"
 	"github.com/axon-matrix/axon/eduserver"
 	"github.com/axon-matrix/axon/federationapi"
@@ -141,7 +142,9 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	}
 	ksAPI, err := keyserver.NewInternalAPI(context.Background(), ksdb, cfg.Global.ServerName,
 		keyserver.WithKeyChanges(ksOut, cfg.TopicName(eventlog.TopicKeyChange)),
-		keyserver.WithRemoteKeys(fs.RemoteKeys())) // arrow 20: other servers' users' keys
+		keyserver.WithRemoteKeys(fs.RemoteKeys()), // arrow 20: other servers' users' keys
+		// arrow 22: cache the keys of remote users who share a room
+		keyserver.WithSharedRooms(rsAPI))
 	if err != nil {
 		return fmt.Errorf("keyserver: %w", err)
 	}
@@ -165,6 +168,18 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	background("eduserver transaction pruner", eduAPI.RunPruner)
 	background("eduserver presence idler", eduAPI.RunPresenceIdler)
 
+	// Application services' registrations (app_service.config_files, checked here: a bad
+	// file stops the start). Their as_tokens are access tokens for every Tier 1 component:
+	// the syncapi and the mediaapi get a userapi that knows them, and the assertion
+	// (?user_id=, ?device_id=) through the request's context.
+	asRegs, err := appservice.LoadRegistrations(cfg)
+	if err != nil {
+		return err
+	}
+	tier1UserAPI := asapi.WithASTokens(userAPI, asRegs)
+	base.PublicClientAPIMux.Use(asapi.Middleware)
+	base.PublicMediaAPIMux.Use(asapi.Middleware)
+
 	// syncapi (consumer of topics 1, 2 and 3)
 	sdb, err := base.OpenDatabase(config.ComponentSyncAPI)
 	if err != nil {
@@ -173,8 +188,9 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	sync, err := syncapi.AddPublicRoutes(context.Background(), setup.FullPathRouter(base.PublicClientAPIMux), sdb, log.Consumer(),
 		syncapi.Topics{RoomEvent: cfg.TopicName(eventlog.TopicRoomEvent), AccountData: cfg.TopicName(eventlog.TopicAccountData),
 			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
-		"syncapi", userAPI, rsAPI,
+		"syncapi", tier1UserAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithSyncV3(cfg.SyncAPI.V3.SessionIdleTimeout, cfg.SyncAPI.V3.MaxSessionsPerDevice, cfg.SyncAPI.V3.MaxSessions),
 		syncapi.WithKeyServer(ksAPI), syncapi.WithEDUServer(eduAPI))
 	if err != nil {
 		return fmt.Errorf("syncapi: %w", err)
@@ -192,17 +208,12 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	}
 	if err := mediaapi.AddPublicRoutes(context.Background(),
 		mediaapi.Routers{Client: base.PublicClientAPIMux, Media: base.PublicMediaAPIMux, Federation: base.PublicFederationAPIMux},
-		mediaapi.ConfigFromFile(cfg), mdb, userAPI, mediaapi.Federation{Keys: keyAPI, Client: fedClient}); err != nil {
+		mediaapi.ConfigFromFile(cfg), mdb, tier1UserAPI, mediaapi.Federation{Keys: keyAPI, Client: fedClient}); err != nil {
 		return fmt.Errorf("mediaapi: %w", err)
 	}
 
-	// appservice: registrations from app_service.config_files (checked here: a bad file
-	// stops the start); consumes topic 2 (group "appservice") into a queue per service and
+	// appservice: consumes topic 2 (group "appservice") into a queue per service and
 	// pushes transactions; arrow 10 from the clientapi (the ping).
-	asRegs, err := appservice.LoadRegistrations(cfg)
-	if err != nil {
-		return err
-	}
 	asdb, err := base.OpenDatabase(config.ComponentAppService)
 	if err != nil {
 		return err
@@ -213,6 +224,13 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	}
 	background("appservice", func(ctx context.Context) error {
 		return asvc.Run(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicRoomEvent))
+	})
+	background("appservice ephemeral consumer", func(ctx context.Context) error {
+		return asvc.RunEDUs(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicEDU)) // topic 3, group appservice
+	})
+	asvc.SetRoomServer(rsAPI) // arrow 22: the rooms of a user whose device list changed
+	background("appservice device-list consumer", func(ctx context.Context) error {
+		return asvc.RunKeyChanges(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicKeyChange)) // topic 7, group appservice
 	})
 
 	// clientapi (arrow 4 to the roomserver; consumer of topic 4)
@@ -239,7 +257,11 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 		federationapi.Config{ServerName: cfg.Global.ServerName, RoomServer: rsAPI, Fetcher: fedClient, EDUServer: eduAPI,
 			// Arrow 15: federation's /user/devices, /user/keys/query, /user/keys/claim;
 			// the userapi answers /query/profile.
-			KeyServer: ksAPI, UserAPI: userAPI}, keyAPI)
+			KeyServer: ksAPI, UserAPI: userAPI,
+			// Arrow 8: a server that contacted us is sent what waits for it at once.
+			FederationSender: fs.Contacts(),
+			// Arrow 9: unknown users and aliases of the queries asked of the services.
+			AppServices: asRegs, AppService: asvc.API()}, keyAPI)
 
 	// federationsender (topic 6 → PUT /send to every destination; built above)
 	background("federationsender", func(ctx context.Context) error {

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/axon-matrix/axon/appservice"
 	eduinthttp "github.com/axon-matrix/axon/eduserver/inthttp"
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
@@ -74,7 +75,12 @@ func run(args []string) int {
 // instance's consumer group (and topic 3).
 func wire(p *polylith.Process, instance string) error {
 	cfg := p.Cfg
-	userAPI := userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret)
+	// Application services' as_tokens are access tokens here too (app_service.config_files).
+	userAPI, err := appservice.Tier1Auth(cfg, userinthttp.NewClient(cfg.UserAPI.InternalAPIURL, cfg.Global.InternalAPISecret),
+		p.Base.PublicClientAPIMux)
+	if err != nil {
+		return err
+	}
 	rsAPI := rsinthttp.NewClient(cfg.RoomServer.InternalAPIURL, cfg.Global.InternalAPISecret)
 	db, err := p.Base.OpenDatabase(config.ComponentSyncAPI)
 	if err != nil {
@@ -98,6 +104,7 @@ func wire(p *polylith.Process, instance string) error {
 			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
 		consumerGroup(instance), userAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithSyncV3(cfg.SyncAPI.V3.SessionIdleTimeout, cfg.SyncAPI.V3.MaxSessionsPerDevice, cfg.SyncAPI.V3.MaxSessions),
 		syncapi.WithKeyServer(ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)),
 		syncapi.WithEDUServer(eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret)))
 	if err != nil {

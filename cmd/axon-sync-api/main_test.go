@@ -67,7 +67,7 @@ func TestProcess(t *testing.T) {
 		{"bad since", http.MethodGet, base + "/_matrix/client/v3/sync?since=garbage", aliceTok, 400, "M_INVALID_PARAM"},
 		{"no internal API", http.MethodPost, base + "/api/roomserver/QueryEvent", "", 404, "M_UNRECOGNIZED"},
 		{"clientapi route", http.MethodPost, base + "/_matrix/client/v3/createRoom", aliceTok, 404, "M_UNRECOGNIZED"},
-		{"wrong method", http.MethodPost, base + "/_matrix/client/v3/sync", aliceTok, 405, "M_UNRECOGNIZED"},
+		{"wrong method", http.MethodPut, base + "/_matrix/client/v3/sync", aliceTok, 405, "M_UNRECOGNIZED"},
 	}
 	for _, tc := range errs {
 		r := processtest.Do(t, tc.method, tc.path, tc.token, nil)

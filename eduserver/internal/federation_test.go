@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/axon-matrix/axon/eduserver/api"
@@ -173,6 +174,8 @@ func TestFederationIn(t *testing.T) {
 				"messages": map[string]any{fedAlice: map[string]any{"*": map[string]any{"n": 1}}}}),
 			edu(api.EDUDirectToDevice, map[string]any{"sender": fedCarol, "type": "m.test", "message_id": "m2",
 				"messages": map[string]any{fedAlice: map[string]any{"A1": map[string]any{"n": 2}}}}),
+			edu(api.EDUDirectToDevice, map[string]any{"sender": fedBob, "type": "m.test", "message_id": "m3", // too large: dropped
+				"messages": map[string]any{fedAlice: map[string]any{"A1": map[string]any{"x": strings.Repeat("a", api.MaxToDeviceMessageSize)}}}}),
 			edu(api.EDUPresence, map[string]any{"push": []any{
 				map[string]any{"user_id": fedBob, "presence": "online", "last_active_ago": 5000, "currently_active": true},
 				map[string]any{"user_id": fedCarol, "presence": "online"},

@@ -52,6 +52,7 @@ func Authenticate(cfg Config, keys skapi.ServerKeyAPI, next http.Handler) http.H
 			}
 			return
 		}
+		cfg.contacts.contacted(origin) // arrow 8 (contact.go), at most once a minute per origin
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), originKey{}, origin)))
 	})
 }

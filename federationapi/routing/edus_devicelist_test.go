@@ -27,8 +27,8 @@ func (f *fakeDeviceLists) InputDeviceListUpdates(_ context.Context, req *keyapi.
 	return nil
 }
 
-// TestSendHandsDeviceListUpdatesToKeyServer: /send passes m.device_list_update EDUs with
-// the authenticated origin to the keyserver (arrow 15), not to the eduserver, which gets
+// TestSendHandsDeviceListUpdatesToKeyServer: /send passes m.device_list_update and
+// m.signing_key_update EDUs with the authenticated origin to the keyserver (arrow 15), not to the eduserver, which gets
 // the other EDUs.
 func TestSendHandsDeviceListUpdatesToKeyServer(t *testing.T) {
 	e := newRoomEnv(t)
@@ -46,7 +46,9 @@ func TestSendHandsDeviceListUpdatesToKeyServer(t *testing.T) {
 	update := map[string]any{"edu_type": "m.device_list_update", "content": map[string]any{"user_id": "@bob:remote.example",
 		"device_id": "BOBDEV", "stream_id": 7, "prev_id": []int{5}, "deleted": true}}
 	typing := map[string]any{"edu_type": "m.typing", "content": map[string]any{"room_id": "!r:us.example", "user_id": "@bob:remote.example", "typing": true}}
-	txn := map[string]any{"origin": "remote.example", "pdus": []any{}, "edus": []any{update, typing,
+	signing := map[string]any{"edu_type": "m.signing_key_update", "content": map[string]any{"user_id": "@bob:remote.example",
+		"master_key": map[string]any{"user_id": "@bob:remote.example", "usage": []string{"master"}, "keys": map[string]string{"ed25519:K": "K"}}}}
+	txn := map[string]any{"origin": "remote.example", "pdus": []any{}, "edus": []any{update, typing, signing,
 		map[string]any{"edu_type": "m.device_list_update", "content": map[string]any{"stream_id": "x"}}}}
 	var body map[string]any
 	if s := e.call(t, e.remote, "remote.example", "PUT", "/_matrix/federation/v1/send/d1", txn, &body); s != 200 {
@@ -54,8 +56,11 @@ func TestSendHandsDeviceListUpdatesToKeyServer(t *testing.T) {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if len(ks.calls) != 1 || ks.calls[0].Origin != "remote.example" || len(ks.calls[0].Updates) != 1 {
+	if len(ks.calls) != 1 || ks.calls[0].Origin != "remote.example" || len(ks.calls[0].Updates) != 1 || len(ks.calls[0].SigningKeyUpdates) != 1 {
 		t.Fatalf("keyserver calls %+v", ks.calls)
+	}
+	if u := ks.calls[0].SigningKeyUpdates[0]; u.UserID != "@bob:remote.example" || len(u.MasterKey) == 0 || len(u.SelfSigningKey) != 0 {
+		t.Fatalf("signing key update %+v", u)
 	}
 	if u := ks.calls[0].Updates[0]; u.UserID != "@bob:remote.example" || u.DeviceID != "BOBDEV" || u.StreamID != 7 || !u.Deleted {
 		t.Fatalf("update %+v", u)

@@ -48,7 +48,7 @@ func (h *eventHandlers) event(w http.ResponseWriter, r *http.Request) {
 		httputil.WriteError(w, httputil.NotFound("Event not found"))
 		return
 	}
-	if !h.mayRead(ctx, w, head.RoomID, Origin(ctx)) {
+	if !checkACL(ctx, w, h.rs, head.RoomID, Origin(ctx)) || !h.mayRead(ctx, w, head.RoomID, Origin(ctx)) {
 		return
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"origin": h.cfg.ServerName,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	asapi "github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
 	skapi "github.com/axon-matrix/axon/serverkeyapi/api"
@@ -69,6 +70,9 @@ func (h *queryHandlers) profile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.profiles.GetProfile(r.Context(), userID)
+	if isNotFound(err) && h.askAppService(r.Context(), userID, "") { // arrow 9
+		p, err = h.profiles.GetProfile(r.Context(), userID)
+	}
 	if err != nil {
 		httputil.WriteError(w, err)
 		return
@@ -101,9 +105,40 @@ func (h *queryHandlers) directory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roomID, servers, err := h.aliases.ResolveRoomAlias(r.Context(), alias)
+	if isNotFound(err) && h.askAppService(r.Context(), "", alias) { // arrow 9
+		roomID, servers, err = h.aliases.ResolveRoomAlias(r.Context(), alias)
+	}
 	if err != nil {
 		httputil.WriteError(w, err)
 		return
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID, "servers": servers})
+}
+
+// askAppService (arrow 9: federationapi → appservice) asks the application services
+// whose namespaces hold the unknown local user (or alias) whether it exists (GET
+// /_matrix/app/v1/users/…, /rooms/…): true when one created it, so the lookup is tried
+// again. Without such a service it costs nothing.
+func (h *queryHandlers) askAppService(ctx context.Context, userID, alias string) bool {
+	if h.cfg.AppService == nil {
+		return false
+	}
+	concerned := false
+	for _, reg := range h.cfg.AppServices.All() {
+		if reg.HasURL() && ((userID != "" && reg.OwnsUser(userID)) || (alias != "" && reg.InterestedInAlias(alias))) {
+			concerned = true
+			break
+		}
+	}
+	if !concerned {
+		return false
+	}
+	var resp *asapi.QueryResponse
+	var err error
+	if userID != "" {
+		resp, err = h.cfg.AppService.QueryUser(ctx, &asapi.QueryUserRequest{UserID: userID})
+	} else {
+		resp, err = h.cfg.AppService.QueryAlias(ctx, &asapi.QueryAliasRequest{Alias: alias})
+	}
+	return err == nil && resp.Exists
 }

@@ -86,6 +86,7 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 	results := map[string]federation.PDUResult{}
 	versions := map[string]string{}
 	byRoom := map[string][]*event.Event{}
+	acls := map[string]bool{}
 	var rooms []string
 	for _, raw := range pdus {
 		var head struct {
@@ -116,6 +117,13 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 			results[rv.e.EventID()] = federation.PDUResult{Error: rv.err}
 			continue
 		}
+		// The room's server ACL (acl.go): a denied origin's PDUs get an error each.
+		if ok, err := h.aclAllowed(ctx, acls, head.RoomID, origin); err != nil {
+			return nil, err
+		} else if !ok {
+			results[rv.e.EventID()] = federation.PDUResult{Error: "Server " + origin + " is denied by the room's server ACL"}
+			continue
+		}
 		if _, seen := byRoom[head.RoomID]; !seen {
 			rooms = append(rooms, head.RoomID)
 		}
@@ -131,6 +139,19 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 		}
 	}
 	return results, nil
+}
+
+// aclAllowed is serverAllowed (acl.go) remembered per room for one transaction.
+func (h *sendHandler) aclAllowed(ctx context.Context, acls map[string]bool, roomID, origin string) (bool, error) {
+	if ok, seen := acls[roomID]; seen {
+		return ok, nil
+	}
+	ok, err := serverAllowed(ctx, h.rs, roomID, origin)
+	if err != nil {
+		return false, err
+	}
+	acls[roomID] = ok
+	return ok, nil
 }
 
 var errCheck = errors.New("check failed")
@@ -152,6 +173,10 @@ func (h *sendHandler) check(ctx context.Context, raw json.RawMessage, version st
 // them from the origin (get_missing_events), inputs them oldest first and tries again.
 func (h *sendHandler) input(ctx context.Context, origin, roomID, version string, e *event.Event) (string, error) {
 	res, err := h.inputOne(ctx, origin, roomID, e)
+	if err == nil && len(res.MissingAuthEvents) > 0 {
+		// Unknown auth events, no gap: its auth chain from the origin (authchain.go).
+		res, err = h.withAuthChain(ctx, origin, roomID, version, e, res)
+	}
 	if err != nil || len(res.MissingPrevEvents) == 0 || h.cfg.Fetcher == nil {
 		return res.Error, err
 	}

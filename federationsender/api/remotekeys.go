@@ -20,6 +20,24 @@ type RemoteKeysAPI interface {
 	// ClaimRemoteKeys sends POST /_matrix/federation/v1/user/keys/claim to Destination and
 	// returns its answer unchecked.
 	ClaimRemoteKeys(ctx context.Context, req *ClaimRemoteKeysRequest) (*ClaimRemoteKeysResponse, error)
+	// QueryRemoteDevices sends GET /_matrix/federation/v1/user/devices/{userId} to the
+	// user's server and returns its answer unchecked (the keyserver's cache of remote
+	// device lists: a resync when m.device_list_update's prev_id shows a gap).
+	QueryRemoteDevices(ctx context.Context, req *QueryRemoteDevicesRequest) (*QueryRemoteDevicesResponse, error)
+}
+
+// QueryRemoteDevicesRequest names another server's user.
+type QueryRemoteDevicesRequest struct {
+	UserID string `json:"user_id"`
+}
+
+// QueryRemoteDevicesResponse is the remote server's /user/devices answer.
+type QueryRemoteDevicesResponse struct {
+	UserID         string                     `json:"user_id"`
+	StreamID       int64                      `json:"stream_id"`
+	Devices        map[string]json.RawMessage `json:"devices"` // device ID → its device keys
+	MasterKey      json.RawMessage            `json:"master_key,omitempty"`
+	SelfSigningKey json.RawMessage            `json:"self_signing_key,omitempty"`
 }
 
 // QueryRemoteKeysRequest asks Destination for its users' device keys: user ID → device

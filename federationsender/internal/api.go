@@ -18,6 +18,8 @@ type API struct {
 	// Keys is the serverkeyapi (arrow 12): other servers' keys for the send_join answer.
 	Keys   skapi.ServerKeyAPI
 	Queues *Queues
+	// directory remembers remote alias lookups briefly (arrow 7, contact.go).
+	directory directoryCache
 }
 
 var _ api.FederationSenderAPI = (*API)(nil)

@@ -22,14 +22,28 @@ import (
 // topic 7 position and prev_id the user's previous one, as the server-server spec's
 // "Device management" says. The EDUs wait in the topic 5 queue (storage/edus.go) under
 // the negated position as their ID, so they never collide with the eduserver's
-// (positive) IDs and a redelivered record queues nothing twice. Cross-signing changes
-// (m.signing_key_update) and changes shown to one user only (Audience) are not sent.
+// (positive) IDs and a redelivered record queues nothing twice. A change of a local
+// user's cross-signing keys themselves (the record carries the master and self-signing
+// keys) becomes an m.signing_key_update EDU to the same servers, queued the same way; a
+// signature of a local user's device is an m.device_list_update of that device without
+// keys (receivers with a cache fetch /user/devices again); other signature changes and
+// changes shown to one user only (Audience) are not sent.
 
 // DeviceListConsumerGroup is the federationsender's consumer group on topic 7.
 const DeviceListConsumerGroup = "federationsender-devicelists"
 
 // EDUTypeDeviceListUpdate is the EDU type of a device-list change.
 const EDUTypeDeviceListUpdate = "m.device_list_update"
+
+// EDUTypeSigningKeyUpdate is the EDU type of a change of a user's cross-signing keys.
+const EDUTypeSigningKeyUpdate = "m.signing_key_update"
+
+// signingKeyUpdate is the content of an m.signing_key_update EDU.
+type signingKeyUpdate struct {
+	UserID         string          `json:"user_id"`
+	MasterKey      json.RawMessage `json:"master_key,omitempty"`
+	SelfSigningKey json.RawMessage `json:"self_signing_key,omitempty"`
+}
 
 // deviceListBatch is the most topic 7 records handled in one run.
 const deviceListBatch = 50
@@ -86,7 +100,10 @@ func (c *DeviceListConsumer) Handle(ctx context.Context, msgs []eventlog.Message
 			c.log.WithError(err).WithField("offset", m.Offset).Error("skipping malformed topic 7 record")
 			continue
 		}
-		if out.DeviceID == "" || out.CrossSigning || len(out.Audience) > 0 {
+		// A cross-signing record naming a device is a signature of that device: an
+		// m.device_list_update without keys (the receiver fetches the list again).
+		signingKeys := out.CrossSigning && (len(out.MasterKey) > 0 || len(out.SelfSigningKey) > 0)
+		if (!signingKeys && out.DeviceID == "") || len(out.Audience) > 0 {
 			continue
 		}
 		if server, ok := matrix.ServerNameOf(out.UserID); !ok || server != c.origin {
@@ -103,20 +120,28 @@ func (c *DeviceListConsumer) Handle(ctx context.Context, msgs []eventlog.Message
 		if len(to) == 0 {
 			continue
 		}
-		edu := deviceListUpdate{UserID: out.UserID, DeviceID: out.DeviceID, StreamID: out.StreamPos, PrevID: []int64{},
-			Deleted: out.Deleted, Keys: out.DeviceKeys}
-		if out.PrevStreamPos > 0 {
-			edu.PrevID = []int64{out.PrevStreamPos}
+		eduType := EDUTypeDeviceListUpdate
+		var content []byte
+		var err error
+		if signingKeys {
+			eduType = EDUTypeSigningKeyUpdate
+			content, err = json.Marshal(&signingKeyUpdate{UserID: out.UserID, MasterKey: out.MasterKey, SelfSigningKey: out.SelfSigningKey})
+		} else {
+			edu := deviceListUpdate{UserID: out.UserID, DeviceID: out.DeviceID, StreamID: out.StreamPos, PrevID: []int64{},
+				Deleted: out.Deleted, Keys: out.DeviceKeys}
+			if out.PrevStreamPos > 0 {
+				edu.PrevID = []int64{out.PrevStreamPos}
+			}
+			if out.Deleted {
+				edu.Keys = nil
+			}
+			content, err = json.Marshal(&edu)
 		}
-		if out.Deleted {
-			edu.Keys = nil
-		}
-		content, err := json.Marshal(&edu)
 		if err != nil {
 			return err
 		}
 		for _, d := range to {
-			rows = append(rows, storage.QueuedEDU{Destination: d, EDUID: -out.StreamPos, Type: EDUTypeDeviceListUpdate,
+			rows = append(rows, storage.QueuedEDU{Destination: d, EDUID: -out.StreamPos, Type: eduType,
 				JSON: content, QueuedTS: now})
 			if !slices.Contains(dests, d) {
 				dests = append(dests, d)

@@ -51,8 +51,10 @@ func topic7(c keyapi.OutputKeyChange) eventlog.Message {
 // TestDeviceListUpdates: topic 7 device changes of local users become
 // m.device_list_update EDUs with stream_id and prev_id, sent to every other server with a
 // member in one of the user's joined rooms (once each; never this server, nor servers
-// whose users left); cross-signing changes, one-user changes and remote users' changes
-// are not sent; a redelivered record queues nothing twice; a roomserver failure is an
+// whose users left); a change of the cross-signing keys themselves is an
+// m.signing_key_update EDU to the same servers; a signature of a device is an
+// m.device_list_update of it without keys; other signature changes, one-user changes and
+// remote users' changes are not sent; a redelivered record queues nothing twice; a roomserver failure is an
 // error (the log redelivers).
 func TestDeviceListUpdates(t *testing.T) {
 	for name, dsn := range testenv.Databases(t) {
@@ -68,12 +70,17 @@ func TestDeviceListUpdates(t *testing.T) {
 					"!b:b.test": {alice, "@bob2:b.test"}}}
 			c := NewDeviceListConsumer(db, q, testOrigin, rooms)
 			keys := json.RawMessage(`{"device_id":"DEV1","user_id":"` + alice + `"}`)
+			master := json.RawMessage(`{"keys":{"ed25519:M":"M"},"usage":["master"],"user_id":"` + alice + `"}`)
+			selfSigning := json.RawMessage(`{"keys":{"ed25519:S":"S"},"usage":["self_signing"],"user_id":"` + alice + `"}`)
 			first := topic7(keyapi.OutputKeyChange{StreamPos: 3, UserID: alice, DeviceID: "DEV1", DeviceKeys: keys})
 			msgs := []eventlog.Message{first,
 				topic7(keyapi.OutputKeyChange{StreamPos: 4, PrevStreamPos: 3, UserID: alice, CrossSigning: true}),
 				topic7(keyapi.OutputKeyChange{StreamPos: 5, PrevStreamPos: 4, UserID: alice, CrossSigning: true, Audience: []string{alice}}),
 				topic7(keyapi.OutputKeyChange{StreamPos: 6, UserID: "@x:elsewhere.test", DeviceID: "X"}),
 				topic7(keyapi.OutputKeyChange{StreamPos: 7, PrevStreamPos: 4, UserID: alice, DeviceID: "DEV1", Deleted: true}),
+				topic7(keyapi.OutputKeyChange{StreamPos: 9, PrevStreamPos: 7, UserID: alice, CrossSigning: true, MasterKey: master, SelfSigningKey: selfSigning}),
+				topic7(keyapi.OutputKeyChange{StreamPos: 10, UserID: "@x:elsewhere.test", CrossSigning: true, MasterKey: master}),
+				topic7(keyapi.OutputKeyChange{StreamPos: 11, PrevStreamPos: 9, UserID: alice, DeviceID: "DEV1", CrossSigning: true}), // a signature of DEV1
 				{Value: []byte(`not json`)}, first}
 			if err := c.Handle(ctx, msgs); err != nil {
 				t.Fatal(err)
@@ -82,8 +89,10 @@ func TestDeviceListUpdates(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []string{
+				`m.device_list_update:{"user_id":"` + alice + `","device_id":"DEV1","stream_id":11,"prev_id":[9]}`,
 				`m.device_list_update:{"user_id":"` + alice + `","device_id":"DEV1","stream_id":3,"prev_id":[],"keys":` + string(keys) + `}`,
 				`m.device_list_update:{"user_id":"` + alice + `","device_id":"DEV1","stream_id":7,"prev_id":[4],"deleted":true}`,
+				`m.signing_key_update:{"user_id":"` + alice + `","master_key":` + string(master) + `,"self_signing_key":` + string(selfSigning) + `}`,
 			}
 			for _, dest := range []string{"b.test", "c.test"} {
 				waitFor(t, "the EDUs to "+dest, 5*time.Second, func() bool { return len(tx.delivered(dest)) >= 1 })

@@ -30,6 +30,9 @@ func TestRemoteKeys(t *testing.T) {
 			w.Write([]byte(`{"device_keys":{"@bob:b":{"D":{"user_id":"@bob:b"}}},"master_keys":{"@bob:b":{"usage":["master"]}}}`))
 		case "/_matrix/federation/v1/user/keys/claim":
 			w.Write([]byte(`{"one_time_keys":{"@bob:b":{"D":{"signed_curve25519:K":{"key":"x"}}}}}`))
+		case "/_matrix/federation/v1/user/devices/@bob:" + r.Host:
+			w.Write([]byte(`{"user_id":"@bob:` + r.Host + `","stream_id":7,"devices":[{"device_id":"D","keys":{"device_id":"D"}},{"device_id":"NOKEYS"}],` +
+				`"master_key":{"usage":["master"]}}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`{"errcode":"M_UNRECOGNIZED","error":"no"}`))
@@ -53,7 +56,18 @@ func TestRemoteKeys(t *testing.T) {
 	if string(c.OneTimeKeys["@bob:b"]["D"]["signed_curve25519:K"]) != `{"key":"x"}` {
 		t.Errorf("claim answer = %+v", c)
 	}
-	want := []string{"POST /_matrix/federation/v1/user/keys/query", "POST /_matrix/federation/v1/user/keys/claim"}
+	devs, err := a.QueryRemoteDevices(ctx, &api.QueryRemoteDevicesRequest{UserID: "@bob:" + dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs.StreamID != 7 || len(devs.Devices) != 1 || string(devs.Devices["D"]) != `{"device_id":"D"}` || devs.MasterKey == nil {
+		t.Errorf("devices answer = %+v", devs)
+	}
+	if _, err := a.QueryRemoteDevices(ctx, &api.QueryRemoteDevicesRequest{UserID: "not a user"}); err == nil {
+		t.Error("a bad user ID was asked for")
+	}
+	want := []string{"POST /_matrix/federation/v1/user/keys/query", "POST /_matrix/federation/v1/user/keys/claim",
+		"GET /_matrix/federation/v1/user/devices/@bob:" + dest}
 	if strings.Join(paths, ",") != strings.Join(want, ",") {
 		t.Errorf("requests = %v, want %v", paths, want)
 	}

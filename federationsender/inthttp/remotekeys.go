@@ -14,6 +14,7 @@ import (
 const (
 	pathQueryRemoteKeys = pathPrefix + "/queryRemoteKeys"
 	pathClaimRemoteKeys = pathPrefix + "/claimRemoteKeys"
+	pathQueryRemoteDevs = pathPrefix + "/queryRemoteDevices"
 )
 
 var _ api.RemoteKeysAPI = (*Client)(nil)
@@ -37,9 +38,19 @@ func (c *Client) ClaimRemoteKeys(ctx context.Context, req *api.ClaimRemoteKeysRe
 	return &resp, nil
 }
 
+// QueryRemoteDevices implements api.RemoteKeysAPI (a query: retried).
+func (c *Client) QueryRemoteDevices(ctx context.Context, req *api.QueryRemoteDevicesRequest) (*api.QueryRemoteDevicesResponse, error) {
+	var resp api.QueryRemoteDevicesResponse
+	if err := c.c.Call(ctx, pathQueryRemoteDevs, req, &resp, true); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // AddRemoteKeysRoutes serves arrow 20 on r (like AddRoutes) from a.
 func AddRemoteKeysRoutes(r *mux.Router, a api.RemoteKeysAPI) {
 	sr := r.PathPrefix(pathPrefix).Subrouter()
 	inthttp.Handle(sr, strings.TrimPrefix(pathQueryRemoteKeys, pathPrefix), a.QueryRemoteKeys)
 	inthttp.Handle(sr, strings.TrimPrefix(pathClaimRemoteKeys, pathPrefix), a.ClaimRemoteKeys)
+	inthttp.Handle(sr, strings.TrimPrefix(pathQueryRemoteDevs, pathPrefix), a.QueryRemoteDevices)
 }

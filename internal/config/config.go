@@ -191,6 +191,18 @@ type SyncAPI struct {
 	// and with tokens and events served by another instance; then it answers with what the
 	// instance has.
 	ReadYourWritesTimeout time.Duration `yaml:"read_your_writes_timeout"`
+	// V3 bounds the sync v3 sessions of POST /sync (docs/sync-v3.md).
+	V3 SyncV3 `yaml:"v3"`
+}
+
+// SyncV3 bounds the sync v3 sessions each sync instance keeps.
+type SyncV3 struct {
+	// SessionIdleTimeout expires a session not used for this long.
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	// MaxSessionsPerDevice: a device's new session evicts its oldest-idle one beyond this.
+	MaxSessionsPerDevice int `yaml:"max_sessions_per_device"`
+	// MaxSessions: a new session evicts the instance's oldest-idle one beyond this.
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // FederationAPI configures the federationapi (Tier 1).

@@ -167,6 +167,13 @@ global:
   # the room it reads — before it answers with what it has (counted in
   # axon_syncapi_read_your_writes_give_ups_total).
   read_your_writes_timeout: {{$.C.SyncAPI.ReadYourWritesTimeout}}
+  # Sync v3 (POST /sync, docs/sync-v3.md): sessions are stored per instance and expire
+  # after this long unused; a device's new session beyond max_sessions_per_device evicts
+  # its oldest-idle one, a new session beyond max_sessions the instance's oldest-idle one.
+  v3:
+    session_idle_timeout: {{$.C.SyncAPI.V3.SessionIdleTimeout}}
+    max_sessions_per_device: {{$.C.SyncAPI.V3.MaxSessionsPerDevice}}
+    max_sessions: {{$.C.SyncAPI.V3.MaxSessions}}
 {{- end}}
 {{- if eq .Name "eduserver"}}
   # Presence (online/unavailable/offline and status messages). false: PUT /presence is

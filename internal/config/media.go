@@ -36,6 +36,17 @@ type MediaLimits struct {
 	MaxThumbnailPixels int64 `yaml:"max_thumbnail_pixels"`
 	// URLPreview configures GET /_matrix/client/v1/media/preview_url.
 	URLPreview URLPreview `yaml:"url_preview"`
+	// MaxBytesPerUser bounds the bytes of the media one local user has uploaded (each
+	// media ID counts its full size); an upload that would pass it is 403 M_FORBIDDEN.
+	// 0: no quota.
+	MaxBytesPerUser int64 `yaml:"max_bytes_per_user"`
+	// RemoteCacheMaxBytes bounds the bytes of media of other servers kept here; the least
+	// recently used is dropped first (fetched again when asked for). 0: unbounded.
+	RemoteCacheMaxBytes int64 `yaml:"remote_cache_max_bytes"`
+	// ThumbnailsOnUpload renders every thumbnail size of an uploaded image in the
+	// background after the upload is answered, so its first thumbnail request is served
+	// from the store; off, each is rendered on its first request.
+	ThumbnailsOnUpload bool `yaml:"thumbnails_on_upload"`
 }
 
 // ThumbnailSize is one entry of media_api.thumbnail_sizes.
@@ -91,6 +102,7 @@ func (c *Config) mediaDefaults() {
 	m.UnusedExpiry = DefaultUnusedExpiry
 	m.ThumbnailSizes = DefaultThumbnailSizes()
 	m.MaxThumbnailPixels = DefaultMaxThumbnailPixels
+	m.ThumbnailsOnUpload = true
 	m.URLPreview = URLPreview{MaxResponseSize: DefaultURLPreviewMaxResponseSize, Timeout: DefaultURLPreviewTimeout,
 		CacheDuration: DefaultURLPreviewCacheDuration}
 }
@@ -140,6 +152,12 @@ func (c *Config) validateMedia(bad func(path, format string, a ...any)) {
 	if m.MaxThumbnailPixels < 1 {
 		bad("media_api.max_thumbnail_pixels", "must be at least 1, got %d", m.MaxThumbnailPixels)
 	}
+	if m.MaxBytesPerUser < 0 {
+		bad("media_api.max_bytes_per_user", "must be 0 (no quota) or more, got %d", m.MaxBytesPerUser)
+	}
+	if m.RemoteCacheMaxBytes < 0 {
+		bad("media_api.remote_cache_max_bytes", "must be 0 (unbounded) or more, got %d", m.RemoteCacheMaxBytes)
+	}
 	p := m.URLPreview
 	if p.MaxResponseSize < 1024 {
 		bad("media_api.url_preview.max_response_size", "must be at least 1024 bytes, got %d", p.MaxResponseSize)
@@ -184,6 +202,15 @@ var mediaAPITmpl = template.Must(template.New("media_api").Funcs(template.FuncMa
 {{- range .MediaAPI.ThumbnailSizes}}
     - {width: {{.Width}}, height: {{.Height}}, method: {{.Method}}}
 {{- end}}
+  # Per-user quota: bytes of media one local user may have uploaded in all (each media
+  # ID counts its size); more is 403 M_FORBIDDEN. 0: no quota.
+  max_bytes_per_user: {{.MediaAPI.MaxBytesPerUser}}
+  # Bytes of other servers' media cached here; the least recently used goes first.
+  # 0: unbounded.
+  remote_cache_max_bytes: {{.MediaAPI.RemoteCacheMaxBytes}}
+  # Render every thumbnail size of an uploaded image in the background after the upload
+  # (its first thumbnail request is then served from the store); false: on first request.
+  thumbnails_on_upload: {{.MediaAPI.ThumbnailsOnUpload}}
   # Images whose header claims more pixels are not thumbnailed (never decoded).
   max_thumbnail_pixels: {{.MediaAPI.MaxThumbnailPixels}}
   # GET /_matrix/client/v1/media/preview_url: the server fetches URLs its users name.

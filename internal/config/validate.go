@@ -49,6 +49,12 @@ func (c *Config) Validate() error {
 		bad("global.event_log.backend", `must be "embedded" or "kafka", got %q`, el.Backend)
 	}
 	checkDatabase("global.event_log.database", el.Database, bad)
+	if v3 := c.SyncAPI.V3; v3.SessionIdleTimeout < time.Minute {
+		bad("sync_api.v3.session_idle_timeout", "must be at least 1m, got %s", v3.SessionIdleTimeout)
+	}
+	if v3 := c.SyncAPI.V3; v3.MaxSessionsPerDevice < 1 || v3.MaxSessions < 1 {
+		bad("sync_api.v3", "max_sessions_per_device and max_sessions must be at least 1, got %d and %d", v3.MaxSessionsPerDevice, v3.MaxSessions)
+	}
 	if c.EDUServer.PresenceIdleTimeout < time.Minute {
 		bad("edu_server.presence_idle_timeout", "must be at least 1m, got %s", c.EDUServer.PresenceIdleTimeout)
 	}

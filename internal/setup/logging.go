@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -122,6 +123,18 @@ func (s *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ReadFrom passes io.Copy on to the real writer's ReadFrom, so a file served with
+// http.ServeContent (the mediaapi's downloads) goes out with sendfile(2) rather than
+// through user-space buffers.
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := io.Copy(s.ResponseWriter, r)
+	s.bytes += n
+	return n, err
+}
 
 type routeInfoKey struct{}
 

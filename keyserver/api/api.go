@@ -63,6 +63,8 @@ type KeyServerAPI interface {
 
 	// Federation (federation.go, arrow 15).
 	DeviceListAPI
+	// Read your own writes (writepos.go, arrow 16).
+	WritePositionAPI
 }
 
 // UploadKeysRequest is one device's upload. DeviceKeys is the device_keys object or empty;

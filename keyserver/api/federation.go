@@ -18,11 +18,13 @@ type DeviceListAPI interface {
 	// the user's master and self-signing keys, and the stream_id (the topic 7 position of
 	// the list's newest change). Another server's user is 400 M_INVALID_PARAM.
 	FederationDeviceList(ctx context.Context, req *DeviceListRequest) (*DeviceListResponse, error)
-	// InputDeviceListUpdates records other servers' m.device_list_update EDUs (from /send,
-	// handed over by the federationapi): an update of a user who is not Origin's is
-	// dropped, an update not newer than the device's last one is ignored, and every new one
-	// is staged on topic 7 so the /sync of users sharing a room shows it in
-	// device_lists.changed.
+	// InputDeviceListUpdates records other servers' m.device_list_update and
+	// m.signing_key_update EDUs (from /send, handed over by the federationapi): an update
+	// of a user who is not Origin's is dropped, a device update not newer than the
+	// device's last one is ignored, and every new one is staged on topic 7 so the /sync of
+	// users sharing a room shows it in device_lists.changed. Both keep the cache of remote
+	// users' keys fresh (signing keys are checked first: a master key naming the user, a
+	// self-signing key signed by it).
 	InputDeviceListUpdates(ctx context.Context, req *InputDeviceListUpdatesRequest) error
 }
 
@@ -30,6 +32,16 @@ type DeviceListAPI interface {
 type InputDeviceListUpdatesRequest struct {
 	Origin  string             `json:"origin"`
 	Updates []DeviceListUpdate `json:"updates"`
+	// SigningKeyUpdates are the transaction's m.signing_key_update EDUs.
+	SigningKeyUpdates []SigningKeyUpdate `json:"signing_key_updates,omitempty"`
+}
+
+// SigningKeyUpdate is the content of an m.signing_key_update EDU: a user's new master
+// and/or self-signing key.
+type SigningKeyUpdate struct {
+	UserID         string          `json:"user_id"`
+	MasterKey      json.RawMessage `json:"master_key,omitempty"`
+	SelfSigningKey json.RawMessage `json:"self_signing_key,omitempty"`
 }
 
 // DeviceListUpdate is the content of an m.device_list_update EDU.

@@ -29,4 +29,9 @@ type OutputKeyChange struct {
 	// made of another's master key is shown to the signer only (Synapse does the same).
 	// Empty: every user who shares a room with UserID.
 	Audience []string `json:"audience,omitempty"`
+	// MasterKey and SelfSigningKey are set when the user's cross-signing keys themselves
+	// changed (an upload, not a signature): the keys now stored, which the federationsender
+	// sends other servers as an m.signing_key_update EDU.
+	MasterKey      json.RawMessage `json:"master_key,omitempty"`
+	SelfSigningKey json.RawMessage `json:"self_signing_key,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	fsapi "github.com/axon-matrix/axon/federationsender/api"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/writepos"
 	"github.com/axon-matrix/axon/keyserver/api"
 	"github.com/axon-matrix/axon/keyserver/storage"
 	"github.com/axon-matrix/axon/matrix"
@@ -27,13 +28,20 @@ type KeyServer struct {
 	// remote asks other servers for their users' keys (arrow 20, remotekeys.go); nil:
 	// they are failures.
 	remote fsapi.RemoteKeysAPI
+	// writes: where each user's newest topic 7 changes landed (writepos.go).
+	writes *writepos.Tracker
+	// rooms and cache: the cache of remote users' keys (remotecache.go); nil: no cache.
+	rooms SharedRoomsAPI
+	cache *remoteCache
 }
 
 var _ api.KeyServerAPI = (*KeyServer)(nil)
 
 // New returns the keyserver of serverName's local users on db.
 func New(db *storage.Database, serverName string) *KeyServer {
-	return &KeyServer{db: db, serverName: serverName}
+	k := &KeyServer{db: db, serverName: serverName}
+	k.writes = k.newWritesTracker()
+	return k
 }
 
 // noFederation is the failure of another server's users when the keyserver has no way to
@@ -86,7 +94,7 @@ func (k *KeyServer) UploadKeys(ctx context.Context, req *api.UploadKeysRequest) 
 		seen[key.Algorithm] = true
 		u.FallbackKeys = append(u.FallbackKeys, key)
 	}
-	err := k.db.StoreUpload(ctx, u)
+	err := k.tracked(ctx, func(ctx context.Context) error { return k.db.StoreUpload(ctx, u) })
 	k.keyCounts.forget(req.UserID, req.DeviceID) // after the upload's commit (or its failure)
 	if u.DeviceKeys != nil {
 		k.kick()
@@ -187,8 +195,17 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 	if err := k.addCrossSigning(ctx, req.Requester, users, resp); err != nil {
 		return nil, err
 	}
+	var toCache []string
+	if len(remote) > 0 && k.caching() {
+		if toCache, err = k.answerFromCache(ctx, remote, resp); err != nil {
+			return nil, err
+		}
+	}
 	if len(remote) > 0 {
 		k.queryRemote(ctx, remote, req.TimeoutMS, resp)
+	}
+	for _, u := range toCache {
+		k.startResync(u)
 	}
 	return resp, nil
 }
@@ -264,8 +281,8 @@ func (k *KeyServer) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceK
 	defer k.kick()
 	if req.All {
 		defer k.keyCounts.forget(req.UserID)
-		return k.db.DeleteUser(ctx, req.UserID)
+		return k.tracked(ctx, func(ctx context.Context) error { return k.db.DeleteUser(ctx, req.UserID) })
 	}
 	defer k.keyCounts.forget(req.UserID, req.DeviceIDs...)
-	return k.db.DeleteDevices(ctx, req.UserID, req.DeviceIDs)
+	return k.tracked(ctx, func(ctx context.Context) error { return k.db.DeleteDevices(ctx, req.UserID, req.DeviceIDs) })
 }

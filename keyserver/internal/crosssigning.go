@@ -211,7 +211,7 @@ func (k *KeyServer) UploadCrossSigningKeys(ctx context.Context, req *api.UploadC
 		}
 	}
 	defer k.kick()
-	return k.db.StoreCrossSigningKeys(ctx, req.UserID, keys, drop)
+	return k.tracked(ctx, func(ctx context.Context) error { return k.db.StoreCrossSigningKeys(ctx, req.UserID, keys, drop) })
 }
 
 // signaturesOf reads the "signatures" of a signed object: entity → key ID → signature.
@@ -289,7 +289,7 @@ func (k *KeyServer) UploadSignatures(ctx context.Context, req *api.UploadSignatu
 			sigs = append(sigs, got...)
 		}
 	}
-	err = k.db.StoreSignatures(ctx, sigs)
+	err = k.tracked(ctx, func(ctx context.Context) error { return k.db.StoreSignatures(ctx, sigs) })
 	k.kick()
 	if err != nil {
 		return nil, err

@@ -26,12 +26,20 @@ func (k *KeyServer) SetKeyChanges(outbox eventlog.Outbox, topic string) {
 			if len(c.DeviceKeys) > 0 {
 				out.DeviceKeys = json.RawMessage(c.DeviceKeys)
 			}
+			if len(c.MasterKey) > 0 {
+				out.MasterKey = json.RawMessage(c.MasterKey)
+			}
+			if len(c.SelfSigningKey) > 0 {
+				out.SelfSigningKey = json.RawMessage(c.SelfSigningKey)
+			}
 			value, err := json.Marshal(&out)
 			if err != nil {
 				return err
 			}
 			// Topic 7: keyserver → syncapi, keyed by the user whose keys changed.
 			msgs[i] = eventlog.Message{Topic: topic, Key: c.UserID, Value: value}
+			// Read your own writes (writepos.go): recorded once the write has committed.
+			noteStaged(ctx, c.StreamPos, append([]string{c.UserID}, c.Audience...)...)
 		}
 		return outbox.Stage(ctx, tx, msgs...)
 	})

@@ -43,7 +43,7 @@ type change struct {
 	deleted      bool
 	crossSigning bool
 	audience     string
-	hasKeys      bool
+	hasKeys      bool // device keys, or the cross-signing keys (m.signing_key_update)
 }
 
 // TestKeyChangesStaged: every change of a device list or of cross-signing keys is staged
@@ -90,7 +90,7 @@ func TestKeyChangesStaged(t *testing.T) {
 						t.Fatalf("record %s on %s key %s: %v", m.Value, m.Topic, m.Key, err)
 					}
 					c := change{pos: r.StreamPos, user: r.UserID, device: r.DeviceID, deleted: r.Deleted, crossSigning: r.CrossSigning,
-						hasKeys: len(r.DeviceKeys) > 0}
+						hasKeys: len(r.DeviceKeys) > 0 || (len(r.MasterKey) > 0 && r.CrossSigning)}
 					if len(r.Audience) > 0 {
 						c.audience = r.Audience[0]
 					}
@@ -147,7 +147,7 @@ func TestKeyChangesStaged(t *testing.T) {
 			if err := k.UploadCrossSigningKeys(ctx, csReq); err != nil {
 				t.Fatal(err)
 			}
-			expect("cross-signing keys (the same again: nothing)", change{pos: 3, user: alice, crossSigning: true})
+			expect("cross-signing keys (the same again: nothing)", change{pos: 3, user: alice, crossSigning: true, hasKeys: true})
 
 			// Alice signs bob's master key: only she sees bob's keys changed.
 			bcs := devicetest.NewCrossSigning(t, bob)
@@ -169,17 +169,26 @@ func TestKeyChangesStaged(t *testing.T) {
 				t.Fatalf("signature upload: %+v %v", res, err)
 			}
 			expect("bob's master key, then alice's signature of it",
-				change{pos: 4, user: bob, crossSigning: true}, change{pos: 5, user: bob, crossSigning: true, audience: alice})
+				change{pos: 4, user: bob, crossSigning: true, hasKeys: true}, change{pos: 5, user: bob, crossSigning: true, audience: alice})
+
+			// Alice signs her device A2 with her self-signing key: a change naming the device
+			// (the federationsender's m.device_list_update).
+			res, err = k.UploadSignatures(ctx, &api.UploadSignaturesRequest{UserID: alice,
+				Signatures: map[string]map[string]json.RawMessage{alice: {"A2": cs.SignWith(cs.SelfSigning, a2.Upload(0, false).DeviceKeys)}}})
+			if err != nil || len(res.Failures) != 0 {
+				t.Fatalf("device signature upload: %+v %v", res, err)
+			}
+			expect("alice's signature of her device", change{pos: 6, user: alice, device: "A2", crossSigning: true})
 
 			if err := k.DeleteDeviceKeys(ctx, &api.DeleteDeviceKeysRequest{UserID: alice, DeviceIDs: []string{"A2", "NOKEYS"}}); err != nil {
 				t.Fatal(err)
 			}
-			expect("deleted device (one without keys: nothing)", change{pos: 6, user: alice, device: "A2", deleted: true})
+			expect("deleted device (one without keys: nothing)", change{pos: 7, user: alice, device: "A2", deleted: true})
 			if err := k.DeleteDeviceKeys(ctx, &api.DeleteDeviceKeysRequest{UserID: alice, All: true}); err != nil {
 				t.Fatal(err)
 			}
-			expect("every device", change{pos: 7, user: alice, device: "A1", deleted: true})
-			for user, want := range map[string]int64{alice: 7, bob: 5, "@carol:" + testServer: 0} {
+			expect("every device", change{pos: 8, user: alice, device: "A1", deleted: true})
+			for user, want := range map[string]int64{alice: 8, bob: 5, "@carol:" + testServer: 0} {
 				if got, err := db.DeviceListStream(ctx, user); err != nil || got != want {
 					t.Fatalf("stream of %s: %d %v, want %d", user, got, err, want)
 				}

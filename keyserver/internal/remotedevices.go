@@ -22,12 +22,27 @@ func (k *KeyServer) InputDeviceListUpdates(ctx context.Context, req *api.InputDe
 			k.log().WithField("origin", req.Origin).WithField("user_id", u.UserID).Info("dropping an m.device_list_update")
 			continue
 		}
-		ok, err := k.db.RecordRemoteDeviceUpdate(ctx, storage.RemoteDeviceUpdate{UserID: u.UserID, DeviceID: u.DeviceID,
-			StreamID: u.StreamID, Deleted: u.Deleted})
+		var recorded bool
+		err := k.tracked(ctx, func(ctx context.Context) (err error) {
+			recorded, err = k.db.RecordRemoteDeviceUpdate(ctx, storage.RemoteDeviceUpdate{UserID: u.UserID, DeviceID: u.DeviceID,
+				StreamID: u.StreamID, Deleted: u.Deleted})
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		staged = staged || ok
+		staged = staged || recorded
+		if k.caching() {
+			if err := k.applyToCache(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+	for _, su := range req.SigningKeyUpdates {
+		if err := k.inputSigningKeyUpdate(ctx, req.Origin, su); err != nil {
+			return err
+		}
+		staged = true
 	}
 	if staged {
 		k.kick()

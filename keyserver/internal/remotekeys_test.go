@@ -23,8 +23,22 @@ type fakeRemote struct {
 	query map[string]*fsapi.QueryRemoteKeysResponse
 	claim map[string]*fsapi.ClaimRemoteKeysResponse
 	slow  map[string]bool
-	mu    sync.Mutex
-	asked []string
+	// devices: user → their /user/devices answer (remotecache_test.go)
+	devices map[string]*fsapi.QueryRemoteDevicesResponse
+	mu      sync.Mutex
+	asked   []string
+}
+
+func (f *fakeRemote) QueryRemoteDevices(ctx context.Context, req *fsapi.QueryRemoteDevicesRequest) (*fsapi.QueryRemoteDevicesResponse, error) {
+	if err := f.wait(ctx, "devices "+req.UserID); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if out, ok := f.devices[req.UserID]; ok {
+		return out, nil
+	}
+	return nil, errors.New("connection refused")
 }
 
 func (f *fakeRemote) wait(ctx context.Context, server string) error {

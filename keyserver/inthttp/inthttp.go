@@ -26,6 +26,7 @@ const (
 
 	pathFederationDeviceList = pathPrefix + "/federationDeviceList"
 	pathInputDeviceLists     = pathPrefix + "/inputDeviceListUpdates"
+	pathQueryWritePosition   = pathPrefix + "/queryWritePosition"
 
 	pathCrossSigningKeys       = pathPrefix + "/crossSigningKeys"
 	pathUploadCrossSigningKeys = pathPrefix + "/uploadCrossSigningKeys"
@@ -106,6 +107,24 @@ func (c *Client) InputDeviceListUpdates(ctx context.Context, req *api.InputDevic
 	return c.c.Call(ctx, pathInputDeviceLists, req, &inthttp.Empty{}, true)
 }
 
+// writePosReq and writePosResp carry QueryWritePosition.
+type writePosReq struct {
+	UserID string `json:"user_id"`
+}
+
+type writePosResp struct {
+	Position int64 `json:"position"`
+}
+
+// QueryWritePosition implements api.KeyServerAPI (arrow 16, read your own writes).
+func (c *Client) QueryWritePosition(ctx context.Context, userID string) (int64, error) {
+	var resp writePosResp
+	if err := c.c.Call(ctx, pathQueryWritePosition, &writePosReq{UserID: userID}, &resp, true); err != nil {
+		return 0, err
+	}
+	return resp.Position, nil
+}
+
 // DeleteDeviceKeys implements api.KeyServerAPI.
 func (c *Client) DeleteDeviceKeys(ctx context.Context, req *api.DeleteDeviceKeysRequest) error {
 	return c.c.Call(ctx, pathDeleteDeviceKeys, req, &inthttp.Empty{}, true)
@@ -124,6 +143,13 @@ func AddRoutes(r *mux.Router, a api.KeyServerAPI) {
 	inthttp.HandleErr(sr, p(pathDeleteDeviceKeys), a.DeleteDeviceKeys)
 	inthttp.Handle(sr, p(pathFederationDeviceList), a.FederationDeviceList)
 	inthttp.HandleErr(sr, p(pathInputDeviceLists), a.InputDeviceListUpdates)
+	inthttp.Handle(sr, p(pathQueryWritePosition), func(ctx context.Context, req *writePosReq) (*writePosResp, error) {
+		pos, err := a.QueryWritePosition(ctx, req.UserID)
+		if err != nil {
+			return nil, err
+		}
+		return &writePosResp{Position: pos}, nil
+	})
 	inthttp.Handle(sr, p(pathCrossSigningKeys), a.CrossSigningKeys)
 	inthttp.HandleErr(sr, p(pathUploadCrossSigningKeys), a.UploadCrossSigningKeys)
 	inthttp.Handle(sr, p(pathUploadSignatures), a.UploadSignatures)

@@ -3,6 +3,7 @@ package inthttp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ func (s *slowRemote) QueryRemoteKeys(ctx context.Context, req *fsapi.QueryRemote
 		return nil, ctx.Err()
 	}
 	return &fsapi.QueryRemoteKeysResponse{DeviceKeys: map[string]map[string]json.RawMessage{"@bob:b.example": {"BOBDEV": s.keys}}}, nil
+}
+
+func (s *slowRemote) QueryRemoteDevices(context.Context, *fsapi.QueryRemoteDevicesRequest) (*fsapi.QueryRemoteDevicesResponse, error) {
+	return nil, errors.New("not asked in this test")
 }
 
 func (s *slowRemote) ClaimRemoteKeys(context.Context, *fsapi.ClaimRemoteKeysRequest) (*fsapi.ClaimRemoteKeysResponse, error) {

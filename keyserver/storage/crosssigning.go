@@ -140,7 +140,29 @@ func (d *Database) StoreCrossSigningKeys(ctx context.Context, userID string, key
 		if !changed {
 			return nil
 		}
-		return d.stageChanges(ctx, tx, []Change{{UserID: userID, CrossSigning: true}})
+		c := Change{UserID: userID, CrossSigning: true}
+		rows, err := tx.QueryContext(ctx, `SELECT key_type, key_json FROM keyserver_cross_signing_keys WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var typ, js string
+			if err := rows.Scan(&typ, &js); err != nil {
+				return err
+			}
+			switch typ {
+			case KeyTypeMaster:
+				c.MasterKey = []byte(js)
+			case KeyTypeSelfSigning:
+				c.SelfSigningKey = []byte(js)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		return d.stageChanges(ctx, tx, []Change{c})
 	})
 }
 
@@ -153,16 +175,28 @@ func (d *Database) StoreSignatures(ctx context.Context, sigs []Signature) error 
 	return sqlutil.WithTransaction(ctx, d.DB.DB, func(tx *sql.Tx) error {
 		// Topic 7: a user's signatures of their own keys change what everyone sharing a
 		// room with them sees; a signature of another user's master key only the signer's.
+		// A signature of one of the user's own devices names the device (DeviceID), so
+		// other servers hear of it (an m.device_list_update without keys: they fetch the
+		// list again).
 		var changes []Change
-		seen := map[[2]string]bool{}
+		seen := map[[3]string]bool{}
 		for _, s := range sigs {
-			audience := ""
+			audience, device := "", ""
 			if s.SignerUserID != s.TargetUserID {
 				audience = s.SignerUserID
+			} else {
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keyserver_device_keys WHERE user_id = $1 AND device_id = $2`,
+					s.TargetUserID, s.TargetKeyID).Scan(&n); err != nil {
+					return err
+				}
+				if n > 0 {
+					device = s.TargetKeyID
+				}
 			}
-			if k := [2]string{s.TargetUserID, audience}; !seen[k] {
+			if k := [3]string{s.TargetUserID, audience, device}; !seen[k] {
 				seen[k] = true
-				c := Change{UserID: s.TargetUserID, CrossSigning: true}
+				c := Change{UserID: s.TargetUserID, DeviceID: device, CrossSigning: true}
 				if audience != "" {
 					c.Audience = []string{audience}
 				}

@@ -20,6 +20,9 @@ type Change struct {
 	DeviceKeys       []byte
 	CrossSigning     bool
 	Audience         []string
+	// MasterKey and SelfSigningKey are the user's keys after a change of their
+	// cross-signing keys (not of signatures): what m.signing_key_update carries.
+	MasterKey, SelfSigningKey []byte
 }
 
 // Stager stages positioned changes inside tx, the transaction that makes them (the

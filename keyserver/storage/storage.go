@@ -105,6 +105,26 @@ CREATE TABLE keyserver_remote_device_lists (
 	deleted   BOOLEAN NOT NULL,
 	PRIMARY KEY (user_id, device_id)
 )`},
+	// The cache of other servers' users' keys (remotecache.go): a user is cached while a
+	// row of keyserver_remote_users says as of which stream_id; their devices' keys and
+	// cross-signing keys (also kept from m.signing_key_update for users not cached).
+	{Version: 5, SQL: `
+CREATE TABLE keyserver_remote_users (
+	user_id   TEXT PRIMARY KEY,
+	stream_id BIGINT NOT NULL
+);
+CREATE TABLE keyserver_remote_device_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	key_json  TEXT NOT NULL,
+	PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE keyserver_remote_cross_signing_keys (
+	user_id  TEXT NOT NULL,
+	key_type TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	PRIMARY KEY (user_id, key_type)
+)`},
 }
 
 // Database is the keyserver's database.

@@ -101,6 +101,7 @@ func (h *Handlers) localMedia(w http.ResponseWriter, r *http.Request, legacy boo
 		writeError(w, r, err)
 		return nil, false
 	}
+	h.touchRemote(r.Context(), m) // the remote cache's least-recently-used order (evict.go)
 	if legacy && !h.cfg.LegacyFrozenAfter.IsZero() && m.UploadedTS > h.cfg.LegacyFrozenAfter.UnixMilli() {
 		writeError(w, r, httputil.NotFound("Media uploaded after the freeze of the unauthenticated media endpoints: "+
 			"use /_matrix/client/v1/media"))

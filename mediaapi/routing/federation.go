@@ -120,7 +120,7 @@ func (h *Handlers) fedDownload(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) fedThumbnail(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["mediaId"]
 	q := r.URL.Query()
-	size, err := h.thumbnailSize(q)
+	size, animated, err := h.thumbnailSize(q)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -139,7 +139,7 @@ func (h *Handlers) fedThumbnail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	t, err := h.storedThumbnail(r.Context(), m, size)
+	t, err := h.storedThumbnail(r.Context(), m, size, animated)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -31,7 +31,7 @@ const testServer = "media.test"
 // fallback) with the real userapi (arrow U) on one database, handed over directly (the
 // monolith) or as its inthttp client (the polylith).
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	handler http.Handler
 	userAPI uapi.UserAPI
 	base    string // media_api.base_path
@@ -54,7 +54,7 @@ func forEach(t *testing.T, fn func(t *testing.T, newHarness func(t *testing.T, m
 	}
 }
 
-func newHarness(t *testing.T, impl, dsn string, mutate ...func(*Config)) *harness {
+func newHarness(t testing.TB, impl, dsn string, mutate ...func(*Config)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -100,6 +100,7 @@ func newHarness(t *testing.T, impl, dsn string, mutate ...func(*Config)) *harnes
 		t.Fatal(err)
 	}
 	h := New(cfg, mdb, files, userAPI)
+	t.Cleanup(h.background.Wait) // before the database closes (cleanups run last first)
 	h.Setup(setup.FullPathRouter(b.PublicClientAPIMux), setup.FullPathRouter(b.PublicMediaAPIMux))
 	return &harness{t: t, handler: b.PublicHandler(), userAPI: userAPI, base: base, h: h, b: b}
 }

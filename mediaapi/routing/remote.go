@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/federation"
@@ -68,6 +70,9 @@ func (h *Handlers) remoteMedia(ctx context.Context, origin, id string, wait time
 			}
 		}
 		return nil, err
+	}
+	if err := h.evictRemote(ctx, m); err != nil {
+		logrus.WithError(err).Warn("mediaapi: evicting remote media from the cache")
 	}
 	return m, nil
 }

@@ -40,7 +40,7 @@ type fakeRemote struct {
 	release chan struct{}
 }
 
-func newFakeRemote(t *testing.T, ourKey signing.SigningKey, big int) *fakeRemote {
+func newFakeRemote(t testing.TB, ourKey signing.SigningKey, big int) *fakeRemote {
 	f := &fakeRemote{pic: thumbtest.PNG(thumbtest.Quadrants(300, 200)), release: make(chan struct{})}
 	close(f.release)
 	lookup := func(_ context.Context, server string, id signing.KeyID) (ed25519.PublicKey, error) {
@@ -72,6 +72,18 @@ func newFakeRemote(t *testing.T, ourKey signing.SigningKey, big int) *fakeRemote
 			w.Header().Set("Content-Type", "image/png")
 			w.Header().Set("Content-Disposition", `inline; filename="old.png"`)
 			w.Write(f.pic)
+			return
+		}
+		if strings.HasPrefix(id, "sized-") { // sized-<n>-<tag>: n bytes of its own (evict_test.go)
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Disposition", "attachment")
+			mw := multipart.NewWriter(w)
+			w.Header().Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
+			p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/json"}})
+			p.Write([]byte("{}"))
+			p, _ = mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/octet-stream"}})
+			p.Write(sizedContent(id))
+			mw.Close()
 			return
 		}
 		switch id {

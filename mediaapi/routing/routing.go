@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -46,6 +47,12 @@ type Config struct {
 	MaxThumbnailPixels int64
 	// URLPreview is media_api.url_preview.
 	URLPreview PreviewConfig
+	// MaxBytesPerUser is media_api.max_bytes_per_user (0: no quota; quota.go).
+	MaxBytesPerUser int64
+	// RemoteCacheMax is media_api.remote_cache_max_bytes (0: unbounded; evict.go).
+	RemoteCacheMax int64
+	// ThumbnailsOnUpload is media_api.thumbnails_on_upload (pregenerate.go).
+	ThumbnailsOnUpload bool
 }
 
 // PreviewConfig is media_api.url_preview.
@@ -78,12 +85,15 @@ type Handlers struct {
 	maxThumbPixels int64
 	thumbLocks     keyedLocks    // one rendering per thumbnail (thumbnail.go)
 	thumbWorkers   chan struct{} // bounds renderings at once
+	pregen         chan struct{} // bounds thumbnails rendered after uploads (pregenerate.go)
+	background     sync.WaitGroup
 	preview        *preview.Fetcher
 
 	fed            Federation   // federation.go
 	remoteClient   *http.Client // signed federation requests for remote media (remote.go)
 	locationClient *http.Client // Location redirects of remote media (remote.go)
 	remoteLocks    keyedLocks   // one fetch per remote media
+	evictMu        sync.Mutex   // one eviction of the remote cache at a time (evict.go)
 }
 
 // New returns the handlers over db and files, checking tokens with userAPI (arrow U).
@@ -92,7 +102,8 @@ func New(cfg Config, db *storage.Database, files *storage.Files, userAPI userapi
 	h := &Handlers{cfg: cfg, db: db, files: files, userAPI: userAPI, limits: s,
 		upload: s.Get(ratelimit.MediaUpload), now: time.Now,
 		thumbSizes: cfg.ThumbnailSizes, maxThumbPixels: cfg.MaxThumbnailPixels,
-		thumbWorkers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+		thumbWorkers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		pregen:       make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	if len(h.thumbSizes) == 0 {
 		h.thumbSizes = thumbnail.DefaultSizes
 	}

@@ -39,9 +39,11 @@ func (h *Handlers) thumbnailLegacy(w http.ResponseWriter, r *http.Request) {
 // are not images) and lets a change of media_api.thumbnail_sizes apply to old media.
 // Content that is not an image of a supported format, does not decode, or claims more than
 // media_api.max_thumbnail_pixels is 400 M_UNKNOWN, as Synapse answers when it has no
-// thumbnail of a media. animated=true is accepted; animated images give their first frame.
+// thumbnail of a media. animated=true on an animated GIF gives an animated GIF (the spec
+// prefers WebP, which no pure Go library encodes); otherwise animated images give their
+// first frame.
 func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool) {
-	size, err := h.thumbnailSize(r.URL.Query())
+	size, animated, err := h.thumbnailSize(r.URL.Query())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -50,7 +52,7 @@ func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool
 	if !ok {
 		return
 	}
-	t, err := h.storedThumbnail(r.Context(), m, size)
+	t, err := h.storedThumbnail(r.Context(), m, size, animated)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -74,15 +76,16 @@ func (h *Handlers) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool
 }
 
 // thumbnailSize reads width, height, method and animated of a thumbnail request (client
-// or federation) and returns the configured size that answers them (thumbnail.Select).
-func (h *Handlers) thumbnailSize(q url.Values) (thumbnail.Size, error) {
+// or federation) and returns the configured size that answers them (thumbnail.Select) and
+// whether an animated thumbnail is asked for.
+func (h *Handlers) thumbnailSize(q url.Values) (thumbnail.Size, bool, error) {
 	width, err := thumbnailParam(q.Get("width"), "width")
 	if err != nil {
-		return thumbnail.Size{}, err
+		return thumbnail.Size{}, false, err
 	}
 	height, err := thumbnailParam(q.Get("height"), "height")
 	if err != nil {
-		return thumbnail.Size{}, err
+		return thumbnail.Size{}, false, err
 	}
 	method := q.Get("method")
 	switch method {
@@ -90,12 +93,13 @@ func (h *Handlers) thumbnailSize(q url.Values) (thumbnail.Size, error) {
 		method = thumbnail.Scale
 	case thumbnail.Scale, thumbnail.Crop:
 	default:
-		return thumbnail.Size{}, httputil.InvalidParam("method must be scale or crop")
+		return thumbnail.Size{}, false, httputil.InvalidParam("method must be scale or crop")
 	}
-	if v := q.Get("animated"); v != "" && v != "true" && v != "false" {
-		return thumbnail.Size{}, httputil.InvalidParam("animated must be true or false")
+	animated := q.Get("animated")
+	if animated != "" && animated != "true" && animated != "false" {
+		return thumbnail.Size{}, false, httputil.InvalidParam("animated must be true or false")
 	}
-	return thumbnail.Select(h.thumbSizes, width, height, method), nil
+	return thumbnail.Select(h.thumbSizes, width, height, method), animated == "true", nil
 }
 
 // thumbnailParam parses a required width or height: a positive integer.
@@ -111,25 +115,44 @@ func thumbnailParam(v, name string) (int, error) {
 }
 
 func extension(contentType string) string {
-	if contentType == "image/jpeg" {
+	switch contentType {
+	case "image/jpeg":
 		return ".jpg"
+	case "image/gif":
+		return ".gif"
 	}
 	return ".png"
 }
 
+// animatedMethod is the method an animated thumbnail is stored under in
+// mediaapi_thumbnails, beside the still one of the same size.
+func animatedMethod(method string) string { return method + "+animated" }
+
+// animatable says whether an animated thumbnail of m may exist: a GIF (declared so at
+// upload; thumbnail.GenerateAnimated gives a still image of a GIF of one frame). Any other
+// media asked for animated=true is served as for animated=false, as the spec asks.
+func animatable(m *storage.Media) bool {
+	return mediaType(m.ContentType) == "image/gif"
+}
+
 // storedThumbnail returns the stored thumbnail of m at size, rendering and storing it first
-// when there is none. Requests for the same thumbnail wait for one rendering (keyed lock),
-// and at most thumbnailWorkers renderings run at once, each holding a decoded image.
-func (h *Handlers) storedThumbnail(ctx context.Context, m *storage.Media, size thumbnail.Size) (*storage.Thumbnail, error) {
-	t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, size.Method)
+// when there is none; animated (for a GIF: animatable) asks for an animated one, stored
+// apart. Requests for the same thumbnail wait for one rendering (keyed lock), and at most
+// thumbnailWorkers renderings run at once, each holding a decoded image.
+func (h *Handlers) storedThumbnail(ctx context.Context, m *storage.Media, size thumbnail.Size, animated bool) (*storage.Thumbnail, error) {
+	method := size.Method
+	if animated = animated && animatable(m); animated {
+		method = animatedMethod(method)
+	}
+	t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, method)
 	if err != nil || t != nil {
 		return t, err
 	}
-	key := m.Origin + "/" + m.MediaID + "/" + strconv.Itoa(size.Width) + "x" + strconv.Itoa(size.Height) + "/" + size.Method
+	key := m.Origin + "/" + m.MediaID + "/" + strconv.Itoa(size.Width) + "x" + strconv.Itoa(size.Height) + "/" + method
 	unlock := h.thumbLocks.lock(key)
 	defer unlock()
 	// Another request may have stored it while this one waited.
-	if t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, size.Method); err != nil || t != nil {
+	if t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, method); err != nil || t != nil {
 		return t, err
 	}
 	select {
@@ -137,33 +160,68 @@ func (h *Handlers) storedThumbnail(ctx context.Context, m *storage.Media, size t
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	res, err := h.renderThumbnail(m, size)
-	<-h.thumbWorkers
+	defer func() { <-h.thumbWorkers }()
+	// The other configured sizes that are not stored yet are rendered from the same decode
+	// (most of the cost) and stored too: one cold request pays for every size.
+	sizes := []thumbnail.Size{size}
+	if !animated {
+		for _, s := range h.thumbSizes {
+			if s == size {
+				continue
+			}
+			if o, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, s.Width, s.Height, s.Method); err == nil && o == nil {
+				sizes = append(sizes, s)
+			}
+		}
+	}
+	res, err := h.renderThumbnails(m, sizes, animated)
 	if err != nil {
 		return nil, err
 	}
-	hash, n, err := h.files.Write(bytes.NewReader(res.Data), int64(len(res.Data)))
-	if err != nil {
-		return nil, err
+	var asked *storage.Thumbnail
+	for i, r := range res {
+		hash, n, err := h.files.Write(bytes.NewReader(r.Data), int64(len(r.Data)))
+		if err != nil {
+			return nil, err
+		}
+		mt := sizes[i].Method
+		if animated {
+			mt = method
+		}
+		t := &storage.Thumbnail{Origin: m.Origin, MediaID: m.MediaID, Width: sizes[i].Width, Height: sizes[i].Height, Method: mt,
+			ContentType: r.ContentType, Size: n, SHA256: hash, ActualWidth: r.Width, ActualHeight: r.Height,
+			CreatedTS: h.now().UnixMilli()}
+		if err := h.db.InsertThumbnail(ctx, t); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			asked = t
+		}
 	}
-	t = &storage.Thumbnail{Origin: m.Origin, MediaID: m.MediaID, Width: size.Width, Height: size.Height, Method: size.Method,
-		ContentType: res.ContentType, Size: n, SHA256: hash, ActualWidth: res.Width, ActualHeight: res.Height,
-		CreatedTS: h.now().UnixMilli()}
-	if err := h.db.InsertThumbnail(ctx, t); err != nil {
-		return nil, err
+	// Another instance may have stored the asked size first: its row is the one served.
+	if t, err := h.db.GetThumbnail(ctx, m.Origin, m.MediaID, size.Width, size.Height, method); err != nil || t != nil {
+		return t, err
 	}
-	return t, nil
+	return asked, nil
 }
 
-// renderThumbnail renders m's content at size; content that cannot be thumbnailed is 400
-// M_UNKNOWN.
-func (h *Handlers) renderThumbnail(m *storage.Media, size thumbnail.Size) (*thumbnail.Result, error) {
+// renderThumbnails renders m's content at sizes (an animated one: one size); content that
+// cannot be thumbnailed is 400 M_UNKNOWN.
+func (h *Handlers) renderThumbnails(m *storage.Media, sizes []thumbnail.Size, animated bool) ([]*thumbnail.Result, error) {
 	f, err := h.files.Open(m.SHA256)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	res, err := thumbnail.Generate(f, size, h.maxThumbPixels)
+	var res []*thumbnail.Result
+	if animated {
+		var r *thumbnail.Result
+		if r, err = thumbnail.GenerateAnimated(f, sizes[0], h.maxThumbPixels); err == nil {
+			res = []*thumbnail.Result{r}
+		}
+	} else {
+		res, err = thumbnail.GenerateAll(f, sizes, h.maxThumbPixels)
+	}
 	switch {
 	case errors.Is(err, thumbnail.ErrTooManyPixels):
 		return nil, httputil.Unknown("The image is too large to thumbnail (over %d pixels)", h.maxThumbPixels)

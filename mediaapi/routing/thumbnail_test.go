@@ -3,13 +3,16 @@ package routing
 import (
 	"bytes"
 	"image"
+	"image/gif"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	_ "golang.org/x/image/webp"
 
+	"github.com/axon-matrix/axon/mediaapi/thumbnail"
 	"github.com/axon-matrix/axon/mediaapi/thumbnail/thumbtest"
 	uapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -51,8 +54,13 @@ func TestThumbnails(t *testing.T) {
 						path, token = "/_matrix/media/v3/thumbnail/"+id+"?"+a.query, ""
 					}
 					r := h.must(h.req(http.MethodGet, path, token, nil, nil), http.StatusOK)
-					if ct := r.header.Get("Content-Type"); ct != u.thumbType {
-						t.Fatalf("%s %s: Content-Type %q, want %q", u.name, path, ct, u.thumbType)
+					wantType := u.thumbType
+					animated := u.name == "gif" && strings.Contains(a.query, "animated=true")
+					if animated {
+						wantType = "image/gif" // both frames, scaled (TestAnimatedThumbnail)
+					}
+					if ct := r.header.Get("Content-Type"); ct != wantType {
+						t.Fatalf("%s %s: Content-Type %q, want %q", u.name, path, ct, wantType)
 					}
 					if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("ETag") == "" {
 						t.Errorf("%s %s: headers %v", u.name, path, r.header)
@@ -70,15 +78,61 @@ func TestThumbnails(t *testing.T) {
 				}
 			}
 		}
-		// 4 originals; each of 4 sizes (32 crop, 96 crop, 320×240, 800×600) stored once
-		// per original: 20 files at most (equal thumbnails would share one).
+		// 4 originals; each of the 5 configured sizes stored once per original (all
+		// rendered from one decode on the first request), and the GIF's animated 96 crop:
+		// 25 files at most (equal thumbnails would share one). animated=true on a still
+		// format is the still thumbnail's row.
 		stored, tmp := h.storedFiles()
-		if stored > 20 || stored < 8 || tmp != 0 {
+		if stored > 25 || stored < 8 || tmp != 0 {
 			t.Fatalf("%d files stored, %d in tmp", stored, tmp)
 		}
 		var rows int
-		if err := h.h.db.DB.QueryRow(`SELECT COUNT(*) FROM mediaapi_thumbnails`).Scan(&rows); err != nil || rows != 16 {
-			t.Fatalf("%d thumbnail rows (%v), want 16", rows, err)
+		if err := h.h.db.DB.QueryRow(`SELECT COUNT(*) FROM mediaapi_thumbnails`).Scan(&rows); err != nil || rows != 21 {
+			t.Fatalf("%d thumbnail rows (%v), want 21", rows, err)
+		}
+	})
+}
+
+// TestAnimatedThumbnail: animated=true on an animated GIF is an animated GIF of every
+// frame, scaled (frame count, size, pixels of each frame), stored apart from the still
+// thumbnail of the same size (animated=false and no animated: the first frame, PNG), and
+// served from the store the second time.
+func TestAnimatedThumbnail(t *testing.T) {
+	forEach(t, func(t *testing.T, newH func(*testing.T, ...func(*Config)) *harness) {
+		h := newH(t)
+		_, tok := h.user("alice", uapi.AccountTypeUser)
+		id := h.upload(tok, "image/gif", "a.gif", thumbtest.AnimatedGIF(thumbtest.Quadrants(400, 300)))
+		path := "/_matrix/client/v1/media/thumbnail/" + id + "?width=300&height=200&method=scale"
+		for _, q := range []string{"", "&animated=false"} {
+			r := h.must(h.req(http.MethodGet, path+q, tok, nil, nil), http.StatusOK)
+			if r.header.Get("Content-Type") != "image/png" {
+				t.Fatalf("%q: %s", q, r.header.Get("Content-Type"))
+			}
+		}
+		first := h.must(h.req(http.MethodGet, path+"&animated=true", tok, nil, nil), http.StatusOK)
+		if first.header.Get("Content-Type") != "image/gif" || first.header.Get("Content-Disposition") != "inline; filename=thumbnail.gif" {
+			t.Fatalf("headers %v", first.header)
+		}
+		g, err := gif.DecodeAll(bytes.NewReader(first.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{thumbtest.QuadrantSignature, "KKKK/KKKK/KKKK/KKKK"}
+		if len(g.Image) != 2 || g.Config.Width != 320 || g.Config.Height != 240 {
+			t.Fatalf("%d frames of %d×%d, want 2 of 320×240", len(g.Image), g.Config.Width, g.Config.Height)
+		}
+		for i, fr := range g.Image {
+			if sig := thumbtest.Signature(fr); sig != want[i] || fr.Bounds().Dx() != 320 {
+				t.Errorf("frame %d: %v %s, want %s", i, fr.Bounds(), sig, want[i])
+			}
+		}
+		second := h.must(h.req(http.MethodGet, path+"&animated=true", tok, nil, nil), http.StatusOK)
+		if !bytes.Equal(first.raw, second.raw) {
+			t.Fatal("stored animated thumbnail differs")
+		}
+		var rows int
+		if err := h.h.db.DB.QueryRow(`SELECT COUNT(*) FROM mediaapi_thumbnails`).Scan(&rows); err != nil || rows != 6 {
+			t.Fatalf("%d thumbnail rows (%v), want 6 (5 still sizes, 1 animated)", rows, err)
 		}
 	})
 }
@@ -106,7 +160,16 @@ func TestThumbnailStored(t *testing.T) {
 			t.Fatal("second answer differs from the stored thumbnail")
 		}
 		h.must(h.req(http.MethodGet, path, tok, nil, map[string]string{"If-None-Match": first.header.Get("ETag")}), http.StatusNotModified)
-		// Another size needs the original: gone, that is a server error, not a panic.
+		// Every other configured size was rendered from the same decode and stored.
+		var rows int
+		if err := h.h.db.DB.QueryRow(`SELECT COUNT(*) FROM mediaapi_thumbnails`).Scan(&rows); err != nil || rows != len(thumbnail.DefaultSizes) {
+			t.Fatalf("%d thumbnail rows (%v), want %d", rows, err, len(thumbnail.DefaultSizes))
+		}
+		h.must(h.req(http.MethodGet, "/_matrix/client/v1/media/thumbnail/"+id+"?width=300&height=200", tok, nil, nil), http.StatusOK)
+		// A thumbnail not stored needs the original: gone, that is a server error, not a panic.
+		if _, err := h.h.db.DB.Exec(`DELETE FROM mediaapi_thumbnails`); err != nil {
+			t.Fatal(err)
+		}
 		h.must(h.req(http.MethodGet, "/_matrix/client/v1/media/thumbnail/"+id+"?width=300&height=200", tok, nil, nil), http.StatusInternalServerError)
 	})
 }

@@ -38,6 +38,7 @@ func (h *Handlers) uploadNew(w http.ResponseWriter, r *http.Request, dev *userap
 		return
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"content_uri": "mxc://" + m.Origin + "/" + m.MediaID})
+	h.pregenerate(m)
 }
 
 // create is POST /_matrix/media/v1/create: a media ID whose content comes later (uploadTo).
@@ -101,6 +102,7 @@ func (h *Handlers) uploadTo(w http.ResponseWriter, r *http.Request, dev *userapi
 		return
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{})
+	h.pregenerate(m)
 }
 
 func cannotOverwrite() *httputil.MatrixError {
@@ -124,11 +126,31 @@ func (h *Handlers) receive(r *http.Request, dev *userapi.Device) (*storage.Media
 	if err := checkFileName(name); err != nil {
 		return nil, err
 	}
+	// The per-user quota (media_api.max_bytes_per_user): a Content-Length over what is
+	// left is refused before the body is read; otherwise the body is read up to what is
+	// left (Write keeps nothing of a longer one).
+	limit, quota := max, false
+	if q := h.cfg.MaxBytesPerUser; q > 0 {
+		used, err := h.db.UploadedBytes(r.Context(), h.cfg.ServerName, dev.UserID)
+		if err != nil {
+			return nil, err
+		}
+		left := q - min(used, q)
+		if r.ContentLength > left {
+			return nil, overQuota(q)
+		}
+		if left < limit {
+			limit, quota = left, true
+		}
+	}
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	hash, size, err := h.files.Write(r.Body, max)
+	hash, size, err := h.files.Write(r.Body, limit)
 	if errors.Is(err, storage.ErrTooLarge) {
+		if quota {
+			return nil, overQuota(h.cfg.MaxBytesPerUser)
+		}
 		return nil, tooLarge(max)
 	}
 	if err != nil {
@@ -139,6 +161,13 @@ func (h *Handlers) receive(r *http.Request, dev *userapi.Device) (*storage.Media
 	}
 	return &storage.Media{ContentType: ct, FileName: name, Size: size, SHA256: hash, Uploader: dev.UserID,
 		UploadedTS: h.now().UnixMilli()}, nil
+}
+
+// overQuota is the answer to an upload that would take its user's media past
+// media_api.max_bytes_per_user: 403 M_FORBIDDEN, the spec's answer when "the user has
+// reached a quota for uploaded content" (POST /_matrix/media/v3/upload).
+func overQuota(quota int64) *httputil.MatrixError {
+	return httputil.Forbidden("Upload quota reached: your media may take at most %d bytes", quota)
 }
 
 func tooLarge(max int64) *httputil.MatrixError {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // ErrTooLarge: the content is longer than the limit Write was given. No more than the
@@ -65,7 +66,11 @@ func (f *Files) Write(r io.Reader, max int64) (hash string, size int64, err erro
 	hash = hex.EncodeToString(h.Sum(nil))
 	final, _ := f.Path(hash)
 	if _, err := os.Stat(final); err == nil {
-		return hash, size, nil // stored already: the temporary copy goes (deferred)
+		// Stored already: the temporary copy goes (deferred). The file's time is renewed,
+		// so RemoveUnused leaves it while the caller records it.
+		now := time.Now()
+		_ = os.Chtimes(final, now, now)
+		return hash, size, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return "", 0, fmt.Errorf("storage: %w", err)
@@ -100,4 +105,29 @@ func (f *Files) Open(hash string) (*os.File, error) {
 		return nil, fmt.Errorf("storage: %q is not a SHA-256", hash)
 	}
 	return os.Open(p)
+}
+
+// RemoveUnused removes the file with SHA-256 hash when it was last written before cutoff:
+// the caller has found that no row names it, and a file written since may be one an upload
+// of the same bytes is about to record (Write renews the time of a file it finds stored).
+// A file that is not there is no error.
+func (f *Files) RemoveUnused(hash string, cutoff time.Time) (bool, error) {
+	p, ok := f.Path(hash)
+	if !ok {
+		return false, fmt.Errorf("storage: %q is not a SHA-256", hash)
+	}
+	st, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: %w", err)
+	}
+	if !st.ModTime().Before(cutoff) {
+		return false, nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("storage: %w", err)
+	}
+	return true, nil
 }

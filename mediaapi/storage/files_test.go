@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFilesWrite(t *testing.T) {
@@ -70,5 +71,44 @@ func TestFilesWrite(t *testing.T) {
 		if _, err := f.Open(bad); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestFilesRemoveUnused: a file is removed only when written before the cutoff; a Write
+// of the same bytes renews its time.
+func TestFilesRemoveUnused(t *testing.T) {
+	f, err := NewFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _, err := f.Write(strings.NewReader("bytes"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := f.RemoveUnused(hash, time.Now().Add(-time.Minute)); gone || err != nil {
+		t.Fatalf("a fresh file was removed: %v %v", gone, err)
+	}
+	p, _ := f.Path(hash)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.Write(strings.NewReader("bytes"), 100); err != nil { // found stored: renewed
+		t.Fatal(err)
+	}
+	if gone, _ := f.RemoveUnused(hash, time.Now().Add(-time.Minute)); gone {
+		t.Fatal("a file just written again was removed")
+	}
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := f.RemoveUnused(hash, time.Now().Add(-time.Minute)); !gone || err != nil {
+		t.Fatalf("an old file stayed: %v %v", gone, err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("file still there: %v", err)
+	}
+	if gone, err := f.RemoveUnused(hash, time.Now()); gone || err != nil {
+		t.Fatalf("a missing file: %v %v", gone, err)
 	}
 }

@@ -57,6 +57,10 @@ CREATE TABLE mediaapi_url_previews (
 	fetched_ts BIGINT NOT NULL,
 	expires_ts BIGINT NOT NULL
 )`},
+	// The per-user quota and the bound of the remote media cache (usage.go).
+	{Version: 3, SQL: `
+ALTER TABLE mediaapi_media ADD COLUMN last_access_ts BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX mediaapi_media_origin ON mediaapi_media (origin, uploaded_ts)`},
 }
 
 // Media is the metadata of one media ID. A media ID created for an asynchronous upload

@@ -94,6 +94,19 @@ const JPEGQuality = 80
 // GIF and WebP: the first frame. A JPEG's EXIF orientation is applied (the thumbnail is
 // upright, as viewers show the photo).
 func Generate(r io.ReadSeeker, s Size, maxPixels int64) (*Result, error) {
+	res, err := GenerateAll(r, []Size{s}, maxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// GenerateAll renders the image r holds at every size of sizes (not empty) from one decode,
+// as Generate does for one: decoding is most of the cost of a thumbnail (a 12-megapixel
+// JPEG takes the standard decoder hundreds of milliseconds), the rest little. A large image
+// is box-averaged once, to the smallest size every thumbnail can still be made from
+// (preShrink), and each size is scaled from that.
+func GenerateAll(r io.ReadSeeker, sizes []Size, maxPixels int64) ([]*Result, error) {
 	cfg, format, err := image.DecodeConfig(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)
@@ -120,25 +133,60 @@ func Generate(r io.ReadSeeker, s Size, maxPixels int64) (*Result, error) {
 	}
 	// A JPEG shown turned a quarter (EXIF orientation 5–8) is rendered into the box turned
 	// the same way, then turned upright.
-	box := s
-	if orientation >= 5 {
-		box.Width, box.Height = s.Height, s.Width
+	boxes := make([]Size, len(sizes))
+	for i, s := range sizes {
+		boxes[i] = s
+		if orientation >= 5 {
+			boxes[i].Width, boxes[i].Height = s.Height, s.Width
+		}
 	}
-	dst := orient(render(src, box), orientation)
-	var buf bytes.Buffer
-	res := &Result{Width: dst.Bounds().Dx(), Height: dst.Bounds().Dy()}
-	if format == "jpeg" || (format == "webp" && dst.Opaque()) {
-		res.ContentType = "image/jpeg"
-		err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: JPEGQuality})
-	} else {
-		res.ContentType = "image/png"
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, dst)
+	base := preShrink(src, boxes)
+	out := make([]*Result, len(sizes))
+	for i, box := range boxes {
+		w, h := Dimensions(src.Bounds().Dx(), src.Bounds().Dy(), box)
+		dst := orient(renderTo(base, box.Method, w, h), orientation)
+		var buf bytes.Buffer
+		res := &Result{Width: dst.Bounds().Dx(), Height: dst.Bounds().Dy()}
+		if format == "jpeg" || (format == "webp" && dst.Opaque()) {
+			res.ContentType = "image/jpeg"
+			err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: JPEGQuality})
+		} else {
+			res.ContentType = "image/png"
+			err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, dst)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("thumbnail: encoding: %w", err)
+		}
+		res.Data = buf.Bytes()
+		out[i] = res
 	}
-	if err != nil {
-		return nil, fmt.Errorf("thumbnail: encoding: %w", err)
+	return out, nil
+}
+
+// preShrink box-averages src by the largest whole factor every box can still be rendered
+// from with a factor of at least 1 left (so each thumbnail's own box average and bilinear
+// step see no fewer pixels than they need); src itself when that factor is under 2 or
+// src's type is not one boxShrink handles.
+func preShrink(src image.Image, boxes []Size) image.Image {
+	b := src.Bounds()
+	k := 0
+	for _, box := range boxes {
+		w, h := Dimensions(b.Dx(), b.Dy(), box)
+		sr := b
+		if box.Method == Crop {
+			sr = cropRect(b, w, h)
+		}
+		if f := min(sr.Dx()/w, sr.Dy()/h); k == 0 || f < k {
+			k = f
+		}
 	}
-	res.Data = buf.Bytes()
-	return res, nil
+	if k < 2 {
+		return src
+	}
+	if pre := boxShrink(src, b, k); pre != nil {
+		return pre
+	}
+	return src
 }
 
 // decode decodes the image of format (as image.DecodeConfig named it): only the formats
@@ -181,14 +229,20 @@ func cropRect(b image.Rectangle, w, h int) image.Rectangle {
 	return image.Rect(x0, y0, x0+cw, y0+ch)
 }
 
-// render scales (and for Crop, cuts) src to its thumbnail dimensions at s: a box average
-// first when the image shrinks a lot (boxShrink), then the bilinear kernel, which filters
-// every source pixel (no aliasing) and is the fastest of x/image/draw's kernels that does.
+// render scales (and for Crop, cuts) src to its thumbnail dimensions at s.
 func render(src image.Image, s Size) *image.RGBA {
+	w, h := Dimensions(src.Bounds().Dx(), src.Bounds().Dy(), s)
+	return renderTo(src, s.Method, w, h)
+}
+
+// renderTo scales src (for Crop, its centred part of the aspect ratio w:h) to exactly w×h:
+// a box average first when the image shrinks a lot (boxShrink), then the bilinear kernel,
+// which filters every source pixel (no aliasing) and is the fastest of x/image/draw's
+// kernels that does.
+func renderTo(src image.Image, method string, w, h int) *image.RGBA {
 	b := src.Bounds()
-	w, h := Dimensions(b.Dx(), b.Dy(), s)
 	sr := b
-	if s.Method == Crop {
+	if method == Crop {
 		sr = cropRect(b, w, h)
 	}
 	// Shrinking by 2 times or more: box-average by the whole factor first, leaving the

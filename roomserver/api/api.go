@@ -89,6 +89,21 @@ type RoomserverAPI interface {
 	// user's /sync invite section. M_FORBIDDEN when the invite is not for a local user
 	// or the auth rules refuse it.
 	PerformInboundInvite(ctx context.Context, req *InboundInviteRequest) (*InboundInviteResponse, error)
+	// QueryAuthChain serves GET /event_auth: the auth chain of an event of the room (types
+	// in history.go); M_NOT_FOUND when the event is not in the room.
+	QueryAuthChain(ctx context.Context, req *AuthChainRequest) (*AuthChainResponse, error)
+	// QueryBackfill serves GET /backfill: the given events of the room and their
+	// ancestors through prev_events, at most Limit (100 at most), newest first; events
+	// the asking server may not see are redacted. M_NOT_FOUND for an unknown room.
+	QueryBackfill(ctx context.Context, req *BackfillRequest) (*BackfillResponse, error)
+	// QueryEventByTimestamp serves timestamp_to_event: the room's event (not an outlier,
+	// not rejected) closest to a time in a direction; M_NOT_FOUND when there is none.
+	QueryEventByTimestamp(ctx context.Context, req *EventByTimestampRequest) (*EventByTimestampResponse, error)
+	// PerformBackfill is arrow 2's backfill (syncapi → roomserver, types in history.go):
+	// the room's events before the given ones, newest first, fetched from the other
+	// servers in the room (arrow 17) past what this server holds, checked and stored as
+	// backfilled history. M_NOT_FOUND for an unknown room.
+	PerformBackfill(ctx context.Context, req *BackfillHistoryRequest) (*BackfillHistoryResponse, error)
 }
 
 // StateTuple names one piece of state.
@@ -147,6 +162,9 @@ type SendEventRequest struct {
 	StateKey *string         `json:"state_key,omitempty"`
 	Content  json.RawMessage `json:"content"`
 	Redacts  string          `json:"redacts,omitempty"` // for m.room.redaction
+	// Timestamp, when positive, is the event's origin_server_ts in milliseconds instead of
+	// now: an application service's ?ts= (the clientapi allows it for as_tokens only).
+	Timestamp int64 `json:"timestamp,omitempty"`
 }
 
 // SendEventResponse names the stored event.
@@ -174,6 +192,12 @@ type PublicRoomsRequest struct {
 	Limit  int    `json:"limit,omitempty"`
 	Since  string `json:"since,omitempty"`
 	Filter string `json:"filter,omitempty"` // generic_search_term
+	// ListedRoomIDs are rooms application services list for third-party networks (the
+	// clientapi reads them from the appservice component), shown whatever their
+	// visibility after the published rooms (include_all_networks); with OnlyListed they
+	// alone (third_party_instance_id).
+	ListedRoomIDs []string `json:"listed_room_ids,omitempty"`
+	OnlyListed    bool     `json:"only_listed,omitempty"`
 }
 
 // PublicRoom is one directory entry (the spec's PublishedRoomsChunk).

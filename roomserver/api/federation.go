@@ -24,7 +24,9 @@ type FederationEvent struct {
 	PrevStates map[string][]string `json:"prev_states,omitempty"`
 	// Outliers are the events of PrevStates and their auth chains (signatures checked by
 	// the caller); those not held are stored as outliers, each authorised against its own
-	// auth events (refused ones stored as rejected and left out of the states).
+	// auth events (refused ones stored as rejected and left out of the states). Without
+	// PrevStates they are the event's auth chain (after MissingAuthEvents): those in it are
+	// stored the same way before the event is checked.
 	Outliers []json.RawMessage `json:"outliers,omitempty"`
 }
 
@@ -56,6 +58,10 @@ type FederationEventResult struct {
 	// ForwardExtremities are the room's forward extremities when prev_events are missing:
 	// the earliest_events of a get_missing_events request.
 	ForwardExtremities []string `json:"forward_extremities,omitempty"`
+	// MissingAuthEvents lists auth_events the roomserver does not hold (the event was not
+	// stored): the caller may fetch the event's auth chain (/event_auth) and input the
+	// event again with it as Outliers (without PrevStates).
+	MissingAuthEvents []string `json:"missing_auth_events,omitempty"`
 }
 
 // MakeJoinRequest is GET /make_join/{roomId}/{userId}: Versions are the room versions the

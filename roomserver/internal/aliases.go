@@ -45,14 +45,14 @@ func (a *RoomserverInternalAPI) SetRoomAlias(ctx context.Context, alias, roomID,
 	return nil
 }
 
-// ResolveRoomAlias returns the room of a local alias and servers that are in it.
+// ResolveRoomAlias returns the room of an alias and servers that are in it: a local alias
+// from the database, another server's from that server (arrow 7).
 func (a *RoomserverInternalAPI) ResolveRoomAlias(ctx context.Context, alias string) (string, []string, error) {
 	if !matrix.ValidRoomAlias(alias) {
 		return "", nil, httputil.InvalidParam("Invalid room alias %q", alias)
 	}
 	if server, _ := matrix.ServerNameOf(alias); server != a.serverName {
-		// Arrow 7 (clientapi → federationsender, directory lookups) resolves other servers' aliases.
-		return "", nil, httputil.NotFound("Room alias %s is on another server; federation lookups are not supported yet", alias)
+		return a.resolveRemoteAlias(ctx, alias) // arrow 7 through the federationsender (directory_remote.go)
 	}
 	s := a.db.Reader()
 	roomID, _, err := s.Alias(ctx, alias)

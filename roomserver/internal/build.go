@@ -88,6 +88,9 @@ func (w *roomWriter) buildAs(ctx context.Context, t eventTemplate, sender, remot
 	}
 	p := &proto{RoomID: w.room.RoomID, Sender: sender, Type: t.Type, StateKey: t.StateKey, Content: t.Content,
 		Redacts: t.Redacts, PrevEvents: prev, Depth: depth + 1, OriginServerTS: w.a.now().UnixMilli()}
+	if t.TS > 0 {
+		p.OriginServerTS = t.TS // an application service's ?ts= (timestamp massaging)
+	}
 
 	// Auth events: the current state the auth events selection names (matrix/event), plus
 	// the create event, which v12 does not list but the auth rules still need.

@@ -20,6 +20,8 @@ type eventTemplate struct {
 	// Prev, when set, are the prev_events instead of the room's forward extremities: the
 	// event forks the DAG (tests use it to make forks as federation will).
 	Prev []string
+	// TS, when positive, is the origin_server_ts instead of now (SendEventRequest.Timestamp).
+	TS int64
 }
 
 func strPtr(s string) *string { return &s }

@@ -3,6 +3,7 @@ package internal
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,9 +51,23 @@ func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.P
 		}
 		offset = n
 	}
-	rooms, err := a.db.Reader().PublicRoomsState(ctx, directoryTypes)
-	if err != nil {
-		return nil, err
+	var rooms []*storage.PublicRoomState
+	var err error
+	if !req.OnlyListed {
+		if rooms, err = a.db.Reader().PublicRoomsState(ctx, directoryTypes); err != nil {
+			return nil, err
+		}
+	}
+	if len(req.ListedRoomIDs) > 0 { // an application service's third-party network rooms
+		listed, err := a.db.Reader().RoomsStateByID(ctx, directoryTypes, req.ListedRoomIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range listed {
+			if !slices.ContainsFunc(rooms, func(r *storage.PublicRoomState) bool { return r.RoomID == l.RoomID }) {
+				rooms = append(rooms, l)
+			}
+		}
 	}
 	term := strings.ToLower(strings.TrimSpace(req.Filter))
 	var all []api.PublicRoom

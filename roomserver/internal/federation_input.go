@@ -155,7 +155,13 @@ func (w *roomWriter) inputReceivedGap(ctx context.Context, e matrix.PDU, first b
 		return o, err
 	}
 
-	// 1. Its own auth events.
+	// 1. Its own auth events (those it lacked, when sent along, stored first:
+	// federation_authchain.go).
+	if gap != nil && len(gap.PrevStates) == 0 && len(gap.Outliers) > 0 {
+		if err := w.storeAuthChain(ctx, e, gap.Outliers, create); err != nil {
+			return o, err
+		}
+	}
 	authRows, err := w.s.EventsByID(ctx, e.AuthEventIDs())
 	if err != nil {
 		return o, err
@@ -165,6 +171,11 @@ func (w *roomWriter) inputReceivedGap(ctx context.Context, e matrix.PDU, first b
 		r := authRows[id]
 		if r == nil {
 			o.res.Error = fmt.Sprintf("unknown auth event %s", id)
+			for _, aid := range e.AuthEventIDs() {
+				if authRows[aid] == nil {
+					o.res.MissingAuthEvents = append(o.res.MissingAuthEvents, aid)
+				}
+			}
 			return o, nil
 		}
 		if r.IsRejected {

@@ -25,11 +25,18 @@ func (a *RoomserverInternalAPI) PerformMembership(ctx context.Context, req *api.
 		if req.Action != "join" && req.Action != "knock" {
 			return nil, httputil.InvalidParam("Only join and knock accept a room alias")
 		}
-		resolved, _, err := a.ResolveRoomAlias(ctx, roomID)
+		resolved, servers, err := a.ResolveRoomAlias(ctx, roomID)
 		if err != nil {
 			return nil, err
 		}
 		roomID = resolved
+		if server, _ := matrix.ServerNameOf(req.RoomID); server != a.serverName {
+			// Another server's alias (arrow 7): the servers it named are asked after the
+			// client's.
+			r := *req
+			r.ServerNames = append(append([]string(nil), req.ServerNames...), servers...)
+			req = &r
+		}
 	}
 	target, membership, remoteInvite := req.Sender, "", false
 	switch req.Action {

@@ -40,7 +40,7 @@ func (w *roomWriter) sendOne(ctx context.Context, req *api.SendEventRequest) (st
 			return id, err
 		}
 	}
-	t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts}
+	t := eventTemplate{Type: req.Type, StateKey: req.StateKey, Content: req.Content, Redacts: req.Redacts, TS: req.Timestamp}
 	opts := sendOpts{DeviceID: req.DeviceID, TxnID: req.TxnID}
 	if req.StateKey != nil && req.Type != "m.room.redaction" {
 		// As in Synapse, a state event that repeats the current one (same sender and

@@ -304,7 +304,7 @@ func (w *roomWriter) federationDestinations(ctx context.Context, e matrix.PDU) (
 		}
 	}
 	sort.Strings(dests)
-	return dests, nil
+	return w.aclFilter(ctx, dests) // the room's server ACL (serveracl.go)
 }
 
 // applyState makes a state event part of the room's current state: a new snapshot (a delta

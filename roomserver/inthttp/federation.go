@@ -31,6 +31,7 @@ type boolResp struct {
 
 // addFederationRoutes serves arrow 3's methods.
 func addFederationRoutes(sr *mux.Router, a api.RoomserverAPI, p func(string) string) {
+	addHistoryRoutes(sr, a, p) // history.go
 	inthttp.Handle(sr, p(pathInputFederation), func(ctx context.Context, req *api.InputFederationEventsRequest) (*api.InputFederationEventsResponse, error) {
 		return a.InputFederationEvents(ctx, req)
 	})

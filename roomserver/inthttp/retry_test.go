@@ -82,6 +82,16 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 			return err
 		}},
 		{"QueryServerAllowedInRoom", pathQueryServerAllow, true, func() error { _, err := c.QueryServerAllowedInRoom(ctx, room, server); return err }},
+		{"QueryAuthChain", pathQueryAuthChain, true, func() error { _, err := c.QueryAuthChain(ctx, &api.AuthChainRequest{RoomID: room}); return err }},
+		{"QueryBackfill", pathQueryBackfill, true, func() error { _, err := c.QueryBackfill(ctx, &api.BackfillRequest{RoomID: room}); return err }},
+		{"PerformBackfill", pathPerformBackfill, true, func() error {
+			_, err := c.PerformBackfill(ctx, &api.BackfillHistoryRequest{RoomID: room})
+			return err
+		}},
+		{"QueryEventByTimestamp", pathQueryEventByTime, true, func() error {
+			_, err := c.QueryEventByTimestamp(ctx, &api.EventByTimestampRequest{RoomID: room, Dir: "f"})
+			return err
+		}},
 	}
 	// Every method is in the table (SendEvent twice).
 	iface := reflect.TypeFor[api.RoomserverAPI]()

@@ -451,6 +451,20 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 		ok, err := a.QueryServerAllowedInRoom(ctx, pub.RoomID, srv)
 		r.want("QueryServerAllowedInRoom "+srv, ok, err, 0, "")
 	}
+	ac, err := a.QueryAuthChain(ctx, &api.AuthChainRequest{RoomID: pub.RoomID, EventID: "$unknown"})
+	r.want("QueryAuthChain unknown event", ac, err, 404, "M_NOT_FOUND")
+	bf, err := a.QueryBackfill(ctx, &api.BackfillRequest{RoomID: unknownRoom, EventIDs: []string{"$x"}, Limit: 5})
+	r.want("QueryBackfill unknown room", bf, err, 404, "M_NOT_FOUND")
+	bf, err = a.QueryBackfill(ctx, &api.BackfillRequest{RoomID: pub.RoomID, EventIDs: []string{"$unknown"}, Limit: 5, Server: "remote.example"})
+	r.want("QueryBackfill unknown event", bf, err, 0, "")
+	pb, err := a.PerformBackfill(ctx, &api.BackfillHistoryRequest{RoomID: unknownRoom, EventIDs: []string{"$x"}, Limit: 5})
+	r.want("PerformBackfill unknown room", pb, err, 404, "M_NOT_FOUND")
+	pb, err = a.PerformBackfill(ctx, &api.BackfillHistoryRequest{RoomID: pub.RoomID, EventIDs: []string{"$unknown"}, Limit: 5})
+	r.want("PerformBackfill unknown event", pb, err, 0, "")
+	ts, err := a.QueryEventByTimestamp(ctx, &api.EventByTimestampRequest{RoomID: unknownRoom, TS: 0, Dir: "f"})
+	r.want("QueryEventByTimestamp unknown room", ts, err, 404, "M_NOT_FOUND")
+	ts, err = a.QueryEventByTimestamp(ctx, &api.EventByTimestampRequest{RoomID: pub.RoomID, TS: 0, Dir: "up"})
+	r.want("QueryEventByTimestamp bad dir", ts, err, 400, "M_INVALID_PARAM")
 
 	// Every method of the interface was called: a method added to api.RoomserverAPI later
 	// fails here until the scenario calls it.

@@ -58,8 +58,7 @@ func (c *EDUConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
 			EventID: r.EventID, TS: r.TS, StreamPos: pos})
 		rooms = []string{r.RoomID}
 		after = func() { c.notifier.ReceiptStored(r.RoomID, pos) }
-	case out.Kind == eduapi.OutputToDeviceKind && out.ToDevice != nil && out.ToDevice.UserID != "" && out.ToDevice.DeviceID != "" &&
-		json.Valid(out.ToDevice.Content):
+	case isToDevice(&out):
 		m := out.ToDevice
 		adv, err = c.db.StoreToDevice(ctx, &storage.ToDevice{UserID: m.UserID, DeviceID: m.DeviceID, Sender: m.Sender, Type: m.Type,
 			Content: m.Content, StreamPos: pos})
@@ -83,6 +82,13 @@ func (c *EDUConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
 		c.log.WithField("pos", pos).WithField("kind", out.Kind).Error("topic 3 record of unknown kind or incomplete; position skipped")
 		adv, err = c.db.SkipPosition(ctx, storage.StreamEDU, pos)
 	}
+	return c.finish(ctx, adv, err, rooms, users, after)
+}
+
+// finish tells the notifier about one stored topic 3 record: after updates its record of
+// the EDU, then the watermark moves and rooms and users are woken (with the targets of
+// every position a closed gap made visible).
+func (c *EDUConsumer) finish(ctx context.Context, adv storage.Advance, err error, rooms, users []string, after func()) error {
 	if err != nil {
 		return err
 	}
@@ -132,4 +138,56 @@ func (c *EDUConsumer) joinedRooms(ctx context.Context, userID string) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// isToDevice reports whether out is a complete to-device record.
+func isToDevice(out *eduapi.OutputEDU) bool {
+	return out.Kind == eduapi.OutputToDeviceKind && out.ToDevice != nil && out.ToDevice.UserID != "" && out.ToDevice.DeviceID != "" &&
+		json.Valid(out.ToDevice.Content)
+}
+
+// EDUMaxBatch is the most topic 3 records HandleBatch is given at once.
+const EDUMaxBatch = 256
+
+// HandleBatch is the eventlog.BatchHandler for topic 3: consecutive to-device records (one
+// send-to-device request for many devices is one record per device) are stored in one
+// transaction (storage.StoreToDeviceRun), each then told to the notifier as Handle would;
+// every other record goes through Handle in its place in the order. Idempotent like
+// Handle; after an error the log delivers the whole batch again.
+func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) error {
+	var run []storage.ToDevice
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		advs, err := c.db.StoreToDeviceRun(ctx, run)
+		if err != nil {
+			return err
+		}
+		for i, adv := range advs {
+			m := run[i]
+			after := func() { c.notifier.ToDeviceStored(m.UserID, m.DeviceID, m.StreamPos) }
+			if err := c.finish(ctx, adv, nil, nil, []string{m.UserID}, after); err != nil {
+				return err
+			}
+		}
+		run = run[:0]
+		return nil
+	}
+	for _, msg := range msgs {
+		var out eduapi.OutputEDU
+		if json.Unmarshal(msg.Value, &out) == nil && out.StreamPos > 0 && isToDevice(&out) {
+			m := out.ToDevice
+			run = append(run, storage.ToDevice{UserID: m.UserID, DeviceID: m.DeviceID, Sender: m.Sender, Type: m.Type,
+				Content: m.Content, StreamPos: out.StreamPos})
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := c.Handle(ctx, msg); err != nil {
+			return err
+		}
+	}
+	return flush()
 }

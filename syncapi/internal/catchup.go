@@ -104,7 +104,8 @@ func (s *Syncer) catchUpToEvent(ctx context.Context, roomID, eventID string) (*s
 	return e, err
 }
 
-// served is whether e is on the timeline at a position this instance serves.
+// served is whether e is on the timeline at a position this instance serves (backfilled
+// history, at negative positions, always is: storage/backfill.go).
 func (s *Syncer) served(e *storage.Event) bool {
-	return e != nil && e.StreamPos > 0 && e.StreamPos <= s.notifier.Position().Room
+	return e != nil && e.StreamPos != 0 && e.StreamPos <= s.notifier.Position().Room
 }

@@ -29,11 +29,22 @@ func (s *Syncer) toDevice(ctx context.Context, req *SyncRequest, upTo int64) ([]
 	var since int64
 	if req.Since != nil {
 		since = min(req.Since.EDU, upTo)
-		if sp.min <= since {
-			if err := s.db.DeleteToDevice(ctx, req.UserID, req.DeviceID, since); err != nil {
+		ack := since
+		if s.ToDeviceHold != nil && sp.min <= ack {
+			// The device's live sync v3 sessions may not have these yet.
+			held, ok, err := s.ToDeviceHold(ctx, req.UserID, req.DeviceID)
+			if err != nil {
 				return nil, 0, err
 			}
-			s.notifier.toDeviceAcked(req.UserID, req.DeviceID, since)
+			if ok {
+				ack = min(ack, held)
+			}
+		}
+		if sp.min <= ack {
+			if err := s.db.DeleteToDevice(ctx, req.UserID, req.DeviceID, ack); err != nil {
+				return nil, 0, err
+			}
+			s.notifier.toDeviceAcked(req.UserID, req.DeviceID, ack)
 		}
 	}
 	if sp.max <= since {

@@ -18,7 +18,8 @@ import (
 // the room's newest write for a room read, the user's own newest write for /sync), for
 // account data the position the userapi handed over with the device, and for /sync arrow
 // 18 (the eduserver's QueryWritePosition: the user's own typing, receipts, presence and
-// to-device) — and waits, bounded by CatchUpLimit, until the Notifier's watermarks have
+// to-device), for /sync and /keys/changes arrow 16 (the keyserver's QueryWritePosition:
+// the user's own key uploads, cross-signing keys and signatures) — and waits, bounded by CatchUpLimit, until the Notifier's watermarks have
 // passed them.
 
 var (
@@ -43,6 +44,9 @@ type WritesToReflect struct {
 	// EDUWrites: also the user's own topic 3 writes (typing, receipts, presence,
 	// to-device), whose position arrow 18 asks the eduserver for.
 	EDUWrites bool
+	// KeyWrites: also the user's own topic 7 writes (device keys, cross-signing keys and
+	// signatures), whose position arrow 16 asks the keyserver for.
+	KeyWrites bool
 }
 
 // catchUpToWrites waits until this instance serves the writes w names (arrow 2 asks the
@@ -75,8 +79,21 @@ func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
 		}
 		eduPos = pos
 	}
+	var keyPos int64
+	if w.KeyWrites && s.KeyAPI != nil && w.UserID != "" {
+		pos, err := s.KeyAPI.QueryWritePosition(ctx, w.UserID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rywGiveUps.WithLabelValues(w.Endpoint, "unreachable").Inc()
+			logrus.WithError(err).WithFields(logrus.Fields{"endpoint": w.Endpoint, "user_id": w.UserID}).
+				Warn("syncapi: read answered without read-your-writes: the keyserver could not say where the writes are")
+		}
+		keyPos = pos
+	}
 	caughtUp := func(now types.StreamToken) (bool, error) {
-		return now.Room >= roomPos && now.AccountData >= w.AccountDataPos && now.EDU >= eduPos, nil
+		return now.Room >= roomPos && now.AccountData >= w.AccountDataPos && now.EDU >= eduPos && now.KeyChange >= keyPos, nil
 	}
 	if ok, _ := caughtUp(s.notifier.Position()); ok {
 		return nil // the common case: no wait, no clock read
@@ -96,6 +113,7 @@ func (s *Syncer) catchUpToWrites(ctx context.Context, w WritesToReflect) error {
 			"room_pos_wanted": roomPos, "room_pos_served": now.Room,
 			"account_data_pos_wanted": w.AccountDataPos, "account_data_pos_served": now.AccountData,
 			"edu_pos_wanted": eduPos, "edu_pos_served": now.EDU,
+			"key_change_pos_wanted": keyPos, "key_change_pos_served": now.KeyChange,
 		}).Warn("syncapi: read answered before this instance caught up with the writes it must reflect")
 	}
 	return nil

@@ -164,6 +164,7 @@ func (s *Syncer) Messages(ctx context.Context, req *MessagesRequest) (*MessagesR
 		if req.From != nil && req.From.Pos < cur {
 			cur = req.From.Pos
 		}
+		bound = historyBound // backfilled history included (backfill.go)
 		if req.To != nil {
 			bound = req.To.Pos
 		}
@@ -181,6 +182,13 @@ func (s *Syncer) Messages(ctx context.Context, req *MessagesRequest) (*MessagesR
 		start = types.PaginationToken{Pos: cur}.String()
 	}
 	evs, next, more, err := s.page(ctx, req.RoomID, cur, bound, req.Backwards, req.Limit, req.Filter, acc.vis)
+	if err == nil && req.Backwards && req.To == nil && !more && len(evs) < req.Limit {
+		// The start of what this server holds: history from the room's other servers
+		// (arrow 2 → 17, backfill.go).
+		var older []storage.Event
+		older, next, more, err = s.pageBackfilled(ctx, req.RoomID, next, req.Limit-len(evs), req.Filter, acc.vis)
+		evs = append(evs, older...)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,11 @@ type Syncer struct {
 	KeyAPI keyapi.KeyServerAPI
 	// EDUAPI is arrow 18 (syncapi → eduserver): set_presence (presence.go) and where the
 	// user's own topic 3 writes landed (read your writes). May be nil.
-	EDUAPI          eduapi.EDUServerAPI
+	EDUAPI eduapi.EDUServerAPI
+	// ToDeviceHold, when set, bounds how far a /sync deletes the device's to-device
+	// messages: no further than its live sync v3 sessions acknowledged (ok false: no such
+	// session; internal/syncv3 Engine.ToDeviceHold).
+	ToDeviceHold    func(ctx context.Context, userID, deviceID string) (upTo int64, ok bool, err error)
 	members         memberCache
 	reads           sharedReads
 	presenceReports presenceReports
@@ -85,7 +89,7 @@ func (s *Syncer) sync(ctx context.Context, req *SyncRequest) (*SyncResponse, err
 	// whatever the since token says (an initial sync too).
 	s.setPresence(ctx, req) // arrow 18 (presence.go)
 	if err := s.catchUpToWrites(ctx, WritesToReflect{Endpoint: "sync", UserID: req.UserID, AccountDataPos: req.AccountDataPos,
-		EDUWrites: true}); err != nil {
+		EDUWrites: true, KeyWrites: true}); err != nil {
 		return nil, err
 	}
 	l := s.notifier.Listen(req.UserID)

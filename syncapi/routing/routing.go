@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/syncv3"
 	"github.com/axon-matrix/axon/syncapi/internal"
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
@@ -21,6 +22,8 @@ import (
 type Handlers struct {
 	Syncer  *internal.Syncer
 	UserAPI userapi.UserAPI
+	// V3 serves POST /sync (sync v3, docs/sync-v3.md); nil leaves the route out.
+	V3 *syncv3.Engine
 	// filters keeps parsed /sync filters (filtercache.go); the zero value is ready.
 	filters filterCache
 }
@@ -30,6 +33,9 @@ func (h *Handlers) Register(router *mux.Router) {
 	for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
 		r := router.PathPrefix(prefix).Subrouter()
 		r.HandleFunc("/sync", h.authed(h.sync)).Methods(http.MethodGet)
+		if h.V3 != nil {
+			r.HandleFunc("/sync", h.syncV3Authed).Methods(http.MethodPost)
+		}
 		r.HandleFunc("/rooms/{roomId}/messages", h.authed(h.messages)).Methods(http.MethodGet)
 		r.HandleFunc("/rooms/{roomId}/context/{eventId}", h.authed(h.context)).Methods(http.MethodGet)
 		r.HandleFunc("/rooms/{roomId}/members", h.authed(h.members)).Methods(http.MethodGet)

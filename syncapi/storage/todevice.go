@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // ToDevice is one to-device message waiting for its device (topic 3).
@@ -24,6 +25,42 @@ func (d *Database) StoreToDevice(ctx context.Context, m *ToDevice) (Advance, err
 		}
 		return nil
 	})
+}
+
+// StoreToDeviceRun stores consecutive to-device records in one transaction and returns
+// the Advance of each, in order, as StoreToDevice would have given it.
+func (d *Database) StoreToDeviceRun(ctx context.Context, msgs []ToDevice) ([]Advance, error) {
+	var advs []Advance
+	err := sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		advs = advs[:0]
+		w, err := d.lockStream(ctx, tx, StreamEDU)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			dup, err := seen(ctx, tx, StreamEDU, w, m.StreamPos)
+			if err != nil {
+				return err
+			}
+			if dup {
+				advs = append(advs, Advance{From: w, To: w, Duplicate: true})
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_to_device (user_id, device_id, stream_pos, sender, event_type, content)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, m.UserID, m.DeviceID, m.StreamPos, m.Sender, m.Type, string(m.Content)); err != nil {
+				return fmt.Errorf("syncapi storage: storing to-device message: %w", err)
+			}
+			adv, err := receive(ctx, tx, StreamEDU, w, m.StreamPos)
+			if err != nil {
+				return err
+			}
+			advs = append(advs, adv)
+			w = adv.To
+		}
+		return nil
+	})
+	return advs, err
 }
 
 // ToDeviceBetween returns up to limit messages of one device at positions in (after,

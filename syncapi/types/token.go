@@ -102,7 +102,8 @@ func parsePos(s string) (int64, error) {
 // prev_batch: the point just after the room event at topic 2 position Pos. Paginating
 // backwards from it returns events at positions ≤ Pos; forwards, events at positions > Pos.
 // Its text form is "t<pos>". A sync token (next_batch) is accepted wherever a pagination
-// token is, meaning its room position.
+// token is, meaning its room position. Pos is negative in history backfilled from other
+// servers (below the room's first topic 2 event; see syncapi/README.md), e.g. "t-12".
 type PaginationToken struct {
 	Pos int64
 }
@@ -113,9 +114,13 @@ func (p PaginationToken) String() string { return "t" + strconv.FormatInt(p.Pos,
 // ParsePaginationToken parses "t<pos>" or a sync token "s<room>_…".
 func ParsePaginationToken(s string) (PaginationToken, error) {
 	if len(s) >= 2 && s[0] == 't' {
-		n, err := parsePos(s[1:])
-		if err != nil {
-			return PaginationToken{}, err
+		neg := strings.HasPrefix(s[1:], "-")
+		n, err := parsePos(strings.TrimPrefix(s[1:], "-"))
+		if err != nil || (neg && n == 0) {
+			return PaginationToken{}, fmt.Errorf("bad pagination token %q", s)
+		}
+		if neg {
+			n = -n // backfilled history
 		}
 		return PaginationToken{Pos: n}, nil
 	}

@@ -64,7 +64,10 @@ func TestParsePaginationToken(t *testing.T) {
 		{in: "t17", want: 17},
 		{in: "s17_3", want: 17},
 		{in: "t", wantErr: true},
-		{in: "t-3", wantErr: true},
+		{in: "t-3", want: -3}, // backfilled history
+		{in: "t-0", wantErr: true},
+		{in: "t--3", wantErr: true},
+		{in: "t-", wantErr: true},
 		{in: "q1", wantErr: true},
 		{in: "", wantErr: true},
 	}

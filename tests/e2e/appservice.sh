@@ -6,7 +6,9 @@
 # bridge when Axon queries it for an unknown alias, every message sent while the
 # bridge was down (with Axon restarted meanwhile) delivered once and in order when it
 # returns, the hs_token checked on every request, the as_token refused outside its
-# namespaces.
+# namespaces, alice's typing and read receipt delivered to the bridge (MSC2409), and a
+# ghost's message sent with ?ts= keeping that timestamp, and the as_token masquerading on the
+# sync and media endpoints.
 #
 # Needs python3 (with pip or venv) and go; mautrix is installed into a venv cached under
 # ${XDG_CACHE_HOME:-~/.cache}/axon-e2e-appservice, keyed by the pinned requirements.
@@ -63,6 +65,7 @@ as_token: "$as_token"
 hs_token: "$hs_token"
 sender_localpart: echobot
 rate_limited: false
+receive_ephemeral: true
 namespaces:
   users:
     - exclusive: true

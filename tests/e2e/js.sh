@@ -54,10 +54,10 @@ scenario() { # scenario NAME ARGS... — phase 1, restart, phase 2
   local log="$work/$name.log"
   echo "== e2e ($name): matrix-js-sdk against axon-monolith on $AXON_E2E_BASE_URL"
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
-  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-crosssigning-backup.test.mjs phase1-media.test.mjs phase1-edu.test.mjs phase1-device-lists.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
+  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-crosssigning-backup.test.mjs phase1-media.test.mjs phase1-edu.test.mjs phase1-device-lists.test.mjs phase1-verification.test.mjs phase1-todevice-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
   stop_server
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
-  if ! (cd "$here/js" && node --test --test-force-exit phase2-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
+  if ! (cd "$here/js" && node --test --test-force-exit phase2-restart.test.mjs phase2-todevice-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
   stop_server
 }
 
@@ -97,4 +97,9 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "e2e: skipping the Postgres + Kafka run (run through scripts/test.sh to get both)"
 fi
+# Federation: an encrypted conversation between two monoliths talking over TLS. The
+# federation test harness starts them; its -e2ee scenario runs federation-encrypted.test.mjs
+# against both when AXON_E2E_JS_DIR is set.
+echo "== e2e (federation): matrix-js-sdk against two federated monoliths (go run ./tests/federation -e2ee)"
+(cd "$repo" && AXON_E2E_JS_DIR="$here/js" go run ./tests/federation -e2ee)
 echo "e2e (matrix-js-sdk): all scenarios passed"

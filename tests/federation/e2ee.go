@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"reflect"
 	"slices"
 	"time"
 
@@ -16,7 +19,7 @@ import (
 )
 
 // e2eeSummary describes the end-to-end encryption scenario (flag -e2ee).
-const e2eeSummary = "two monoliths over TLS: alice@A's /keys/query and /keys/claim for bob@B answered by B (arrow 20 → user/keys/query, user/keys/claim), signatures intact; bob's device-list changes reach alice's /sync device_lists.changed (topic 7 → m.device_list_update → arrow 15 → topic 7)"
+const e2eeSummary = "two monoliths over TLS: alice@A's /keys/query and /keys/claim for bob@B answered by B (arrow 20 → user/keys/query, user/keys/claim), signatures intact; bob's device-list changes reach alice's /sync device_lists.changed (topic 7 → m.device_list_update → arrow 15 → topic 7); bob's new cross-signing keys reach A as m.signing_key_update (device_lists.changed, /keys/query); with B stopped, A answers /keys/query for bob from its cache"
 
 // e2eeDevice is one client device's ed25519 key (its curve25519 key is random bytes: the
 // servers only pass it on).
@@ -81,6 +84,12 @@ func (r *run) e2eeScenario() error {
 		r.servers = append(r.servers, s)
 	}
 	a, b := r.servers[0], r.servers[1]
+	if dir := os.Getenv("AXON_E2E_JS_DIR"); dir != "" {
+		r.begin("matrix-js-sdk (Rust crypto): an encrypted conversation between alice@A and bob@B (" + jsFederationTest + ")")
+		if err := r.runJSFederation(ctx, dir, a, b); err != nil {
+			return err
+		}
+	}
 	r.begin("register alice on A and bob on B; bob@B joins alice's room")
 	alice := &csapi.Client{BaseURL: a.clientURL}
 	bob := &csapi.Client{BaseURL: b.clientURL}
@@ -190,6 +199,70 @@ func (r *run) e2eeScenario() error {
 		return fmt.Errorf("bob's devices as A sees them: %v, want %s and %s", keysOfRaw(q.DeviceKeys[bob.UserID]), bob.DeviceID, bob2.DeviceID)
 	}
 
+	r.begin("bob uploads cross-signing keys on B; alice sees bob in device_lists.changed (m.signing_key_update) and his new keys in /keys/query")
+	master, selfSigning, err := crossSigningKeys(bob.UserID)
+	if err != nil {
+		return err
+	}
+	if since, err = r.deviceListsSince(ctx, alice); err != nil {
+		return err
+	}
+	if err := bob.Do(ctx, http.MethodPost, "/_matrix/client/v3/keys/device_signing/upload",
+		map[string]any{"master_key": master, "self_signing_key": selfSigning}, nil); err != nil {
+		return fmt.Errorf("bob's cross-signing keys: %w", err)
+	}
+	if _, err := r.waitDeviceListChanged(ctx, alice, since, bob.UserID); err != nil {
+		return err
+	}
+	var cq struct {
+		MasterKeys      map[string]json.RawMessage `json:"master_keys"`
+		SelfSigningKeys map[string]json.RawMessage `json:"self_signing_keys"`
+	}
+	deadline := time.Now().Add(r.timeout)
+	for {
+		if err := alice.Do(ctx, http.MethodPost, "/_matrix/client/v3/keys/query",
+			map[string]any{"device_keys": map[string]any{bob.UserID: []string{}}}, &cq); err != nil {
+			return err
+		}
+		if sameJSON(cq.MasterKeys[bob.UserID], master) && sameJSON(cq.SelfSigningKeys[bob.UserID], selfSigning) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bob's cross-signing keys as A sees them: master %s, self-signing %s", cq.MasterKeys[bob.UserID], cq.SelfSigningKeys[bob.UserID])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	r.begin("B stops; alice's /keys/query for bob is answered from A's cache of bob's keys (both devices, his cross-signing keys)")
+	_ = b.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-b.exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("server B did not stop within 30s")
+	}
+	var cached struct {
+		DeviceKeys map[string]map[string]json.RawMessage `json:"device_keys"`
+		MasterKeys map[string]json.RawMessage            `json:"master_keys"`
+		Failures   map[string]json.RawMessage            `json:"failures"`
+	}
+	if err := alice.Do(ctx, http.MethodPost, "/_matrix/client/v3/keys/query",
+		map[string]any{"device_keys": map[string]any{bob.UserID: []string{}}, "timeout": 3000}, &cached); err != nil {
+		return err
+	}
+	if len(cached.DeviceKeys[bob.UserID]) != 2 || len(cached.Failures) != 0 || !sameJSON(cached.MasterKeys[bob.UserID], master) {
+		return fmt.Errorf("with B stopped: devices %v, master %s, failures %v", keysOfRaw(cached.DeviceKeys[bob.UserID]),
+			cached.MasterKeys[bob.UserID], cached.Failures)
+	}
+	for id, raw := range cached.DeviceKeys[bob.UserID] {
+		dev := bobDev
+		if id == bob2.DeviceID {
+			dev = bob2Dev
+		}
+		if err := signing.VerifyJSON(bob.UserID, signing.KeyID("ed25519:"+id), dev.priv.Public().(ed25519.PublicKey), raw); err != nil {
+			return fmt.Errorf("cached keys of %s: %w", id, err)
+		}
+	}
+
 	r.begin("alice's /keys/query for a user of a server that does not exist: a failure of that server, within the timeout")
 	start := time.Now()
 	if err := alice.Do(ctx, http.MethodPost, "/_matrix/client/v3/keys/query",
@@ -201,6 +274,56 @@ func (r *run) e2eeScenario() error {
 	}
 	r.step = "done"
 	return nil
+}
+
+// jsFederationTest is the matrix-js-sdk test run against both servers when AXON_E2E_JS_DIR
+// names tests/e2e/js (tests/e2e/js.sh sets it, after npm ci).
+const jsFederationTest = "federation-encrypted.test.mjs"
+
+// runJSFederation runs jsFederationTest in dir with the client URLs of a and b.
+func (r *run) runJSFederation(ctx context.Context, dir string, a, b *server) error {
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-force-exit", jsFederationTest)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AXON_E2E_BASE_URL="+a.clientURL, "AXON_E2E_BASE_URL_A="+a.clientURL, "AXON_E2E_BASE_URL_B="+b.clientURL)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v\n%s", jsFederationTest, err, out)
+	}
+	return nil
+}
+
+// crossSigningKeys makes a master key and a self-signing key signed by it for userID.
+func crossSigningKeys(userID string) (master, selfSigning json.RawMessage, err error) {
+	mPub, mPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	sPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := func(pub ed25519.PublicKey, usage string) ([]byte, error) {
+		b64 := signing.EncodeBase64(pub)
+		return json.Marshal(map[string]any{"user_id": userID, "usage": []string{usage}, "keys": map[string]string{"ed25519:" + b64: b64}})
+	}
+	if master, err = key(mPub, "master"); err != nil {
+		return nil, nil, err
+	}
+	raw, err := key(sPub, "self_signing")
+	if err != nil {
+		return nil, nil, err
+	}
+	selfSigning, err = signing.SignJSON(userID, signing.KeyID("ed25519:"+signing.EncodeBase64(mPub)), mPriv, raw)
+	return master, selfSigning, err
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 func keysOfRaw(m map[string]json.RawMessage) []string {

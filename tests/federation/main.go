@@ -22,7 +22,20 @@
 // With -e2ee it runs the end-to-end encryption scenario (e2ee.go): keys of B's users
 // queried and claimed from A, and B's device-list changes in A's /sync.
 //
-//	go run ./tests/federation [-synapse|-edus|-media|-e2ee] [-keep] [-timeout 30s]
+// With -three it runs the three-server scenario (three.go, forgery.go): A, B and C, each
+// behind a TLS front whose address is its name (fronts.go; the fronts also partition a
+// server from the others): rooms on each joined by ID and by alias, invites, messages,
+// state, a redaction, leave, kick and ban; C stopped and restarted and catching up;
+// forged, misaddressed and tampered requests sent straight to A refused; a fork while B
+// is partitioned, resolved to the same current state on all three.
+//
+// With -polylith it runs the polylith drill (polylith.go): every component its own process
+// (Postgres and Kafka of AXON_TEST_POSTGRES_DSN and AXON_TEST_KAFKA_BROKERS; skipped
+// without them unless CI=true) behind a TLS front, federating with a monolith; its
+// axon-federation-sender is killed with -9 in the middle of 100 messages and restarted,
+// and the monolith has each message exactly once.
+//
+//	go run ./tests/federation [-synapse|-edus|-media|-e2ee|-three|-polylith] [-keep] [-timeout 30s]
 package main
 
 import (
@@ -51,6 +64,8 @@ func main() {
 	withEDUs := flag.Bool("edus", false, "run the EDU scenario instead: typing, receipts, presence and to-device from A to B (edus.go)")
 	withMedia := flag.Bool("media", false, "run the media scenario instead: media of A downloaded through B (media.go)")
 	withE2EE := flag.Bool("e2ee", false, "run the end-to-end encryption scenario instead: keys of B's users queried and claimed from A, device-list updates (e2ee.go)")
+	withThree := flag.Bool("three", false, "run the three-server scenario instead: A, B and C, a stopped and restarted server, forged requests, a partition and its fork (three.go)")
+	withPolylith := flag.Bool("polylith", false, "run the polylith drill instead: a polylith and a monolith federating, the federation sender killed with -9 mid-burst (polylith.go)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "axon-federation.")
 	if err != nil {
@@ -58,7 +73,7 @@ func main() {
 		os.Exit(1)
 	}
 	r := &run{work: work, timeout: *timeout}
-	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban, a rejected invite and a knock"
+	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban, a rejected invite and a knock; an alias resolved and joined over federation, history backfilled into /messages, a server ACL"
 	if *withSynapse {
 		scenario, summary = r.synapseScenario, synapseSummary
 	}
@@ -70,6 +85,12 @@ func main() {
 	}
 	if *withE2EE {
 		scenario, summary = r.e2eeScenario, e2eeSummary
+	}
+	if *withThree {
+		scenario, summary = r.threeScenario, threeSummary
+	}
+	if *withPolylith {
+		scenario, summary = r.polylithScenario, polylithSummary
 	}
 	err = scenario()
 	r.stopAll()
@@ -103,6 +124,7 @@ type run struct {
 type server struct {
 	label     string // "A" or "B"
 	name      string // 127.0.0.1:PORT (federation port)
+	tlsAddr   string // where it serves federation over TLS itself (name, unless behind a front)
 	clientURL string
 	dir       string
 	cmd       *exec.Cmd
@@ -196,6 +218,9 @@ func (r *run) scenario() error {
 		return err
 	}
 	if err := r.membershipScenario(ctx, a, alice, bob, roomID); err != nil {
+		return err
+	}
+	if err := r.historyScenario(ctx, a, b, alice, bob); err != nil { // history.go
 		return err
 	}
 	r.step = "done"
@@ -336,7 +361,11 @@ func membership(ctx context.Context, c *csapi.Client, roomID, action, target str
 }
 
 // start configures server label the way docs/deployment.md describes and starts it.
-func (r *run) start(bin, label string) (*server, error) {
+func (r *run) start(bin, label string) (*server, error) { return r.startNamed(bin, label, "") }
+
+// startNamed is start with the server name given (a front of fronts.go, which forwards
+// to the server's own TLS port), or "" for the server's own TLS port as its name.
+func (r *run) startNamed(bin, label, name string) (*server, error) {
 	fedPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -350,7 +379,10 @@ func (r *run) start(bin, label string) (*server, error) {
 		return nil, err
 	}
 	s := &server{label: label, name: fmt.Sprintf("127.0.0.1:%d", fedPort), clientURL: fmt.Sprintf("http://127.0.0.1:%d", clientPort),
-		dir: filepath.Join(r.work, label), exited: make(chan struct{})}
+		dir: filepath.Join(r.work, label), exited: make(chan struct{}), tlsAddr: fmt.Sprintf("127.0.0.1:%d", fedPort)}
+	if name != "" {
+		s.name = name
+	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -389,29 +421,35 @@ func (r *run) start(bin, label string) (*server, error) {
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "axon-monolith"), "-config", cfgPath,
 		"-http-bind", fmt.Sprintf("127.0.0.1:%d", clientPort), "-metrics-bind", fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		"-https-bind", s.name, "-tls-cert", cert, "-tls-key", key)
+		"-https-bind", s.tlsAddr, "-tls-cert", cert, "-tls-key", key)
 	s.cmd.Stdout, s.cmd.Stderr = s.logFile, s.logFile
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
-	r.say("server %s: %s (federation over TLS), clients on %s, files in %s", label, s.name, s.clientURL, s.dir)
+	r.say("server %s: %s (federation over TLS on %s), clients on %s, files in %s", label, s.name, s.tlsAddr, s.clientURL, s.dir)
+	return s, r.waitUp(s)
+}
+
+// waitUp waits until s's client API answers /versions.
+func (r *run) waitUp(s *server) error {
+	label := s.label
 	deadline := time.Now().Add(r.timeout)
 	for {
 		select {
 		case <-s.exited:
-			return s, fmt.Errorf("axon-monolith %s exited at start", label)
+			return fmt.Errorf("axon-monolith %s exited at start", label)
 		default:
 		}
 		resp, err := http.Get(s.clientURL + "/_matrix/client/versions")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return s, fmt.Errorf("axon-monolith %s did not answer within %s", label, r.timeout)
+			return fmt.Errorf("axon-monolith %s did not answer within %s", label, r.timeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

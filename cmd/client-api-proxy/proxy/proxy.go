@@ -9,7 +9,8 @@
 //   - picks a healthy upstream of the path's kind: for the sync paths, the instance the
 //     caller's access token hashes to (rendezvous hashing over the healthy instances), so a
 //     client reads /sync, /messages and /event from one instance whose view only moves
-//     forward; otherwise (and for a sync request without a token) the one with the fewest
+//     forward, and keeps its sync v3 sessions (POST /sync, docs/sync-v3.md), which live on
+//     the instance that created them, while the set of healthy instances is stable; otherwise (and for a sync request without a token) the one with the fewest
 //     requests in flight (ties in turn). An upstream is healthy when its last health check (GET /health,
 //     periodically) answered 200 and no connect to it has failed since;
 //   - streams the request body to the upstream and the response back, flushing every write

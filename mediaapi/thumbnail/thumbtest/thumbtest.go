@@ -102,6 +102,15 @@ func PNG(img image.Image) []byte {
 	return buf.Bytes()
 }
 
+// GIF is img as a still (one-frame) GIF.
+func GIF(img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := gif.Encode(&buf, img, &gif.Options{NumColors: 256}); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
 // AnimatedGIF is a two-frame GIF: img, then a black frame.
 func AnimatedGIF(img image.Image) []byte {
 	b := img.Bounds()

@@ -12,7 +12,12 @@ and checks, through the real framework:
    whose ghost creates the portal room with that alias; alice's message there is echoed;
 4. the bridge is stopped; alice sends messages, Axon is restarted in the middle; the bridge
    comes back and gets every missed message exactly once, in order, and echoes each;
-5. the as_token outside the bridge's namespaces gets 403.
+5. the as_token outside the bridge's namespaces gets 403;
+6. ephemeral data (MSC2409, receive_ephemeral): alice's typing and read receipt in the
+   room reach the bridge in transactions;
+7. timestamp massaging: the ghost sends with ?ts= (the framework's timestamp) and the
+   event keeps that origin_server_ts;
+8. the as_token (with ?user_id=) on the sync and media endpoints.
 
 Every request from Axon must carry the right hs_token (checked in the framework, and
 counted here: one wrong token fails the test).
@@ -40,6 +45,7 @@ GHOST = "@_echo_bob:localhost"
 
 bad_tokens = 0
 received = []  # event IDs of alice's messages, in the order the bridge got them
+ephemeral = []  # (type, room_id, content) of the ephemeral events the bridge got
 # The framework handles each event in its own task: the lock (taken first, FIFO) keeps the
 # echoes in the order the messages arrived.
 send_lock = None
@@ -55,7 +61,13 @@ class Bridge(AppService):
 
 
 async def on_event(az, evt):
-    if evt.type == EventType.ROOM_MEMBER and evt.state_key == GHOST and evt.content.membership == Membership.INVITE:
+    if evt.type == EventType.TYPING:
+        ephemeral.append((evt.type.t, evt.room_id, evt.content.serialize()))
+    elif evt.type == EventType.RECEIPT:  # {event ID: {receipt type: [users]}}
+        plain = {str(eid): {str(getattr(rt, "value", rt)): [str(u) for u in users] for rt, users in types.items()}
+                 for eid, types in evt.content.items()}
+        ephemeral.append((evt.type.t, evt.room_id, plain))
+    elif evt.type == EventType.ROOM_MEMBER and evt.state_key == GHOST and evt.content.membership == Membership.INVITE:
         ghost = az.intent.user(UserID(GHOST))
         await ghost.ensure_registered()
         await ghost.join_room(evt.room_id)
@@ -79,7 +91,7 @@ async def start_bridge():
     az = None
     az = Bridge(query_alias=lambda alias: query_alias(az, alias), server=HS, domain="localhost", as_token=AS_TOKEN, hs_token=HS_TOKEN, bot_localpart="echobot",
                 id="echo", state_store=FileASStateStore(path=os.path.join(WORK, "bridge-state.json"), binary=False),
-                log="echo-bridge")
+                log="echo-bridge", ephemeral_events=True)
     az.matrix_event_handler(lambda evt: on_event(az, evt))
     await az.start("127.0.0.1", BRIDGE_PORT)
     az.ready = az.live = True
@@ -221,9 +233,42 @@ async def run(http, server, az):
     assert echoes == ["echo: hello"] + [f"echo: missed {i}" for i in range(1, 6)], echoes
     print("outage and restart: every missed message once, in order")
 
+    # 6. Ephemeral: alice types and reads the last echo; the bridge sees both.
+    await call(http, "PUT", f"/_matrix/client/v3/rooms/{room}/typing/%40alice%3Alocalhost", alice,
+               {"typing": True, "timeout": 30000})
+
+    async def saw(pred):
+        return any(pred(t, r, c) for t, r, c in ephemeral)
+    await wait_for("alice's typing at the bridge", lambda: saw(
+        lambda t, r, c: t == "m.typing" and r == room and "@alice:localhost" in c.get("user_ids", [])))
+    last = (await call(http, "GET", f"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=1", alice))["chunk"][0]["event_id"]
+    await call(http, "POST", f"/_matrix/client/v3/rooms/{room}/receipt/m.read/{last}", alice, {})
+    await wait_for("alice's receipt at the bridge", lambda: saw(
+        lambda t, r, c: t == "m.receipt" and r == room and "@alice:localhost" in c.get(last, {}).get("m.read", {})))
+    print("ephemeral (typing, receipt): ok")
+
+    # 7. Timestamp massaging: a ghost's message with ?ts= keeps that timestamp.
+    old_ts = 1500000000000
+    ghost = az.intent.user(UserID(GHOST))
+    eid = await ghost.send_text(portal, "from the past", timestamp=old_ts)
+    ev = await call(http, "GET", f"/_matrix/client/v3/rooms/{portal}/event/{eid}", alice)
+    assert ev["origin_server_ts"] == old_ts, ev
+    print("timestamp massaging: ok")
+
     # 5. The as_token outside the namespaces.
     r = await call(http, "GET", "/_matrix/client/v3/account/whoami?user_id=%40alice%3Alocalhost", AS_TOKEN, want=403)
     assert r["errcode"] == "M_FORBIDDEN", r
+    # The as_token on the syncapi's and the mediaapi's endpoints: the ghost syncs and
+    # uploads through it; alice cannot be masqueraded there either.
+    js = await call(http, "GET", "/_matrix/client/v3/sync?timeout=0&user_id=%40_echo_bob%3Alocalhost", AS_TOKEN)
+    assert room in js.get("rooms", {}).get("join", {}), list(js.get("rooms", {}).get("join", {}))
+    r = await call(http, "GET", "/_matrix/client/v3/sync?timeout=0&user_id=%40alice%3Alocalhost", AS_TOKEN, want=403)
+    assert r["errcode"] == "M_FORBIDDEN", r
+    async with http.post(HS + "/_matrix/media/v3/upload?user_id=%40_echo_bob%3Alocalhost", data=b"bridged bytes",
+                         headers={"Authorization": "Bearer " + AS_TOKEN, "Content-Type": "text/plain"}) as up:
+        body = await up.json(content_type=None)
+        assert up.status == 200 and body.get("content_uri", "").startswith("mxc://localhost/"), (up.status, body)
+    print("as_token on sync and media: ok")
     assert bad_tokens == 0, f"{bad_tokens} requests with a wrong hs_token"
     await az.stop()
     print("echo bridge e2e: passed")
