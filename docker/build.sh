@@ -23,13 +23,13 @@ version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 version=${version//[^A-Za-z0-9_.-]/_}
 read -r -a arches <<<"${ARCHES:-amd64 arm64 arm-v7}"
 all_images=(monolith client-api sync-api federation-api media-api roomserver key-server server-key-api user-api
-  edu-server federation-sender app-service client-api-proxy tools)
+  edu-server federation-sender app-service client-api-proxy syncv3-proxy tools)
 read -r -a images <<<"${IMAGES:-${all_images[*]}}"
 
 # The binaries the chosen images need: what their Dockerfiles copy from bin/.
 read -r -a bins <<<"$(for name in "${images[@]}"; do
   [ -f "$here/$name.Dockerfile" ] || { echo "build.sh: no docker/$name.Dockerfile" >&2; exit 2; }
-  grep -oE 'bin/[a-z-]+' "$here/$name.Dockerfile" | sed 's|^bin/||'
+  grep -oE 'bin/[a-z0-9-]+' "$here/$name.Dockerfile" | sed 's|^bin/||'
 done | sort -u | tr '\n' ' ')"
 
 native=$(go env GOARCH)

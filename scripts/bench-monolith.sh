@@ -17,7 +17,8 @@
 #   BACKENDS=sqlite SCENARIOS="S3" ROUNDS=3 scripts/bench-monolith.sh
 #
 # Settings (environment): BACKENDS ("sqlite postgres"), SCENARIOS ("S1 S2 S3"), ROUNDS (1),
-# DURATION (15s for S1/S2, 20s for S3), SQLITE_SYNC (full, the default, or normal: the
+# DURATION (15s for S1/S2, 20s for S3), SYNCS ("spec": the syncers' API, any of spec, v3 and
+# v3-list, the load tool's -sync; several alternate within a round), SQLITE_SYNC (full, the default, or normal: the
 # global.sqlite_synchronous key), KEEP_TMP=1, MONOLITH_ARGS (extra server flags, e.g.
 # "-pprof-bind 127.0.0.1:6060" to take a CPU profile during a run). Users are registered with bcrypt cost 4 to keep
 # setup short (1,000 registrations at the default cost 12 take minutes on 2 cores); login is
@@ -32,6 +33,7 @@ BACKENDS=${BACKENDS:-"sqlite postgres"}
 SCENARIOS=${SCENARIOS:-"S1 S2 S3"}
 ROUNDS=${ROUNDS:-1}
 SQLITE_SYNC=${SQLITE_SYNC:-full}
+SYNCS=${SYNCS:-spec}
 
 work=$(mktemp -d /tmp/axon-bench-monolith.XXXXXX)
 mkdir -p "$work/bin" "$work/results"
@@ -86,10 +88,10 @@ EOF
 say "building into $work/bin"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/axon-monolith ./cmd/axon-loadtest)
 
-# run BACKEND SCENARIO ROUND: one fresh server, one load tool run, one JSON file.
+# run BACKEND SCENARIO ROUND SYNC: one fresh server, one load tool run, one JSON file.
 run() {
-  local backend=$1 scen=$2 round=$3
-  local dir="$work/data/$backend-$scen-$round" port
+  local backend=$1 scen=$2 round=$3 sync=$4
+  local dir="$work/data/$backend-$scen-$round-$sync" port
   mkdir -p "$dir"
   port=$(free_port)
   {
@@ -124,10 +126,16 @@ run() {
     S3) args=(-users 1000 -rooms 100 -members 10 -senders 100 -rate 200 -duration "${DURATION:-20s}" -drain 10s -setup-concurrency 32) ;;
     *) echo "bench-monolith: unknown scenario $scen" >&2; exit 1 ;;
   esac
-  local out="$work/results/$backend-$scen-$round.json"
-  "$work/bin/axon-loadtest" -json -hs "http://127.0.0.1:$port" -server-pid "$server_pid" "${args[@]}" >"$out"
+  local out="$work/results/$backend-$scen-$round-$sync.json"
+  # Missing or duplicate deliveries (exit 3) still print their row (the missing / dup
+  # column); v3-list sees each room's newest event only, so messages overtaken between two
+  # polls count as missing there.
+  "$work/bin/axon-loadtest" -json -sync "$sync" -hs "http://127.0.0.1:$port" -server-pid "$server_pid" "${args[@]}" >"$out" ||
+    { rc=$?; [ "$rc" = 3 ] || exit "$rc"; }
   stop_server
-  python3 - "$backend" "$scen" "$out" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
+  local label=$scen
+  [ "$sync" = spec ] || label="$scen sync $sync"
+  python3 - "$backend" "$label" "$out" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
 import json, sys
 backend, scen, path, load = sys.argv[1:5]
 r = json.load(open(path))
@@ -148,8 +156,10 @@ for round in $(seq 1 "$ROUNDS"); do
       continue
     fi
     for scen in $SCENARIOS; do
-      say "$backend $scen (round $round)"
-      run "$backend" "$scen" "$round"
+      for sync in $SYNCS; do
+        say "$backend $scen sync $sync (round $round)"
+        run "$backend" "$scen" "$round" "$sync"
+      done
     done
   done
 done

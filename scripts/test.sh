@@ -188,6 +188,11 @@ if [[ $# -eq 0 ]]; then
 	# scripts/synapse.sh in the scenario's temporary directory.
 	e2e_total=$((e2e_total + 1))
 	run "e2e federation-synapse" go run ./tests/federation -synapse
+	# axon-syncv3-proxy in front of a real Synapse (syncv3proxy's TestProxySynapse, skipped
+	# by plain go test), with a Synapse of its own.
+	e2e_total=$((e2e_total + 1))
+	run "e2e syncv3-proxy-synapse" bash -c 'env=$(scripts/synapse.sh start "$1") && eval "$env" && [ -n "${SYNAPSE_URL:-}" ] &&
+		go test -count=1 -run TestProxySynapse ./syncv3proxy/; rc=$?; scripts/synapse.sh stop "$1"; exit $rc' _ "$tmp/proxy-synapse"
 fi
 
 if [[ -n "$docker_pid" ]]; then

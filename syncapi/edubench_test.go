@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ import (
 // timeline, members lazy-loaded.
 const eduBenchFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"state":{"lazy_load_members":true},` +
 	`"timeline":{"limit":0},"account_data":{"types":[]}}}`
+
+// eduBenchFilterQuery is eduBenchFilter escaped once (the client's own work, not the server's).
+var eduBenchFilterQuery = url.QueryEscape(eduBenchFilter)
 
 // newEDUBenchStack is a syncapi harness fed by a real eduserver through the embedded log.
 func newEDUBenchStack(b *testing.B) (*harness, *eduserver.EDUServer) {
@@ -68,7 +72,7 @@ func newEDUBenchStack(b *testing.B) (*harness, *eduserver.EDUServer) {
 
 // longPoll is one /sync long-poll (safe in goroutines: errors are returned).
 func (h *harness) longPoll(token, since string, timeout time.Duration) (eduSync, error) {
-	q := fmt.Sprintf("timeout=%d&filter=%s", timeout.Milliseconds(), url.QueryEscape(eduBenchFilter))
+	q := fmt.Sprintf("timeout=%d&filter=%s", timeout.Milliseconds(), eduBenchFilterQuery)
 	if since != "" {
 		q += "&since=" + since
 	}
@@ -83,9 +87,20 @@ func (h *harness) longPoll(token, since string, timeout time.Duration) (eduSync,
 	return r, json.Unmarshal(rec.Body.Bytes(), &r)
 }
 
+// processCPU is the CPU time this process used so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // fanOut runs one op: every syncer long-polls from its since, then (once they wait) send
-// is called; it returns each syncer's time from send until its answer had the EDU (has).
-func fanOut(b *testing.B, h *harness, tokens, since []string, send func(), has func(eduSync) bool) []time.Duration {
+// is called; it returns each syncer's time from send until its answer had the EDU (has),
+// and the process's CPU time from send until the last answer (server and the in-process
+// clients together: the figure the machine's other load distorts least).
+func fanOut(b *testing.B, h *harness, tokens, since []string, send func(), has func(eduSync) bool) ([]time.Duration, time.Duration) {
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, len(tokens))
 	errs := make([]error, len(tokens))
@@ -114,19 +129,22 @@ func fanOut(b *testing.B, h *harness, tokens, since []string, send func(), has f
 		}()
 	}
 	time.Sleep(500 * time.Millisecond) // the long-polls are parked
+	cpu0 := processCPU()
 	t0 := time.Now()
 	start <- t0
 	send()
 	wg.Wait()
+	cpu := processCPU() - cpu0
 	for _, err := range errs {
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	return lat
+	return lat, cpu
 }
 
-func reportLatencies(b *testing.B, lat []time.Duration, maxPerOp []time.Duration) {
+func reportLatencies(b *testing.B, lat []time.Duration, maxPerOp []time.Duration, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(maxPerOp)), "cpu-ms/op")
 	slices.Sort(lat)
 	at := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
@@ -154,19 +172,21 @@ func BenchmarkToDeviceFanOut1000(b *testing.B) {
 		since[i] = pos
 	}
 	var all, maxes []time.Duration
+	var cpu time.Duration
 	b.ResetTimer()
 	for op := range b.N {
-		lat := fanOut(b, h, tokens, since, func() {
+		lat, c := fanOut(b, h, tokens, since, func() {
 			if err := edu.SendToDevice(context.Background(), &eduapi.SendToDeviceRequest{Sender: user("sender"), SenderDevice: "SENDERDEV",
 				TxnID: fmt.Sprint("txn", op), Type: "m.bench", Messages: msgs}); err != nil {
 				b.Error(err)
 			}
 		}, func(s eduSync) bool { return len(s.ToDevice.Events) > 0 })
+		cpu += c
 		all = append(all, lat...)
 		maxes = append(maxes, slices.Max(lat))
 	}
 	b.StopTimer()
-	reportLatencies(b, all, maxes)
+	reportLatencies(b, all, maxes, cpu)
 }
 
 // BenchmarkTyping1000: typing in a room of 1,000 members, each long-polling /sync, until
@@ -189,10 +209,11 @@ func BenchmarkTyping1000(b *testing.B) {
 		since[i] = pos
 	}
 	var all, maxes []time.Duration
+	var cpu time.Duration
 	b.ResetTimer()
 	for op := range b.N {
 		typing := op%2 == 0
-		lat := fanOut(b, h, tokens, since, func() {
+		lat, c := fanOut(b, h, tokens, since, func() {
 			if err := edu.SetTyping(context.Background(), &eduapi.SetTypingRequest{RoomID: room, UserID: user("t1"), Typing: typing,
 				TimeoutMS: 60000}); err != nil {
 				b.Error(err)
@@ -201,9 +222,10 @@ func BenchmarkTyping1000(b *testing.B) {
 			c, ok := s.ephemeralOf(room)["m.typing"]
 			return ok && c["user_ids"] != nil && typing == slices.Contains(typers(c), user("t1"))
 		})
+		cpu += c
 		all = append(all, lat...)
 		maxes = append(maxes, slices.Max(lat))
 	}
 	b.StopTimer()
-	reportLatencies(b, all, maxes)
+	reportLatencies(b, all, maxes, cpu)
 }

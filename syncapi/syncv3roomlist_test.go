@@ -3,6 +3,8 @@ package syncapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
@@ -258,5 +260,145 @@ func TestSyncV3RoomListManyRooms(t *testing.T) {
 				t.Fatalf("after news:\n got %v\nwant %v", got, want())
 			}
 		})
+	}
+}
+
+// TestSyncV3RoomListAccountDataDeltas: a change of the user's tags of a room (m.tag room
+// account data) or of m.direct is a room_list delta for the rooms concerned, woken from a
+// long-poll too; account data of other types, and another user's tags, are not; a session
+// that asked for neither tags nor is_dm gets no such delta.
+func TestSyncV3RoomListAccountDataDeltas(t *testing.T) {
+	for name, dsn := range testenv.Databases(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newV3Harness(t, dsn(t))
+			alice, bob := user("alice"), user("bob")
+			rooms := []string{"!a:test", "!b:test", "!c:test"}
+			for _, r := range rooms {
+				h.createRoom(r, alice)
+			}
+			s0 := h.v3List("alice_tok", "", `{"room_list":{"p":{"since":"1"}}}`)
+			if len(s0.RoomList.Rooms) != 3 {
+				t.Fatalf("first page %v", s0.ids())
+			}
+			noAD := h.v3List("alice_tok", "", `{"room_list":{"fields":["name","last_event"],"p":{"since":"1"}}}`)
+
+			cases := []struct {
+				name      string
+				change    func()
+				wantRooms []string // nil: no delta
+				check     func(t *testing.T, r v3RoomList)
+			}{
+				{"tag added", func() { h.accountData(alice, rooms[1], "m.tag", `{"tags":{"m.favourite":{"order":0.1}}}`) },
+					[]string{rooms[1]}, func(t *testing.T, r v3RoomList) {
+						if x := r.RoomList.Rooms[0]; string(x.Tags) != `{"m.favourite":{"order":0.1}}` || x.Membership != "join" ||
+							x.LastEvent == nil || x.JoinedCount == nil {
+							t.Fatalf("tagged room %+v tags %s", x, x.Tags)
+						}
+					}},
+				{"tag removed", func() { h.accountData(alice, rooms[1], "m.tag", `{"tags":{}}`) },
+					[]string{rooms[1]}, func(t *testing.T, r v3RoomList) {
+						if x := r.RoomList.Rooms[0]; x.Tags != nil {
+							t.Fatalf("untagged room still has tags %s", x.Tags)
+						}
+					}},
+				{"m.direct", func() { h.accountData(alice, "", "m.direct", fmt.Sprintf(`{%q:[%q,%q]}`, bob, rooms[0], rooms[2])) },
+					[]string{rooms[0], rooms[2]}, func(t *testing.T, r v3RoomList) {
+						for _, x := range r.RoomList.Rooms {
+							if x.IsDM == nil || !*x.IsDM {
+								t.Fatalf("DM room %s is_dm %v", x.RoomID, x.IsDM)
+							}
+						}
+					}},
+				{"other account data", func() { h.accountData(alice, rooms[0], "com.example.x", `{}`) }, nil, nil},
+				{"bob's tags", func() { h.accountData(bob, rooms[0], "m.tag", `{"tags":{"u.x":{}}}`) }, nil, nil},
+			}
+			since := s0.Next
+			for _, tc := range cases {
+				tc.change()
+				r := h.v3List("alice_tok", "since="+since, `{}`)
+				if tc.wantRooms == nil {
+					if r.RoomList != nil || r.Next != since {
+						t.Fatalf("%s: delta %+v next %s", tc.name, r.RoomList, r.Next)
+					}
+					continue
+				}
+				got := r.ids()
+				sort.Strings(got)
+				if r.RoomList == nil || !reflect.DeepEqual(got, tc.wantRooms) || r.Next == since {
+					t.Fatalf("%s: delta rooms %v, want %v", tc.name, got, tc.wantRooms)
+				}
+				tc.check(t, r)
+				since = r.Next
+			}
+			// The session without tags and is_dm saw none of it.
+			if r := h.v3List("alice_tok", "since="+noAD.Next, `{}`); r.RoomList != nil {
+				t.Fatalf("delta without tags/is_dm fields: %v", r.ids())
+			}
+			// A tag change wakes a long-poll.
+			done := make(chan v3RoomList, 1)
+			go func() { done <- h.v3List("alice_tok", "timeout=10000&since="+since, `{}`) }()
+			time.Sleep(100 * time.Millisecond)
+			h.accountData(alice, rooms[2], "m.tag", `{"tags":{"u.late":{}}}`)
+			select {
+			case r := <-done:
+				if r.RoomList == nil || !reflect.DeepEqual(r.ids(), []string{rooms[2]}) {
+					t.Fatalf("woken with %+v", r.RoomList)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a tag change did not wake the long-poll")
+			}
+		})
+	}
+}
+
+// TestSyncV3RoomListBytes: for an account in 100 rooms of 20 messages each (names, one
+// other member), the first room_list page (20 rooms, every field) against the spec's
+// initial GET /sync of the same account (no filter: the default timeline of 10 events per
+// room), in response bytes (docs/benchmarks.md "Sync v3"; -v prints them). The page must
+// be the smaller one by far: it carries one event per room for 20 rooms.
+func TestSyncV3RoomListBytes(t *testing.T) {
+	h := newV3Harness(t, testenv.SQLitePath(t, "v3bytes"))
+	alice, bob := user("alice"), user("bob")
+	l := &bulkLoader{h: h.harness}
+	for r := 0; r < 100; r++ {
+		rid := fmt.Sprintf("!s%03d:test", r)
+		l.send(ev{room: rid, sender: alice, typ: "m.room.create", stateKey: sk(""), content: `{"room_version":"10"}`})
+		l.send(ev{room: rid, sender: alice, typ: "m.room.member", stateKey: sk(alice), content: `{"membership":"join"}`})
+		l.send(ev{room: rid, sender: alice, typ: "m.room.name", stateKey: sk(""), content: fmt.Sprintf(`{"name":"Room %d"}`, r)})
+		l.send(ev{room: rid, sender: bob, typ: "m.room.member", stateKey: sk(bob), content: `{"membership":"join"}`})
+		for m := 0; m < 20; m++ {
+			l.send(ev{room: rid, sender: []string{alice, bob}[m%2], typ: "m.room.message",
+				content: fmt.Sprintf(`{"msgtype":"m.text","body":"message %d of room %d"}`, m, r)})
+		}
+	}
+	l.flush()
+
+	code, page := h.post("alice_tok", "", `{"room_list":{"p":{"limit":20,"since":"1"}}}`)
+	if code != 200 {
+		t.Fatalf("room_list page: %d %s", code, page)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/sync", nil)
+	req.Header.Set("Authorization", "Bearer alice_tok")
+	rec := httptest.NewRecorder()
+	h.router.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("GET /sync: %d %s", rec.Code, rec.Body.Bytes())
+	}
+	var initial struct {
+		Rooms struct {
+			Join map[string]json.RawMessage `json:"join"`
+		} `json:"rooms"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &initial); err != nil || len(initial.Rooms.Join) != 100 {
+		t.Fatalf("initial sync: %d rooms, %v", len(initial.Rooms.Join), err)
+	}
+	var list v3RoomList
+	if err := json.Unmarshal(page, &list); err != nil || len(list.RoomList.Rooms) != 20 {
+		t.Fatalf("room_list page: %s", page)
+	}
+	t.Logf("100 rooms × 20 messages: room_list first page (20 rooms, every field) %d bytes; spec GET /sync initial sync %d bytes (%.1f×)",
+		len(page), rec.Body.Len(), float64(rec.Body.Len())/float64(len(page)))
+	if len(page)*5 > rec.Body.Len() {
+		t.Fatalf("room_list page %d bytes, initial sync %d bytes", len(page), rec.Body.Len())
 	}
 }

@@ -1,6 +1,7 @@
 // Command axon-loadtest measures a homeserver through the public client-server API only, so
 // it can be pointed at Axon or any other homeserver: it registers N users, creates M rooms,
-// runs S concurrent senders and C long-polling /sync clients for a bounded time, and reports
+// runs S concurrent senders and C long-polling /sync clients (the spec's GET /sync, or sync
+// v3 on POST /sync with -sync: syncv3.go) for a bounded time, and reports
 // sends/s, p50/p99 send latency, p50/p99 send→sync delivery latency, and missing and
 // duplicate deliveries. Figures for Axon are in docs/benchmarks.md.
 package main
@@ -56,6 +57,10 @@ func main() {
 	flag.Parse()
 	if err := o.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "axon-loadtest:", err)
+		os.Exit(2)
+	}
+	if *syncFlag != syncSpec && *syncFlag != syncV3Room && *syncFlag != syncV3List {
+		fmt.Fprintf(os.Stderr, "axon-loadtest: -sync %q: want spec, v3 or v3-list\n", *syncFlag)
 		os.Exit(2)
 	}
 	if *modeFlag != "send" { // -mode read: read.go
@@ -130,7 +135,11 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 
-	// Syncers: one long-polling /sync loop per syncing user.
+	// Syncers: one long-polling /sync loop per syncing user (-sync: syncv3.go).
+	watched, err := watchedRooms(*syncFlag, o.syncers, members, roomIDs)
+	if err != nil {
+		return nil, err
+	}
 	sent := sync.Map{} // load ID → send start time
 	var delivery latencies
 	received := make([]map[string]int, o.syncers)
@@ -151,18 +160,17 @@ func run(ctx context.Context, o options) (*report, error) {
 		polling.Add(1)
 		go func(i int) {
 			defer syncWG.Done()
-			c := users[i]
-			first, err := syncSend(syncCtx, c, "", 0)
+			p := newPoller(*syncFlag, users[i], watched[i])
+			_, _, err := p.poll(syncCtx, 0)
 			ready.Done()
 			if err != nil {
 				polling.Done()
 				syncErrors.Add(1)
 				return
 			}
-			since := first.NextBatch
 			polling.Done() // this syncer's first long-poll goes out next
 			for syncCtx.Err() == nil {
-				res, err := syncSend(syncCtx, c, since, 30*time.Second)
+				ids, skipped, err := p.poll(syncCtx, 30*time.Second)
 				if err != nil {
 					if syncCtx.Err() == nil {
 						syncErrors.Add(1)
@@ -171,28 +179,19 @@ func run(ctx context.Context, o options) (*report, error) {
 					continue
 				}
 				now := time.Now()
-				for _, room := range res.Rooms.Join {
-					if room.Timeline.Limited {
-						limited.Add(1)
+				limited.Add(int64(skipped))
+				for _, id := range ids {
+					if strings.HasPrefix(id, warmID) {
+						if received[i][id]++; received[i][id] == 1 {
+							warmSeen.Add(1)
+						}
+						continue
 					}
-					for _, ev := range room.Timeline.Events {
-						id := ev.Content.LoadID
-						if id == "" {
-							continue
-						}
-						if strings.HasPrefix(id, warmID) {
-							if received[i][id]++; received[i][id] == 1 {
-								warmSeen.Add(1)
-							}
-							continue
-						}
-						received[i][id]++
-						if st, ok := sent.Load(id); ok && received[i][id] == 1 {
-							delivery.add(now.Sub(st.(time.Time)))
-						}
+					received[i][id]++
+					if st, ok := sent.Load(id); ok && received[i][id] == 1 {
+						delivery.add(now.Sub(st.(time.Time)))
 					}
 				}
-				since = res.NextBatch
 			}
 		}(i)
 	}
@@ -401,8 +400,8 @@ type report struct {
 }
 
 func (o options) summary() string {
-	return fmt.Sprintf("users=%d rooms=%d members=%d senders=%d syncers=%d duration=%s rate=%g",
-		o.users, o.rooms, o.members, o.senders, o.syncers, o.duration, o.rate)
+	return fmt.Sprintf("users=%d rooms=%d members=%d senders=%d syncers=%d duration=%s rate=%g sync=%s",
+		o.users, o.rooms, o.members, o.senders, o.syncers, o.duration, o.rate, *syncFlag)
 }
 
 // printJSON prints a report as indented JSON (-json).

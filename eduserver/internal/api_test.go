@@ -180,7 +180,7 @@ func TestSendToDevice(t *testing.T) {
 		want := []string{"@a:edu.test/D", "@b:edu.test/D1", "@b:edu.test/D2", "@a:edu.test/D"}
 		for i, r := range recs {
 			td := r.ToDevice
-			if r.Kind != api.OutputToDeviceKind || r.StreamPos != int64(i+1) || keys[i] != td.UserID ||
+			if r.Kind != api.OutputToDeviceKind || r.StreamPos != int64(i+1) || keys[i] != td.Sender ||
 				td.UserID+"/"+td.DeviceID != want[i] || td.Sender != "@s:edu.test" || td.Type != "m.test" || string(td.Content) != string(msg) {
 				t.Fatalf("record %d: %+v key %q", i, r, keys[i])
 			}

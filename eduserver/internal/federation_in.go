@@ -202,7 +202,10 @@ func (e *EDUServer) inputToDevice(ctx context.Context, origin string, content js
 		if err != nil || !fresh {
 			return err
 		}
-		return e.stage(ctx, tx, recs, func(r *api.OutputEDU) string { return r.ToDevice.UserID })
+		// Keyed by the sender: one request's records for many devices are one key's run,
+		// which the syncapi stores in one transaction (and one sender's messages to a
+		// device stay in order).
+		return e.stage(ctx, tx, recs, func(r *api.OutputEDU) string { return r.ToDevice.Sender })
 	})
 	if err != nil {
 		return err

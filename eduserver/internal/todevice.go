@@ -94,7 +94,10 @@ func (e *EDUServer) SendToDevice(ctx context.Context, req *api.SendToDeviceReque
 		if err := e.stageFederation(ctx, tx, fed); err != nil {
 			return err
 		}
-		return e.stage(ctx, tx, recs, func(r *api.OutputEDU) string { return r.ToDevice.UserID })
+		// Keyed by the sender: one request's records for many devices are one key's run,
+		// which the syncapi stores in one transaction (and one sender's messages to a
+		// device stay in order).
+		return e.stage(ctx, tx, recs, func(r *api.OutputEDU) string { return r.ToDevice.Sender })
 	})
 	if err != nil {
 		return err

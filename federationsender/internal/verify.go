@@ -5,6 +5,9 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/event"
@@ -75,38 +78,80 @@ func (a *API) fetchKeys(ctx context.Context, events []*event.Event) (keyLookup, 
 // says ("Checks performed on receipt of a PDU"). It returns the kept events' JSON in the
 // order given, and the events.
 func (a *API) verifiedEvents(ctx context.Context, version matrix.RoomVersionID, roomID string, raws []json.RawMessage) ([]json.RawMessage, []*event.Event, error) {
-	parsed := make([]*event.Event, 0, len(raws))
-	for _, raw := range raws {
-		e, err := event.NewEventFromUntrustedJSON(raw, version)
+	// Parsing (the canonical JSON and the hashes) and the signature checks are most of the
+	// CPU of a large join (tens of thousands of events): both run on every core, each
+	// event on its own, and the order of raws is kept.
+	all := make([]*event.Event, len(raws))
+	eachParallel(len(raws), func(i int) {
+		e, err := event.NewEventFromUntrustedJSON(raws[i], version)
 		if err != nil {
 			eventsDropped.Inc()
 			a.logDrop("", err)
-			continue
+			return
 		}
 		if e.RoomID() != roomID && !(e.Type() == "m.room.create" && e.RoomID() == "") {
 			eventsDropped.Inc()
 			a.logDrop(e.EventID(), fmt.Errorf("belongs to room %q", e.RoomID()))
-			continue
+			return
 		}
-		parsed = append(parsed, e)
+		all[i] = e
+	})
+	parsed := make([]*event.Event, 0, len(raws))
+	for _, e := range all {
+		if e != nil {
+			parsed = append(parsed, e)
+		}
 	}
 	keys, err := a.fetchKeys(ctx, parsed)
 	if err != nil {
 		return nil, nil, err
 	}
+	ok := make([]bool, len(parsed))
+	eachParallel(len(parsed), func(i int) {
+		if err := event.VerifyEventSignatures(ctx, parsed[i], keys.lookup); err != nil {
+			eventsDropped.Inc()
+			a.logDrop(parsed[i].EventID(), err)
+			return
+		}
+		ok[i] = true
+	})
 	outJSON := make([]json.RawMessage, 0, len(parsed))
 	out := make([]*event.Event, 0, len(parsed))
-	for _, e := range parsed {
-		if err := event.VerifyEventSignatures(ctx, e, keys.lookup); err != nil {
-			eventsDropped.Inc()
-			a.logDrop(e.EventID(), err)
-			continue
+	for i, e := range parsed {
+		if ok[i] {
+			outJSON = append(outJSON, e.JSON())
+			out = append(out, e)
 		}
-		outJSON = append(outJSON, e.JSON())
-		out = append(out, e)
 	}
 	return outJSON, out, nil
 }
+
+// eachParallel calls f(i) for every i in [0, n) on up to GOMAXPROCS goroutines (one, for
+// few items) and returns when all calls have returned.
+func eachParallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+parallelMin-1)/parallelMin)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// parallelMin is the fewest items eachParallel gives each goroutine.
+const parallelMin = 64
 
 func (a *API) logDrop(eventID string, err error) {
 	a.log().WithField("event_id", eventID).WithError(err).Warn("dropping an event of a send_join answer")

@@ -13,6 +13,9 @@ import (
 type CreateRoomRequest struct {
 	Preset string `json:"preset,omitempty"` // e.g. public_chat
 	Name   string `json:"name,omitempty"`
+	// Invite lists users to invite (any server's); IsDirect marks their invites as a DM.
+	Invite   []string `json:"invite,omitempty"`
+	IsDirect bool     `json:"is_direct,omitempty"`
 }
 
 // CreateRoom is POST /createRoom; it returns the new room's ID.

@@ -2,6 +2,7 @@ package syncv3
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -58,6 +59,11 @@ func NewEngine(store *Store, src Source, cfg Config) *Engine {
 // long-poll then answers at once.
 func (e *Engine) SetDraining(ch <-chan struct{}) { e.draining = ch }
 
+// touchEvery is how stale a session's stored last use may get while it is in use (a tenth
+// of the idle timeout, at most a minute): a session expires between IdleTimeout −
+// touchEvery and IdleTimeout after its last request.
+func (e *Engine) touchEvery() time.Duration { return min(e.Config.IdleTimeout/10, time.Minute) }
+
 // idleCutoff is the last-use time before which a session is expired.
 func (e *Engine) idleCutoff() time.Time { return e.Now().Add(-e.Config.IdleTimeout) }
 
@@ -102,7 +108,7 @@ func (e *Engine) Sync(ctx context.Context, c Caller, since string, timeout time.
 		return nil, err
 	}
 	sess.Params = mergeParams(sess.Params, body)
-	sess.LastUsed = e.Now()
+	oldAck := sess.ToDeviceAck
 	if sess.Params.ToDevice != nil {
 		// The client came back with `since`: it has every message up to from.ToDevice.
 		ack := from.ToDevice
@@ -111,14 +117,22 @@ func (e *Engine) Sync(ctx context.Context, c Caller, since string, timeout time.
 		}
 		sess.ToDeviceAck = &ack
 	}
-	if fresh {
-		if err := e.Store.Create(ctx, sess, e.idleCutoff(), e.Config.MaxSessionsPerDevice, e.Config.MaxSessions); err != nil {
+	// A session is written back only when something in it changed or its stored last use
+	// is older than touchEvery: one write per long-poll would serialise every syncing
+	// client on the database's writer (SQLite runs one write at a time).
+	changed := !reflect.DeepEqual(prev, sess.Params) || (oldAck == nil) != (sess.ToDeviceAck == nil) ||
+		(oldAck != nil && *oldAck != *sess.ToDeviceAck)
+	if fresh || changed || e.Now().Sub(sess.LastUsed) >= e.touchEvery() {
+		sess.LastUsed = e.Now()
+		if fresh {
+			if err := e.Store.Create(ctx, sess, e.idleCutoff(), e.Config.MaxSessionsPerDevice, e.Config.MaxSessions); err != nil {
+				return nil, err
+			}
+		} else if ok, err := e.Store.Save(ctx, sess); err != nil {
 			return nil, err
+		} else if !ok {
+			return nil, ErrUnknownSession() // evicted meanwhile
 		}
-	} else if ok, err := e.Store.Save(ctx, sess); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, ErrUnknownSession() // evicted meanwhile
 	}
 	if err := e.deleteAcknowledged(ctx, sess); err != nil {
 		return nil, err

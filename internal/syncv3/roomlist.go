@@ -32,6 +32,16 @@ const (
 // negotiated away.
 var servedFields = []string{FieldName, FieldAvatar, FieldMemberCount, FieldLastEvent, FieldTags, FieldIsDM}
 
+// AccountDataRooms is implemented by a Source that can tell which of the user's rooms the
+// room_list fields read from account data (tags, is_dm) changed for; a Source without it
+// (0 account data positions) gives no deltas for those changes.
+type AccountDataRooms interface {
+	// AccountDataRooms returns the rooms whose m.tag account data of the user changed at
+	// account data positions in (after, upTo], and, when the user's m.direct changed in
+	// that window, the rooms of its new value.
+	AccountDataRooms(ctx context.Context, userID string, after, upTo int64) (map[string]bool, error)
+}
+
 // RoomListRequest are the room_list stream's parameters.
 type RoomListRequest struct {
 	P *P `json:"p,omitempty"`
@@ -93,7 +103,7 @@ func (b *build) roomList(ctx context.Context, pos Pos, resp *Response) error {
 		pageSince = r.P.Since
 	}
 	if pageSince == "" {
-		if b.fresh || pos.Room <= b.from.Pos.Room {
+		if b.fresh || (pos.Room <= b.from.Pos.Room && pos.AccountData <= b.from.Pos.AccountData) {
 			return nil
 		}
 		return b.roomListDelta(ctx, pos, fields, resp)
@@ -212,7 +222,7 @@ func (b *build) sortRooms(ctx context.Context, rooms []RoomMembership, ids []str
 }
 
 // roomListDelta: the rooms whose fields or the user's membership changed in
-// (since, pos], newest first.
+// (since, pos] (for tags and is_dm: the account data window), newest first.
 func (b *build) roomListDelta(ctx context.Context, pos Pos, fields []string, resp *Response) error {
 	src, user := b.e.Source, b.sess.UserID
 	then, err := src.Rooms(ctx, user, b.from.Pos.Room)
@@ -241,9 +251,21 @@ func (b *build) roomListDelta(ctx context.Context, pos Pos, fields []string, res
 			gone = append(gone, RoomInfo{RoomID: r.RoomID, Membership: r.Membership})
 		}
 	}
-	withEvents, err := src.RoomsWithEvents(ctx, listedNow, b.from.Pos.Room, pos.Room)
-	if err != nil {
-		return err
+	withEvents := map[string]bool{}
+	if pos.Room > b.from.Pos.Room {
+		if withEvents, err = src.RoomsWithEvents(ctx, listedNow, b.from.Pos.Room, pos.Room); err != nil {
+			return err
+		}
+	}
+	if ad, ok := src.(AccountDataRooms); ok && pos.AccountData > b.from.Pos.AccountData &&
+		(slices.Contains(fields, FieldTags) || slices.Contains(fields, FieldIsDM)) {
+		rooms, err := ad.AccountDataRooms(ctx, user, b.from.Pos.AccountData, pos.AccountData)
+		if err != nil {
+			return err
+		}
+		for r := range rooms {
+			changed[r] = true // only listed rooms are looked up in changed
+		}
 	}
 	var rooms []RoomMembership
 	var ids []string

@@ -177,24 +177,19 @@ func (k *KeyServer) QueryKeys(ctx context.Context, req *api.QueryKeysRequest) (*
 		}
 		local[userID] = req.DeviceKeys[userID]
 	}
-	keys, err := k.db.DeviceKeysOf(ctx, local) // one read for every local user
+	// One read for every local user: device keys, cross-signing keys and signatures.
+	keys, err := k.db.KeysOf(ctx, local)
 	if err != nil {
 		return nil, err
 	}
 	for userID := range local {
 		devs := map[string]json.RawMessage{}
-		for id, js := range keys[userID] {
+		for id, js := range keys.DeviceKeys[userID] {
 			devs[id] = js
 		}
 		resp.DeviceKeys[userID] = devs
 	}
-	users := make([]string, 0, len(local))
-	for userID := range local {
-		users = append(users, userID)
-	}
-	if err := k.addCrossSigning(ctx, req.Requester, users, resp); err != nil {
-		return nil, err
-	}
+	addCrossSigning(req.Requester, keys, resp)
 	var toCache []string
 	if len(remote) > 0 && k.caching() {
 		if toCache, err = k.answerFromCache(ctx, remote, resp); err != nil {

@@ -409,21 +409,14 @@ func withSignatures(raw []byte, sigs []storage.Signature) []byte {
 	return out
 }
 
-// addCrossSigning fills resp's cross-signing keys of the local users and adds the
-// uploaded signatures to their keys and devices. A signature by another user (their
-// user-signing key of a master key) is shown to that user only, as Synapse does; the
-// user-signing key itself only to its owner.
-func (k *KeyServer) addCrossSigning(ctx context.Context, requester string, users []string, resp *api.QueryKeysResponse) error {
-	keys, err := k.db.CrossSigningKeysOf(ctx, users)
-	if err != nil {
-		return err
-	}
-	sigList, err := k.db.SignaturesOf(ctx, users)
-	if err != nil {
-		return err
-	}
+// addCrossSigning fills resp's cross-signing keys of the local users (read by
+// storage.KeysOf) and adds the uploaded signatures to their keys and devices. A signature
+// by another user (their user-signing key of a master key) is shown to that user only, as
+// Synapse does; the user-signing key itself only to its owner.
+func addCrossSigning(requester string, read *storage.UsersKeys, resp *api.QueryKeysResponse) {
+	keys := read.CrossSigning
 	sigs := map[[2]string][]storage.Signature{}
-	for _, s := range sigList {
+	for _, s := range read.Signatures {
 		if s.SignerUserID != s.TargetUserID && s.SignerUserID != requester {
 			continue
 		}
@@ -450,5 +443,4 @@ func (k *KeyServer) addCrossSigning(ctx context.Context, requester string, users
 			}
 		}
 	}
-	return nil
 }

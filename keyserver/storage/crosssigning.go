@@ -215,29 +215,6 @@ func (d *Database) StoreSignatures(ctx context.Context, sigs []Signature) error 
 	})
 }
 
-// SignaturesOf returns the uploaded signatures of the keys and devices of targetUserIDs.
-func (d *Database) SignaturesOf(ctx context.Context, targetUserIDs []string) ([]Signature, error) {
-	var out []Signature
-	err := chunks(targetUserIDs, func(chunk []string) error {
-		rows, err := d.DB.Reader().QueryContext(ctx, `SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature
-			FROM keyserver_cross_signing_sigs WHERE target_user_id IN (`+sqlutil.Placeholders(1, len(chunk))+`)
-			ORDER BY target_user_id, target_key_id, signer_user_id, signer_key_id`, anys(chunk)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s Signature
-			if err := rows.Scan(&s.TargetUserID, &s.TargetKeyID, &s.SignerUserID, &s.SignerKeyID, &s.Signature); err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
-	})
-	return out, err
-}
-
 // DeviceKeysJSON returns the stored device_keys object of a device (nil when it has none).
 func (d *Database) DeviceKeysJSON(ctx context.Context, userID, deviceID string) ([]byte, error) {
 	var js string

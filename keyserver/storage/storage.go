@@ -10,8 +10,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -234,55 +232,9 @@ func (d *Database) DeviceEd25519(ctx context.Context, userID, deviceID string) (
 	return k, err
 }
 
-// maxUsersPerQuery bounds the user IDs of one DeviceKeysOf statement (SQLite's limit on
-// parameters is far above it).
+// maxUsersPerQuery bounds the user IDs of one KeysOf or CrossSigningKeysOf statement
+// (SQLite's limit on parameters is far above it).
 const maxUsersPerQuery = 500
-
-// DeviceKeysOf returns the device keys of several users' devices in one statement per
-// maxUsersPerQuery users (a /keys/query for a whole room asks for many): for each user,
-// of the listed device IDs, or of all their devices when the list is empty. User ID →
-// device ID → JSON; users with no keys are absent.
-func (d *Database) DeviceKeysOf(ctx context.Context, users map[string][]string) (map[string]map[string][]byte, error) {
-	ids := make([]string, 0, len(users))
-	for u := range users {
-		ids = append(ids, u)
-	}
-	out := map[string]map[string][]byte{}
-	for start := 0; start < len(ids); start += maxUsersPerQuery {
-		chunk := ids[start:min(start+maxUsersPerQuery, len(ids))]
-		marks := make([]string, len(chunk))
-		args := make([]any, len(chunk))
-		for i, u := range chunk {
-			marks[i], args[i] = fmt.Sprintf("$%d", i+1), u
-		}
-		rows, err := d.DB.Reader().QueryContext(ctx, `SELECT user_id, device_id, key_json FROM keyserver_device_keys
-			WHERE user_id IN (`+strings.Join(marks, ",")+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		err = func() error {
-			defer rows.Close()
-			for rows.Next() {
-				var user, dev, js string
-				if err := rows.Scan(&user, &dev, &js); err != nil {
-					return err
-				}
-				if want := users[user]; len(want) > 0 && !slices.Contains(want, dev) {
-					continue
-				}
-				if out[user] == nil {
-					out[user] = map[string][]byte{}
-				}
-				out[user][dev] = []byte(js)
-			}
-			return rows.Err()
-		}()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
 
 // OneTimeKeyCounts returns the device's unclaimed one-time keys per algorithm.
 func (d *Database) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {

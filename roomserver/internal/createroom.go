@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/axon-matrix/axon/internal/httputil"
 	"github.com/axon-matrix/axon/matrix"
@@ -23,12 +26,12 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 	if err != nil {
 		return nil, err
 	}
-	for _, ev := range plan.Events {
-		if ev.Type == "m.room.member" && *ev.StateKey != req.UserID {
-			if err := a.checkLocalInvitee(*ev.StateKey); err != nil {
-				return nil, err
-			}
-		}
+	// Invites of other servers' users are not part of the room's first transaction: each
+	// needs the invitee's server to countersign it (arrow 17, invite v2), so they are sent
+	// once the room exists, as POST /invite would (inviteRemote).
+	remoteInvites, err := a.splitRemoteInvites(plan, req.UserID)
+	if err != nil {
+		return nil, err
 	}
 	if plan.Alias != "" {
 		if roomID, _, err := a.db.Reader().Alias(ctx, plan.Alias); err != nil {
@@ -60,7 +63,12 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 	start := time.Now()
 	defer func() { writeDuration.WithLabelValues("create_room").Observe(time.Since(start).Seconds()) }()
 	unlock := a.locks.lock(roomID)
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	var writer *roomWriter
 	err = a.db.WithTx(ctx, func(s *storage.Store, tx *sql.Tx) error {
 		if err := s.InsertRoom(ctx, roomID, string(plan.Version.ID), req.UserID, a.now().UnixMilli()); err != nil {
@@ -110,6 +118,10 @@ func (a *RoomserverInternalAPI) CreateRoom(ctx context.Context, req *api.CreateR
 	}
 	writer.committed()
 	a.outbox.Kick()
+	// The invites take the room's lock themselves (writeRoom).
+	unlock()
+	locked = false
+	a.sendRemoteInvites(ctx, roomID, req.UserID, remoteInvites)
 	return &api.CreateRoomResponse{RoomID: roomID, RoomAlias: plan.Alias}, nil
 }
 
@@ -123,14 +135,44 @@ func invalidRoomState(err error) error {
 	return err
 }
 
-// checkLocalInvitee refuses invites to users on other servers: an invite to a remote user
-// needs the invitee's server to sign it (federation /invite), which is not built yet.
-func (a *RoomserverInternalAPI) checkLocalInvitee(userID string) error {
-	server, _ := matrix.ServerNameOf(userID)
-	if server != a.serverName {
-		return httputil.Forbidden("Inviting %s needs federation, which this server does not support yet", userID)
+// splitRemoteInvites takes the invites of other servers' users out of the plan and returns
+// them (their m.room.member content). Without federation such an invite is refused before
+// anything is created.
+func (a *RoomserverInternalAPI) splitRemoteInvites(plan *roomPlan, creator string) ([]eventTemplate, error) {
+	var remote []eventTemplate
+	kept := plan.Events[:0]
+	for _, ev := range plan.Events {
+		if ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey != creator {
+			if server, _ := matrix.ServerNameOf(*ev.StateKey); server != a.serverName {
+				if a.fedSender == nil {
+					return nil, httputil.Forbidden("Inviting %s needs federation, which is not configured", *ev.StateKey)
+				}
+				remote = append(remote, ev)
+				continue
+			}
+		}
+		kept = append(kept, ev)
 	}
-	return nil
+	plan.Events = kept
+	return remote, nil
+}
+
+// sendRemoteInvites invites other servers' users into the room just created, one by one
+// through PerformMembership (countersigned by their servers, arrow 17). The room exists
+// whatever they answer, so a refused or unreachable invitee is logged, not an error of
+// createRoom (the creator can invite again), as Synapse and Dendrite do.
+func (a *RoomserverInternalAPI) sendRemoteInvites(ctx context.Context, roomID, sender string, invites []eventTemplate) {
+	for _, ev := range invites {
+		var extra map[string]json.RawMessage
+		_ = json.Unmarshal(ev.Content, &extra)
+		delete(extra, "membership")
+		content, _ := json.Marshal(extra)
+		if _, err := a.PerformMembership(ctx, &api.MembershipRequest{Action: "invite", RoomID: roomID, Sender: sender,
+			Target: *ev.StateKey, Content: content}); err != nil {
+			logrus.WithError(err).WithFields(logrus.Fields{"room_id": roomID, "invitee": *ev.StateKey}).
+				Warn("roomserver: createRoom could not invite a user of another server")
+		}
+	}
 }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -102,22 +102,29 @@ func (c *EDUConsumer) finish(ctx context.Context, adv storage.Advance, err error
 		return nil // held back above a gap: told when the gap closes
 	}
 	if adv.To-adv.From > 1 {
-		// A gap closed: wake the targets of every position that became visible.
-		r, u, err := c.db.EDUTargetsBetween(ctx, adv.From, adv.To)
-		if err != nil {
-			c.log.WithError(err).Error("reading newly visible topic 3 records")
-		}
-		rooms = append(append(rooms, r...), c.notifier.TypingRoomsBetween(adv.From, adv.To)...)
-		users = append(users, u...)
-		for _, pu := range c.notifier.PresenceUsersBetween(adv.From, adv.To) {
-			users = append(users, pu)
-			if pr, err := c.joinedRooms(ctx, pu); err == nil {
-				rooms = append(rooms, pr...)
-			}
-		}
+		r, u := c.gapTargets(ctx, adv)
+		rooms, users = append(rooms, r...), append(users, u...)
 	}
 	c.notifier.OnEDU(adv.To, rooms, users)
 	return nil
+}
+
+// gapTargets returns whom to wake when a gap closed: the rooms and users of every
+// position in (adv.From, adv.To) that became visible with it.
+func (c *EDUConsumer) gapTargets(ctx context.Context, adv storage.Advance) (rooms, users []string) {
+	r, u, err := c.db.EDUTargetsBetween(ctx, adv.From, adv.To)
+	if err != nil {
+		c.log.WithError(err).Error("reading newly visible topic 3 records")
+	}
+	rooms = append(r, c.notifier.TypingRoomsBetween(adv.From, adv.To)...)
+	users = u
+	for _, pu := range c.notifier.PresenceUsersBetween(adv.From, adv.To) {
+		users = append(users, pu)
+		if pr, err := c.joinedRooms(ctx, pu); err == nil {
+			rooms = append(rooms, pr...)
+		}
+	}
+	return rooms, users
 }
 
 // joinedRooms returns the rooms userID is joined to as far as this instance has seen
@@ -150,9 +157,9 @@ func isToDevice(out *eduapi.OutputEDU) bool {
 const EDUMaxBatch = 256
 
 // HandleBatch is the eventlog.BatchHandler for topic 3: consecutive to-device records (one
-// send-to-device request for many devices is one record per device) are stored in one
-// transaction (storage.StoreToDeviceRun), each then told to the notifier as Handle would;
-// every other record goes through Handle in its place in the order. Idempotent like
+// send-to-device request for many devices is one record per device, all under the
+// sender's key) are stored in one transaction (storage.StoreToDeviceRun) and told to the
+// notifier together; every other record goes through Handle in its place in the order. Idempotent like
 // Handle; after an error the log delivers the whole batch again.
 func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) error {
 	var run []storage.ToDevice
@@ -164,12 +171,35 @@ func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) 
 		if err != nil {
 			return err
 		}
+		// Every record's device is recorded first, then the watermark moves once to the
+		// run's end and the users are woken together (one Notifier move for the run, not
+		// one per device); a gap the run closed (topic 3's partitions interleave) is looked
+		// up once, over the whole span the watermark moved.
+		var rooms, users []string
+		var moved storage.Advance
+		gap := false
 		for i, adv := range advs {
-			m := run[i]
-			after := func() { c.notifier.ToDeviceStored(m.UserID, m.DeviceID, m.StreamPos) }
-			if err := c.finish(ctx, adv, nil, nil, []string{m.UserID}, after); err != nil {
-				return err
+			if adv.Duplicate {
+				continue
 			}
+			m := run[i]
+			c.notifier.ToDeviceStored(m.UserID, m.DeviceID, m.StreamPos)
+			if !adv.Advanced() {
+				continue // held back above a gap: told when the gap closes
+			}
+			users = append(users, m.UserID)
+			if moved.To == 0 {
+				moved.From = adv.From
+			}
+			moved.To = adv.To
+			gap = gap || adv.To-adv.From > 1
+		}
+		if gap {
+			r, u := c.gapTargets(ctx, moved)
+			rooms, users = append(rooms, r...), append(users, u...)
+		}
+		if moved.To > 0 {
+			c.notifier.OnEDU(moved.To, rooms, users)
 		}
 		run = run[:0]
 		return nil

@@ -23,6 +23,11 @@ import (
 func (s *Syncer) deviceLists(ctx context.Context, userID string, since, pos types.StreamToken, memberships []storage.Membership,
 	ownChanged map[string]bool, before map[string]string) (DeviceLists, error) {
 	out := DeviceLists{Changed: []string{}, Left: []string{}}
+	if since.Room >= pos.Room && since.KeyChange >= pos.KeyChange {
+		// Neither topic 2 nor topic 7 moved (a wake-up by typing, receipts or to-device
+		// messages): nothing to report, and nothing to set up for it.
+		return out, nil
+	}
 	var joinedNow, joinedThen []string
 	nowSet := map[string]bool{}
 	for _, m := range memberships {

@@ -2,6 +2,8 @@ package internal
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"sync"
 
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -30,6 +32,12 @@ type Typer struct {
 type roomTyping struct {
 	pos    int64
 	typers []Typer
+	// ev is the room's m.typing event as rendered for a clock in [evFrom, evUntil) (the
+	// typers not expired then; evUntil is the first expiry among them), made once for all
+	// the /syncs a change wakes (arrow topic 3) instead of once per syncer; nil until asked.
+	ev              json.RawMessage
+	evFrom, evUntil int64
+	evEmpty         bool // ev names no typer
 }
 
 // span bounds the positions of a device's undelivered messages: none below min (a bound,
@@ -91,6 +99,38 @@ func (n *Notifier) typingIn(roomID string, since, nowMS int64) (users []string, 
 		}
 	}
 	return users, since < 0 || rt.pos > since
+}
+
+// typingEvent returns the room's m.typing event (the typers not expired at nowMS), whether
+// it names nobody, and whether the set changed after position since (always true for
+// since < 0, an initial sync). ok is false when the room never had a typing record. The
+// returned bytes are shared between requests and must not be modified.
+func (n *Notifier) typingEvent(roomID string, since, nowMS int64) (ev json.RawMessage, empty, changed, ok bool) {
+	e := &n.edu
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rt, ok := e.typing[roomID]
+	if !ok {
+		return nil, false, false, false
+	}
+	changed = since < 0 || rt.pos > since
+	if rt.ev == nil || nowMS < rt.evFrom || nowMS >= rt.evUntil {
+		users := []string{}
+		until := int64(math.MaxInt64)
+		for _, t := range rt.typers {
+			if t.ExpiresMS > nowMS {
+				users = append(users, t.UserID)
+				until = min(until, t.ExpiresMS)
+			}
+		}
+		b, err := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+		if err != nil {
+			return nil, false, false, false // cannot happen: strings only
+		}
+		rt.ev, rt.evFrom, rt.evUntil, rt.evEmpty = b, nowMS, until, len(users) == 0
+		e.typing[roomID] = rt
+	}
+	return rt.ev, rt.evEmpty, changed, true
 }
 
 // ReceiptStored records that a receipt of roomID was stored at pos.

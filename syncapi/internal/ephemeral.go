@@ -41,7 +41,8 @@ func (s *Syncer) toDevice(ctx context.Context, req *SyncRequest, upTo int64) ([]
 			}
 		}
 		if sp.min <= ack {
-			if err := s.db.DeleteToDevice(ctx, req.UserID, req.DeviceID, ack); err != nil {
+			// Grouped with the other devices' deletes of the moment (todeviceacks.go).
+			if err := s.toDeviceAcks.delete(ctx, s.db, storage.ToDeviceAck{UserID: req.UserID, DeviceID: req.DeviceID, UpTo: ack}); err != nil {
 				return nil, 0, err
 			}
 			s.notifier.toDeviceAcked(req.UserID, req.DeviceID, ack)
@@ -90,14 +91,11 @@ func (s *Syncer) ephemeral(ctx context.Context, req *SyncRequest, rooms []string
 		} else {
 			oldRooms = append(oldRooms, r)
 		}
-		users, changed := s.notifier.typingIn(r, roomSince, nowMS)
-		if !changed || (roomSince < 0 && len(users) == 0) || !f.MatchesEvent(r, "m.typing", "", nil) {
+		// Rendered once per change for every member's /sync (edustate.go).
+		ev, empty, changed, ok := s.notifier.typingEvent(r, roomSince, nowMS)
+		if !ok || !changed || (roomSince < 0 && empty) || !f.MatchesEvent(r, "m.typing", "", nil) {
 			continue
 		}
-		if users == nil {
-			users = []string{}
-		}
-		ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
 		out[r] = append(out[r], ev)
 	}
 	var receipts []storage.Receipt

@@ -44,6 +44,7 @@ type Syncer struct {
 	members         memberCache
 	reads           sharedReads
 	presenceReports presenceReports
+	toDeviceAcks    toDeviceAcks // group commit of to-device deletes (todeviceacks.go)
 }
 
 // NewSyncer builds the engine; rsAPI (arrow 2) may be nil.

@@ -145,6 +145,44 @@ func (v *V3Source) RoomNames(ctx context.Context, userID string, roomIDs []strin
 	return names, nil
 }
 
+var _ syncv3.AccountDataRooms = (*V3Source)(nil)
+
+// AccountDataRooms: the rooms whose m.tag changed in the account data window (after,
+// upTo] (topic 1 positions), and the rooms of the new m.direct when it changed. Storage
+// keeps only the newest value of m.direct, so a room taken out of it is not among them.
+func (v *V3Source) AccountDataRooms(ctx context.Context, userID string, after, upTo int64) (map[string]bool, error) {
+	items, err := v.s.db.AccountDataBetween(ctx, userID, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, a := range items {
+		switch {
+		case a.Type == "m.tag" && a.RoomID != "":
+			out[a.RoomID] = true
+		case a.Type == "m.direct" && a.RoomID == "":
+			for r := range directRooms(a.Content) {
+				out[r] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// directRooms are the rooms of an m.direct content (user ID → room IDs).
+func directRooms(raw []byte) map[string]bool {
+	dm := map[string]bool{}
+	var byUser map[string][]string
+	if len(raw) > 0 && json.Unmarshal(raw, &byUser) == nil {
+		for _, rs := range byUser {
+			for _, r := range rs {
+				dm[r] = true
+			}
+		}
+	}
+	return dm
+}
+
 // RoomFields fills the asked-for fields of the rooms at at.
 func (v *V3Source) RoomFields(ctx context.Context, userID string, rooms []syncv3.RoomMembership, at int64, fields []string) ([]syncv3.RoomInfo, error) {
 	out := make([]syncv3.RoomInfo, len(rooms))
@@ -234,7 +272,10 @@ func (v *V3Source) RoomFields(ctx context.Context, userID string, rooms []syncv3
 			var c struct {
 				Tags json.RawMessage `json:"tags"`
 			}
-			if raw, ok := tags[out[i].RoomID]; ok && json.Unmarshal(raw, &c) == nil && len(c.Tags) > 0 {
+			var m map[string]json.RawMessage
+			// No tags (none stored, or all removed: `{}`) leave the field out.
+			if raw, ok := tags[out[i].RoomID]; ok && json.Unmarshal(raw, &c) == nil &&
+				json.Unmarshal(c.Tags, &m) == nil && len(m) > 0 {
 				out[i].Tags = c.Tags
 			}
 		}
@@ -244,15 +285,7 @@ func (v *V3Source) RoomFields(ctx context.Context, userID string, rooms []syncv3
 		if err != nil {
 			return nil, err
 		}
-		dm := map[string]bool{}
-		var byUser map[string][]string
-		if raw, ok := direct[""]; ok && json.Unmarshal(raw, &byUser) == nil {
-			for _, rs := range byUser {
-				for _, r := range rs {
-					dm[r] = true
-				}
-			}
-		}
+		dm := directRooms(direct[""])
 		for i := range out {
 			is := dm[out[i].RoomID]
 			out[i].IsDM = &is

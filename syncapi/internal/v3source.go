@@ -17,10 +17,10 @@ func (s *Syncer) V3Source() *V3Source { return &V3Source{s: s} }
 
 var _ syncv3.Source = (*V3Source)(nil)
 
-// Position is the Notifier's room and edu watermarks.
+// Position is the Notifier's room, edu and account data (topic 1) watermarks.
 func (v *V3Source) Position() syncv3.Pos {
 	p := v.s.notifier.Position()
-	return syncv3.Pos{Room: p.Room, EDU: p.EDU}
+	return syncv3.Pos{Room: p.Room, EDU: p.EDU, AccountData: p.AccountData}
 }
 
 // CatchUp waits for the user's own room writes (arrow 2) and topic 3 writes (arrow 18),

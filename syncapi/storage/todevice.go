@@ -28,22 +28,30 @@ func (d *Database) StoreToDevice(ctx context.Context, m *ToDevice) (Advance, err
 }
 
 // StoreToDeviceRun stores consecutive to-device records in one transaction and returns
-// the Advance of each, in order, as StoreToDevice would have given it.
+// the Advance of each, in order, as StoreToDevice would have given it. Topic 3 has several
+// partitions, so a run's positions interleave with other runs' and most arrive above a
+// gap: instead of the general path per record (a look for the position, its row in
+// syncapi_received_positions, a look for rows above the watermark, and the watermark's
+// update), the positions received above the watermark are read once, the watermark is
+// moved over them in memory record by record, and the table is brought up to date once at
+// the end (the watermark, the run's positions still above it, the rows it passed).
 func (d *Database) StoreToDeviceRun(ctx context.Context, msgs []ToDevice) ([]Advance, error) {
 	var advs []Advance
 	err := sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
 		advs = advs[:0]
-		w, err := d.lockStream(ctx, tx, StreamEDU)
+		w0, err := d.lockStream(ctx, tx, StreamEDU)
 		if err != nil {
 			return err
 		}
+		received, err := receivedAbove(ctx, tx, StreamEDU, w0)
+		if err != nil {
+			return err
+		}
+		w := w0
+		var added []int64 // positions of this run above the watermark when stored
 		for i := range msgs {
 			m := &msgs[i]
-			dup, err := seen(ctx, tx, StreamEDU, w, m.StreamPos)
-			if err != nil {
-				return err
-			}
-			if dup {
+			if m.StreamPos <= w || received[m.StreamPos] {
 				advs = append(advs, Advance{From: w, To: w, Duplicate: true})
 				continue
 			}
@@ -51,16 +59,56 @@ func (d *Database) StoreToDeviceRun(ctx context.Context, msgs []ToDevice) ([]Adv
 				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, m.UserID, m.DeviceID, m.StreamPos, m.Sender, m.Type, string(m.Content)); err != nil {
 				return fmt.Errorf("syncapi storage: storing to-device message: %w", err)
 			}
-			adv, err := receive(ctx, tx, StreamEDU, w, m.StreamPos)
-			if err != nil {
-				return err
+			received[m.StreamPos] = true
+			added = append(added, m.StreamPos)
+			from := w
+			for received[w+1] {
+				w++
 			}
-			advs = append(advs, adv)
-			w = adv.To
+			advs = append(advs, Advance{From: from, To: w})
+		}
+		for _, p := range added {
+			if p <= w {
+				continue // passed by the watermark: needs no row
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO syncapi_received_positions (stream, pos) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+				string(StreamEDU), p); err != nil {
+				return fmt.Errorf("syncapi storage: recording a received position: %w", err)
+			}
+		}
+		if w == w0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE syncapi_stream_positions SET watermark = $2 WHERE stream = $1`,
+			string(StreamEDU), w); err != nil {
+			return fmt.Errorf("syncapi storage: moving the edu watermark: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_received_positions WHERE stream = $1 AND pos <= $2`,
+			string(StreamEDU), w); err != nil {
+			return fmt.Errorf("syncapi storage: dropping passed received positions: %w", err)
 		}
 		return nil
 	})
 	return advs, err
+}
+
+// receivedAbove returns the positions of stream s received above the watermark w (held
+// back by a gap below them).
+func receivedAbove(ctx context.Context, tx *sql.Tx, s Stream, w int64) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT pos FROM syncapi_received_positions WHERE stream = $1 AND pos > $2`, string(s), w)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi storage: reading received positions: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out[p] = true
+	}
+	return out, rows.Err()
 }
 
 // ToDeviceBetween returns up to limit messages of one device at positions in (after,
@@ -92,6 +140,26 @@ func (d *Database) DeleteToDevice(ctx context.Context, userID, deviceID string, 
 	_, err := d.db.ExecContext(ctx, `DELETE FROM syncapi_to_device WHERE user_id = $1 AND device_id = $2 AND stream_pos <= $3`,
 		userID, deviceID, upTo)
 	return err
+}
+
+// ToDeviceAck names one device's messages at positions up to UpTo, acknowledged by the
+// device's since token.
+type ToDeviceAck struct {
+	UserID, DeviceID string
+	UpTo             int64
+}
+
+// DeleteToDeviceAcks is DeleteToDevice for several devices in one transaction.
+func (d *Database) DeleteToDeviceAcks(ctx context.Context, acks []ToDeviceAck) error {
+	return sqlutil.WithTransaction(ctx, d.db.DB, func(tx *sql.Tx) error {
+		for _, a := range acks {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM syncapi_to_device WHERE user_id = $1 AND device_id = $2 AND stream_pos <= $3`,
+				a.UserID, a.DeviceID, a.UpTo); err != nil {
+				return fmt.Errorf("syncapi storage: deleting acknowledged to-device messages: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // PendingToDevice is the span of positions of one device's undelivered messages.

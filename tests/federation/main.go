@@ -35,6 +35,9 @@
 // axon-federation-sender is killed with -9 in the middle of 100 messages and restarted,
 // and the monolith has each message exactly once.
 //
+// With -bench-fanout, -bench-join or -bench-synapse-join it runs a federation benchmark
+// instead (bench.go; figures in docs/benchmarks.md, "Federation").
+//
 //	go run ./tests/federation [-synapse|-edus|-media|-e2ee|-three|-polylith] [-keep] [-timeout 30s]
 package main
 
@@ -92,6 +95,9 @@ func main() {
 	if *withPolylith {
 		scenario, summary = r.polylithScenario, polylithSummary
 	}
+	if bench, benchSummary := r.benchScenario(); bench != nil {
+		scenario, summary = bench, benchSummary
+	}
 	err = scenario()
 	r.stopAll()
 	if err != nil {
@@ -118,6 +124,9 @@ type run struct {
 	// further log files shown by tailLogs on failure.
 	stops []func()
 	logs  []string
+	// configHook, if set, edits each generated config before its server starts (bench.go:
+	// a low bcrypt cost for mass registration).
+	configHook func(cfg string) string
 }
 
 // server is one started monolith.
@@ -130,6 +139,8 @@ type server struct {
 	cmd       *exec.Cmd
 	logFile   *os.File
 	exited    chan struct{}
+
+	metricsURL string // /metrics of the monolith (bench.go reads the federation sender's counters)
 }
 
 func (r *run) say(format string, a ...any) {
@@ -294,12 +305,10 @@ func (r *run) membershipScenario(ctx context.Context, a *server, alice, bob *csa
 		return err
 	}
 
-	r.begin("alice creates a second room and invites bob; bob rejects the invite (make_leave/send_leave through A)")
-	other, err := alice.CreateRoom(ctx, csapi.CreateRoomRequest{Preset: "private_chat", Name: "invite only"})
+	r.begin("alice creates a second room inviting bob in createRoom's invite list (countersigned by B); bob rejects the invite (make_leave/send_leave through A)")
+	other, err := alice.CreateRoom(ctx, csapi.CreateRoomRequest{Preset: "private_chat", Name: "invite only",
+		Invite: []string{bob.UserID}, IsDirect: true})
 	if err != nil {
-		return err
-	}
-	if err := membership(ctx, alice, other, "invite", bob.UserID); err != nil {
 		return err
 	}
 	if err := r.waitSync(ctx, bob, other, func(v *roomView) bool { return v.invited }); err != nil {
@@ -409,6 +418,9 @@ func (r *run) startNamed(bin, label, name string) (*server, error) {
 		return nil, errors.New("the generated config has no global.rate_limits.enabled: true")
 	}
 	cfg = cfg[:i+j] + "enabled: false" + cfg[i+j+len("enabled: true"):]
+	if r.configHook != nil {
+		cfg = r.configHook(cfg)
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -419,6 +431,7 @@ func (r *run) startNamed(bin, label, name string) (*server, error) {
 	if s.logFile, err = os.Create(filepath.Join(s.dir, "axon.log")); err != nil {
 		return nil, err
 	}
+	s.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	s.cmd = exec.Command(filepath.Join(bin, "axon-monolith"), "-config", cfgPath,
 		"-http-bind", fmt.Sprintf("127.0.0.1:%d", clientPort), "-metrics-bind", fmt.Sprintf("127.0.0.1:%d", metricsPort),
 		"-https-bind", s.tlsAddr, "-tls-cert", cert, "-tls-key", key)

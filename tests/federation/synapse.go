@@ -4,8 +4,10 @@ package main
 // federation over TLS, as in main.go) and a real Synapse from scripts/synapse.sh (SQLite,
 // a self-signed certificate, federation_verify_certificates: false). For each room
 // version: a room created on Synapse is joined from Axon and a room created on Axon is
-// joined from Synapse (both by room ID with server_name); in each, messages and a topic go
-// both ways and every step is checked in /sync on the side that did not write it.
+// joined from Synapse (both by room ID with server_name); in each, the joiner pages back
+// through history from before its server joined (/backfill, synapse_history.go), messages,
+// redactions and a topic go both ways and every step is checked on the side that did not
+// write it.
 //
 // When SYNAPSE_URL, SYNAPSE_SERVER_NAME and SYNAPSE_SHARED_SECRET are set (the exports of
 // `scripts/synapse.sh start DIR`), that Synapse is used; otherwise the scenario starts one
@@ -35,7 +37,7 @@ import (
 // synapseRoomVersions are the room versions the scenario runs in.
 var synapseRoomVersions = []string{"10", "11", "12"}
 
-const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, messages, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked; knocks both ways, then invited and joined"
+const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, history from before the join paged back with /messages (backfill) both ways, messages, redactions, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked; knocks both ways, then invited and joined"
 
 // synapse is the Synapse the scenario talks to.
 type synapse struct {
@@ -106,6 +108,9 @@ func (r *run) synapseRound(ctx context.Context, version, side string, owner, joi
 	}
 	roomID := created.RoomID
 	r.say("room %s", roomID)
+	if err := r.synapseHistoryBefore(ctx, tag, owner, roomID); err != nil {
+		return err
+	}
 
 	r.begin(fmt.Sprintf("[%s] %s joins by room ID with server_name %s", tag, joiner.UserID, ownerServer))
 	if err := joiner.Do(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID)+"?server_name="+url.QueryEscape(ownerServer),
@@ -132,6 +137,12 @@ func (r *run) synapseRound(ctx context.Context, version, side string, owner, joi
 	}
 	r.begin(fmt.Sprintf("[%s] %s sees both messages", tag, owner.UserID))
 	if err := r.waitSync(ctx, owner, roomID, both); err != nil {
+		return err
+	}
+	if err := r.synapseBackfill(ctx, tag, joiner, roomID); err != nil {
+		return err
+	}
+	if err := r.synapseRedactions(ctx, tag, owner, joiner, roomID); err != nil {
 		return err
 	}
 
