@@ -130,7 +130,7 @@ run() {
   # Missing or duplicate deliveries (exit 3) still print their row (the missing / dup
   # column); v3-list sees each room's newest event only, so messages overtaken between two
   # polls count as missing there.
-  "$work/bin/axon-loadtest" -json -sync "$sync" -hs "http://127.0.0.1:$port" -server-pid "$server_pid" "${args[@]}" >"$out" ||
+  "$work/bin/axon-loadtest" -json ${LOADTEST_ARGS:-} -sync "$sync" -hs "http://127.0.0.1:$port" -server-pid "$server_pid" "${args[@]}" >"$out" ||
     { rc=$?; [ "$rc" = 3 ] || exit "$rc"; }
   stop_server
   local label=$scen

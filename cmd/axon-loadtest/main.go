@@ -296,6 +296,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	rep.Missing = max(0, expected.Load()-int64(n))
 	rep.Duplicates = dup
 	rep.SyncErrors = syncErrors.Load()
+	rep.ReceiptErrors = receiptErrors.Load()
 	rep.LimitedTimelines = limited.Load()
 	if o.serverPID > 0 {
 		rep.ServerRSSAfterKB = rssKB(o.serverPID)
@@ -392,6 +393,7 @@ type report struct {
 	Missing            int64         `json:"missing"`
 	Duplicates         int64         `json:"duplicates"`
 	SyncErrors         int64         `json:"sync_errors"`
+	ReceiptErrors      int64         `json:"receipt_errors,omitempty"` // -receipts: receipts that failed
 	LimitedTimelines   int64         `json:"limited_timelines"`
 	ServerRSSIdleKB    int64         `json:"server_rss_idle_kb,omitempty"`
 	ServerRSSAfterKB   int64         `json:"server_rss_after_kb,omitempty"`

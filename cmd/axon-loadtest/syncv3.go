@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/axon-matrix/axon/internal/csapi"
@@ -72,13 +73,17 @@ type specPoller struct {
 }
 
 func (p *specPoller) poll(ctx context.Context, timeout time.Duration) ([]string, int, error) {
-	res, err := syncSend(ctx, p.c, p.since, timeout)
+	filter := syncFilter
+	if *receiptsFlag {
+		filter = syncFilterReceipts
+	}
+	res, err := csapi.Sync[loadContent](ctx, p.c, csapi.SyncRequest{Since: p.since, Timeout: timeout, Filter: filter})
 	if err != nil {
 		return nil, 0, err
 	}
 	var ids []string
 	skipped := 0
-	for _, room := range res.Rooms.Join {
+	for roomID, room := range res.Rooms.Join {
 		if room.Timeline.Limited {
 			skipped++
 		}
@@ -87,9 +92,32 @@ func (p *specPoller) poll(ctx context.Context, timeout time.Duration) ([]string,
 				ids = append(ids, ev.Content.LoadID)
 			}
 		}
+		if n := len(room.Timeline.Events); *receiptsFlag && p.since != "" && n > 0 {
+			// As a client showing the room would: a read receipt for the newest event of
+			// each response, sent while the next long-poll starts.
+			go sendReceipt(ctx, p.c, roomID, room.Timeline.Events[n-1].EventID)
+		}
 	}
 	p.since = res.NextBatch
 	return ids, skipped, nil
+}
+
+// receiptsFlag makes every spec syncer send a read receipt for the newest event of each
+// room in each response (the issue's "S3 with receipts on"), and receive the room's
+// receipts in its /sync.
+var receiptsFlag = flag.Bool("receipts", false, "spec syncers send an m.read receipt for the newest event of each response and receive receipts")
+
+// syncFilterReceipts is syncFilter with m.receipt ephemeral events let through.
+const syncFilterReceipts = `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"state":{"lazy_load_members":true},"timeline":{"limit":500},"ephemeral":{"types":["m.receipt"]},"account_data":{"types":[]}}}`
+
+// receiptErrors counts receipts the server refused or that failed.
+var receiptErrors atomic.Int64
+
+func sendReceipt(ctx context.Context, c *csapi.Client, roomID, eventID string) {
+	path := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/receipt/m.read/" + url.PathEscape(eventID)
+	if err := c.Do(ctx, http.MethodPost, path, map[string]any{}, nil); err != nil && ctx.Err() == nil {
+		receiptErrors.Add(1)
+	}
 }
 
 // The parts of a sync v3 request and response the poller uses.

@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/sirupsen/logrus"
 
@@ -51,8 +52,7 @@ func (c *EDUConsumer) Handle(ctx context.Context, msg eventlog.Message) error {
 		}
 		rooms = []string{t.RoomID}
 		after = func() { c.notifier.SetTyping(t.RoomID, pos, typers) }
-	case out.Kind == eduapi.OutputReceiptKind && out.Receipt != nil && out.Receipt.RoomID != "" && out.Receipt.UserID != "" &&
-		out.Receipt.EventID != "":
+	case isReceipt(&out):
 		r := out.Receipt
 		adv, err = c.db.StoreReceipt(ctx, &storage.Receipt{RoomID: r.RoomID, UserID: r.UserID, Type: r.Type, ThreadID: r.ThreadID,
 			EventID: r.EventID, TS: r.TS, StreamPos: pos})
@@ -156,25 +156,26 @@ func isToDevice(out *eduapi.OutputEDU) bool {
 // EDUMaxBatch is the most topic 3 records HandleBatch is given at once.
 const EDUMaxBatch = 256
 
-// HandleBatch is the eventlog.BatchHandler for topic 3: consecutive to-device records (one
-// send-to-device request for many devices is one record per device, all under the
-// sender's key) are stored in one transaction (storage.StoreToDeviceRun) and told to the
-// notifier together; every other record goes through Handle in its place in the order. Idempotent like
+// HandleBatch is the eventlog.BatchHandler for topic 3: consecutive to-device and receipt
+// records (one send-to-device request for many devices is one record per device, all
+// under the sender's key; a room's members' receipts share the room's key) are stored in
+// one transaction (storage.StoreEDURun) and told to the notifier together; every other
+// record (typing, presence) goes through Handle in its place in the order. Idempotent like
 // Handle; after an error the log delivers the whole batch again.
 func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) error {
-	var run []storage.ToDevice
+	var run []storage.EDURecord
 	flush := func() error {
 		if len(run) == 0 {
 			return nil
 		}
-		advs, err := c.db.StoreToDeviceRun(ctx, run)
+		advs, err := c.db.StoreEDURun(ctx, run)
 		if err != nil {
 			return err
 		}
-		// Every record's device is recorded first, then the watermark moves once to the
-		// run's end and the users are woken together (one Notifier move for the run, not
-		// one per device); a gap the run closed (topic 3's partitions interleave) is looked
-		// up once, over the whole span the watermark moved.
+		// Every record's device or room is recorded first, then the watermark moves once
+		// to the run's end and the users and rooms are woken together (one Notifier move
+		// for the run, not one per record); a gap the run closed (topic 3's partitions
+		// interleave) is looked up once, over the whole span the watermark moved.
 		var rooms, users []string
 		var moved storage.Advance
 		gap := false
@@ -182,12 +183,20 @@ func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) 
 			if adv.Duplicate {
 				continue
 			}
-			m := run[i]
-			c.notifier.ToDeviceStored(m.UserID, m.DeviceID, m.StreamPos)
+			if m := run[i].ToDevice; m != nil {
+				c.notifier.ToDeviceStored(m.UserID, m.DeviceID, m.StreamPos)
+			} else {
+				r := run[i].Receipt
+				c.notifier.ReceiptStored(r.RoomID, r.StreamPos)
+			}
 			if !adv.Advanced() {
 				continue // held back above a gap: told when the gap closes
 			}
-			users = append(users, m.UserID)
+			if m := run[i].ToDevice; m != nil {
+				users = append(users, m.UserID)
+			} else if r := run[i].Receipt; !slices.Contains(rooms, r.RoomID) {
+				rooms = append(rooms, r.RoomID)
+			}
 			if moved.To == 0 {
 				moved.From = adv.From
 			}
@@ -206,11 +215,19 @@ func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) 
 	}
 	for _, msg := range msgs {
 		var out eduapi.OutputEDU
-		if json.Unmarshal(msg.Value, &out) == nil && out.StreamPos > 0 && isToDevice(&out) {
-			m := out.ToDevice
-			run = append(run, storage.ToDevice{UserID: m.UserID, DeviceID: m.DeviceID, Sender: m.Sender, Type: m.Type,
-				Content: m.Content, StreamPos: out.StreamPos})
-			continue
+		if json.Unmarshal(msg.Value, &out) == nil && out.StreamPos > 0 {
+			if isToDevice(&out) {
+				m := out.ToDevice
+				run = append(run, storage.EDURecord{ToDevice: &storage.ToDevice{UserID: m.UserID, DeviceID: m.DeviceID, Sender: m.Sender,
+					Type: m.Type, Content: m.Content, StreamPos: out.StreamPos}})
+				continue
+			}
+			if isReceipt(&out) {
+				r := out.Receipt
+				run = append(run, storage.EDURecord{Receipt: &storage.Receipt{RoomID: r.RoomID, UserID: r.UserID, Type: r.Type,
+					ThreadID: r.ThreadID, EventID: r.EventID, TS: r.TS, StreamPos: out.StreamPos}})
+				continue
+			}
 		}
 		if err := flush(); err != nil {
 			return err
@@ -220,4 +237,10 @@ func (c *EDUConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) 
 		}
 	}
 	return flush()
+}
+
+// isReceipt is whether a topic 3 record is a complete receipt (Handle's receipt case).
+func isReceipt(out *eduapi.OutputEDU) bool {
+	r := out.Receipt
+	return out.Kind == eduapi.OutputReceiptKind && r != nil && r.RoomID != "" && r.UserID != "" && r.EventID != ""
 }

@@ -18,17 +18,21 @@ type Receipt struct {
 // watermark, in one transaction; it replaces the user's receipt of that type and thread
 // unless the stored one came at a later position.
 func (d *Database) StoreReceipt(ctx context.Context, r *Receipt) (Advance, error) {
-	return d.storeEDU(ctx, r.StreamPos, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO syncapi_receipts (room_id, user_id, receipt_type, thread_id, event_id, ts, stream_pos)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE SET event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos
-			WHERE syncapi_receipts.stream_pos < excluded.stream_pos`,
-			r.RoomID, r.UserID, r.Type, r.ThreadID, r.EventID, r.TS, r.StreamPos)
-		if err != nil {
-			return fmt.Errorf("syncapi storage: storing receipt: %w", err)
-		}
-		return nil
-	})
+	return d.storeEDU(ctx, r.StreamPos, func(tx *sql.Tx) error { return writeReceipt(ctx, tx, r) })
+}
+
+// writeReceipt writes r's row, replacing the user's receipt of that type and thread unless
+// the stored one came at a later position.
+func writeReceipt(ctx context.Context, tx *sql.Tx, r *Receipt) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO syncapi_receipts (room_id, user_id, receipt_type, thread_id, event_id, ts, stream_pos)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE SET event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos
+		WHERE syncapi_receipts.stream_pos < excluded.stream_pos`,
+		r.RoomID, r.UserID, r.Type, r.ThreadID, r.EventID, r.TS, r.StreamPos)
+	if err != nil {
+		return fmt.Errorf("syncapi storage: storing receipt: %w", err)
+	}
+	return nil
 }
 
 // ReceiptsBetween returns the receipts of rooms stored at positions in (after, upTo],
