@@ -105,7 +105,7 @@ func TestProcess(t *testing.T) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"receipt " + room: 1, "typing " + room: 2, "to_device @bob:" + testServer: 3}
+	want := map[string]int64{"receipt " + room: 1, "typing " + room: 2, "to_device " + alice: 3} // keyed by sender (docs/wiring.md, topic 3)
 	for k, pos := range want {
 		if got[k] != pos {
 			t.Fatalf("topic 3 records %v, want %v", got, want)
