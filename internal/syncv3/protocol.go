@@ -1,8 +1,9 @@
 // Package syncv3 is the engine of sync v3, the stream API served on POST
 // /_matrix/client/v3/sync (docs/sync-v3.md): the protocol types, the token, the stored
 // sessions with their sticky parameters, the long-poll loop and the streams, written
-// against a Source so that the syncapi (syncapi/internal/v3source*.go) and a later proxy
-// over another homeserver's spec /sync can both serve it.
+// against a Source so that the syncapi (syncapi/internal/v3source*.go) and
+// axon-syncv3-proxy (syncv3proxy/source*.go, over another homeserver's spec /sync) both
+// serve it.
 package syncv3
 
 import (
