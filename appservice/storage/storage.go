@@ -245,20 +245,7 @@ func (d *Database) Delete(ctx context.Context, asID string, ids []int64) error {
 
 // Services lists every service with queued events (to resume them at start).
 func (d *Database) Services(ctx context.Context) ([]string, error) {
-	rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT as_id FROM appservice_queue ORDER BY as_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return sqlutil.ScanStrings(d.db.Reader().QueryContext(ctx, `SELECT DISTINCT as_id FROM appservice_queue ORDER BY as_id`))
 }
 
 // Count is the number of events queued for the service.

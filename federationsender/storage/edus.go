@@ -132,18 +132,5 @@ func (d *Database) DropStaleEDUs(ctx context.Context, destination string, before
 
 // EDUDestinations lists every destination with queued EDUs (to resume them at start).
 func (d *Database) EDUDestinations(ctx context.Context) ([]string, error) {
-	rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT destination FROM federationsender_queue_edus ORDER BY destination`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return sqlutil.ScanStrings(d.db.Reader().QueryContext(ctx, `SELECT DISTINCT destination FROM federationsender_queue_edus ORDER BY destination`))
 }

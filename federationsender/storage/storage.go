@@ -129,20 +129,7 @@ func (d *Database) DeletePDUs(ctx context.Context, destination string, ids []int
 
 // Destinations lists every destination with queued PDUs (to resume them at start).
 func (d *Database) Destinations(ctx context.Context) ([]string, error) {
-	rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT destination FROM federationsender_queue_pdus ORDER BY destination`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return sqlutil.ScanStrings(d.db.Reader().QueryContext(ctx, `SELECT DISTINCT destination FROM federationsender_queue_pdus ORDER BY destination`))
 }
 
 // CountPDUs is the number of PDUs queued for destination.

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"database/sql"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // Room is one row of roomserver_rooms.
@@ -57,15 +59,5 @@ func (s *Store) PublicRoomIDs(ctx context.Context) ([]string, error) {
 	return scanStrings(rows)
 }
 
-func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
+// scanStrings reads a query's one text column (sqlutil.ScanStrings).
+func scanStrings(rows *sql.Rows) ([]string, error) { return sqlutil.ScanStrings(rows, nil) }

@@ -50,28 +50,13 @@ func (d *Database) StoreTypingPosition(ctx context.Context, pos int64) (Advance,
 // EDUTargetsBetween returns the rooms of receipts and the users of to-device messages
 // stored at positions in (after, upTo]: whom to wake when a gap before them closed.
 func (d *Database) EDUTargetsBetween(ctx context.Context, after, upTo int64) (rooms, users []string, err error) {
-	for _, q := range []struct {
-		sql string
-		out *[]string
-	}{
-		{`SELECT DISTINCT room_id FROM syncapi_receipts WHERE stream_pos > $1 AND stream_pos <= $2`, &rooms},
-		{`SELECT DISTINCT user_id FROM syncapi_to_device WHERE stream_pos > $1 AND stream_pos <= $2`, &users},
-	} {
-		rows, err := d.db.Reader().QueryContext(ctx, q.sql, after, upTo)
-		if err != nil {
-			return nil, nil, err
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			*q.out = append(*q.out, s)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, nil, err
-		}
+	if rooms, err = sqlutil.ScanStrings(d.db.Reader().QueryContext(ctx,
+		`SELECT DISTINCT room_id FROM syncapi_receipts WHERE stream_pos > $1 AND stream_pos <= $2`, after, upTo)); err != nil {
+		return nil, nil, err
+	}
+	if users, err = sqlutil.ScanStrings(d.db.Reader().QueryContext(ctx,
+		`SELECT DISTINCT user_id FROM syncapi_to_device WHERE stream_pos > $1 AND stream_pos <= $2`, after, upTo)); err != nil {
+		return nil, nil, err
 	}
 	return rooms, users, nil
 }
