@@ -71,13 +71,16 @@ const wokenSyncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"r
 // userapi and passed by ID.
 func BenchmarkWokenSync(b *testing.B) {
 	// with_keyserver: each /sync also asks a (direct, SQLite) keyserver for the device's key
-	// counts (arrow 16), as the monolith does.
+	// counts (arrow 16), as the monolith does. unread_counts_off: inline_filter without the
+	// unread notification counts (sync_api.unread_counts false).
 	for _, tc := range []struct {
-		name, filter string
-		keys         bool
-	}{{"inline_filter", "", false}, {"stored_filter", "f1", false}, {"with_keyserver", "", true}} {
+		name, filter    string
+		keys, unreadOff bool
+	}{{"inline_filter", "", false, false}, {"stored_filter", "f1", false, false}, {"with_keyserver", "", true, false},
+		{"unread_counts_off", "", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := newHarness(b, testenv.SQLitePath(b, "woken"))
+			h.api.Syncer.NoUnreadCounts = tc.unreadOff
 			if tc.keys {
 				h.api.Syncer.KeyAPI = benchKeyServer(b)
 			}

@@ -150,8 +150,8 @@ func TestPresenceInSync(t *testing.T) {
 
 // TestEDUReadYourWrites runs the real eduserver (arrow 18, direct and over inthttp) with
 // its outbox and the embedded log: a /sync marks its user online and already shows it, a
-// sync right after the user's own receipt shows the receipt, and set_presence=unavailable
-// is reflected at once too.
+// sync right after the user's own receipt shows the receipt and the room's unread counts
+// reset by it, and set_presence=unavailable is reflected at once too.
 func TestEDUReadYourWrites(t *testing.T) {
 	for name, dsn := range testenv.Databases(t) {
 		for _, impl := range impls {
@@ -194,15 +194,23 @@ func TestEDUReadYourWrites(t *testing.T) {
 				h.api.StartConsumers(log.Consumer(), topics, "syncapi-test")
 				t.Cleanup(func() { _ = h.api.Stop() })
 				room := "!ryw:test"
-				alice := user("alice")
+				alice, bob := user("alice"), user("bob")
 				h.createRoom(room, alice)
+				h.member(room, bob, bob, "join")
+				last := h.msg(room, bob, "hi")
 
 				s0 := h.presenceSync("alice_tok", "")
 				if got, want := s0.states(), []string{alice + "=online"}; !reflect.DeepEqual(got, want) {
 					t.Fatalf("first sync: %v, want %v", got, want)
 				}
-				if err := edu.SetReceipt(ctx, &eduapi.SetReceiptRequest{RoomID: room, UserID: alice, Type: eduapi.ReceiptRead, EventID: "$x"}); err != nil {
+				if got := h.unreadSync("alice_tok", "").counts(t, room); got != [2]int{1, 0} {
+					t.Fatalf("unread before the receipt: %v", got)
+				}
+				if err := edu.SetReceipt(ctx, &eduapi.SetReceiptRequest{RoomID: room, UserID: alice, Type: eduapi.ReceiptRead, EventID: last}); err != nil {
 					t.Fatal(err)
+				}
+				if got := h.unreadSync("alice_tok", "since="+s0.NextBatch).counts(t, room); got != [2]int{0, 0} {
+					t.Fatalf("unread right after the receipt: %v", got)
 				}
 				s1 := h.presenceSync("alice_tok", "since="+s0.NextBatch)
 				if evs := s1.Rooms.Join[room].Ephemeral.Events; len(evs) != 1 || evs[0].Type != "m.receipt" {

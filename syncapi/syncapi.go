@@ -211,6 +211,13 @@ func WithReadYourWritesTimeout(d time.Duration) Option {
 	}
 }
 
+// WithUnreadCounts turns the unread notification counts (unread_notifications in /sync,
+// notification_count and highlight_count in sync v3's room_list) on or off (config
+// sync_api.unread_counts; on without it).
+func WithUnreadCounts(on bool) Option {
+	return func(s *SyncAPI) { s.Syncer.NoUnreadCounts = !on }
+}
+
 // WithSyncV3 sets the sync v3 session bounds (config sync_api.v3.session_idle_timeout,
 // max_sessions_per_device, max_sessions); zero values keep their defaults.
 func WithSyncV3(idleTimeout time.Duration, maxPerDevice, maxSessions int) Option {

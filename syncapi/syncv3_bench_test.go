@@ -106,3 +106,38 @@ func BenchmarkSyncV3(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSyncV3RoomWake measures the room stream's cost per wake: 200 members of one
+// room, each with a session watching it (timeline and required state); per iteration one
+// new message and every session's delta (what a woken long-poll of each does).
+func BenchmarkSyncV3RoomWake(b *testing.B) {
+	const members = 200
+	hb := newHarness(b, testenv.SQLitePath(b, "v3wake"))
+	h := &v3Harness{harness: hb}
+	h.router = hb.router
+	room := "!wake:test"
+	h.createRoom(room, user("m0"))
+	h.state(room, user("m0"), "m.room.topic", "", `{"topic":"wake"}`)
+	for m := 1; m < members; m++ {
+		h.member(room, user(fmt.Sprint("m", m)), user(fmt.Sprint("m", m)), "join")
+	}
+	body := `{"room":{"room_id":"` + room + `","timeline_limit":5,"required_state":[["m.room.topic",""]]}}`
+	since := make([]string, members)
+	for m := range since {
+		since[m] = h.v3RoomReq(fmt.Sprint("m", m, "_tok"), "", body).Next
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		id := h.msg(room, user(fmt.Sprint("m", i%members)), "wake")
+		b.StartTimer()
+		for m := range since {
+			r := h.v3RoomReq(fmt.Sprint("m", m, "_tok"), "since="+since[m], `{}`)
+			if r.Room == nil || len(r.Room.Timeline) != 1 || r.Room.Timeline[0].EventID != id {
+				b.Fatalf("member %d: %+v", m, r.Room)
+			}
+			since[m] = r.Next
+		}
+	}
+}

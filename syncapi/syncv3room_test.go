@@ -145,3 +145,79 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestSyncV3RoomAccessChanges: the room stream's access decision is cached per room and
+// user between wakes (v3access.go); every change of it still applies at its position, on
+// the shortcut path and on the database path (NoShortcuts): a member who leaves gets their
+// leave and nothing after it, and again events after a rejoin; a reader of a world
+// readable room loses it when the visibility changes; an ignore applies at once.
+func TestSyncV3RoomAccessChanges(t *testing.T) {
+	for name, dsn := range testenv.Databases(t) {
+		for _, noShortcuts := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/noShortcuts=%v", name, noShortcuts), func(t *testing.T) {
+				h := newV3Harness(t, dsn(t))
+				h.api.Syncer.NoShortcuts = noShortcuts
+				room := "!access:test"
+				alice, bob := user("alice"), user("bob")
+				h.createRoom(room, alice)
+				h.member(room, bob, bob, "join")
+				body := `{"room":{"room_id":"` + room + `","timeline_limit":10,"required_state":[["m.room.member","*"]]}}`
+				next := h.v3RoomReq("bob_tok", "", body).Next
+				delta := func(token string) []string {
+					t.Helper()
+					r := h.v3RoomReq(token, "since="+next, `{}`)
+					next = r.Next
+					if r.Room == nil {
+						return nil
+					}
+					return eventIDs(r.Room.Timeline)
+				}
+				// Wakes with messages only: served (from the cache on the shortcut path).
+				for i := 0; i < 3; i++ {
+					m := h.msg(room, alice, "hi")
+					if got := delta("bob_tok"); !reflect.DeepEqual(got, []string{m}) {
+						t.Fatalf("wake %d: %v, want %s", i, got, m)
+					}
+				}
+				// bob leaves; what follows his leave is not his to see.
+				before := h.msg(room, alice, "before the leave")
+				leave := h.member(room, bob, bob, "leave")
+				h.msg(room, alice, "after the leave")
+				if got := delta("bob_tok"); !reflect.DeepEqual(got, []string{before, leave}) {
+					t.Fatalf("the delta over the leave: %v, want %v", got, []string{before, leave})
+				}
+				later := h.msg(room, alice, "later")
+				if got := delta("bob_tok"); got != nil {
+					t.Fatalf("after the leave: %v", got)
+				}
+				// bob rejoins: events come again (the empty answer kept next, and "shared"
+				// history shows a member what was sent while they were out).
+				rejoin := h.member(room, bob, bob, "join")
+				back := h.msg(room, alice, "welcome back")
+				if got := delta("bob_tok"); !reflect.DeepEqual(got, []string{later, rejoin, back}) {
+					t.Fatalf("after the rejoin: %v", got)
+				}
+				// An ignore (account data, not room state) hides alice's next message at once.
+				h.accountData(bob, "", "m.ignored_user_list", `{"ignored_users":{"`+alice+`":{}}}`)
+				h.msg(room, alice, "ignored")
+				if got := delta("bob_tok"); got != nil {
+					t.Fatalf("an ignored user's message: %v", got)
+				}
+
+				// carol, never a member, reads the room while it is world readable...
+				h.state(room, alice, "m.room.history_visibility", "", `{"history_visibility":"world_readable"}`)
+				next = h.v3RoomReq("carol_tok", "", body).Next
+				open := h.msg(room, alice, "for everyone")
+				if got := delta("carol_tok"); !reflect.DeepEqual(got, []string{open}) {
+					t.Fatalf("world readable: %v", got)
+				}
+				// ... and not once it is not.
+				h.state(room, alice, "m.room.history_visibility", "", `{"history_visibility":"joined"}`)
+				h.msg(room, alice, "members only")
+				if code, r := h.v3Raw("carol_tok", "since="+next, `{}`); code != 403 || r.Errcode != "M_FORBIDDEN" {
+					t.Fatalf("after the visibility change: %d %+v", code, r)
+				}
+			})
+		}
+	}
+}

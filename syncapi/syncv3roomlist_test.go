@@ -97,8 +97,8 @@ func TestSyncV3RoomList(t *testing.T) {
 			h.accountData(alice, room(9), "m.tag", `{"tags":{"u.work":{"order":0.5}}}`)
 			h.accountData(alice, "", "m.direct", fmt.Sprintf(`{%q:[%q]}`, bob, room(5)))
 
-			// Recency pages of 8, fields negotiated (notification_count not served).
-			body := `{"room_list":{"fields":["name","avatar","member_count","last_event","tags","is_dm","notification_count"],"p":{"limit":8,"since":"1"}}}`
+			// Recency pages of 8, fields negotiated (an unknown one dropped).
+			body := `{"room_list":{"fields":["name","avatar","member_count","last_event","tags","is_dm","org.example.unknown"],"p":{"limit":8,"since":"1"}}}`
 			s0 := h.v3List("alice_tok", "", body)
 			if p := s0.RoomList.P; p.Limit != 8 || p.Sort != "by_recency" || p.Next == "" ||
 				!reflect.DeepEqual(s0.RoomList.Fields, []string{"name", "avatar", "member_count", "last_event", "tags", "is_dm"}) {

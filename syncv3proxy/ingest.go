@@ -31,9 +31,17 @@ type eventList struct {
 	Events []json.RawMessage `json:"events"`
 }
 
+// timeline is a room's timeline of /sync: limited when events were left out before it,
+// prev_batch then the upstream's /messages token to read them.
+type timeline struct {
+	eventList
+	Limited   bool   `json:"limited"`
+	PrevBatch string `json:"prev_batch"`
+}
+
 type joinedRoom struct {
 	State       eventList `json:"state"`
-	Timeline    eventList `json:"timeline"`
+	Timeline    timeline  `json:"timeline"`
 	Ephemeral   eventList `json:"ephemeral"`
 	AccountData eventList `json:"account_data"`
 	Unread      *struct {
@@ -185,6 +193,12 @@ func byRecency(rooms map[string]joinedRoom) []string {
 // room_ stores a joined or left room's state and timeline, typing, account data and
 // unread counts; section is the /sync section it came in.
 func (in *ingester) room_(roomID string, jr *joinedRoom, section string) error {
+	// A limited timeline has a gap before it (gaps.go): recorded below the positions of
+	// this answer's state and timeline of the room, which a fill never passes.
+	floor := in.room
+	if err := in.gap(roomID, floor, &jr.Timeline); err != nil {
+		return err
+	}
 	for _, ev := range jr.State.Events {
 		if err := in.event(roomID, ev, false); err != nil {
 			return err
@@ -260,8 +274,7 @@ func (in *ingester) event(roomID string, ev json.RawMessage, timeline bool) erro
 	err := in.tx.QueryRowContext(in.ctx, `SELECT pos FROM syncv3proxy_events WHERE room_id = $1 AND event_id = $2`, roomID, h.EventID).Scan(&pos)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		in.room++
-		pos = in.room
+		pos = in.nextRoomPos()
 		var tl int
 		if timeline {
 			tl = 1
@@ -312,8 +325,7 @@ func (in *ingester) membership(roomID, membership string, pos int64) error {
 		return err
 	}
 	if pos == 0 || (newest.Valid && pos <= newest.Int64) {
-		in.room++
-		pos = in.room
+		pos = in.nextRoomPos()
 	}
 	in.ch.user = true
 	in.ch.rooms[roomID] = true

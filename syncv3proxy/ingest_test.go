@@ -112,8 +112,8 @@ func TestIngest(t *testing.T) {
 				t.Fatalf("changes: %+v", ch)
 			}
 			pos := src.Position()
-			// 3 events and the to-device message and the typing change.
-			if pos.Room != 3 || pos.EDU != 2 || pos.AccountData != 1 {
+			// 3 events (room positions a stride apart) and the to-device message and the typing change.
+			if pos.Room != 3*posStride || pos.EDU != 2 || pos.AccountData != 1 {
 				t.Fatalf("position %+v", pos)
 			}
 			if rooms, err := src.AccountDataRooms(ctx, "@a:t", 0, 1); err != nil || !rooms["!r:t"] {
@@ -134,18 +134,18 @@ func TestIngest(t *testing.T) {
 			if _, err := st.Ingest(ctx, "@b:t", "BDEV", b); err != nil {
 				t.Fatal(err)
 			}
-			if pos = src.Position(); pos.Room != 4 || pos.EDU != 2 || pos.AccountData != 1 {
+			if pos = src.Position(); pos.Room != 4*posStride || pos.EDU != 2 || pos.AccountData != 1 {
 				t.Fatalf("after b: position %+v (events stored twice or typing counted again)", pos)
 			}
 			rooms, err := src.Rooms(ctx, "@b:t", pos.Room)
-			if err != nil || len(rooms) != 1 || rooms[0].Membership != "join" || rooms[0].Pos != 4 {
+			if err != nil || len(rooms) != 1 || rooms[0].Membership != "join" || rooms[0].Pos != 4*posStride {
 				t.Fatalf("b's rooms %+v %v", rooms, err)
 			}
-			if rooms, _ := src.Rooms(ctx, "@b:t", 3); len(rooms) != 1 || rooms[0].Membership != "invite" {
+			if rooms, _ := src.Rooms(ctx, "@b:t", 3*posStride); len(rooms) != 1 || rooms[0].Membership != "invite" {
 				t.Fatalf("b's rooms at 3: %+v", rooms)
 			}
 			evs, next, more, err := src.Timeline(ctx, "@a:t", "!r:t", pos.Room, 0, 2)
-			if err != nil || len(evs) != 2 || evs[0].ID != "$mb" || evs[1].ID != "$mb2" || !more || next != 2 {
+			if err != nil || len(evs) != 2 || evs[0].ID != "$mb" || evs[1].ID != "$mb2" || !more || next != 3*posStride-1 {
 				t.Fatalf("timeline %+v next %d more %v %v", evs, next, more, err)
 			}
 			ms, err := src.Members(ctx, "@a:t", "!r:t", pos.Room)
@@ -186,7 +186,7 @@ func TestIngest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := (&Source{st: st2}).Position(); got != (syncv3.Pos{Room: 4, EDU: 2, AccountData: 1}) {
+			if got := (&Source{st: st2}).Position(); got != (syncv3.Pos{Room: 4 * posStride, EDU: 2, AccountData: 1}) {
 				t.Fatalf("after a restart: %+v", got)
 			}
 		})

@@ -154,7 +154,7 @@ func (s *Server) syncV3(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	resp, err := s.Engine.Sync(r.Context(), syncv3.Caller{UserID: p.userID, DeviceID: p.deviceID}, q.Get("since"),
+	resp, err := s.Engine.Sync(withToken(r.Context(), strings.TrimSpace(token)), syncv3.Caller{UserID: p.userID, DeviceID: p.deviceID}, q.Get("since"),
 		time.Duration(ms)*time.Millisecond, body)
 	if err != nil {
 		if r.Context().Err() == nil {

@@ -221,17 +221,56 @@ func (s *Source) Timeline(ctx context.Context, userID, roomID string, upTo, afte
 		return nil, 0, false, err
 	}
 	lower := max(after, from)
-	rows, err := s.st.db.Reader().QueryContext(ctx, `SELECT `+storedCols+` FROM syncv3proxy_events
+	token := tokenOf(ctx)
+	var evs []stored
+	var more bool
+	for fills := 0; ; fills++ {
+		rows, err := s.st.db.Reader().QueryContext(ctx, `SELECT `+storedCols+` FROM syncv3proxy_events
 		WHERE room_id = $1 AND timeline = 1 AND pos > $2 AND pos <= $3 ORDER BY pos DESC LIMIT $4`, roomID, lower, top, limit+1)
-	if err != nil {
-		return nil, 0, false, err
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if evs, err = scanStored(rows); err != nil {
+			return nil, 0, false, err
+		}
+		more = len(evs) > limit
+		if token == "" {
+			break // not a client's request: no upstream reads
+		}
+		// A gap the page reaches (fewer than a page of events above it) is read from the
+		// upstream first (gaps.go).
+		g, err := s.gapIn(ctx, roomID, lower, top)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if g == nil {
+			break
+		}
+		above := 0
+		for above < len(evs) && evs[above].pos >= g.pos {
+			above++
+		}
+		if above >= limit {
+			more = true // the gap (or what is below it) holds the older events
+			break
+		}
+		if fills == maxFillsPerPage {
+			evs, more = evs[:above], true
+			if above == 0 {
+				return nil, g.pos - 1, true, nil // the next page continues the fill
+			}
+			break
+		}
+		if err := s.fill(ctx, token, roomID, g); err != nil {
+			if ctx.Err() != nil || above == 0 {
+				return nil, 0, false, err
+			}
+			fillLog(roomID, err)
+			evs, more = evs[:above], true // served up to the gap; the next page tries again
+			break
+		}
 	}
-	evs, err := scanStored(rows)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	more := len(evs) > limit
-	if more {
+	if more && len(evs) > limit {
 		evs = evs[:limit]
 	}
 	out := make([]syncv3.Event, len(evs))

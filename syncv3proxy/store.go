@@ -22,8 +22,9 @@ const component = "syncv3proxy"
 //
 //   - syncv3proxy_positions: the newest room, edu and account data positions handed out (so a restart
 //     never reuses one and the sessions' tokens stay valid);
-//   - syncv3proxy_events: per room the events seen upstream, each at its own dense room
-//     position: timeline events (timeline = 1) and state events from a /sync `state`
+//   - syncv3proxy_events: per room the events seen upstream, each at its own room
+//     position (ingestion hands them out posStride apart; a gap's events fill in between,
+//     gaps.go): timeline events (timeline = 1) and state events from a /sync `state`
 //     block (timeline = 0); state_key is NULL for non-state events;
 //   - syncv3proxy_memberships: each user's membership changes per room, at room positions;
 //   - syncv3proxy_invite_state: the stripped state of the rooms a user is invited to;
@@ -34,7 +35,10 @@ const component = "syncv3proxy"
 //     at the account data position it last changed at;
 //   - syncv3proxy_unread: per user and room the upstream's unread_notifications counts;
 //   - syncv3proxy_pollers: per device the upstream next_batch the proxy has stored
-//     everything up to.
+//     everything up to;
+//   - syncv3proxy_gaps (version 2): the events an upstream answer left out before a
+//     limited timeline, not read yet (gaps.go): missing at positions in (floor, pos),
+//     readable with the upstream's /messages from prev_batch.
 var migrations = []sqlutil.Migration{{Version: 1, SQL: `
 CREATE TABLE syncv3proxy_positions (name TEXT PRIMARY KEY, pos BIGINT NOT NULL);
 CREATE TABLE syncv3proxy_events (
@@ -75,7 +79,15 @@ CREATE TABLE syncv3proxy_unread (
 	user_id TEXT NOT NULL, room_id TEXT NOT NULL, notification_count BIGINT NOT NULL, highlight_count BIGINT NOT NULL,
 	PRIMARY KEY (user_id, room_id)
 );
-CREATE TABLE syncv3proxy_pollers (user_id TEXT NOT NULL, device_id TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (user_id, device_id))`}}
+CREATE TABLE syncv3proxy_pollers (user_id TEXT NOT NULL, device_id TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY (user_id, device_id))`}, {Version: 2, SQL: `
+CREATE TABLE syncv3proxy_gaps (
+	id BIGINT PRIMARY KEY,
+	room_id TEXT NOT NULL,
+	pos BIGINT NOT NULL,
+	floor BIGINT NOT NULL,
+	prev_batch TEXT NOT NULL
+);
+CREATE INDEX syncv3proxy_gaps_room_idx ON syncv3proxy_gaps (room_id, pos)`}}
 
 // Store is the proxy's copy of what the upstream's /sync said, in its database.
 type Store struct {

@@ -11,13 +11,6 @@ import (
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
-// federationUnavailable is the honest answer for a request that needs another server
-// until the federation components exist.
-func federationUnavailable(what string) error {
-	return &httputil.MatrixError{Status: http.StatusNotImplemented, ErrCode: "M_UNRECOGNIZED",
-		Err: what + " needs federation, which this server does not offer yet"}
-}
-
 // getAlias serves GET /directory/room/{roomAlias}.
 func (rt *Routes) getAlias(r *http.Request, _ *userapi.Device) (any, error) {
 	alias := mux.Vars(r)["roomAlias"]
@@ -162,9 +155,22 @@ func (rt *Routes) putVisibility(r *http.Request, dev *userapi.Device) (any, erro
 // maxPublicRoomsLimit caps one page of the directory.
 const maxPublicRoomsLimit = 500
 
+// queryPublicRooms asks the roomserver for a page of this server's directory or, with
+// the name of another server, of that server's (arrow 4, then arrow 17 → 7 over
+// federation: its Matrix errors passed on, an unreachable server 502 M_UNKNOWN). Asking
+// another server needs an access token, so that anonymous clients cannot make this
+// server contact others.
 func (rt *Routes) queryPublicRooms(r *http.Request, server string, req *rsapi.PublicRoomsRequest) (any, error) {
 	if server != "" && server != rt.cfg.ServerName {
-		return nil, federationUnavailable("Listing the public rooms of another server")
+		token, me := httputil.AccessToken(r)
+		if me != nil {
+			return nil, me
+		}
+		if _, err := rt.authenticate(r, token); err != nil {
+			return nil, err
+		}
+		req.Server = server
+		req.ListedRoomIDs, req.OnlyListed = nil, false // this server's application services' rooms
 	}
 	if req.Limit < 0 {
 		return nil, httputil.InvalidParam("limit must not be negative")
@@ -182,7 +188,7 @@ func (rt *Routes) queryPublicRooms(r *http.Request, server string, req *rsapi.Pu
 	return resp, nil
 }
 
-// publicRoomsGet serves GET /publicRooms (local directory only).
+// publicRoomsGet serves GET /publicRooms (this server's directory, or ?server='s).
 func (rt *Routes) publicRoomsGet(r *http.Request, _ *userapi.Device) (any, error) {
 	q := r.URL.Query()
 	req := &rsapi.PublicRoomsRequest{Since: q.Get("since")}
@@ -196,7 +202,7 @@ func (rt *Routes) publicRoomsGet(r *http.Request, _ *userapi.Device) (any, error
 	return rt.queryPublicRooms(r, q.Get("server"), req)
 }
 
-// publicRoomsPost serves POST /publicRooms (local directory only, generic_search_term).
+// publicRoomsPost serves POST /publicRooms (generic_search_term; ?server= as for GET).
 func (rt *Routes) publicRoomsPost(r *http.Request, _ *userapi.Device) (any, error) {
 	var body struct {
 		Limit  int    `json:"limit"`
@@ -211,15 +217,21 @@ func (rt *Routes) publicRoomsPost(r *http.Request, _ *userapi.Device) (any, erro
 	if err := readOptionalJSON(r, bodyLimit, &body); err != nil {
 		return nil, err
 	}
-	// Application services' network rooms (appservice_directory.go).
-	listed, err := rt.listedRooms(r.Context(), body.ThirdPartyInstanceID, body.IncludeAllNetworks)
-	if err != nil {
-		return nil, err
+	// Application services' network rooms (appservice_directory.go), of this server only.
+	server := r.URL.Query().Get("server")
+	var listed []string
+	if server == "" || server == rt.cfg.ServerName {
+		var err error
+		if listed, err = rt.listedRooms(r.Context(), body.ThirdPartyInstanceID, body.IncludeAllNetworks); err != nil {
+			return nil, err
+		}
 	}
 	req := &rsapi.PublicRoomsRequest{Limit: body.Limit, Since: body.Since, ListedRoomIDs: listed,
-		OnlyListed: body.ThirdPartyInstanceID != ""}
+		OnlyListed: body.ThirdPartyInstanceID != "", IncludeAllNetworks: body.IncludeAllNetworks,
+		ThirdPartyInstanceID: body.ThirdPartyInstanceID}
 	if body.Filter != nil {
 		req.Filter = body.Filter.GenericSearchTerm
+		req.RoomTypes = body.Filter.RoomTypes
 	}
-	return rt.queryPublicRooms(r, r.URL.Query().Get("server"), req)
+	return rt.queryPublicRooms(r, server, req)
 }

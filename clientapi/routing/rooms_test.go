@@ -265,6 +265,9 @@ func testDirectory(t *testing.T, newHarness harnessFunc) {
 	if chunk := r.body["chunk"].([]any); len(chunk) != 1 || chunk[0].(map[string]any)["room_id"] != room {
 		t.Fatalf("publicRooms = %s", r.raw)
 	}
+	if r := h.must(h.do("GET", v3+"/publicRooms?server=test.local", "", nil), 200); len(r.body["chunk"].([]any)) != 1 {
+		t.Fatalf("publicRooms of this server by name = %s", r.raw)
+	}
 	r = h.must(h.do("POST", v3+"/publicRooms", alice.token, map[string]any{"filter": map[string]any{"generic_search_term": "dogs"}}), 200)
 	if chunk := r.body["chunk"].([]any); len(chunk) != 0 {
 		t.Fatalf("filtered publicRooms = %s", r.raw)
@@ -286,7 +289,12 @@ func testDirectory(t *testing.T, newHarness harnessFunc) {
 		{"delete unknown", "DELETE", v3 + "/directory/room/" + url.PathEscape("#zz:test.local"), alice.token, nil, 404, "M_NOT_FOUND"},
 		{"visibility bad value", "PUT", v3 + "/directory/list/room/" + url.PathEscape(room), alice.token, map[string]any{"visibility": "hidden"}, 400, "M_INVALID_PARAM"},
 		{"visibility unknown room", "GET", v3 + "/directory/list/room/!nope:test.local", "", nil, 404, "M_NOT_FOUND"},
-		{"publicRooms other server", "GET", v3 + "/publicRooms?server=remote.org", "", nil, 501, "M_UNRECOGNIZED"},
+		{"publicRooms other server needs token", "GET", v3 + "/publicRooms?server=remote.org", "", nil, 401, "M_MISSING_TOKEN"},
+		{"publicRooms other server bad token", "GET", v3 + "/publicRooms?server=remote.org", "nope", nil, 401, "M_UNKNOWN_TOKEN"},
+		{"publicRooms other server without federation", "GET", v3 + "/publicRooms?server=remote.org", alice.token, nil, 404, "M_NOT_FOUND"},
+		{"publicRooms post other server without federation", "POST", v3 + "/publicRooms?server=remote.org", alice.token,
+			map[string]any{"third_party_instance_id": "irc|x"}, 404, "M_NOT_FOUND"},
+		{"publicRooms bad server name", "GET", v3 + "/publicRooms?server=bad%20name", alice.token, nil, 400, "M_INVALID_PARAM"},
 		{"publicRooms bad limit", "GET", v3 + "/publicRooms?limit=x", "", nil, 400, "M_INVALID_PARAM"},
 		{"publicRooms post needs token", "POST", v3 + "/publicRooms", "", map[string]any{}, 401, "M_MISSING_TOKEN"},
 		{"publicRooms post wrong type", "POST", v3 + "/publicRooms", alice.token, map[string]any{"limit": "ten"}, 400, "M_BAD_JSON"},

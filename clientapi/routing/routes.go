@@ -93,6 +93,8 @@ func (rt *Routes) register(routers Routers) {
 	rt.client(r, post, "/join/{roomIdOrAlias}", guestOK, rt.perUser(rt.limits.joins, rt.joinRoomIDOrAlias))
 	rt.client(r, post, "/rooms/{roomId}/join", guestOK, rt.perUser(rt.limits.joins, rt.joinRoom))
 	rt.route(r, get, "/v1/rooms/{roomId}/timestamp_to_event", user, rt.timestampToEvent) // timestamp.go
+	// Spaces (hierarchy.go).
+	rt.route(r, get, "/v1/rooms/{roomId}/hierarchy", guestOK, rt.hierarchy)
 	rt.client(r, post, "/knock/{roomIdOrAlias}", user, rt.perUser(rt.limits.message, rt.knock))
 	rt.client(r, post, "/rooms/{roomId}/leave", guestOK, rt.perUser(rt.limits.message, rt.leave))
 	rt.client(r, post, "/rooms/{roomId}/invite", user, rt.perUser(rt.limits.message, rt.targetMembership("invite")))

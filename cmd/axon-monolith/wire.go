@@ -190,6 +190,7 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
 		"syncapi", tier1UserAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithUnreadCounts(cfg.SyncAPI.UnreadCounts),
 		syncapi.WithSyncV3(cfg.SyncAPI.V3.SessionIdleTimeout, cfg.SyncAPI.V3.MaxSessionsPerDevice, cfg.SyncAPI.V3.MaxSessions),
 		syncapi.WithKeyServer(ksAPI), syncapi.WithEDUServer(eduAPI))
 	if err != nil {

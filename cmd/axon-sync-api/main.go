@@ -104,6 +104,7 @@ func wire(p *polylith.Process, instance string) error {
 			EDU: cfg.TopicName(eventlog.TopicEDU), KeyChange: cfg.TopicName(eventlog.TopicKeyChange)},
 		consumerGroup(instance), userAPI, rsAPI,
 		syncapi.WithReadYourWritesTimeout(cfg.SyncAPI.ReadYourWritesTimeout), syncapi.WithRoomEventDelayFromEnv(),
+		syncapi.WithUnreadCounts(cfg.SyncAPI.UnreadCounts),
 		syncapi.WithSyncV3(cfg.SyncAPI.V3.SessionIdleTimeout, cfg.SyncAPI.V3.MaxSessionsPerDevice, cfg.SyncAPI.V3.MaxSessions),
 		syncapi.WithKeyServer(ksinthttp.NewClient(cfg.KeyServer.InternalAPIURL, cfg.Global.InternalAPISecret)),
 		syncapi.WithEDUServer(eduinthttp.NewClient(cfg.EDUServer.InternalAPIURL, cfg.Global.InternalAPISecret)))

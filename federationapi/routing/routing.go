@@ -4,7 +4,7 @@
 // /state_ids and /get_missing_events (events.go), make_join and send_join (joins.go),
 // make_leave, send_leave and invite (leaves.go), /query/profile and /query/directory
 // (queries.go), /event_auth, /backfill and /timestamp_to_event (history.go),
-// /publicRooms (publicrooms.go), server ACLs (acl.go), the auth chains of received events
+// /publicRooms (publicrooms.go), /hierarchy (hierarchy.go), server ACLs (acl.go), the auth chains of received events
 // (authchain.go) and arrow 8 to the federationsender (contact.go).
 package routing
 
@@ -113,6 +113,8 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	fed.Handle("/_matrix/federation/v1/event_auth/{roomId}/{eventId}", inRoom(ev.eventAuth)).Methods(http.MethodGet)
 	fed.Handle("/_matrix/federation/v1/backfill/{roomId}", inRoom(ev.backfill)).Methods(http.MethodGet)
 	fed.Handle("/_matrix/federation/v1/timestamp_to_event/{roomId}", inRoom(ev.timestampToEvent)).Methods(http.MethodGet)
+	// Spaces (hierarchy.go).
+	fed.Handle("/_matrix/federation/v1/hierarchy/{roomId}", inRoom(ev.hierarchy)).Methods(http.MethodGet)
 	pr := &publicRoomsHandler{cfg: cfg, rs: cfg.RoomServer} // publicrooms.go
 	fed.Handle("/_matrix/federation/v1/publicRooms", authed(pr.serve)).Methods(http.MethodGet, http.MethodPost)
 	j := &joinHandlers{cfg: cfg, rs: cfg.RoomServer, keys: verify}

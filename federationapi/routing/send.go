@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -81,7 +82,7 @@ type received struct {
 	err string
 }
 
-// process checks each PDU and inputs them room by room, in the order received.
+// process checks each PDU and inputs them room by room, in the order received (inputRoom).
 func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.RawMessage) (map[string]federation.PDUResult, error) {
 	results := map[string]federation.PDUResult{}
 	versions := map[string]string{}
@@ -130,15 +131,80 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 		byRoom[head.RoomID] = append(byRoom[head.RoomID], rv.e)
 	}
 	for _, room := range rooms {
-		for _, e := range byRoom[room] {
-			res, err := h.input(ctx, origin, room, versions[room], e)
-			if err != nil {
-				return nil, err
-			}
-			results[e.EventID()] = federation.PDUResult{Error: res}
+		if err := h.inputRoom(ctx, origin, room, versions[room], byRoom[room], results); err != nil {
+			return nil, err
 		}
 	}
 	return results, nil
+}
+
+// inputRoom gives the roomserver one room's checked PDUs of a transaction in one call (one
+// write transaction there, arrow 3), in the order received: a sender sends its events in
+// the order it stored them, so parents come before children, and the roomserver checks
+// each against the state the earlier ones left, as if they had come one by one (sorting by
+// depth would gain nothing for such a sender and could change the verdicts of concurrent
+// events). The PDUs whose result reports missing prev_events (with a fetcher) or missing
+// auth events then take the slow path of input (get_missing_events, the auth chain, the
+// state at a gap) one at a time, in the same order; after each, the PDUs still waiting are
+// given to the roomserver again in one call, since what it fetched may be what they lacked.
+func (h *sendHandler) inputRoom(ctx context.Context, origin, roomID, version string, evs []*event.Event, results map[string]federation.PDUResult) error {
+	todo := evs
+	for len(todo) > 0 {
+		batch, err := h.inputBatch(ctx, origin, roomID, todo)
+		if err != nil {
+			return err
+		}
+		var slow []*event.Event
+		var verdict *rsapi.FederationEventResult
+		for i, e := range todo {
+			res := batch[i]
+			if len(res.MissingAuthEvents) == 0 && (len(res.MissingPrevEvents) == 0 || h.cfg.Fetcher == nil) {
+				results[e.EventID()] = federation.PDUResult{Error: res.Error}
+				continue
+			}
+			if len(slow) == 0 && i == len(todo)-1 {
+				// The batch's verdict stands only when nothing was stored after it;
+				// else the slow path inputs the PDU again first.
+				verdict = &res
+			}
+			slow = append(slow, e)
+		}
+		if len(slow) == 0 {
+			return nil
+		}
+		msg, err := h.input(ctx, origin, roomID, version, slow[0], verdict)
+		if err != nil {
+			return err
+		}
+		results[slow[0].EventID()] = federation.PDUResult{Error: msg}
+		todo = slow[1:]
+	}
+	return nil
+}
+
+// inputBatch gives the roomserver one room's events, one result each in order; a refusal
+// of the whole request (4xx) is every event's error.
+func (h *sendHandler) inputBatch(ctx context.Context, origin, roomID string, evs []*event.Event) ([]rsapi.FederationEventResult, error) {
+	req := &rsapi.InputFederationEventsRequest{Origin: origin, RoomID: roomID, Events: make([]rsapi.FederationEvent, len(evs))}
+	for i, e := range evs {
+		req.Events[i] = rsapi.FederationEvent{EventID: e.EventID(), JSON: e.JSON()}
+	}
+	resp, err := h.rs.InputFederationEvents(ctx, req)
+	if err != nil {
+		me := (*httputil.MatrixError)(nil)
+		if !errors.As(err, &me) || me.Status >= 500 {
+			return nil, err
+		}
+		out := make([]rsapi.FederationEventResult, len(evs))
+		for i, e := range evs {
+			out[i] = rsapi.FederationEventResult{EventID: e.EventID(), Error: me.Err}
+		}
+		return out, nil
+	}
+	if len(resp.Results) != len(evs) {
+		return nil, fmt.Errorf("federationapi: the roomserver answered %d results for %d events", len(resp.Results), len(evs))
+	}
+	return resp.Results, nil
 }
 
 // aclAllowed is serverAllowed (acl.go) remembered per room for one transaction.
@@ -171,8 +237,15 @@ func (h *sendHandler) check(ctx context.Context, raw json.RawMessage, version st
 
 // input gives one event to the roomserver; when its prev_events are missing it fetches
 // them from the origin (get_missing_events), inputs them oldest first and tries again.
-func (h *sendHandler) input(ctx context.Context, origin, roomID, version string, e *event.Event) (string, error) {
-	res, err := h.inputOne(ctx, origin, roomID, e)
+// first, when set, is the roomserver's verdict on the event already had (inputRoom).
+func (h *sendHandler) input(ctx context.Context, origin, roomID, version string, e *event.Event, first *rsapi.FederationEventResult) (string, error) {
+	var res rsapi.FederationEventResult
+	var err error
+	if first != nil {
+		res = *first
+	} else {
+		res, err = h.inputOne(ctx, origin, roomID, e)
+	}
 	if err == nil && len(res.MissingAuthEvents) > 0 {
 		// Unknown auth events, no gap: its auth chain from the origin (authchain.go).
 		res, err = h.withAuthChain(ctx, origin, roomID, version, e, res)

@@ -13,6 +13,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/axon-matrix/axon/matrix"
 )
 
 // FederationSenderAPI is the federationsender's interface.
@@ -104,4 +106,16 @@ type PerformJoinResponse struct {
 	// of all of them, recursively. Both verified; order as the remote server sent them.
 	StateEvents []json.RawMessage `json:"state"`
 	AuthChain   []json.RawMessage `json:"auth_chain"`
+	// StateEventIDs and AuthChainIDs are the IDs of StateEvents and AuthChain, index for
+	// index. The federationsender computed them while checking each event's format,
+	// content hash and signatures, and every JSON above is the canonical form it checked
+	// (redacted where the content hash did not match): the roomserver, an internal
+	// component behind the same trust boundary, reads these events as trusted and does not
+	// hash them again. Absent (an older federationsender), it parses them as untrusted.
+	StateEventIDs []string `json:"state_event_ids,omitempty"`
+	AuthChainIDs  []string `json:"auth_chain_ids,omitempty"`
+	// StateParsed and AuthChainParsed are the same events already parsed, index for index:
+	// only within one process (the monolith's direct API); never on the wire.
+	StateParsed     []matrix.PDU `json:"-"`
+	AuthChainParsed []matrix.PDU `json:"-"`
 }

@@ -20,6 +20,8 @@ type API struct {
 	Queues *Queues
 	// directory remembers remote alias lookups briefly (arrow 7, contact.go).
 	directory directoryCache
+	// hierarchy remembers other servers' /hierarchy answers briefly (arrow 7, rooms.go).
+	hierarchy hierarchyCache
 }
 
 var _ api.FederationSenderAPI = (*API)(nil)

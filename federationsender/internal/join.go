@@ -275,7 +275,21 @@ func (a *API) checkSendJoin(ctx context.Context, server string, version matrix.R
 	if origin == "" {
 		origin = server
 	}
-	return &api.PerformJoinResponse{RoomVersion: string(version), Origin: origin, JoinEvent: join, StateEvents: state, AuthChain: chain}, nil
+	resp := &api.PerformJoinResponse{RoomVersion: string(version), Origin: origin, JoinEvent: join, StateEvents: state, AuthChain: chain}
+	resp.StateEventIDs, resp.StateParsed = idsAndPDUs(stateEvents)
+	resp.AuthChainIDs, resp.AuthChainParsed = idsAndPDUs(chainEvents)
+	return resp, nil
+}
+
+// idsAndPDUs lists the IDs of checked events and the events as matrix.PDU (the
+// PerformJoinResponse fields that spare the roomserver parsing them again).
+func idsAndPDUs(events []*event.Event) ([]string, []matrix.PDU) {
+	ids := make([]string, len(events))
+	pdus := make([]matrix.PDU, len(events))
+	for i, e := range events {
+		ids[i], pdus[i] = e.EventID(), e
+	}
+	return ids, pdus
 }
 
 // sameEvent says whether two events are equal apart from their signatures and unsigned

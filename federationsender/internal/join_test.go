@@ -226,6 +226,23 @@ func TestPerformJoin(t *testing.T) {
 			if resp.RoomVersion != string(tc.version) || resp.Origin != r.name || len(resp.StateEvents) != 4 || len(resp.AuthChain) != 4 {
 				t.Fatalf("response: version %s origin %s, %d state, %d auth", resp.RoomVersion, resp.Origin, len(resp.StateEvents), len(resp.AuthChain))
 			}
+			// The IDs and parsed events, which spare the roomserver a second parse, match the
+			// JSON index for index.
+			for _, part := range []struct {
+				raws   []json.RawMessage
+				ids    []string
+				parsed []matrix.PDU
+			}{{resp.StateEvents, resp.StateEventIDs, resp.StateParsed}, {resp.AuthChain, resp.AuthChainIDs, resp.AuthChainParsed}} {
+				if len(part.ids) != len(part.raws) || len(part.parsed) != len(part.raws) {
+					t.Fatalf("%d events, %d IDs, %d parsed", len(part.raws), len(part.ids), len(part.parsed))
+				}
+				for i, raw := range part.raws {
+					e, err := event.NewEventFromUntrustedJSON(raw, tc.version)
+					if err != nil || e.EventID() != part.ids[i] || part.parsed[i].EventID() != part.ids[i] || string(part.parsed[i].JSON()) != string(raw) {
+						t.Fatalf("event %d: %v, ID %s, listed %s, parsed %s", i, err, e.EventID(), part.ids[i], part.parsed[i].EventID())
+					}
+				}
+			}
 			join, err := event.NewEventFromUntrustedJSON(resp.JoinEvent, tc.version)
 			if err != nil {
 				t.Fatal(err)

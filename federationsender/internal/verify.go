@@ -39,22 +39,29 @@ func (k keyLookup) lookup(_ context.Context, server string, keyID signing.KeyID)
 // fetchKeys asks the serverkeyapi, in batches, for every key whose signature a required
 // signer put on one of events.
 func (a *API) fetchKeys(ctx context.Context, events []*event.Event) (keyLookup, error) {
-	seen := map[keyName]bool{}
-	var reqs []skapi.KeyRequest
-	for _, e := range events {
-		servers, err := event.RequiredSigners(e)
+	// Reading each event's signatures is JSON decoding: on every core, then merged.
+	names := make([][]keyName, len(events))
+	eachParallel(len(events), func(i int) {
+		servers, err := event.RequiredSigners(events[i])
 		if err != nil {
-			continue // VerifyEventSignatures reports it
+			return // VerifyEventSignatures reports it
 		}
-		sigs := e.Signatures()
+		sigs := events[i].Signatures()
 		for _, s := range servers {
 			for id := range sigs[s] {
-				kn := keyName{s, id}
-				if seen[kn] || signing.KeyID(id).Algorithm() != signing.AlgorithmEd25519 {
-					continue
+				if signing.KeyID(id).Algorithm() == signing.AlgorithmEd25519 {
+					names[i] = append(names[i], keyName{s, id})
 				}
+			}
+		}
+	})
+	seen := map[keyName]bool{}
+	var reqs []skapi.KeyRequest
+	for _, kns := range names {
+		for _, kn := range kns {
+			if !seen[kn] {
 				seen[kn] = true
-				reqs = append(reqs, skapi.KeyRequest{ServerName: s, KeyID: id})
+				reqs = append(reqs, skapi.KeyRequest{ServerName: kn.server, KeyID: kn.keyID})
 			}
 		}
 	}

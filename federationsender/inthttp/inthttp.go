@@ -88,4 +88,5 @@ func AddRoutes(r *mux.Router, a api.FederationSenderAPI) {
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformLeave, pathPrefix), a.PerformLeave)
 	inthttp.Handle(sr, strings.TrimPrefix(pathPerformKnock, pathPrefix), a.PerformKnock)
 	addContactRoutes(sr, a) // arrows 7 and 8 (contact.go)
+	addRoomsRoutes(sr, a)   // arrow 7's room directory and hierarchy lookups (rooms.go)
 }

@@ -191,6 +191,10 @@ type SyncAPI struct {
 	// and with tokens and events served by another instance; then it answers with what the
 	// instance has.
 	ReadYourWritesTimeout time.Duration `yaml:"read_your_writes_timeout"`
+	// UnreadCounts computes each joined room's unread notification counts from the
+	// users' push rules and read receipts (/sync's unread_notifications, sync v3's
+	// notification_count and highlight_count).
+	UnreadCounts bool `yaml:"unread_counts"`
 	// V3 bounds the sync v3 sessions of POST /sync (docs/sync-v3.md).
 	V3 SyncV3 `yaml:"v3"`
 }

@@ -167,6 +167,10 @@ global:
   # the room it reads — before it answers with what it has (counted in
   # axon_syncapi_read_your_writes_give_ups_total).
   read_your_writes_timeout: {{$.C.SyncAPI.ReadYourWritesTimeout}}
+  # Count each joined room's unread notifications (the users' push rules applied to the
+  # events after their read receipt, at most the newest 1000): /sync's
+  # unread_notifications, sync v3's notification_count and highlight_count.
+  unread_counts: {{$.C.SyncAPI.UnreadCounts}}
   # Sync v3 (POST /sync, docs/sync-v3.md): sessions are stored per instance and expire
   # after this long unused; a device's new session beyond max_sessions_per_device evicts
   # its oldest-idle one, a new session beyond max_sessions the instance's oldest-idle one.

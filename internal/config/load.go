@@ -64,6 +64,7 @@ func Defaults(dataDir string) *Config {
 	c.Global.DefaultRoomVersion = string(matrix.DefaultRoomVersion)
 	c.MediaAPI.BasePath = filepath.Join(dataDir, "media")
 	c.SyncAPI.ReadYourWritesTimeout = 5 * time.Second
+	c.SyncAPI.UnreadCounts = true
 	c.SyncAPI.V3 = SyncV3{SessionIdleTimeout: 30 * time.Minute, MaxSessionsPerDevice: 10, MaxSessions: 100000}
 	c.EDUServer.PresenceEnabled = true
 	c.EDUServer.PresenceIdleTimeout = 5 * time.Minute

@@ -25,12 +25,17 @@ const (
 	FieldLastEvent   = "last_event"   // the newest event the user may see (joined rooms)
 	FieldTags        = "tags"         // the user's m.tag account data of the room
 	FieldIsDM        = "is_dm"        // the room is in the user's m.direct account data
+	// FieldNotificationCount and FieldHighlightCount are the unread notification counts
+	// (a Source that is an UnreadCounter; unread.go).
+	FieldNotificationCount = "notification_count"
+	FieldHighlightCount    = "highlight_count"
 )
 
 // servedFields are the fields Axon serves, in the order a response lists them; other
-// asked-for fields (notification_count, highlight_count: not yet available) are
-// negotiated away.
-var servedFields = []string{FieldName, FieldAvatar, FieldMemberCount, FieldLastEvent, FieldTags, FieldIsDM}
+// asked-for fields are negotiated away (the counts too when the Source does not count:
+// countFields).
+var servedFields = []string{FieldName, FieldAvatar, FieldMemberCount, FieldLastEvent, FieldTags, FieldIsDM,
+	FieldNotificationCount, FieldHighlightCount}
 
 // AccountDataRooms is implemented by a Source that can tell which of the user's rooms the
 // room_list fields read from account data (tags, is_dm) changed for; a Source without it
@@ -68,6 +73,9 @@ type RoomInfo struct {
 	LastEvent    json.RawMessage `json:"last_event,omitempty"`
 	Tags         json.RawMessage `json:"tags,omitempty"`
 	IsDM         *bool           `json:"is_dm,omitempty"`
+	// NotificationCount and HighlightCount: joined rooms only.
+	NotificationCount *int `json:"notification_count,omitempty"`
+	HighlightCount    *int `json:"highlight_count,omitempty"`
 }
 
 // negotiateFields keeps the asked-for fields Axon serves (all of them when none asked).
@@ -97,13 +105,13 @@ func (b *build) roomList(ctx context.Context, pos Pos, resp *Response) error {
 		return nil
 	}
 	src, user := b.e.Source, b.sess.UserID
-	fields := negotiateFields(p.Fields)
+	fields := countFields(negotiateFields(p.Fields), src)
 	var pageSince string
 	if r := b.body.RoomList; r != nil && r.P != nil {
 		pageSince = r.P.Since
 	}
 	if pageSince == "" {
-		if b.fresh || (pos.Room <= b.from.Pos.Room && pos.AccountData <= b.from.Pos.AccountData) {
+		if b.fresh || (pos.Room <= b.from.Pos.Room && pos.AccountData <= b.from.Pos.AccountData && !b.receiptsMoved(pos, fields)) {
 			return nil
 		}
 		return b.roomListDelta(ctx, pos, fields, resp)
@@ -266,6 +274,9 @@ func (b *build) roomListDelta(ctx context.Context, pos Pos, fields []string, res
 		for r := range rooms {
 			changed[r] = true // only listed rooms are looked up in changed
 		}
+	}
+	if err := b.receiptRooms(ctx, pos, fields, listedNow, changed); err != nil { // unread.go
+		return err
 	}
 	var rooms []RoomMembership
 	var ids []string

@@ -32,12 +32,17 @@ func TestNegotiateFields(t *testing.T) {
 	}{
 		{nil, servedFields},
 		{[]string{"is_dm", "name"}, []string{"name", "is_dm"}},
-		{[]string{"notification_count", "highlight_count"}, []string{}},
+		{[]string{"highlight_count", "notification_count"}, []string{"notification_count", "highlight_count"}},
 		{[]string{"tags", "bogus", "tags"}, []string{"tags"}},
 	} {
 		if got := negotiateFields(tc.asked); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%v: got %v, want %v", tc.asked, got, tc.want)
 		}
+	}
+	// A Source that does not count unread notifications (not an UnreadCounter) has the
+	// counts negotiated away.
+	if got := countFields([]string{"name", "notification_count", "highlight_count"}, nil); !reflect.DeepEqual(got, []string{"name"}) {
+		t.Errorf("countFields without a counter: %v", got)
 	}
 }
 

@@ -258,6 +258,14 @@ func TestClientEndpoints(t *testing.T) {
 			return c.PublicRooms(ctx, "remote.example", PublicRoomsRequest{Limit: 2, Filter: &PublicRoomsFilter{GenericSearchTerm: "foo"}})
 		}, "POST", "/_matrix/federation/v1/publicRooms", `{"filter":{"generic_search_term":"foo"},"limit":2}`,
 			`{"chunk":[]}`, PublicRoomsResponse{Chunk: []PublicRoom{}}},
+		{"hierarchy", func() (any, error) { return c.Hierarchy(ctx, "remote.example", "!s:remote.example", false) },
+			"GET", "/_matrix/federation/v1/hierarchy/%21s:remote.example", "",
+			`{"room":{"room_id":"!s:remote.example"},"children":[],"inaccessible_children":["!x:remote.example"]}`,
+			HierarchyResponse{Room: json.RawMessage(`{"room_id":"!s:remote.example"}`), Children: []json.RawMessage{},
+				InaccessibleChildren: []string{"!x:remote.example"}}},
+		{"hierarchy suggested_only", func() (any, error) { return c.Hierarchy(ctx, "remote.example", "!s:remote.example", true) },
+			"GET", "/_matrix/federation/v1/hierarchy/%21s:remote.example?suggested_only=true", "",
+			`{"room":{},"children":[],"inaccessible_children":[]}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

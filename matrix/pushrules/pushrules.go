@@ -2,7 +2,9 @@
 // the content of the m.push_rules account data event) and the spec's predefined
 // (server-default) rules, which every user has until they change them. The clientapi
 // serves and edits them (/pushrules); the syncapi sends the defaults in an initial /sync
-// to a user who never stored any.
+// to a user who never stored any. The evaluator (eval.go, event.go, glob.go) decides
+// whether an event notifies and highlights for a user; the syncapi counts unread
+// notifications with it.
 package pushrules
 
 import "encoding/json"

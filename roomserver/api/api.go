@@ -37,6 +37,10 @@ type RoomserverAPI interface {
 	QueryStateForUser(ctx context.Context, roomID, userID string, tuples []StateTuple) ([]json.RawMessage, error)
 	// QueryEvent returns an event by ID (federation format JSON) and its room version, or M_NOT_FOUND.
 	QueryEvent(ctx context.Context, eventID string) (*EventJSON, error)
+	// QueryEventsByID returns the stored events among eventIDs (at most MaxQueryEvents),
+	// keyed by ID; unknown and rejected ones are left out (QueryEvent for many events in
+	// one call: arrow 2, the state of a room joined over federation).
+	QueryEventsByID(ctx context.Context, eventIDs []string) (map[string]EventJSON, error)
 	// QueryRoomVersion returns a known room's version, or M_NOT_FOUND.
 	QueryRoomVersion(ctx context.Context, roomID string) (string, error)
 	// QueryRoomsForUser lists the rooms in which the user's membership is one of memberships.
@@ -57,6 +61,15 @@ type RoomserverAPI interface {
 	SetRoomVisibility(ctx context.Context, roomID, userID, visibility string) error // "public" | "private"
 	GetRoomVisibility(ctx context.Context, roomID string) (string, error)
 	QueryPublicRooms(ctx context.Context, req *PublicRoomsRequest) (*PublicRoomsResponse, error)
+	// QueryHierarchy serves GET /rooms/{roomId}/hierarchy (types in spaces.go): the space
+	// tree below the room, depth first, of the rooms the user may peek or join, rooms this
+	// server does not hold asked of their servers (arrow 17 → 7). M_FORBIDDEN when the
+	// user may not see the room; M_INVALID_PARAM for an unknown or mismatched From.
+	QueryHierarchy(ctx context.Context, req *HierarchyRequest) (*HierarchyResponse, error)
+	// QueryFederationHierarchy serves GET /_matrix/federation/v1/hierarchy/{roomId} (arrow
+	// 3): the room and its children held here as the origin server may see them;
+	// M_NOT_FOUND when the room is not held here or the origin may not see it.
+	QueryFederationHierarchy(ctx context.Context, req *FederationHierarchyRequest) (*FederationHierarchyResponse, error)
 
 	// Arrow 3 (federationapi → roomserver), types in federation.go.
 
@@ -111,6 +124,9 @@ type StateTuple struct {
 	EventType string `json:"type"`
 	StateKey  string `json:"state_key"`
 }
+
+// MaxQueryEvents bounds the event IDs of one QueryEventsByID call (M_INVALID_PARAM above).
+const MaxQueryEvents = 1000
 
 // EventJSON is a stored event with its room version.
 type EventJSON struct {
@@ -198,6 +214,12 @@ type PublicRoomsRequest struct {
 	// alone (third_party_instance_id).
 	ListedRoomIDs []string `json:"listed_room_ids,omitempty"`
 	OnlyListed    bool     `json:"only_listed,omitempty"`
+	// Server, when another server's name, asks that server's directory instead (arrow 17
+	// → 7, GET /publicRooms?server=) with Limit, Since, Filter and the fields below.
+	Server               string    `json:"server,omitempty"`
+	RoomTypes            []*string `json:"room_types,omitempty"`
+	IncludeAllNetworks   bool      `json:"include_all_networks,omitempty"`
+	ThirdPartyInstanceID string    `json:"third_party_instance_id,omitempty"`
 }
 
 // PublicRoom is one directory entry (the spec's PublishedRoomsChunk).

@@ -50,6 +50,8 @@ type RoomserverInternalAPI struct {
 	// fedSender is arrow 17 (roomserver → federationsender), for joins of rooms this
 	// server does not hold; nil without federation (WithFederationSender).
 	fedSender fsapi.FederationSenderAPI
+	// spaces holds /hierarchy walks between pages (hierarchy.go).
+	spaces hierarchySessions
 }
 
 var _ api.RoomserverAPI = (*RoomserverInternalAPI)(nil)

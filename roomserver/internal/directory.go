@@ -43,6 +43,9 @@ func (a *RoomserverInternalAPI) GetRoomVisibility(ctx context.Context, roomID st
 // (case-insensitive, in name, topic and canonical alias), busiest rooms first. Since is an
 // offset token.
 func (a *RoomserverInternalAPI) QueryPublicRooms(ctx context.Context, req *api.PublicRoomsRequest) (*api.PublicRoomsResponse, error) {
+	if req.Server != "" && req.Server != a.serverName { // another server's (publicrooms_remote.go)
+		return a.queryRemotePublicRooms(ctx, req)
+	}
 	offset := 0
 	if req.Since != "" {
 		n, err := strconv.Atoi(req.Since)

@@ -33,37 +33,106 @@ type inputOutcome struct {
 	before int64
 }
 
-// InputFederationEvents stores the events of one room another server sent (arrow 3), one
-// transaction per event, in the order given.
+// InputFederationEvents stores the events of one room another server sent (arrow 3), in the
+// order given, up to maxGroupSends of them in one transaction under the room's lock (the
+// group semantics of writeRoomLocked): each event is checked against the state the earlier
+// ones left, and its verdict is the one it would get alone. A refusal decided before any
+// write (a bad event, an unknown room) is that event's result only; an event that only
+// reports missing prev or auth events writes nothing and keeps the others. If the group's
+// transaction fails as a whole, its events are input again one transaction each, so a
+// failure that only one event's transaction would have met stays that event's.
 func (a *RoomserverInternalAPI) InputFederationEvents(ctx context.Context, req *api.InputFederationEventsRequest) (*api.InputFederationEventsResponse, error) {
 	if _, err := a.knownRoom(ctx, a.db.Reader(), req.RoomID); err != nil {
 		return nil, err
 	}
 	out := &api.InputFederationEventsResponse{Results: make([]api.FederationEventResult, len(req.Events))}
-	for i, fe := range req.Events {
-		var res api.FederationEventResult
-		err := a.writeRoom(ctx, "federation_input", req.RoomID, func(ctx context.Context, w *roomWriter) error {
-			e, err := w.parseReceived(fe)
-			if err != nil {
-				return err
-			}
-			o, err := w.inputReceivedGap(ctx, e, false, &fe)
-			res = o.res
-			return err
-		})
-		if err != nil {
-			var me *httputil.MatrixError
-			if !errors.As(err, &me) {
-				return nil, err
-			}
-			res = api.FederationEventResult{EventID: fe.EventID, Error: me.Err}
+	for from := 0; from < len(req.Events); from += maxGroupSends {
+		to := min(from+maxGroupSends, len(req.Events))
+		if err := a.inputFederationGroup(ctx, req.RoomID, req.Events[from:to], out.Results[from:to]); err != nil {
+			return nil, err
 		}
-		if res.EventID == "" {
-			res.EventID = fe.EventID
-		}
-		out.Results[i] = res
 	}
 	return out, nil
+}
+
+// inputFederationGroup inputs evs in one transaction, their verdicts into results.
+func (a *RoomserverInternalAPI) inputFederationGroup(ctx context.Context, roomID string, evs []api.FederationEvent, results []api.FederationEventResult) error {
+	own := make([]*eventError, len(evs))
+	fns := make([]writeFn, len(evs))
+	for i := range evs {
+		fns[i] = func(ctx context.Context, w *roomWriter) error {
+			res, err := w.inputFederationEvent(ctx, evs[i])
+			results[i] = res
+			if err == nil {
+				return nil
+			}
+			own[i] = &eventError{err}
+			return own[i]
+		}
+	}
+	unlock := a.locks.lock(roomID)
+	errs := a.writeRoomLocked(ctx, "federation_input", roomID, fns)
+	unlock()
+	whole := false // the transaction failed, not (only) some of its events
+	for i, err := range errs {
+		if ee, ok := err.(*eventError); err != nil && (!ok || ee != own[i]) {
+			whole = true
+		}
+	}
+	if whole && len(evs) > 1 {
+		for i := range evs {
+			err := a.writeRoom(ctx, "federation_input", roomID, func(ctx context.Context, w *roomWriter) error {
+				var err error
+				results[i], err = w.inputFederationEvent(ctx, evs[i])
+				return err
+			})
+			if err := federationResult(&results[i], evs[i], err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, err := range errs {
+		if ee, ok := err.(*eventError); ok {
+			err = ee.err
+		}
+		if err := federationResult(&results[i], evs[i], err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventError is the error of one event of a group, told apart from the group's own.
+type eventError struct{ err error }
+
+func (e *eventError) Error() string { return e.err.Error() }
+func (e *eventError) Unwrap() error { return e.err }
+
+// inputFederationEvent parses and inputs one received event in the writer's transaction.
+func (w *roomWriter) inputFederationEvent(ctx context.Context, fe api.FederationEvent) (api.FederationEventResult, error) {
+	e, err := w.parseReceived(fe)
+	if err != nil {
+		return api.FederationEventResult{}, err
+	}
+	o, err := w.inputReceivedGap(ctx, e, false, &fe)
+	return o.res, err
+}
+
+// federationResult completes an event's result after its transaction: a Matrix error
+// (a refusal) is the event's error; any other error is returned.
+func federationResult(res *api.FederationEventResult, fe api.FederationEvent, err error) error {
+	if err != nil {
+		var me *httputil.MatrixError
+		if !errors.As(err, &me) {
+			return err
+		}
+		*res = api.FederationEventResult{EventID: fe.EventID, Error: me.Err}
+	}
+	if res.EventID == "" {
+		res.EventID = fe.EventID
+	}
+	return nil
 }
 
 // parseReceived parses a received event of the writer's room; its ID must be the one the

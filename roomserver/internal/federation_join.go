@@ -183,16 +183,21 @@ func stateAndAuthChain(ctx context.Context, s *storage.Store, row *storage.Event
 	for _, nid := range state {
 		nids = append(nids, nid)
 	}
-	ids, err := s.EventIDsByNID(ctx, nids)
+	// The state's IDs (and JSON) in one pass by numeric ID.
+	events, err := s.EventsIDAndJSONByNID(ctx, nids, !idsOnly)
 	if err != nil {
 		return nil, err
 	}
-	stateIDs := make([]string, 0, len(ids))
-	for _, id := range ids {
-		stateIDs = append(stateIDs, id)
+	stateIDs := make([]string, 0, len(events))
+	byID := make(map[string][]byte, len(events))
+	for _, e := range events {
+		stateIDs = append(stateIDs, e.EventID)
+		byID[e.EventID] = e.JSON
 	}
 	sort.Strings(stateIDs)
-	chain, err := s.AuthChain(ctx, append(append([]string(nil), stateIDs...), row.EventID))
+	// The auth chain of the state and of the event, walked breadth-first from their
+	// numeric IDs (a few dozen queries for a room of tens of thousands of state events).
+	chain, err := s.AuthChainOfNIDs(ctx, append(nids, row.NID))
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +207,9 @@ func stateAndAuthChain(ctx context.Context, s *storage.Store, row *storage.Event
 		out.StateIDs, out.AuthChainIDs = stateIDs, orNone(chain)
 		return out, nil
 	}
-	if out.StateEvents, err = eventsJSON(ctx, s, stateIDs); err != nil {
-		return nil, err
+	out.StateEvents = make([]json.RawMessage, 0, len(stateIDs))
+	for _, id := range stateIDs {
+		out.StateEvents = append(out.StateEvents, byID[id])
 	}
 	if out.AuthChain, err = eventsJSON(ctx, s, chain); err != nil {
 		return nil, err

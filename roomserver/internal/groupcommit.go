@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/roomserver/storage"
 )
@@ -175,13 +176,31 @@ func (a *RoomserverInternalAPI) writeRoomLocked(ctx context.Context, op, roomID 
 // first write) leaves the transaction as it was, and only its own request fails. A write
 // that fails after changing rows cannot be taken out of the transaction alone: err fails
 // the whole group, and none of its requests is answered with an event. fnErr is fn's error.
+// A write the room's head does not follow (stale: a fork, state resolution) makes the next
+// writes of the group read the extremities, state and members from the tables again.
 func (w *roomWriter) inGroup(ctx context.Context, fn writeFn) (fnErr, err error) {
 	writes, pending := w.s.Writes(), len(w.pending)
-	if fnErr = fn(ctx, w); fnErr == nil {
+	wasStale := w.stale
+	w.stale = false
+	fnErr = fn(ctx, w)
+	if w.stale {
+		w.rereadHead()
+	}
+	w.stale = w.stale || wasStale
+	if fnErr == nil {
 		return nil, nil
 	}
 	if w.s.Writes() != writes || len(w.pending) != pending {
 		return fnErr, fmt.Errorf("roomserver: a write of a group failed after changing rows: %w", fnErr)
 	}
 	return fnErr, nil
+}
+
+// rereadHead forgets what the room's head holds besides the room row (whose snapshot the
+// writes keep current), so that the rest of the transaction reads it again from the tables,
+// which see the transaction's own writes.
+func (w *roomWriter) rereadHead() {
+	w.head.extremities = nil
+	w.head.state = map[matrix.StateKeyTuple]storage.StateRef{}
+	w.head.joined, w.head.servers = nil, nil
 }

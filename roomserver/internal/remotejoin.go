@@ -136,8 +136,22 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 	if err != nil {
 		return "", httputil.Unknown("The room's version %q is not supported", resp.RoomVersion)
 	}
-	parse := func(js []byte) (matrix.PDU, error) {
-		e, err := a.events.ParseReceived(v, js)
+	// Each event of the answer was parsed by the federationsender while it checked the
+	// format, content hash and signatures: within the monolith the parsed events come
+	// along (StateParsed/AuthChainParsed), over the internal HTTP API their IDs do
+	// (StateEventIDs/AuthChainIDs), so the JSON is read as trusted, not hashed again. The
+	// auth rules are still applied here to every event (storeOutliers).
+	parse := func(js []byte, parsed []matrix.PDU, ids []string, n, i int) (matrix.PDU, error) {
+		var e matrix.PDU
+		var err error
+		switch {
+		case i < n && len(parsed) == n && parsed[i] != nil && parsed[i].Version().ID == v.ID:
+			e = parsed[i]
+		case i < n && len(ids) == n && ids[i] != "":
+			e, err = a.events.Parse(v, ids[i], js)
+		default:
+			e, err = a.events.ParseReceived(v, js)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("roomserver: remote join of %s: bad event: %w", roomID, err)
 		}
@@ -146,24 +160,24 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 		}
 		return e, nil
 	}
-	join, err := parse(resp.JoinEvent)
+	join, err := parse(resp.JoinEvent, nil, nil, 0, 0)
 	if err != nil {
 		return "", err
 	}
 	if join.Type() != "m.room.member" || join.StateKey() == nil || *join.StateKey() != userID || auth.Membership(join) != auth.MembershipJoin {
 		return "", fmt.Errorf("roomserver: remote join of %s: the join event is not %s's join", roomID, userID)
 	}
-	byID := map[string]matrix.PDU{}
-	var stateIDs []string
-	for _, js := range resp.AuthChain {
-		e, err := parse(js)
+	byID := make(map[string]matrix.PDU, len(resp.AuthChain)+len(resp.StateEvents))
+	stateIDs := make([]string, 0, len(resp.StateEvents))
+	for i, js := range resp.AuthChain {
+		e, err := parse(js, resp.AuthChainParsed, resp.AuthChainIDs, len(resp.AuthChain), i)
 		if err != nil {
 			return "", err
 		}
 		byID[e.EventID()] = e
 	}
-	for _, js := range resp.StateEvents {
-		e, err := parse(js)
+	for i, js := range resp.StateEvents {
+		e, err := parse(js, resp.StateParsed, resp.StateEventIDs, len(resp.StateEvents), i)
 		if err != nil {
 			return "", err
 		}
@@ -253,15 +267,20 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 				goneNIDs = append(goneNIDs, nid)
 			}
 		}
-		if err := s.UpdateCurrentState(ctx, roomID, state, gone); err != nil {
+		if err := s.UpdateCurrentState(ctx, roomID, nil, gone); err != nil {
 			return err
 		}
+		if err := s.SetCurrentState(ctx, roomID, state); err != nil {
+			return err
+		}
+		var members []storage.MembershipRow
 		for t, nid := range state {
 			if t.EventType == "m.room.member" {
-				if err := s.SetMembership(ctx, roomID, t.StateKey, auth.Membership(w.parsed[nid]), nid); err != nil {
-					return err
-				}
+				members = append(members, storage.MembershipRow{UserID: t.StateKey, Membership: auth.Membership(w.parsed[nid]), EventNID: nid})
 			}
+		}
+		if err := s.SetMemberships(ctx, roomID, members); err != nil {
+			return err
 		}
 		if rejoin {
 			// The join will be the room's only forward extremity: what this server held
@@ -331,6 +350,11 @@ func (a *RoomserverInternalAPI) storeRemoteJoin(ctx context.Context, roomID, use
 // storeOutliers stores events as outliers, each after its auth events and authorised
 // against them; those refused (or citing refused or unknown auth events) are stored as
 // rejected. It returns the rejected IDs and every stored event's numeric ID.
+//
+// A depth-first walk orders the events (auth events before their users) and gives each its
+// level: 0 for an event citing no new event, else one more than its highest new auth
+// event. The events of a level are then authorised on every core, each against decisions
+// of lower levels only (a large join's tens of thousands of members are one level).
 func (w *roomWriter) storeOutliers(ctx context.Context, byID map[string]matrix.PDU, create matrix.PDU) (map[string]bool, map[string]int64, error) {
 	rejected := map[string]bool{}
 	nids := map[string]int64{}
@@ -350,62 +374,101 @@ func (w *roomWriter) storeOutliers(ctx context.Context, byID map[string]matrix.P
 	if err != nil {
 		return nil, nil, err
 	}
-	var visit func(id string) error
-	visit = func(id string) error {
+	level := map[string]int{}
+	var order []string
+	// visit returns the event's level, -1 for one stored before or not given.
+	var visit func(id string) (int, error)
+	visit = func(id string) (int, error) {
 		e := byID[id]
-		if _, done := nids[id]; done || e == nil {
-			return nil
+		if e == nil {
+			return -1, nil
+		}
+		if l, done := level[id]; done {
+			return l, nil
 		}
 		// Stored before (the invite that let the user join, kept as an outlier): as it is.
 		if old := existing[id]; old != nil {
 			rejected[id], nids[id] = old.IsRejected, old.NID
 			w.parsed[old.NID] = e
-			return nil
+			level[id] = -1
+			return -1, nil
 		}
 		if visiting[id] {
-			return fmt.Errorf("roomserver: auth events of %s form a cycle", id)
+			return 0, fmt.Errorf("roomserver: auth events of %s form a cycle", id)
 		}
 		visiting[id] = true
-		bad := false
-		var authPDUs []matrix.PDU
+		l := 0
 		for _, aid := range e.AuthEventIDs() {
-			if err := visit(aid); err != nil {
-				return err
+			al, err := visit(aid)
+			if err != nil {
+				return 0, err
 			}
-			if byID[aid] == nil || rejected[aid] {
-				bad = true
-				continue
-			}
-			authPDUs = append(authPDUs, byID[aid])
+			l = max(l, al+1)
 		}
-		if !bad && e.Type() == "m.room.create" && len(e.AuthEventIDs()) == 0 {
-			provider, err := auth.NewAuthEvents(nil)
-			if err == nil {
-				err = auth.Allowed(e, provider)
-			}
-			bad = err != nil
-		} else if !bad {
-			provider, err := auth.CheckAuthEvents(e, authPDUs, create)
-			if err == nil {
-				err = auth.Allowed(e, provider)
-			}
-			bad = err != nil
-		}
-		rejected[id] = bad
-		nid, err := w.s.InsertEvent(ctx, &storage.EventRow{EventID: id, RoomID: w.room.RoomID, Type: e.Type(),
-			StateKey: e.StateKey(), Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
-			IsOutlier: true, IsRejected: bad, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()})
-		if err != nil {
-			return err
-		}
-		nids[id] = nid
-		w.parsed[nid] = e
-		return nil
+		level[id] = l
+		order = append(order, id)
+		return l, nil
 	}
+	var levels [][]string
 	for _, id := range ids {
-		if err := visit(id); err != nil {
+		l, err := visit(id)
+		if err != nil {
 			return nil, nil, err
 		}
+		for l >= len(levels) {
+			levels = append(levels, nil)
+		}
+	}
+	for _, id := range order {
+		levels[level[id]] = append(levels[level[id]], id)
+	}
+	for _, lv := range levels {
+		bad := make([]bool, len(lv))
+		eachParallel(len(lv), func(i int) { bad[i] = refusedOutlier(byID[lv[i]], byID, rejected, create) })
+		for i, id := range lv {
+			rejected[id] = bad[i]
+		}
+	}
+	rows := make([]*storage.EventRow, 0, len(order))
+	for _, id := range order {
+		e := byID[id]
+		rows = append(rows, &storage.EventRow{EventID: id, RoomID: w.room.RoomID, Type: e.Type(),
+			StateKey: e.StateKey(), Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
+			IsOutlier: true, IsRejected: rejected[id], PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()})
+	}
+	// The auth decisions need only the events in memory, so all new events are written at
+	// the end, a few hundred per statement.
+	if _, err := w.s.InsertEvents(ctx, rows); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rows {
+		nids[r.EventID] = r.NID
+		w.parsed[r.NID] = byID[r.EventID]
 	}
 	return rejected, nids, nil
+}
+
+// refusedOutlier says whether e is refused: it cites an auth event not given or refused, or
+// the auth rules refuse it against its auth events. It only reads byID and rejected (the
+// decisions of e's auth events, made before).
+func refusedOutlier(e matrix.PDU, byID map[string]matrix.PDU, rejected map[string]bool, create matrix.PDU) bool {
+	var authPDUs []matrix.PDU
+	for _, aid := range e.AuthEventIDs() {
+		if byID[aid] == nil || rejected[aid] {
+			return true
+		}
+		authPDUs = append(authPDUs, byID[aid])
+	}
+	if e.Type() == "m.room.create" && len(e.AuthEventIDs()) == 0 {
+		provider, err := auth.NewAuthEvents(nil)
+		if err == nil {
+			err = auth.Allowed(e, provider)
+		}
+		return err != nil
+	}
+	provider, err := auth.CheckAuthEvents(e, authPDUs, create)
+	if err == nil {
+		err = auth.Allowed(e, provider)
+	}
+	return err != nil
 }

@@ -32,6 +32,7 @@ type boolResp struct {
 // addFederationRoutes serves arrow 3's methods.
 func addFederationRoutes(sr *mux.Router, a api.RoomserverAPI, p func(string) string) {
 	addHistoryRoutes(sr, a, p) // history.go
+	addSpacesRoutes(sr, a, p)  // spaces.go
 	inthttp.Handle(sr, p(pathInputFederation), func(ctx context.Context, req *api.InputFederationEventsRequest) (*api.InputFederationEventsResponse, error) {
 		return a.InputFederationEvents(ctx, req)
 	})

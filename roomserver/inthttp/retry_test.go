@@ -53,6 +53,7 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 		{"QueryCurrentState", pathQueryState, true, func() error { _, err := c.QueryCurrentState(ctx, room, nil); return err }},
 		{"QueryStateForUser", pathQueryStateUser, true, func() error { _, err := c.QueryStateForUser(ctx, room, user, nil); return err }},
 		{"QueryEvent", pathQueryEvent, true, func() error { _, err := c.QueryEvent(ctx, "$e"); return err }},
+		{"QueryEventsByID", pathQueryEventsByID, true, func() error { _, err := c.QueryEventsByID(ctx, []string{"$e"}); return err }},
 		{"QueryRoomVersion", pathQueryVersion, true, func() error { _, err := c.QueryRoomVersion(ctx, room); return err }},
 		{"QueryRoomsForUser", pathQueryRoomsUser, true, func() error { _, err := c.QueryRoomsForUser(ctx, user, nil); return err }},
 		{"QueryWritePosition", pathQueryWritePos, true, func() error { _, err := c.QueryWritePosition(ctx, room, user); return err }},
@@ -90,6 +91,14 @@ func TestQueriesRetriedWritesNot(t *testing.T) {
 		}},
 		{"QueryEventByTimestamp", pathQueryEventByTime, true, func() error {
 			_, err := c.QueryEventByTimestamp(ctx, &api.EventByTimestampRequest{RoomID: room, Dir: "f"})
+			return err
+		}},
+		{"QueryHierarchy", pathQueryHierarchy, true, func() error {
+			_, err := c.QueryHierarchy(ctx, &api.HierarchyRequest{RoomID: room, UserID: "@u:" + server})
+			return err
+		}},
+		{"QueryFederationHierarchy", pathQueryFederationHierarchy, true, func() error {
+			_, err := c.QueryFederationHierarchy(ctx, &api.FederationHierarchyRequest{RoomID: room, Origin: server})
 			return err
 		}},
 	}

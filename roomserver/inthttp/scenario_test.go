@@ -268,6 +268,23 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 	queryEvent("redacted", r.idOf("$bobmsg"), 0, "")
 	queryEvent("redaction", r.idOf("$bobred"), 0, "")
 	queryEvent("unknown", "$unknown", 404, "M_NOT_FOUND")
+	// QueryEventsByID: the known ones of many (unknown left out, a repeat once), the bound.
+	queryEvents := func(what string, ids []string, status int, code string) {
+		t.Helper()
+		evs, err := a.QueryEventsByID(ctx, ids)
+		var v any
+		if err == nil {
+			m := map[string]any{}
+			for id, ev := range evs {
+				m[r.norm(id)] = map[string]any{"room_version": ev.RoomVersion, "redacted": ev.Redacted, "event": evLine(t, ev.Event)}
+			}
+			v = m
+		}
+		r.want("QueryEventsByID "+what, v, err, status, code)
+	}
+	queryEvents("several", []string{r.idOf("$alicemsg"), r.idOf("$bobmsg"), "$unknown", r.idOf("$alicemsg"), r.idOf("$bobred")}, 0, "")
+	queryEvents("none", nil, 0, "")
+	queryEvents("too many", make([]string, api.MaxQueryEvents+1), 400, "M_INVALID_PARAM")
 
 	// QueryMembership.
 	queryMembership := func(what, roomID, userID string, status int, code string) {
@@ -465,6 +482,16 @@ func scenario(t *testing.T, a api.RoomserverAPI) []string {
 	r.want("QueryEventByTimestamp unknown room", ts, err, 404, "M_NOT_FOUND")
 	ts, err = a.QueryEventByTimestamp(ctx, &api.EventByTimestampRequest{RoomID: pub.RoomID, TS: 0, Dir: "up"})
 	r.want("QueryEventByTimestamp bad dir", ts, err, 400, "M_INVALID_PARAM")
+	hr, err := a.QueryHierarchy(ctx, &api.HierarchyRequest{RoomID: pub.RoomID, UserID: alice})
+	r.want("QueryHierarchy", hr, err, 0, "")
+	hr, err = a.QueryHierarchy(ctx, &api.HierarchyRequest{RoomID: unknownRoom, UserID: alice})
+	r.want("QueryHierarchy unknown room", hr, err, 403, "M_FORBIDDEN")
+	hr, err = a.QueryHierarchy(ctx, &api.HierarchyRequest{RoomID: pub.RoomID, UserID: alice, From: "unknown"})
+	r.want("QueryHierarchy unknown token", hr, err, 400, "M_INVALID_PARAM")
+	fh, err := a.QueryFederationHierarchy(ctx, &api.FederationHierarchyRequest{RoomID: pub.RoomID, Origin: "remote.example"})
+	r.want("QueryFederationHierarchy", fh, err, 0, "")
+	fh, err = a.QueryFederationHierarchy(ctx, &api.FederationHierarchyRequest{RoomID: unknownRoom, Origin: "remote.example"})
+	r.want("QueryFederationHierarchy unknown room", fh, err, 404, "M_NOT_FOUND")
 
 	// Every method of the interface was called: a method added to api.RoomserverAPI later
 	// fails here until the scenario calls it.

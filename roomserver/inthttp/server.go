@@ -84,6 +84,7 @@ func AddRoutes(r *mux.Router, a api.RoomserverAPI) {
 		return a.QueryPublicRooms(ctx, req)
 	})
 	addFederationRoutes(sr, a, p)
+	addEventsRoutes(sr, a, p) // events.go
 }
 
 func fromTuples(ts []stateTupleJSON) []api.StateTuple {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/axon-matrix/axon/matrix/pushrules"
 	"github.com/axon-matrix/axon/syncapi/storage"
 )
 
@@ -23,6 +24,11 @@ type parsedEvent struct {
 	client [4]struct {
 		once sync.Once
 		r    renderedEvent
+	}
+	// push is the event's view for push rule evaluation (unread.go), made on first use.
+	push struct {
+		once sync.Once
+		ev   *pushrules.Event
 	}
 }
 

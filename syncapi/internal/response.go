@@ -34,6 +34,9 @@ type JoinedRoom struct {
 	AccountData EventList `json:"account_data"`
 	Ephemeral   EventList `json:"ephemeral"`
 	Summary     *Summary  `json:"summary,omitempty"`
+	// UnreadNotifications is set for every joined room of a response unless the counts
+	// are turned off (unread.go).
+	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
 }
 
 // LeftRoom is one entry of rooms.leave.

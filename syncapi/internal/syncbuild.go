@@ -230,6 +230,10 @@ func (s *Syncer) build(ctx context.Context, req *SyncRequest, pos types.StreamTo
 			resp.Rooms.Leave[m.RoomID] = &LeftRoom{Timeline: rd.timeline, State: rd.state, AccountData: eventListOf(roomAD[m.RoomID])}
 		}
 	}
+	// Topics 1, 2 and 3: each joined room's unread notification counts (unread.go).
+	if err := s.addUnreadCounts(ctx, req, resp, pos, ads, sinceAD); err != nil {
+		return nil, nil, err
+	}
 	if incremental {
 		// Topics 2 and 7: device_lists (devicelists.go).
 		if resp.DeviceLists, err = s.deviceLists(ctx, req.UserID, *req.Since, pos, memberships, changed, before); err != nil {

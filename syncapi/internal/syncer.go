@@ -40,7 +40,11 @@ type Syncer struct {
 	// ToDeviceHold, when set, bounds how far a /sync deletes the device's to-device
 	// messages: no further than its live sync v3 sessions acknowledged (ok false: no such
 	// session; internal/syncv3 Engine.ToDeviceHold).
-	ToDeviceHold    func(ctx context.Context, userID, deviceID string) (upTo int64, ok bool, err error)
+	ToDeviceHold func(ctx context.Context, userID, deviceID string) (upTo int64, ok bool, err error)
+	// NoUnreadCounts leaves unread_notifications out of /sync and the counts out of sync
+	// v3's room_list (config sync_api.unread_counts false; unread.go).
+	NoUnreadCounts  bool
+	unread          unreadState // unread notification counts (unread.go)
 	members         memberCache
 	reads           sharedReads
 	presenceReports presenceReports

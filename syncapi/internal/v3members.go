@@ -11,7 +11,7 @@ import (
 // what the user may read (access: the current position while joined or when the room is
 // world readable, the leave for a user who left; M_FORBIDDEN otherwise, as /members).
 func (v *V3Source) Members(ctx context.Context, userID, roomID string, at int64) ([]syncv3.Member, error) {
-	acc, err := v.s.access(ctx, roomID, userID)
+	acc, err := v.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
 	}

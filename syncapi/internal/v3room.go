@@ -13,7 +13,7 @@ import (
 // (access and history visibility, ignored users), newest events first, returned oldest
 // first.
 func (v *V3Source) Timeline(ctx context.Context, userID, roomID string, upTo, after int64, limit int) ([]syncv3.Event, int64, bool, error) {
-	acc, err := v.s.access(ctx, roomID, userID)
+	acc, err := v.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -21,11 +21,24 @@ func (v *V3Source) Timeline(ctx context.Context, userID, roomID string, upTo, af
 	if upTo <= after {
 		return nil, upTo, false, nil
 	}
-	evs, next, more, err := v.s.page(ctx, roomID, upTo, after, true, limit, &RoomEventFilter{}, acc.vis)
+	var evs []storage.Event
+	var next int64
+	var more bool
+	if after > 0 {
+		// A delta (the newest events after a since token): read as the spec's /sync reads
+		// a timeline, once for all the sessions woken together (sharedreads.go).
+		evs, more, err = v.s.scanTimeline(ctx, roomID, after, upTo, limit, &RoomEventFilter{}, acc.vis)
+		next = after
+		if more && len(evs) > 0 {
+			next = evs[0].StreamPos - 1
+		}
+	} else {
+		evs, next, more, err = v.s.page(ctx, roomID, upTo, after, true, limit, &RoomEventFilter{}, acc.vis)
+		slices.Reverse(evs)
+	}
 	if err != nil {
 		return nil, 0, false, err
 	}
-	slices.Reverse(evs)
 	fo := withMembership(FormatOptions{IncludeRoomID: true, UserID: userID, Now: v.s.Now()}, acc.vis)
 	out := make([]syncv3.Event, len(evs))
 	for i := range evs {
@@ -37,7 +50,7 @@ func (v *V3Source) Timeline(ctx context.Context, userID, roomID string, upTo, af
 // State is the room's state at room position at (no later than the user may read), the
 // events f asks for.
 func (v *V3Source) State(ctx context.Context, userID, roomID string, at int64, f syncv3.StateFilter) ([]json.RawMessage, error) {
-	acc, err := v.s.access(ctx, roomID, userID)
+	acc, err := v.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -78,13 +91,13 @@ func (v *V3Source) stateChanges(ctx context.Context, userID, roomID string, afte
 	if upTo <= after {
 		return nil, nil
 	}
-	acc, err := v.s.access(ctx, roomID, userID)
+	acc, err := v.access(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
 	}
 	upTo = min(upTo, acc.upTo)
-	if upTo <= after {
-		return nil, nil
+	if upTo <= after || (!v.s.NoShortcuts && v.s.notifier.RoomStateQuiet(roomID, after, upTo)) {
+		return nil, nil // nothing entered the room's state (moves.go)
 	}
 	deltas, err := v.s.db.StateChangesBetween(ctx, roomID, after, upTo)
 	if err != nil {

@@ -291,5 +291,10 @@ func (v *V3Source) RoomFields(ctx context.Context, userID string, rooms []syncv3
 			out[i].IsDM = &is
 		}
 	}
+	if want(syncv3.FieldNotificationCount) || want(syncv3.FieldHighlightCount) {
+		if err := v.fillUnreadCounts(ctx, userID, out, at, fields); err != nil { // unreadv3.go
+			return nil, err
+		}
+	}
 	return out, nil
 }

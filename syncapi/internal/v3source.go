@@ -10,7 +10,12 @@ import (
 // V3Source is the sync v3 engine's Source (internal/syncv3) over this instance's storage
 // and Notifier: the same positions, the same read-your-writes wait and the same wake-ups
 // as GET /sync (topic 2 room events, topic 3 typing and to-device messages).
-type V3Source struct{ s *Syncer }
+type V3Source struct {
+	s *Syncer
+	// cache keeps the room access decisions of the room and room_members streams
+	// (v3access.go).
+	cache v3AccessCache
+}
 
 // V3Source returns the Syncer as a sync v3 Source.
 func (s *Syncer) V3Source() *V3Source { return &V3Source{s: s} }

@@ -76,7 +76,7 @@ func main() {
 		os.Exit(1)
 	}
 	r := &run{work: work, timeout: *timeout}
-	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban, a rejected invite and a knock; an alias resolved and joined over federation, history backfilled into /messages, a server ACL"
+	scenario, summary := r.scenario, "two monoliths over TLS: remote join by room ID, messages both ways, leave, rejoin, kick, invite, ban, a rejected invite and a knock; an alias resolved and joined over federation, history backfilled into /messages, a server ACL; a space's /hierarchy across both servers, /publicRooms?server="
 	if *withSynapse {
 		scenario, summary = r.synapseScenario, synapseSummary
 	}
@@ -232,6 +232,9 @@ func (r *run) scenario() error {
 		return err
 	}
 	if err := r.historyScenario(ctx, a, b, alice, bob); err != nil { // history.go
+		return err
+	}
+	if err := r.spacesScenario(ctx, a, b, alice, bob); err != nil { // spaces.go
 		return err
 	}
 	r.step = "done"
