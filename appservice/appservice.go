@@ -45,10 +45,15 @@ type AppService struct {
 	keys     *internal.KeyChangeConsumer
 }
 
-// RoomsForUser is the roomserver's answer to "which rooms is this user joined to" (arrow
-// 22, for MSC3202 device lists); roomserver/api.RoomserverAPI and its inthttp client
-// implement it.
-type RoomsForUser = internal.RoomsForUser
+// RoomServer is what the component asks the roomserver (arrow 23, for MSC3202 device
+// lists): the rooms a user is joined to, and a room's current state;
+// roomserver/api.RoomserverAPI and its inthttp client implement it.
+type RoomServer = internal.RoomServer
+
+// KeyCounts is the keyserver as the senders ask it (arrow 24: the devices with keys of a
+// service's users, and their one-time key counts and unused fallback key types, for
+// MSC3202 transactions); keyserver/api.KeyServerAPI and its inthttp client implement it.
+type KeyCounts = internal.KeyCounts
 
 // New migrates the component's tables in db and builds it for regs. backoff zero means
 // DefaultBackoff. Nothing runs until Run.
@@ -72,10 +77,20 @@ func New(ctx context.Context, db *sqlutil.DB, regs *api.Registrations, backoff B
 	}, nil
 }
 
-// SetRoomServer gives the device-list consumer the roomserver (arrow 23: which rooms a
-// user whose keys changed is joined to). Without it only the services' own users'
-// changes are sent. Call it before RunKeyChanges.
-func (a *AppService) SetRoomServer(rooms RoomsForUser) { a.keys.SetRooms(rooms) }
+// SetRoomServer gives the consumers the roomserver (arrow 23): the device-list consumer
+// asks which rooms a user whose keys changed is joined to (without it only the services'
+// own users' changes are sent), the topic 2 consumer whether a user who left a room still
+// shares one with a service (device_lists.left; without it left stays empty). Call it
+// before Run and RunKeyChanges.
+func (a *AppService) SetRoomServer(rooms RoomServer) {
+	a.keys.SetRooms(rooms)
+	a.consumer.SetRooms(rooms)
+}
+
+// SetKeyServer gives the senders the keyserver (arrow 24): transactions to services with
+// org.matrix.msc3202 then carry the key counts of their sender's and named users' devices
+// whose counts changed. Call it before Run.
+func (a *AppService) SetKeyServer(keys KeyCounts) { a.queues.SetKeyCounts(keys) }
 
 // RunKeyChanges consumes topic (the full name of topic 7, the keyserver's key changes)
 // under the group "appservice" until ctx ends: device-list changes for the services with

@@ -43,3 +43,17 @@ func Tuple(e PDU) (t StateKeyTuple, ok bool) {
 	}
 	return StateKeyTuple{EventType: e.Type(), StateKey: *sk}, true
 }
+
+// Memoizer is implemented by PDUs that can keep one value derived from their (immutable)
+// content, so that what many checks read of the same event is parsed once: the auth
+// rules keep the parsed power levels on the m.room.power_levels event, the create
+// content on m.room.create and the join rule on m.room.join_rules (matrix/auth). Each
+// kind of event is asked for one key, so one slot per event suffices. matrix/event's
+// *Event implements it.
+type Memoizer interface {
+	// Memo returns the value kept under key, or calls compute and keeps its result under
+	// key (replacing a value kept under another key). It is safe for concurrent use;
+	// compute may run more than once when calls race, so it must have no side effects.
+	// Callers must not modify the value returned.
+	Memo(key any, compute func() any) any
+}

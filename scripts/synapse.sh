@@ -181,6 +181,11 @@ ip_range_blacklist: []
 ip_range_whitelist: ['127.0.0.0/8']
 federation_ip_range_blacklist: []
 default_room_version: "10"
+# Synapse refuses /publicRooms over federation and publishing rooms in its directory
+# unless told otherwise; the -synapse test lists its public rooms from Axon.
+allow_public_rooms_over_federation: true
+room_list_publication_rules:
+  - action: allow
 presence:
   enabled: false
 rc_message: $rc
@@ -205,6 +210,7 @@ rc_federation:
   concurrent: 100
 rc_admin_redaction: $rc
 rc_3pid_validation: $rc
+rc_room_creation: $rc
 EOF
 }
 

@@ -52,6 +52,25 @@ type fakeRoomserver struct {
 	mu       sync.Mutex
 	events   map[string]json.RawMessage
 	writePos map[string]int64
+	// queries counts the calls of QueryEvent and QueryEventsByID.
+	queries, bulkQueries int
+}
+
+// QueryEventsByID answers from the same map as QueryEvent, unknown IDs left out.
+func (f *fakeRoomserver) QueryEventsByID(_ context.Context, ids []string) (map[string]rsapi.EventJSON, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bulkQueries++
+	if len(ids) > rsapi.MaxQueryEvents {
+		return nil, httputil.InvalidParam("too many event IDs")
+	}
+	out := map[string]rsapi.EventJSON{}
+	for _, id := range ids {
+		if e, ok := f.events[id]; ok {
+			out[id] = rsapi.EventJSON{RoomVersion: "10", Event: e}
+		}
+	}
+	return out, nil
 }
 
 // QueryWritePosition (arrow 2, read your writes) answers from writePos (room or user ID →
@@ -65,6 +84,7 @@ func (f *fakeRoomserver) QueryWritePosition(_ context.Context, roomID, userID st
 func (f *fakeRoomserver) QueryEvent(_ context.Context, id string) (*rsapi.EventJSON, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.queries++
 	if e, ok := f.events[id]; ok {
 		return &rsapi.EventJSON{RoomVersion: "10", Event: e}, nil
 	}

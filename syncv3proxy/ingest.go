@@ -254,11 +254,7 @@ func (in *ingester) room_(roomID string, jr *joinedRoom, section string) error {
 		}
 	}
 	if u := jr.Unread; u != nil {
-		if err := in.exec(`INSERT INTO syncv3proxy_unread (user_id, room_id, notification_count, highlight_count) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id, room_id) DO UPDATE SET notification_count = excluded.notification_count, highlight_count = excluded.highlight_count`,
-			in.userID, roomID, u.NotificationCount, u.HighlightCount); err != nil {
-			return err
-		}
+		return in.unread(roomID, u.NotificationCount, u.HighlightCount) // unread.go
 	}
 	return nil
 }

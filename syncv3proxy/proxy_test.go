@@ -124,12 +124,15 @@ type v3Resp struct {
 		P *struct {
 			Next string `json:"next"`
 		} `json:"p"`
-		Rooms []struct {
-			RoomID     string          `json:"room_id"`
-			Membership string          `json:"membership"`
-			Name       string          `json:"name"`
-			IsDM       *bool           `json:"is_dm"`
-			Tags       json.RawMessage `json:"tags"`
+		Fields []string `json:"fields"`
+		Rooms  []struct {
+			RoomID            string          `json:"room_id"`
+			Membership        string          `json:"membership"`
+			Name              string          `json:"name"`
+			IsDM              *bool           `json:"is_dm"`
+			Tags              json.RawMessage `json:"tags"`
+			NotificationCount *int            `json:"notification_count"`
+			HighlightCount    *int            `json:"highlight_count"`
 		} `json:"rooms"`
 	} `json:"room_list"`
 	Next    string `json:"next"`
@@ -264,6 +267,7 @@ func runSuite(t *testing.T, upstream, secret string, dsn func(*testing.T) string
 	}
 	t.Run("room_members walk", func(t *testing.T) { testMembersWalk(t, p, pfx, walkMembers) })
 	t.Run("room_list", func(t *testing.T) { testRoomList(t, p, pfx) })
+	t.Run("room_list counts", func(t *testing.T) { testRoomListCounts(t, p, pfx) })
 	t.Run("gaps", func(t *testing.T) { testGaps(t, upstream, secret, dsn(t), pfx) })
 	t.Run("restart and logout", func(t *testing.T) { testRestartLogout(t, p, upstream, d, pfx) })
 	t.Run("expiry", func(t *testing.T) { testExpiry(t, upstream, secret, pfx) })

@@ -643,5 +643,10 @@ func (s *Source) RoomFields(ctx context.Context, userID string, rooms []syncv3.R
 		}
 		out[i] = info
 	}
+	if want[syncv3.FieldNotificationCount] || want[syncv3.FieldHighlightCount] {
+		if err := s.fillUnreadCounts(ctx, userID, out, want[syncv3.FieldNotificationCount], want[syncv3.FieldHighlightCount]); err != nil { // unread.go
+			return nil, err
+		}
+	}
 	return out, nil
 }

@@ -33,7 +33,8 @@ const component = "syncv3proxy"
 //     positions;
 //   - syncv3proxy_account_data: per user the account data (room_id "" for global), each
 //     at the account data position it last changed at;
-//   - syncv3proxy_unread: per user and room the upstream's unread_notifications counts;
+//   - syncv3proxy_unread: per user and room the upstream's unread_notifications counts
+//     (version 3 adds pos: the edu position they last changed at, unread.go);
 //   - syncv3proxy_pollers: per device the upstream next_batch the proxy has stored
 //     everything up to;
 //   - syncv3proxy_gaps (version 2): the events an upstream answer left out before a
@@ -87,7 +88,9 @@ CREATE TABLE syncv3proxy_gaps (
 	floor BIGINT NOT NULL,
 	prev_batch TEXT NOT NULL
 );
-CREATE INDEX syncv3proxy_gaps_room_idx ON syncv3proxy_gaps (room_id, pos)`}}
+CREATE INDEX syncv3proxy_gaps_room_idx ON syncv3proxy_gaps (room_id, pos)`}, {Version: 3, SQL: `
+ALTER TABLE syncv3proxy_unread ADD COLUMN pos BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX syncv3proxy_unread_pos_idx ON syncv3proxy_unread (user_id, pos)`}}
 
 // Store is the proxy's copy of what the upstream's /sync said, in its database.
 type Store struct {

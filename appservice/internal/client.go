@@ -96,13 +96,40 @@ type Transaction struct {
 	EphemeralOld []json.RawMessage `json:"de.sorunome.msc2409.ephemeral,omitempty"`
 	ToDevice     []json.RawMessage `json:"de.sorunome.msc2409.to_device,omitempty"`
 	DeviceLists  *DeviceLists      `json:"org.matrix.msc3202.device_lists,omitempty"`
+	// MSC3202 key counts (keycounts.go): user ID → device ID → algorithm → count, under
+	// the MSC's name and the older one (Synapse sends both), and user ID → device ID → the
+	// algorithms of its unused fallback keys.
+	OTKCounts        map[string]map[string]map[string]int `json:"org.matrix.msc3202.device_one_time_keys_count,omitempty"`
+	OTKCountsOld     map[string]map[string]map[string]int `json:"org.matrix.msc3202.device_one_time_key_counts,omitempty"`
+	FallbackKeyTypes map[string]map[string][]string       `json:"org.matrix.msc3202.device_unused_fallback_key_types,omitempty"`
 }
 
-// DeviceLists is MSC3202's device-list summary: users whose devices changed (left is
-// never filled: not tracked).
+// DeviceLists is MSC3202's device-list summary: users whose devices changed, and users
+// who no longer share a room with the service (devicelistsleft.go).
 type DeviceLists struct {
 	Changed []string `json:"changed"`
 	Left    []string `json:"left"`
+}
+
+// add puts user in changed, or in left: the later row of a transaction wins (a user who
+// left and came back is changed, one who changed and then left is left).
+func (d *DeviceLists) add(user string, left bool) *DeviceLists {
+	if d == nil {
+		d = &DeviceLists{Changed: []string{}, Left: []string{}}
+	}
+	drop := func(list []string) []string { return slices.DeleteFunc(list, func(u string) bool { return u == user }) }
+	if left {
+		d.Changed = drop(d.Changed)
+		if !slices.Contains(d.Left, user) {
+			d.Left = append(d.Left, user)
+		}
+	} else {
+		d.Left = drop(d.Left)
+		if !slices.Contains(d.Changed, user) {
+			d.Changed = append(d.Changed, user)
+		}
+	}
+	return d
 }
 
 // newTransaction sorts queued rows into a transaction's fields.
@@ -114,17 +141,12 @@ func newTransaction(rows []storage.Row) Transaction {
 			txn.Ephemeral = append(txn.Ephemeral, r.JSON)
 		case storage.KindToDevice:
 			txn.ToDevice = append(txn.ToDevice, r.JSON)
-		case storage.KindDeviceList:
+		case storage.KindDeviceList, storage.KindDeviceListLeft:
 			var user string
 			if json.Unmarshal(r.JSON, &user) != nil || user == "" {
 				continue
 			}
-			if txn.DeviceLists == nil {
-				txn.DeviceLists = &DeviceLists{Changed: []string{}, Left: []string{}}
-			}
-			if !slices.Contains(txn.DeviceLists.Changed, user) {
-				txn.DeviceLists.Changed = append(txn.DeviceLists.Changed, user)
-			}
+			txn.DeviceLists = txn.DeviceLists.add(user, r.Kind == storage.KindDeviceListLeft)
 		default:
 			txn.Events = append(txn.Events, r.JSON)
 		}

@@ -39,6 +39,8 @@ type Consumer struct {
 	queues *Queues
 	regs   *api.Registrations
 	log    *logrus.Entry
+	// rooms is the roomserver, for device_lists.left (devicelistsleft.go; nil: none).
+	rooms RoomServer
 
 	mu sync.Mutex
 	// members: room ID → joined users that some service owns (loaded at start, updated
@@ -106,6 +108,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 	var rows []storage.QueuedEvent
 	var changes []storage.MemberChange
 	var services []string
+	var leaves []leaveCheck
 	// pending: this run's member changes, applied to a copy of each room's list;
 	// newAliases: this run's alias changes (room → its aliases now).
 	pending := map[string][]string{}
@@ -174,16 +177,38 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 				services = append(services, reg.ID)
 			}
 		}
-		if target != "" && c.ownedByAny(target) {
-			joined := membership(ev) == "join"
+		if target == "" {
+			continue
+		}
+		m := membership(ev)
+		after := members
+		if c.ownedByAny(target) {
+			joined := m == "join"
 			was := slices.Contains(members, target)
 			if joined != was {
 				changes = append(changes, storage.MemberChange{RoomID: room, UserID: target, Joined: joined})
 				if joined {
-					pending[room] = append(members, target)
+					after = append(slices.Clone(members), target)
 				} else {
-					pending[room] = slices.DeleteFunc(members, func(u string) bool { return u == target })
+					after = slices.DeleteFunc(slices.Clone(members), func(u string) bool { return u == target })
 				}
+				pending[room] = after
+			}
+		}
+		leaves = append(leaves, c.leaveChecks(ctx, ev.EventID(), room, target, m, members, after)...)
+	}
+	if len(leaves) > 0 {
+		// Read-only: other rooms' lists stay out of pending (their runs may be in flight).
+		left := c.leftRows(ctx, leaves, func(room string) []string {
+			if m, ok := pending[room]; ok {
+				return m
+			}
+			return c.Members(room)
+		})
+		rows = append(rows, left...)
+		for _, r := range left {
+			if !slices.Contains(services, r.ASID) {
+				services = append(services, r.ASID)
 			}
 		}
 	}

@@ -29,6 +29,10 @@ type Queues struct {
 	regs    *api.Registrations
 	backoff Backoff
 	log     *logrus.Entry
+	// keys gives MSC3202 services their devices' key counts (arrow 24; nil: none);
+	// sent is what each service last got of them.
+	keys KeyCounts
+	sent sentCounts
 	// txnPrefix makes transaction IDs unique across restarts.
 	txnPrefix string
 	txnSeq    atomic.Int64
@@ -44,6 +48,10 @@ func NewQueues(db *storage.Database, bridge *Bridge, regs *api.Registrations, ba
 	return &Queues{db: db, bridge: bridge, regs: regs, backoff: backoff, running: map[string]chan struct{}{},
 		txnPrefix: fmt.Sprintf("axon%d", time.Now().UnixNano()), log: logrus.WithField("component", "appservice.queues")}
 }
+
+// SetKeyCounts gives the senders the keyserver (arrow 24) for the MSC3202 key counts of
+// services with org.matrix.msc3202; call it before Start.
+func (q *Queues) SetKeyCounts(keys KeyCounts) { q.keys = keys }
 
 // Start resumes every service that has queued rows and lets Notify start senders from
 // then on. Senders stop when ctx ends; Wait waits for them. Rows of a service no longer
@@ -137,8 +145,11 @@ func (q *Queues) run(ctx context.Context, reg *api.Registration, wake chan struc
 			batch = rows
 			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
 		}
-		err := q.bridge.SendTransaction(ctx, reg, txnID, newTransaction(batch))
+		txn := newTransaction(batch)
+		counts := q.addKeyCounts(ctx, reg, batch, &txn)
+		err := q.bridge.SendTransaction(ctx, reg, txnID, txn)
 		if err == nil {
+			q.sent.record(reg.ID, counts)
 			ids := make([]int64, len(batch))
 			for i, r := range batch {
 				ids[i] = r.ID

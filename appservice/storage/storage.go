@@ -85,6 +85,9 @@ const (
 	// KindDeviceList rows hold a user ID (JSON string) whose device list changed:
 	// org.matrix.msc3202.device_lists.changed.
 	KindDeviceList = "device_list"
+	// KindDeviceListLeft rows hold a user ID (JSON string) who no longer shares a room
+	// with the service: org.matrix.msc3202.device_lists.left.
+	KindDeviceListLeft = "device_list_left"
 )
 
 // Database is the appservice component's database.

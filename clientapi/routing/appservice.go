@@ -102,10 +102,10 @@ func (rt *Routes) registerAppServiceUser(r *http.Request, req *registerRequest) 
 	return rt.registered(r, acc, req)
 }
 
-// appServiceRegistrationUnlimited wraps the registration handler: a request with the
+// appServiceUnlimited wraps the registration and login handlers: a request with the
 // as_token of a service whose rate_limited is false skips limited (the rate-limited
 // handler) and goes to h directly.
-func (rt *Routes) appServiceRegistrationUnlimited(limited, h handlerFunc) handlerFunc {
+func (rt *Routes) appServiceUnlimited(limited, h handlerFunc) handlerFunc {
 	if rt.appServices == nil {
 		return limited
 	}

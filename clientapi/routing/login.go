@@ -9,9 +9,14 @@ import (
 	userapi "github.com/axon-matrix/axon/userapi/api"
 )
 
-// loginFlows serves GET /login.
+// loginFlows serves GET /login: passwords, and m.login.application_service when
+// application services are registered (login_appservice.go).
 func (rt *Routes) loginFlows(r *http.Request, _ *userapi.Device) (any, error) {
-	return map[string]any{"flows": []map[string]string{{"type": auth.StagePassword}}}, nil
+	flows := []map[string]string{{"type": auth.StagePassword}}
+	if len(rt.appServices.All()) > 0 {
+		flows = append(flows, map[string]string{"type": loginTypeAppService})
+	}
+	return map[string]any{"flows": flows}, nil
 }
 
 type loginRequest struct {
@@ -24,7 +29,8 @@ type loginRequest struct {
 	RefreshToken             bool             `json:"refresh_token"`
 }
 
-// login serves POST /login with m.login.password. Refresh tokens are not supported.
+// login serves POST /login with m.login.password, or m.login.application_service
+// (login_appservice.go). Refresh tokens are not supported.
 func (rt *Routes) login(r *http.Request, _ *userapi.Device) (any, error) {
 	var req loginRequest
 	if err := readJSON(r, bodyLimit, &req); err != nil {
@@ -33,18 +39,15 @@ func (rt *Routes) login(r *http.Request, _ *userapi.Device) (any, error) {
 	if req.Type == "" {
 		return nil, httputil.MissingParam("Missing login type")
 	}
+	if req.Type == loginTypeAppService {
+		return rt.loginAppService(r, &req)
+	}
 	if req.Type != auth.StagePassword {
 		return nil, httputil.Unknown("Unknown login type %q", req.Type)
 	}
-	user := req.User
-	if req.Identifier != nil {
-		if req.Identifier.Type != "m.id.user" {
-			return nil, httputil.Unknown("Unknown identifier type %q: only m.id.user is supported", req.Identifier.Type)
-		}
-		user = req.Identifier.User
-	}
-	if user == "" {
-		return nil, httputil.MissingParam("Missing user identifier")
+	user, err := req.user()
+	if err != nil {
+		return nil, err
 	}
 	if req.Password == "" {
 		return nil, httputil.MissingParam("Missing password")
@@ -67,12 +70,33 @@ func (rt *Routes) login(r *http.Request, _ *userapi.Device) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := map[string]any{"user_id": acc.UserID, "access_token": dev.AccessToken, "device_id": dev.DeviceID,
+	return rt.loginResponse(dev), nil
+}
+
+// user is the login's user as given: the m.id.user identifier's, or the legacy user
+// field's (a localpart or a full user ID).
+func (req *loginRequest) user() (string, error) {
+	user := req.User
+	if req.Identifier != nil {
+		if req.Identifier.Type != "m.id.user" {
+			return "", httputil.Unknown("Unknown identifier type %q: only m.id.user is supported", req.Identifier.Type)
+		}
+		user = req.Identifier.User
+	}
+	if user == "" {
+		return "", httputil.MissingParam("Missing user identifier")
+	}
+	return user, nil
+}
+
+// loginResponse is the answer to a successful login on dev (with its new access token).
+func (rt *Routes) loginResponse(dev *userapi.Device) map[string]any {
+	resp := map[string]any{"user_id": dev.UserID, "access_token": dev.AccessToken, "device_id": dev.DeviceID,
 		"home_server": rt.cfg.ServerName}
 	if rt.cfg.PublicBaseURL != "" {
 		resp["well_known"] = rt.wellKnownBody()
 	}
-	return resp, nil
+	return resp
 }
 
 // logout serves POST /logout: the calling device and its token go away.

@@ -22,7 +22,7 @@ func (rt *Routes) register(routers Routers) {
 
 	// Registration and login
 	rt.client(r, post, "/register", public,
-		rt.appServiceRegistrationUnlimited(rt.perIPOnSuccess(rt.limits.registration, rt.registerUser), rt.registerUser))
+		rt.appServiceUnlimited(rt.perIPOnSuccess(rt.limits.registration, rt.registerUser), rt.registerUser))
 	rt.client(r, get, "/register/available", public, rt.registerAvailable)
 	rt.route(r, get, "/v1/register/m.login.registration_token/validity", public,
 		rt.perIP(rt.limits.tokenValidity, rt.registrationTokenValidity))
@@ -32,7 +32,7 @@ func (rt *Routes) register(routers Routers) {
 		rt.addRegistrationTokenAdminRoutes(a)
 	}
 	rt.client(r, get, "/login", public, rt.loginFlows)
-	rt.client(r, post, "/login", public, rt.perIP(rt.limits.loginAddress, rt.login))
+	rt.client(r, post, "/login", public, rt.appServiceUnlimited(rt.perIP(rt.limits.loginAddress, rt.login), rt.login))
 	rt.client(r, post, "/logout", guestOK, rt.logout)
 	rt.client(r, post, "/logout/all", guestOK, rt.logoutAll)
 	rt.client(r, get, "/account/whoami", guestOK, rt.whoami)

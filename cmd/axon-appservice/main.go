@@ -5,7 +5,8 @@
 // receipts, presence, to-device) and 7 (key changes, for MSC3202 device lists) under its
 // own consumer group "appservice" into a persisted queue per service (asking
 // axon-roomserver at room_server.internal_api_url which rooms a user whose keys changed is
-// in: arrow 23), and pushes each queue to its service
+// in: arrow 23; and axon-key-server at key_server.internal_api_url for MSC3202 key counts:
+// arrow 24), and pushes each queue to its service
 // as transactions (PUT /_matrix/app/v1/transactions/{txnId}, Bearer hs_token), retrying
 // with backoff. It serves arrow 10 (clientapi → appservice: the ping, and the user and
 // alias queries to the services) as an internal API (appservice/inthttp).
@@ -26,6 +27,7 @@ import (
 	"github.com/axon-matrix/axon/internal/config"
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/internal/inthttp/polylith"
+	ksinthttp "github.com/axon-matrix/axon/keyserver/inthttp"
 	rsinthttp "github.com/axon-matrix/axon/roomserver/inthttp"
 )
 
@@ -52,13 +54,14 @@ func wire(p *polylith.Process) error {
 	if err != nil {
 		return err
 	}
+	as.SetRoomServer(rsinthttp.NewClient(p.Cfg.RoomServer.InternalAPIURL, p.Cfg.Global.InternalAPISecret)) // arrow 23
+	as.SetKeyServer(ksinthttp.NewClient(p.Cfg.KeyServer.InternalAPIURL, p.Cfg.Global.InternalAPISecret))   // arrow 24
 	p.Go("appservice", func(ctx context.Context) error {
 		return as.Run(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicRoomEvent))
 	})
 	p.Go("appservice ephemeral consumer", func(ctx context.Context) error {
 		return as.RunEDUs(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicEDU)) // topic 3, group appservice
 	})
-	as.SetRoomServer(rsinthttp.NewClient(p.Cfg.RoomServer.InternalAPIURL, p.Cfg.Global.InternalAPISecret)) // arrow 23
 	p.Go("appservice device-list consumer", func(ctx context.Context) error {
 		return as.RunKeyChanges(ctx, log.Consumer(), p.Cfg.TopicName(eventlog.TopicKeyChange)) // topic 7, group appservice
 	})

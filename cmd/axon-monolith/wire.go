@@ -223,13 +223,14 @@ func (m *monolith) wire(cfg *config.Config, keyID string, key ed25519.PrivateKey
 	if err != nil {
 		return fmt.Errorf("appservice: %w", err)
 	}
+	asvc.SetRoomServer(rsAPI) // arrow 23: the rooms of a user whose device list changed
+	asvc.SetKeyServer(ksAPI)  // arrow 24: MSC3202 key counts in transactions
 	background("appservice", func(ctx context.Context) error {
 		return asvc.Run(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicRoomEvent))
 	})
 	background("appservice ephemeral consumer", func(ctx context.Context) error {
 		return asvc.RunEDUs(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicEDU)) // topic 3, group appservice
 	})
-	asvc.SetRoomServer(rsAPI) // arrow 22: the rooms of a user whose device list changed
 	background("appservice device-list consumer", func(ctx context.Context) error {
 		return asvc.RunKeyChanges(ctx, log.Consumer(), cfg.TopicName(eventlog.TopicKeyChange)) // topic 7, group appservice
 	})

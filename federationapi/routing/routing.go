@@ -102,7 +102,7 @@ func Setup(fed, key *mux.Router, cfg Config, keys skapi.ServerKeyAPI) {
 	inRoom := func(h http.HandlerFunc) http.Handler { return authed(withACL(cfg.RoomServer, h)) }
 	lookup := eventKeyLookup(keys)
 	verify := func(ctx context.Context, e *event.Event) error { return event.VerifyEventSignatures(ctx, e, lookup) }
-	send := &sendHandler{cfg: cfg, rs: cfg.RoomServer, txns: newTxnCache(maxTxns), keys: verify, edu: cfg.EDUServer}
+	send := &sendHandler{cfg: cfg, rs: cfg.RoomServer, txns: newTxnCache(maxTxns), keys: verify, lookup: lookup, edu: cfg.EDUServer}
 	fed.Handle("/_matrix/federation/v1/send/{txnId}", authed(send.serve)).Methods(http.MethodPut)
 	ev := &eventHandlers{cfg: cfg, rs: cfg.RoomServer}
 	fed.Handle("/_matrix/federation/v1/event/{eventId}", authed(ev.event)).Methods(http.MethodGet)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -30,7 +31,10 @@ type sendHandler struct {
 	rs   rsapi.RoomserverAPI
 	txns *txnCache
 	keys func(ctx context.Context, e *event.Event) error
-	edu  eduapi.EDUServerAPI
+	// lookup, when set, is the key lookup under keys: a transaction's PDUs are then
+	// checked with each key looked up once (sendcheck.go).
+	lookup event.KeyLookup
+	edu    eduapi.EDUServerAPI
 }
 
 type txnBody struct {
@@ -60,6 +64,8 @@ func (h *sendHandler) serve(w http.ResponseWriter, r *http.Request) {
 	// then gets the stored answer.
 	ctx := context.WithoutCancel(r.Context())
 	body := h.txns.do(key, func() (any, bool) {
+		start := time.Now()
+		defer func() { sendSeconds.WithLabelValues("total").Observe(time.Since(start).Seconds()) }()
 		res, err := h.process(ctx, origin, txn.PDUs)
 		if err != nil {
 			return err, false
@@ -89,6 +95,8 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 	byRoom := map[string][]*event.Event{}
 	acls := map[string]bool{}
 	var rooms []string
+	start := time.Now()
+	checks := make([]pduCheck, 0, len(pdus))
 	for _, raw := range pdus {
 		var head struct {
 			RoomID string `json:"room_id"`
@@ -105,13 +113,15 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 			}
 			versions[head.RoomID] = v
 		}
-		if v == "" {
-			// A room we do not hold: its events cannot even be given an ID (v3+); the
-			// spec has them dropped.
-			continue
-		}
-		rv, err := h.check(ctx, raw, v)
-		if rv.e == nil {
+		// v == "": a room we do not hold. Its events cannot even be given an ID (v3+);
+		// the spec has them dropped.
+		checks = append(checks, pduCheck{raw: raw, roomID: head.RoomID, version: v})
+	}
+	// Signatures (arrow 11) of every PDU at once, each key looked up once (sendcheck.go).
+	h.checkAll(ctx, h.verifier(), checks)
+	for _, c := range checks {
+		rv, err := c.rv, c.err
+		if c.version == "" || rv.e == nil {
 			continue
 		}
 		if err != nil {
@@ -119,22 +129,25 @@ func (h *sendHandler) process(ctx context.Context, origin string, pdus []json.Ra
 			continue
 		}
 		// The room's server ACL (acl.go): a denied origin's PDUs get an error each.
-		if ok, err := h.aclAllowed(ctx, acls, head.RoomID, origin); err != nil {
+		if ok, err := h.aclAllowed(ctx, acls, c.roomID, origin); err != nil {
 			return nil, err
 		} else if !ok {
 			results[rv.e.EventID()] = federation.PDUResult{Error: "Server " + origin + " is denied by the room's server ACL"}
 			continue
 		}
-		if _, seen := byRoom[head.RoomID]; !seen {
-			rooms = append(rooms, head.RoomID)
+		if _, seen := byRoom[c.roomID]; !seen {
+			rooms = append(rooms, c.roomID)
 		}
-		byRoom[head.RoomID] = append(byRoom[head.RoomID], rv.e)
+		byRoom[c.roomID] = append(byRoom[c.roomID], rv.e)
 	}
+	checked := time.Now()
+	sendSeconds.WithLabelValues("check").Observe(checked.Sub(start).Seconds())
 	for _, room := range rooms {
 		if err := h.inputRoom(ctx, origin, room, versions[room], byRoom[room], results); err != nil {
 			return nil, err
 		}
 	}
+	sendSeconds.WithLabelValues("input").Observe(time.Since(checked).Seconds())
 	return results, nil
 }
 
@@ -225,11 +238,16 @@ var errCheck = errors.New("check failed")
 // check parses a PDU for its room version (content hash: the redacted form on a mismatch)
 // and verifies its signatures (arrow 11).
 func (h *sendHandler) check(ctx context.Context, raw json.RawMessage, version string) (received, error) {
+	return h.checkWith(ctx, h.keys, raw, version)
+}
+
+// checkWith is check with the signature check verify.
+func (h *sendHandler) checkWith(ctx context.Context, verify func(context.Context, *event.Event) error, raw json.RawMessage, version string) (received, error) {
 	e, err := event.NewEventFromUntrustedJSON(raw, matrix.RoomVersionID(version))
 	if err != nil {
 		return received{}, errCheck
 	}
-	if err := h.keys(ctx, e); err != nil {
+	if err := verify(ctx, e); err != nil {
 		return received{e: e, err: "signature check failed: " + err.Error()}, errCheck
 	}
 	return received{e: e}, nil

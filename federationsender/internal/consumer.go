@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -47,11 +48,17 @@ func (c *Consumer) Run(ctx context.Context, consumer eventlog.Consumer, topic st
 func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 	var rows []storage.QueuedPDU
 	var dests []string
+	var staged []time.Time // the records' commit times on the roomserver (topic6Delay)
+	received := time.Now()
 	for _, m := range msgs {
 		var out rsapi.OutputFederationEvent
 		if err := json.Unmarshal(m.Value, &out); err != nil || out.EventID == "" || len(out.Event) == 0 || out.Event[0] != '{' {
 			c.log.WithError(err).WithField("offset", m.Offset).Error("skipping malformed topic 6 record")
 			continue
+		}
+		if t, ok := eventlog.StagedAt(m); ok {
+			staged = append(staged, t)
+			topic6Delay.WithLabelValues("received").Observe(received.Sub(t).Seconds())
 		}
 		seen := map[string]bool{}
 		for _, d := range out.Destinations {
@@ -73,6 +80,11 @@ func (c *Consumer) Handle(ctx context.Context, msgs []eventlog.Message) error {
 		return err
 	}
 	pdusQueued.Add(float64(len(rows)))
+	now := time.Now()
+	c.queues.times.note(rows, now)
+	for _, t := range staged {
+		topic6Delay.WithLabelValues("queued").Observe(now.Sub(t).Seconds())
+	}
 	for _, d := range dests {
 		c.queues.Notify(d)
 	}

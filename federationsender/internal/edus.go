@@ -82,15 +82,22 @@ func (c *EDUConsumer) Handle(ctx context.Context, msgs []eventlog.Message) error
 	return nil
 }
 
-// peekEDUs drops destination's stale ephemeral EDUs and returns the oldest queued ones
-// for the next transaction.
-func (q *Queues) peekEDUs(ctx context.Context, destination string) ([]storage.EDURow, error) {
-	if n, err := q.db.DropStaleEDUs(ctx, destination, time.Now().Add(-ephemeralEDUMaxAge).UnixMilli()); err != nil {
+// peekEDUs returns up to limit of destination's oldest queued EDUs for the next
+// transaction, after dropping its stale ephemeral ones. The drop (a write) runs only when
+// the rows read hold a stale one, so a busy destination's cycle does not take the
+// database's writer for it; a stale row further back is dropped once it comes up.
+func (q *Queues) peekEDUs(ctx context.Context, destination string, limit int) ([]storage.EDURow, error) {
+	cutoff := time.Now().Add(-ephemeralEDUMaxAge).UnixMilli()
+	rows, err := q.db.PeekEDUs(ctx, destination, limit)
+	if err != nil || !slices.ContainsFunc(rows, func(r storage.EDURow) bool { return r.Ephemeral && r.QueuedTS < cutoff }) {
+		return rows, err
+	}
+	if n, err := q.db.DropStaleEDUs(ctx, destination, cutoff); err != nil {
 		return nil, err
 	} else if n > 0 {
 		q.log.WithField("destination", destination).WithField("count", n).Debug("dropped stale typing and presence EDUs")
 	}
-	return q.db.PeekEDUs(ctx, destination, federation.MaxTransactionEDUs)
+	return q.db.PeekEDUs(ctx, destination, limit)
 }
 
 // deleteEDUs removes the EDUs a transaction delivered (or the destination refused).

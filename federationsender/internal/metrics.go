@@ -39,3 +39,24 @@ var (
 		Help: "State and auth chain events of send_join answers dropped for a bad signature or a malformed body.",
 	})
 )
+
+// Stage timings of the outbound path (topic 6 → queue → PUT /send), for finding where a
+// PDU's delivery time goes (docs/benchmarks.md, federation fan-out).
+var (
+	stageBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	topic6Delay  = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "axon_federationsender_topic6_delay_seconds",
+		Help:    "Time from the roomserver's commit of a topic 6 record to the consumer receiving it (stage received) and to its queue rows committing (stage queued).",
+		Buckets: stageBuckets,
+	}, []string{"stage"})
+	queueWait = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "axon_federationsender_queue_wait_seconds",
+		Help:    "Time a queued PDU waited in its destination's queue until the first transaction carrying it started.",
+		Buckets: stageBuckets,
+	})
+	transactionSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "axon_federationsender_transaction_seconds",
+		Help:    "Round trip of PUT /send (request to answer), by result: ok or error.",
+		Buckets: stageBuckets,
+	}, []string{"result"})
+)

@@ -24,10 +24,12 @@ type Transmitter interface {
 
 // Queues runs one sender goroutine per destination with queued PDUs (topic 6, the sending
 // end). A sender reads up to federation.MaxTransactionPDUs of its destination's oldest
-// rows, sends them as one transaction and deletes them once the destination answered
-// 200; on a failure it waits (Backoff) and sends the same transaction again, with the same
-// transaction ID, so the destination can tell a repeat. A sender whose queue is empty
-// ends; Notify starts one again.
+// rows, sends them as one transaction and, once the destination answered 200, sends the
+// next at once, deleting the delivered rows meanwhile (delivered.go); one transaction per
+// destination is on its way at a time, so a room's events arrive in order. On a failure
+// it waits (Backoff) and sends the same transaction again, with the same transaction ID,
+// so the destination can tell a repeat. A sender whose queue is empty deletes what it
+// delivered and ends; Notify starts one again.
 type Queues struct {
 	db      *storage.Database
 	tx      Transmitter
@@ -42,6 +44,8 @@ type Queues struct {
 	ctx     context.Context
 	running map[string]*destinationQueue
 	wg      sync.WaitGroup
+
+	times queuedTimes // when rows were queued (axon_federationsender_queue_wait_seconds)
 }
 
 type destinationQueue struct {
@@ -146,6 +150,20 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 	var edus []storage.EDURow // topic 5 (edus.go)
 	pending := false
 	var txnID string
+	// The rows of the last delivered transaction, deleted while the next one is sent
+	// (delivered.go); before the sender stops they are deleted for good.
+	var sent delivered
+	defer func() {
+		if !sent.empty() {
+			// Stopping: one last try, not bound to ctx; rows it misses go again after
+			// the restart (the destination ignores events it has).
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := q.deleteRows(dctx, dq.name, sent); err != nil {
+				log.WithError(err).Warn("deleting sent rows at stop; they are sent again after the restart")
+			}
+		}
+	}()
 	for ctx.Err() == nil {
 		if !pending {
 			// Drain a pending wake: the read below sees every row committed before it.
@@ -153,10 +171,7 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 			case <-dq.wake:
 			default:
 			}
-			rows, err := q.db.PeekPDUs(ctx, dq.name, federation.MaxTransactionPDUs)
-			if err == nil {
-				edus, err = q.peekEDUs(ctx, dq.name)
-			}
+			rows, peeked, err := q.peek(ctx, dq.name, &sent)
 			if err != nil {
 				if ctx.Err() == nil {
 					log.WithError(err).Error("reading the queue")
@@ -166,39 +181,38 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 				}
 				continue
 			}
-			if len(rows) == 0 && len(edus) == 0 {
+			if len(rows) == 0 && len(peeked) == 0 {
+				// Idle: the delivered rows go first, then the sender may stop.
+				if !q.deleteNow(ctx, dq.name, &sent) {
+					return
+				}
 				if q.finish(dq) {
 					return
 				}
 				continue
 			}
-			batch, pending = rows, true
+			batch, edus, pending = rows, peeked, true
 			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
 		}
+		// The previous transaction's rows are deleted while this one is on its way; if
+		// that fails they are deleted (retried) before anything else.
+		deleting := q.deleteAsync(ctx, dq.name, sent)
 		err := q.send(ctx, dq.name, txnID, batch, edus)
+		if deleting != nil {
+			if derr := <-deleting; derr == nil {
+				sent = delivered{}
+			} else if ctx.Err() == nil {
+				log.WithError(derr).Error("deleting sent rows")
+			}
+		}
+		if !q.deleteNow(ctx, dq.name, &sent) {
+			return
+		}
 		switch {
 		case err == nil:
-			ids := make([]int64, len(batch))
-			for i, r := range batch {
-				ids[i] = r.ID
-			}
-			// The destination has them: delete, retrying the delete rather than the send.
-			for {
-				derr := q.db.DeletePDUs(ctx, dq.name, ids)
-				if derr == nil {
-					derr = q.deleteEDUs(ctx, dq.name, edus)
-				}
-				if derr == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				log.WithError(derr).Error("deleting sent rows")
-				if !sleep(ctx, time.Second, nil) {
-					return
-				}
-			}
+			// The destination has them: deleted during the next transaction (or before
+			// the sender stops).
+			sent = delivered{pdus: rowIDs(batch), edus: edus}
 			transactions.WithLabelValues("ok").Inc()
 			pdusSent.Add(float64(len(batch)))
 			batch, edus, pending, failures = nil, nil, false, 0
@@ -209,15 +223,7 @@ func (q *Queues) run(ctx context.Context, dq *destinationQueue) {
 			// The destination says the transaction itself is bad: resending it can never
 			// succeed and would block everything after it.
 			log.WithError(err).WithField("pdus", len(batch)).Error("destination refused a transaction as malformed; dropping it")
-			ids := make([]int64, len(batch))
-			for i, r := range batch {
-				ids[i] = r.ID
-			}
-			derr := q.db.DeletePDUs(ctx, dq.name, ids)
-			if derr == nil {
-				derr = q.deleteEDUs(ctx, dq.name, edus)
-			}
-			if derr != nil {
+			if derr := q.deleteRows(ctx, dq.name, delivered{pdus: rowIDs(batch), edus: edus}); derr != nil {
 				log.WithError(derr).Error("deleting dropped rows")
 				continue // the same batch again
 			}
@@ -246,10 +252,14 @@ func (q *Queues) send(ctx context.Context, destination, txnID string, batch []st
 	for _, e := range edus {
 		txn.EDUs = append(txn.EDUs, federation.EDU{Type: e.Type, Content: e.JSON})
 	}
+	start := time.Now()
+	q.times.started(destination, batch, start)
 	resp, err := q.tx.SendTransaction(ctx, destination, txnID, txn)
 	if err != nil {
+		transactionSeconds.WithLabelValues("error").Observe(time.Since(start).Seconds())
 		return err
 	}
+	transactionSeconds.WithLabelValues("ok").Observe(time.Since(start).Seconds())
 	for id, res := range resp.PDUs {
 		if res.Error != "" {
 			// The destination's verdict on one PDU (e.g. failed auth there): not retried.

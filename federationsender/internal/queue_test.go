@@ -24,6 +24,9 @@ type fakeRemote struct {
 	mu      sync.Mutex
 	failing bool
 	txns    []recordedTxn // every attempt, answered 200 or not
+	// hold, when set, is called with each attempt's number (from 1) before it is
+	// answered, outside mu.
+	hold func(attempt int)
 }
 
 type recordedTxn struct {
@@ -60,7 +63,11 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 		f.mu.Lock()
 		rec.ok = !f.failing
 		f.txns = append(f.txns, rec)
+		attempt, hold := len(f.txns), f.hold
 		f.mu.Unlock()
+		if hold != nil {
+			hold(attempt)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if !rec.ok {
 			w.WriteHeader(http.StatusInternalServerError)

@@ -32,8 +32,7 @@ func Allowed(e matrix.PDU, authEvents AuthEventProvider) error {
 	} else if create.RoomID() != e.RoomID() {
 		return notAllowed(id, "auth_events.room_id", "create event is in room %s, event in %s", create.RoomID(), e.RoomID())
 	}
-	var cc createContent
-	_ = json.Unmarshal(create.Content(), &cc)
+	cc := createInfoOf(create).content
 	if cc.Federate != nil && !*cc.Federate && serverName(e.Sender()) != serverName(create.Sender()) {
 		return notAllowed(id, "m.federate", "room is not federated and sender %s is not on the creator's server", e.Sender())
 	}
@@ -149,7 +148,7 @@ func powerLevelsAllowed(e matrix.PDU, authEvents AuthEventProvider, create matri
 		return notAllowed(id, "power_levels.content", "%v", err)
 	}
 	if v.PrivilegedCreators {
-		for _, c := range Creators(create) {
+		for _, c := range createInfoOf(create).creators {
 			if _, listed := newPL.Users[c]; listed {
 				return notAllowed(id, "power_levels.creators", "room creator %s may not be listed in users", c)
 			}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/axon-matrix/axon/matrix"
@@ -60,18 +61,39 @@ func Membership(e matrix.PDU) string {
 }
 
 // JoinRule returns the join_rule of an m.room.join_rules event; with no event (nil) or no
-// valid join_rule the room behaves as "invite".
+// valid join_rule the room behaves as "invite". The result is kept on events that are a
+// matrix.Memoizer.
 func JoinRule(e matrix.PDU) string {
 	if e == nil {
 		return JoinRuleInvite
 	}
-	var c struct {
-		JoinRule *string `json:"join_rule"`
+	return memo(e, joinRuleKey{}, func() string {
+		var c struct {
+			JoinRule *string `json:"join_rule"`
+		}
+		if err := json.Unmarshal(e.Content(), &c); err != nil || c.JoinRule == nil {
+			return JoinRuleInvite
+		}
+		return *c.JoinRule
+	})
+}
+
+// Keys of the values the rules keep on events (matrix.Memoizer): each is asked of one
+// event type only.
+type (
+	joinRuleKey    struct{} // m.room.join_rules: the join rule
+	createKey      struct{} // m.room.create: *createInfo
+	powerLevelsKey struct{} // m.room.power_levels: powerLevelsParse
+)
+
+// memo returns compute's result, kept on e under key when e is a matrix.Memoizer. Values
+// kept must be treated as read-only.
+func memo[T any](e matrix.PDU, key any, compute func() T) T {
+	m, ok := e.(matrix.Memoizer)
+	if !ok {
+		return compute()
 	}
-	if err := json.Unmarshal(e.Content(), &c); err != nil || c.JoinRule == nil {
-		return JoinRuleInvite
-	}
-	return *c.JoinRule
+	return m.Memo(key, func() any { return compute() }).(T)
 }
 
 // createContent is the part of m.room.create content the rules read.
@@ -89,27 +111,42 @@ func Creators(create matrix.PDU) []string {
 	if create == nil {
 		return nil
 	}
-	v := create.Version()
-	var c createContent
-	_ = json.Unmarshal(create.Content(), &c)
-	if !v.ImplicitRoomCreator {
-		if c.Creator == nil {
-			return nil
+	return slices.Clone(createInfoOf(create).creators)
+}
+
+// createInfo is what the rules read of a create event, parsed once per event.
+type createInfo struct {
+	content createContent // zero if the content is not an object
+	// creators is Creators' answer.
+	creators []string
+}
+
+// createInfoOf parses a create event's content (kept on a matrix.Memoizer event).
+func createInfoOf(create matrix.PDU) *createInfo {
+	return memo(create, createKey{}, func() *createInfo {
+		info := &createInfo{}
+		c := &info.content
+		_ = json.Unmarshal(create.Content(), c) // not an object: the create rule rejects it
+		v := create.Version()
+		if !v.ImplicitRoomCreator {
+			if c.Creator != nil {
+				info.creators = []string{*c.Creator}
+			}
+			return info
 		}
-		return []string{*c.Creator}
-	}
-	out := []string{create.Sender()}
-	if v.PrivilegedCreators && c.AdditionalCreators != nil {
-		var extra []string
-		if json.Unmarshal(*c.AdditionalCreators, &extra) == nil {
-			for _, u := range extra {
-				if u != create.Sender() {
-					out = append(out, u)
+		info.creators = []string{create.Sender()}
+		if v.PrivilegedCreators && c.AdditionalCreators != nil {
+			var extra []string
+			if json.Unmarshal(*c.AdditionalCreators, &extra) == nil {
+				for _, u := range extra {
+					if u != create.Sender() {
+						info.creators = append(info.creators, u)
+					}
 				}
 			}
 		}
-	}
-	return out
+		return info
+	})
 }
 
 // serverName returns the part of a user, room or (v1–v2) event ID after the first ':'.

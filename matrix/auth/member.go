@@ -36,7 +36,7 @@ func memberAllowed(e matrix.PDU, authEvents AuthEventProvider, create matrix.PDU
 		// The creator's own first join: content.creator before v11, the create event's
 		// sender from v11 (in v12 too: additional creators join like anyone else).
 		if len(prev) == 1 && prev[0] == create.EventID() {
-			if cs := Creators(create); len(cs) > 0 && cs[0] == target {
+			if cs := createInfoOf(create).creators; len(cs) > 0 && cs[0] == target {
 				return nil
 			}
 		}

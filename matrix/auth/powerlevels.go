@@ -121,6 +121,11 @@ func (pl *PowerLevels) NotificationLevel(key string) int64 {
 // current m.room.power_levels event (nil if the room has none). With no power_levels
 // event, state_default is 0 and, before v12, the creator has level 100 (in v12 the
 // creators' level is infinite anyway). create may be nil only when no creator applies.
+//
+// The content of an event that is a matrix.Memoizer (matrix/event's) is parsed once and
+// kept on it, as every event the room's power levels authorise reads them: the maps of
+// the result (Events, Notifications, Users) may then be shared with other callers and
+// must not be modified.
 func NewPowerLevels(create, powerLevels matrix.PDU) (*PowerLevels, error) {
 	var v *matrix.RoomVersion
 	switch {
@@ -131,13 +136,21 @@ func NewPowerLevels(create, powerLevels matrix.PDU) (*PowerLevels, error) {
 	default:
 		return nil, fmt.Errorf("auth: NewPowerLevels needs a create or power_levels event")
 	}
-	creators := Creators(create)
+	var creators []string
+	if create != nil {
+		creators = createInfoOf(create).creators
+	}
 	var pl *PowerLevels
 	if powerLevels != nil {
-		var err error
-		if pl, err = ParsePowerLevels(powerLevels.Content(), v); err != nil {
-			return nil, err
+		parsed := memo(powerLevels, powerLevelsKey{}, func() powerLevelsParse {
+			pl, err := ParsePowerLevels(powerLevels.Content(), v)
+			return powerLevelsParse{pl, err}
+		})
+		if parsed.err != nil {
+			return nil, parsed.err
 		}
+		copied := *parsed.pl // the maps stay shared; Creators is set below for this create event
+		pl = &copied
 	} else {
 		pl = defaultPowerLevels()
 		pl.StateDefault = 0
@@ -154,6 +167,12 @@ func NewPowerLevels(create, powerLevels matrix.PDU) (*PowerLevels, error) {
 		}
 	}
 	return pl, nil
+}
+
+// powerLevelsParse is ParsePowerLevels' answer, as kept on a power_levels event.
+type powerLevelsParse struct {
+	pl  *PowerLevels
+	err error
 }
 
 func defaultPowerLevels() *PowerLevels {

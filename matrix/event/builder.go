@@ -151,7 +151,7 @@ func finishBuild(v *matrix.RoomVersion, raw []byte, serverName string, keyID sig
 		sum := sha256.Sum256(signed)
 		eventID = eventIDFromHash(sum[:], v)
 	}
-	return newEventFromTop(raw, members, v, eventID)
+	return newEventFromTop(raw, members, v, eventID, true)
 }
 
 func (b *Builder) check(v *matrix.RoomVersion, serverName string) error {

@@ -10,6 +10,7 @@ package event
 
 import (
 	"encoding/json"
+	"sync/atomic"
 
 	"github.com/axon-matrix/axon/matrix"
 )
@@ -33,6 +34,29 @@ type Event struct {
 	origin     string
 	unsigned   json.RawMessage
 	redacted   bool
+	// canonical says raw is its own canonical JSON form (cjson.Canonical(raw, false)):
+	// true for events from NewEventFromUntrustedJSON, Builder, Redacted, Sign and
+	// WithUnsigned. SignedBytes and the reference hash then skip re-encoding (signedbytes.go).
+	canonical bool
+	// memo is the matrix.Memoizer slot: a value the auth rules derived from the content.
+	memo atomic.Pointer[memoEntry]
+}
+
+// memoEntry is one value kept by Memo.
+type memoEntry struct {
+	key, val any
+}
+
+// Memo implements matrix.Memoizer: the auth rules keep parsed content (power levels,
+// create content, join rule) on the event, so that the thousands of events that cite the
+// same auth event parse it once. Events are immutable, so the value never goes stale.
+func (e *Event) Memo(key any, compute func() any) any {
+	if m := e.memo.Load(); m != nil && m.key == key {
+		return m.val
+	}
+	val := compute()
+	e.memo.Store(&memoEntry{key: key, val: val})
+	return val
 }
 
 // EventReference is an entry of prev_events or auth_events. SHA256 is the unpadded
@@ -42,7 +66,10 @@ type EventReference struct {
 	SHA256  string
 }
 
-var _ matrix.PDU = (*Event)(nil)
+var (
+	_ matrix.PDU      = (*Event)(nil)
+	_ matrix.Memoizer = (*Event)(nil)
+)
 
 // EventID is the event's ID.
 func (e *Event) EventID() string { return e.eventID }
@@ -136,12 +163,10 @@ func (e *Event) Membership() string {
 
 // Hashes returns the "hashes" object (algorithm → unpadded base64).
 func (e *Event) Hashes() map[string]string {
-	var top struct {
-		Hashes map[string]json.RawMessage `json:"hashes"`
-	}
-	_ = json.Unmarshal(e.raw, &top)
+	var hashes map[string]json.RawMessage
+	_ = json.Unmarshal(e.member("hashes"), &hashes)
 	out := map[string]string{}
-	for k, v := range top.Hashes {
+	for k, v := range hashes {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
 			out[k] = s
@@ -152,12 +177,10 @@ func (e *Event) Hashes() map[string]string {
 
 // Signatures returns the "signatures" object: server → key ID → unpadded base64.
 func (e *Event) Signatures() map[string]map[string]string {
-	var top struct {
-		Signatures map[string]map[string]json.RawMessage `json:"signatures"`
-	}
-	_ = json.Unmarshal(e.raw, &top)
+	var sigs map[string]map[string]json.RawMessage
+	_ = json.Unmarshal(e.member("signatures"), &sigs)
 	out := map[string]map[string]string{}
-	for server, keys := range top.Signatures {
+	for server, keys := range sigs {
 		for id, v := range keys {
 			var s string
 			if json.Unmarshal(v, &s) == nil {
@@ -169,6 +192,27 @@ func (e *Event) Signatures() map[string]map[string]string {
 		}
 	}
 	return out
+}
+
+// member returns the value of one top-level member of the event's JSON, or nil. The
+// signature checks read "signatures" of every event twice (the keys to fetch, then the
+// check): from canonical JSON it is cut out without decoding the rest.
+func (e *Event) member(name string) json.RawMessage {
+	if e.canonical {
+		var val []byte
+		err := eachMember(e.raw, func(k, v []byte) error {
+			if string(k) == name {
+				val = v
+			}
+			return nil
+		})
+		if err == nil {
+			return val
+		}
+	}
+	var top map[string]json.RawMessage
+	_ = json.Unmarshal(e.raw, &top)
+	return top[name]
 }
 
 // MarshalJSON writes the event in its federation format (JSON), so an *Event can be
@@ -185,9 +229,10 @@ func (e *Event) WithUnsigned(unsigned json.RawMessage) (*Event, error) {
 	return e.withRaw(raw)
 }
 
-// withRaw re-reads the event's fields from new JSON, keeping its ID and redaction flag.
+// withRaw re-reads the event's fields from new JSON (canonical, as Sign and WithUnsigned
+// write it), keeping its ID and redaction flag.
 func (e *Event) withRaw(raw []byte) (*Event, error) {
-	ne, err := newEvent(raw, e.version, e.eventID)
+	ne, err := newEvent(raw, e.version, e.eventID, true)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/cjson"
@@ -37,6 +38,28 @@ func topLevel(raw []byte) (map[string]json.RawMessage, error) {
 	}
 	if top == nil {
 		return nil, badf("not a JSON object")
+	}
+	return top, nil
+}
+
+// topLevelCanonical is topLevel for canonical JSON (as cjson.Canonical writes it, so
+// valid): the members are cut out in one pass instead of decoded.
+func topLevelCanonical(raw []byte) (map[string]json.RawMessage, error) {
+	top := make(map[string]json.RawMessage, 16)
+	err := eachMember(raw, func(key, val []byte) error {
+		name := string(key)
+		if bytes.IndexByte(key, '\\') >= 0 {
+			quoted := make([]byte, 0, len(key)+2)
+			quoted = append(append(append(quoted, '"'), key...), '"')
+			if err := json.Unmarshal(quoted, &name); err != nil {
+				return errNotCanonical
+			}
+		}
+		top[name] = val
+		return nil
+	})
+	if err != nil {
+		return topLevel(raw)
 	}
 	return top, nil
 }
@@ -97,6 +120,12 @@ func stringField(top map[string]json.RawMessage, key string) (s string, present 
 	raw, ok := top[key]
 	if !ok || isNull(raw) {
 		return "", false, nil
+	}
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 &&
+		bytes.IndexByte(raw[1:n-1], '"') < 0 && utf8.Valid(raw[1:n-1]) {
+		// No escapes: the string is the bytes between the quotes (the JSON was validated
+		// when it was split into members, so there are no control characters).
+		return string(raw[1 : n-1]), true, nil
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", true, badf("%q is not a string", key)
@@ -167,19 +196,21 @@ func references(top map[string]json.RawMessage, key string, v *matrix.RoomVersio
 
 // newEvent reads an event's fields. It checks types (a field of the wrong JSON type is an
 // error) but not presence, lengths or hashes; see NewEventFromUntrustedJSON for that.
-// eventID, if "", is taken from the JSON (v1–v2) or computed (v3+).
-func newEvent(raw []byte, v *matrix.RoomVersion, eventID string) (*Event, error) {
+// eventID, if "", is taken from the JSON (v1–v2) or computed (v3+). canonical says raw is
+// known to be canonical JSON (its own cjson.Canonical form), which lets the hashes and the
+// signed bytes be computed straight from it.
+func newEvent(raw []byte, v *matrix.RoomVersion, eventID string, canonical bool) (*Event, error) {
 	top, err := topLevel(raw)
 	if err != nil {
 		return nil, err
 	}
-	return newEventFromTop(raw, top, v, eventID)
+	return newEventFromTop(raw, top, v, eventID, canonical)
 }
 
 // newEventFromTop is newEvent for JSON already split into its members.
-func newEventFromTop(raw []byte, top map[string]json.RawMessage, v *matrix.RoomVersion, eventID string) (*Event, error) {
+func newEventFromTop(raw []byte, top map[string]json.RawMessage, v *matrix.RoomVersion, eventID string, canonical bool) (*Event, error) {
 	var err error
-	e := &Event{raw: raw, version: v}
+	e := &Event{raw: raw, version: v, canonical: canonical}
 	if e.roomID, _, err = stringField(top, "room_id"); err != nil {
 		return nil, err
 	}
@@ -246,7 +277,7 @@ func newEventFromTop(raw []byte, top map[string]json.RawMessage, v *matrix.RoomV
 		}
 		e.eventID = id
 	default:
-		if e.eventID, err = computeEventID(top, v); err != nil {
+		if e.eventID, err = e.computeEventID(top); err != nil {
 			return nil, err
 		}
 	}
@@ -263,7 +294,7 @@ func NewEventFromTrustedJSON(eventJSON []byte, version matrix.RoomVersionID) (*E
 	if err != nil {
 		return nil, err
 	}
-	return newEvent(eventJSON, v, "")
+	return newEvent(eventJSON, v, "", false)
 }
 
 // NewEventFromTrustedJSONWithEventID is NewEventFromTrustedJSON with an event ID known
@@ -276,5 +307,5 @@ func NewEventFromTrustedJSONWithEventID(eventID string, eventJSON []byte, versio
 	if eventID == "" {
 		return nil, errors.New("event: empty event ID")
 	}
-	return newEvent(eventJSON, v, eventID)
+	return newEvent(eventJSON, v, eventID, false)
 }

@@ -1,13 +1,15 @@
 package event
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/axon-matrix/axon/matrix"
 )
 
 // FuzzNewEventFromUntrustedJSON: no input makes untrusted parsing panic, and whatever it
-// accepts can be redacted, re-read from our database and shown to clients.
+// accepts can be redacted, re-read from our database and shown to clients, and the event
+// ID and signed bytes cut from its canonical JSON equal those of the general algorithm.
 func FuzzNewEventFromUntrustedJSON(f *testing.F) {
 	f.Add([]byte(jkiCreateEvent), "5")
 	f.Add([]byte(jkiCreateEvent), "12")
@@ -32,7 +34,16 @@ func FuzzNewEventFromUntrustedJSON(f *testing.F) {
 		if again.EventID() != e.EventID() {
 			t.Fatalf("event ID changed on re-read: %s vs %s", again.EventID(), e.EventID())
 		}
-		_ = ToClientEvent(e, ClientFormatClient)
+		fast, ferr := e.SignedBytes()
+		slow, serr := again.SignedBytes() // trusted JSON: the spec's steps, not the one-pass cut
+		if ferr != nil || serr != nil || string(fast) != string(slow) {
+			t.Fatalf("signed bytes differ: %s (%v) vs %s (%v)", fast, ferr, slow, serr)
+		}
+		a, _ := json.Marshal(ToClientEvent(e, ClientFormatClient))
+		b, _ := json.Marshal(ToClientEvent(again, ClientFormatClient))
+		if string(a) != string(b) || e.Depth() != again.Depth() || e.Redacts() != again.Redacts() || e.Origin() != again.Origin() {
+			t.Fatalf("fields differ between the canonical and the general reading:\n%s\n%s", a, b)
+		}
 		_ = AuthEventTuples(v, e.Type(), e.StateKey(), e.Sender(), e.Content())
 		_, _ = RequiredSigners(e)
 	})

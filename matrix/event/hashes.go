@@ -66,13 +66,33 @@ func referenceHash(top map[string]json.RawMessage, v *matrix.RoomVersion) ([]byt
 	return sum[:], nil
 }
 
-// computeEventID forms a v3+ event ID from the reference hash.
-func computeEventID(top map[string]json.RawMessage, v *matrix.RoomVersion) (string, error) {
-	hash, err := referenceHash(top, v)
+// computeEventID forms a v3+ event ID from the reference hash. e's type, version and
+// canonical flag must be set; top is e.raw's members.
+func (e *Event) computeEventID(top map[string]json.RawMessage) (string, error) {
+	hash, err := e.referenceHash(top)
 	if err != nil {
 		return "", err
 	}
-	return eventIDFromHash(hash, v), nil
+	return eventIDFromHash(hash, e.version), nil
+}
+
+// referenceHash is the event's reference hash. For canonical JSON it is the sha256 of the
+// signed bytes: redaction drops "unsigned" and "age_ts" already, so the redacted event
+// without "signatures" is what both cover. top (e.raw's members) may be nil.
+func (e *Event) referenceHash(top map[string]json.RawMessage) ([]byte, error) {
+	if e.canonical {
+		if signed, err := signedBytesCanonical(e.raw, e.typ, e.version); err == nil {
+			sum := sha256.Sum256(signed)
+			return sum[:], nil
+		}
+	}
+	if top == nil {
+		var err error
+		if top, err = topLevel(e.raw); err != nil {
+			return nil, err
+		}
+	}
+	return referenceHash(top, e.version)
 }
 
 func eventIDFromHash(hash []byte, v *matrix.RoomVersion) string {
@@ -85,11 +105,37 @@ func eventIDFromHash(hash []byte, v *matrix.RoomVersion) string {
 // ReferenceHash returns the event's reference hash as unpadded standard base64, the form
 // room versions 1–2 put next to IDs in prev_events and auth_events.
 func (e *Event) ReferenceHash() (string, error) {
-	hash, err := ReferenceHash(e.raw, e.version.ID)
+	hash, err := e.referenceHash(nil)
 	if err != nil {
 		return "", err
 	}
 	return signing.EncodeBase64(hash), nil
+}
+
+// contentHashCanonical is contentHash for canonical JSON: the members other than
+// "unsigned", "signatures" and "hashes", as they are written, in one pass.
+func contentHashCanonical(raw []byte) ([]byte, error) {
+	buf := make([]byte, 0, len(raw))
+	buf = append(buf, '{')
+	err := eachMember(raw, func(key, val []byte) error {
+		switch string(key) {
+		case "unsigned", "signatures", "hashes":
+			return nil
+		}
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, key...)
+		buf = append(buf, '"', ':')
+		buf = append(buf, val...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(append(buf, '}'))
+	return sum[:], nil
 }
 
 // CheckContentHash reports whether the event's hashes.sha256 matches its content.
@@ -98,10 +144,11 @@ func (e *Event) CheckContentHash() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return checkContentHash(top)
+	return e.checkContentHash(top)
 }
 
-func checkContentHash(top map[string]json.RawMessage) (bool, error) {
+// checkContentHash compares hashes.sha256 (top is e.raw's members) with the content hash.
+func (e *Event) checkContentHash(top map[string]json.RawMessage) (bool, error) {
 	var hashes struct {
 		SHA256 string `json:"sha256"`
 	}
@@ -112,9 +159,14 @@ func checkContentHash(top map[string]json.RawMessage) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	got, err := contentHash(top)
-	if err != nil {
-		return false, err
+	var got []byte
+	if e.canonical {
+		got, err = contentHashCanonical(e.raw)
+	}
+	if !e.canonical || err != nil {
+		if got, err = contentHash(top); err != nil {
+			return false, err
+		}
 	}
 	return string(got) == string(want), nil
 }

@@ -54,21 +54,21 @@ func NewEventFromUntrustedJSON(eventJSON []byte, version matrix.RoomVersionID) (
 	if len(canonical) > MaxEventSize {
 		return nil, &BadEventError{Msg: ErrTooLarge.Error(), Err: ErrTooLarge}
 	}
-	top, err := topLevel(canonical)
+	top, err := topLevelCanonical(canonical)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkRequired(top, v); err != nil {
 		return nil, err
 	}
-	e, err := newEventFromTop(canonical, top, v, "")
+	e, err := newEventFromTop(canonical, top, v, "", true)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkFields(e, top); err != nil {
 		return nil, err
 	}
-	ok, err := checkContentHash(top)
+	ok, err := e.checkContentHash(top)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func (e *Event) Redacted() (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	ne, err := newEvent(raw, e.version, e.eventID)
+	ne, err := newEvent(raw, e.version, e.eventID, true) // redact writes canonical JSON
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,22 @@ func (e *Event) Sign(serverName string, keyID signing.KeyID, key ed25519.Private
 // SignedBytes returns the bytes every server signature on the event covers: the canonical
 // JSON of the redacted event without "signatures" and "unsigned". The serverkeyapi can
 // batch-verify with it (arrows 11–13 of ARCHITECTURE.md §2).
+//
+// For an event whose JSON is canonical (all but those read with NewEventFromTrustedJSON*)
+// they are cut straight from the JSON in one pass (signedbytes.go), so the signature
+// check costs no JSON decoding; nothing is kept on the event.
 func (e *Event) SignedBytes() ([]byte, error) {
+	if e.canonical {
+		if signed, err := signedBytesCanonical(e.raw, e.typ, e.version); err == nil {
+			return signed, nil
+		}
+	}
+	return e.signedBytesSlow()
+}
+
+// signedBytesSlow is SignedBytes by the spec's steps: redact, then drop "signatures" and
+// "unsigned", as canonical JSON.
+func (e *Event) signedBytesSlow() ([]byte, error) {
 	redacted, err := redact(e.raw, e.version)
 	if err != nil {
 		return nil, err

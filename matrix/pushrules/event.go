@@ -79,8 +79,10 @@ func NewEvent(eventJSON []byte) *Event {
 	return e
 }
 
-// Type is the event's type, Sender its sender.
-func (e *Event) Type() string   { return e.typ }
+// Type is the event's type.
+func (e *Event) Type() string { return e.typ }
+
+// Sender is the event's sender.
 func (e *Event) Sender() string { return e.sender }
 
 func (e *Event) flatten(prefix string, obj map[string]any) {

@@ -172,10 +172,21 @@ func (w *roomWriter) inputReceivedGap(ctx context.Context, e matrix.PDU, first b
 			o.res.Error = "event was rejected"
 		}
 		return o, nil
-	} else if old != nil {
-		// TODO(federation): promote an outlier to a timeline event.
-		o.res.Error = "event is known as an outlier"
+	} else if old != nil && old.IsRejected {
+		// An outlier its own auth events refused: that verdict holds.
+		o.res.Rejected, o.res.Error, o.nid = true, "event was rejected", old.NID
 		return o, nil
+	} else if old != nil {
+		// An outlier arriving live: checked below like any received event, then its row
+		// becomes the verdict — unless it lies before the timeline this server follows
+		// (federation_promote.go).
+		if before, err := w.beforeTimeline(ctx, e); err != nil || before {
+			if before {
+				o.res.Error = "event is known as an outlier from before this server's timeline"
+			}
+			return o, err
+		}
+		defer w.promote(old)()
 	}
 	prevRows, err := w.s.EventsByID(ctx, e.PrevEventIDs())
 	if err != nil {
@@ -418,7 +429,7 @@ func (w *roomWriter) storeRejected(ctx context.Context, e matrix.PDU, before int
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(), IsRejected: true,
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}
-	nid, err := w.s.InsertEvent(ctx, row)
+	nid, err := w.insertEvent(ctx, row)
 	o.nid = nid
 	return o, err
 }
@@ -431,7 +442,7 @@ func (w *roomWriter) storeSoftFailed(ctx context.Context, e matrix.PDU, before i
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}
-	nid, err := w.s.InsertEvent(ctx, row)
+	nid, err := w.insertEvent(ctx, row)
 	if err != nil {
 		return o, err
 	}

@@ -227,7 +227,7 @@ func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, befor
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}
-	nid, err := w.s.InsertEvent(ctx, row)
+	nid, err := w.insertEvent(ctx, row) // a new row, or a promoted outlier (federation_promote.go)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (w *roomWriter) storeWithPrevState(ctx context.Context, e matrix.PDU, befor
 			return err
 		}
 	}
-	if err := w.s.UpdateForwardExtremities(ctx, w.room.RoomID, e.PrevEventIDs(), e.EventID()); err != nil {
+	if err := w.updateExtremities(ctx, e); err != nil {
 		return err
 	}
 	adds, removes, err := w.recomputeCurrentState(ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	"github.com/axon-matrix/axon/matrix"
@@ -42,6 +43,9 @@ type roomWriter struct {
 	// events were stored: what committed records for read-your-writes (writePositions).
 	lastPos int64
 	users   []string
+	// promoting are the outliers being promoted by this transaction, by event ID
+	// (federation_promote.go).
+	promoting map[string]int64
 }
 
 // committed records the writer's events in the metrics, and its positions for
@@ -226,7 +230,7 @@ func (w *roomWriter) store(ctx context.Context, e matrix.PDU, hv string, opts se
 	row := &storage.EventRow{EventID: e.EventID(), RoomID: w.room.RoomID, Type: e.Type(), StateKey: e.StateKey(),
 		Sender: e.Sender(), Depth: e.Depth(), OriginServerTS: e.OriginServerTS(), JSON: e.JSON(),
 		StateBefore: before, StateAfter: before, PrevEventIDs: e.PrevEventIDs(), AuthEventIDs: e.AuthEventIDs()}
-	nid, err := w.s.InsertEvent(ctx, row)
+	nid, err := w.insertEvent(ctx, row)
 	if err != nil {
 		return err
 	}
@@ -387,6 +391,9 @@ func (w *roomWriter) flush(ctx context.Context) error {
 		w.lastPos = pos + int64(records) - 1
 	}
 	msgs := make([]eventlog.Message, 0, len(w.pending))
+	// Every record notes when it was staged, just before the commit (the consumers' stage
+	// timings: the syncapi's on topic 2, the federationsender's on topic 6).
+	staged := eventlog.StagedAtHeaders(time.Now())
 	for _, p := range w.pending {
 		v := p.other
 		if p.roomEvent != nil {
@@ -398,7 +405,7 @@ func (w *roomWriter) flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, eventlog.Message{Topic: p.topic, Key: p.key, Value: b})
+		msgs = append(msgs, eventlog.Message{Topic: p.topic, Key: p.key, Value: b, Headers: staged})
 	}
 	w.pending = nil
 	if len(msgs) == 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/axon-matrix/axon/syncapi/storage"
 )
@@ -19,8 +20,11 @@ type groupJob struct {
 	ctx  context.Context
 	run  []storage.RoomEventAt
 	advs []storage.Advance // each record's Advance, once done without err
-	err  error
-	done bool // set by the caller that ran the job's group, read after taking commit
+	// staged is each record's staging time on the roomserver (zero: unknown), for
+	// axon_syncapi_roomevent_delay_seconds; nil when not timed.
+	staged []time.Time
+	err    error
+	done   bool // set by the caller that ran the job's group, read after taking commit
 }
 
 // groupCommit is the topic 2 consumer's group commit across rooms. The dispatcher runs
@@ -73,10 +77,16 @@ func (g *groupCommit) take(max int) []*groupJob {
 // or with the group's error (nothing of the group stored; the dispatcher delivers the run
 // again, and replayed records change nothing).
 func (c *RoomEventConsumer) storeRun(ctx context.Context, run []storage.RoomEventAt) error {
+	return c.storeRunStaged(ctx, run, nil)
+}
+
+// storeRunStaged is storeRun with each record's staging time on the roomserver (staged[i]
+// for run[i]; nil or zero times: not timed).
+func (c *RoomEventConsumer) storeRunStaged(ctx context.Context, run []storage.RoomEventAt, staged []time.Time) error {
 	if len(run) == 0 {
 		return nil
 	}
-	job := &groupJob{ctx: ctx, run: run}
+	job := &groupJob{ctx: ctx, run: run, staged: staged}
 	c.group.push(job)
 	c.group.commit.Lock()
 	defer c.group.commit.Unlock()
@@ -119,7 +129,9 @@ func (c *RoomEventConsumer) storeGroup(ctx context.Context, jobs []*groupJob) {
 			j.err, j.done = jerr, true
 			if jerr == nil {
 				j.advs = a
+				observeDelay("stored", []*groupJob{j}, time.Now())
 				c.tellGroup(gctx, j.run, a)
+				observeDelay("notified", []*groupJob{j}, time.Now())
 			}
 		}
 		return
@@ -135,7 +147,9 @@ func (c *RoomEventConsumer) storeGroup(ctx context.Context, jobs []*groupJob) {
 	if err != nil {
 		return
 	}
+	observeDelay("stored", live, time.Now())
 	c.tellGroup(gctx, recs, advs)
+	observeDelay("notified", live, time.Now())
 }
 
 // tellGroup tells the notifier what a group's commit made visible, once: the group's own

@@ -7,13 +7,11 @@ package consumers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
-	"github.com/axon-matrix/axon/internal/httputil"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
 	"github.com/axon-matrix/axon/syncapi/internal"
 	"github.com/axon-matrix/axon/syncapi/storage"
@@ -131,6 +129,10 @@ func (c *RoomEventConsumer) notify(ctx context.Context, adv storage.Advance) err
 	return nil
 }
 
+// stateFetchChunk is how many added state events one QueryEventsByID asks for (at most
+// rsapi.MaxQueryEvents).
+const stateFetchChunk = 500
+
 // storeNewEvent stores a new-event record; it returns the stored record too (nil when the
 // position was skipped), with the state changes it applied.
 func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsapi.OutputNewRoomEventData, key string) (storage.Advance, *storage.NewRoomEvent, error) {
@@ -154,27 +156,32 @@ func (c *RoomEventConsumer) storeNewEvent(ctx context.Context, pos int64, d *rsa
 		return storage.Advance{}, nil, err
 	}
 	skip := map[string]bool{}
-	for _, id := range missing {
-		res, err := c.rsAPI.QueryEvent(ctx, id)
+	// In chunks (a remote join adds the whole room's state: 25,000 events are 50 queries,
+	// not 25,000).
+	for from := 0; from < len(missing); from += stateFetchChunk {
+		chunk := missing[from:min(from+stateFetchChunk, len(missing))]
+		got, err := c.rsAPI.QueryEventsByID(ctx, chunk)
 		if err != nil {
-			var me *httputil.MatrixError
-			if errors.As(err, &me) && me.ErrCode == "M_NOT_FOUND" {
+			return storage.Advance{}, nil, fmt.Errorf("fetching %d state events: %w", len(chunk), err)
+		}
+		for _, id := range chunk {
+			res, ok := got[id]
+			if !ok {
 				c.log.WithField("event_id", id).Error("added state event unknown to the roomserver; left out of the state")
 				skip[id] = true
 				continue
 			}
-			return storage.Advance{}, nil, fmt.Errorf("fetching state event %s: %w", id, err)
+			se := internal.ParseEvent(res.Event, id)
+			if se == nil || se.StateKey == nil {
+				c.log.WithField("event_id", id).Error("added state event is not a state event; left out of the state")
+				skip[id] = true
+				continue
+			}
+			if se.RoomID == "" {
+				se.RoomID = ev.RoomID
+			}
+			rec.StateEvents = append(rec.StateEvents, *se)
 		}
-		se := internal.ParseEvent(res.Event, id)
-		if se == nil || se.StateKey == nil {
-			c.log.WithField("event_id", id).Error("added state event is not a state event; left out of the state")
-			skip[id] = true
-			continue
-		}
-		if se.RoomID == "" {
-			se.RoomID = ev.RoomID
-		}
-		rec.StateEvents = append(rec.StateEvents, *se)
 	}
 	for _, id := range d.AddsStateEventIDs {
 		if !skip[id] {

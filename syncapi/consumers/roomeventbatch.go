@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/axon-matrix/axon/internal/eventlog"
 	rsapi "github.com/axon-matrix/axon/roomserver/api"
@@ -24,20 +25,27 @@ const MaxBatch = 64
 // whole run again.
 func (c *RoomEventConsumer) HandleBatch(ctx context.Context, msgs []eventlog.Message) error {
 	var run []storage.RoomEventAt
+	var staged []time.Time // run's staging times on the roomserver (metrics.go)
+	received := time.Now()
 	for _, m := range msgs {
 		if r, ok := storable(m); ok {
 			run = append(run, r)
+			t, ok := eventlog.StagedAt(m)
+			if ok {
+				roomEventDelay.WithLabelValues("received").Observe(received.Sub(t).Seconds())
+			}
+			staged = append(staged, t)
 			continue
 		}
-		if err := c.storeRun(ctx, run); err != nil {
+		if err := c.storeRunStaged(ctx, run, staged); err != nil {
 			return err
 		}
-		run = run[:0]
+		run, staged = run[:0], staged[:0]
 		if err := c.Handle(ctx, m); err != nil {
 			return err
 		}
 	}
-	return c.storeRun(ctx, run)
+	return c.storeRunStaged(ctx, run, staged)
 }
 
 // storable returns the record of a new-event message that can be stored without a fetch:

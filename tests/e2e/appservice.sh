@@ -8,7 +8,7 @@
 # returns, the hs_token checked on every request, the as_token refused outside its
 # namespaces, alice's typing and read receipt delivered to the bridge (MSC2409), and a
 # ghost's message sent with ?ts= keeping that timestamp, and the as_token masquerading on the
-# sync and media endpoints.
+# sync and media endpoints, and appservice login (the bot's and a ghost's own devices).
 #
 # Needs python3 (with pip or venv) and go; mautrix is installed into a venv cached under
 # ${XDG_CACHE_HOME:-~/.cache}/axon-e2e-appservice, keyed by the pinned requirements.

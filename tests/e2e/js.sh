@@ -54,7 +54,7 @@ scenario() { # scenario NAME ARGS... — phase 1, restart, phase 2
   local log="$work/$name.log"
   echo "== e2e ($name): matrix-js-sdk against axon-monolith on $AXON_E2E_BASE_URL"
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
-  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-crosssigning-backup.test.mjs phase1-media.test.mjs phase1-edu.test.mjs phase1-device-lists.test.mjs phase1-verification.test.mjs phase1-todevice-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
+  if ! (cd "$here/js" && node --test --test-force-exit phase1-chat.test.mjs phase1-ids-versions.test.mjs phase1-sync-conformance.test.mjs phase1-keys.test.mjs phase1-crosssigning-backup.test.mjs phase1-media.test.mjs phase1-edu.test.mjs phase1-device-lists.test.mjs phase1-verification.test.mjs phase1-verification-inroom.test.mjs phase1-todevice-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi
   stop_server
   start_server "$name" "$log" -http-bind "127.0.0.1:$port" "$@"
   if ! (cd "$here/js" && node --test --test-force-exit phase2-restart.test.mjs phase2-todevice-restart.test.mjs); then echo "--- server log ($name)"; tail -80 "$log"; return 1; fi

@@ -16,9 +16,10 @@ package main
 //	                     stopped, saved to DIR and started again. The room stays a real room
 //	                     (events signed by A, authorised when they were sent); only the ~10
 //	                     minutes of building it are saved.
-//	-bench-pprof         with -bench-join: both servers serve net/http/pprof, and CPU
-//	                     profiles of A and B during the join are written to the run's
-//	                     directory (A.cpu.pprof, B.cpu.pprof; kept with -keep)
+//	-bench-pprof         with -bench-join or -bench-fanout: A and B serve net/http/pprof, and
+//	                     CPU profiles of A and B during the join or the sending window are
+//	                     written to the run's directory (A.cpu.pprof, B.cpu.pprof; kept
+//	                     with -keep)
 //	-bench-synapse-join  the same join, smaller, from Synapse into an Axon room and from
 //	                     Axon into a Synapse room (bench_synapse.go)
 
@@ -61,7 +62,7 @@ var (
 	benchSynapseState  = flag.Int("bench-synapse-state", 2000, "-bench-synapse-join: state events (org.axon.bench) of the Synapse room Axon joins")
 	benchSynapseMember = flag.Int("bench-synapse-members", 20, "-bench-synapse-join: members of the Synapse room Axon joins (registered on Synapse)")
 	benchKeep          = flag.String("bench-keep", "", "-bench-join: directory where A's built room is kept and reused across runs (see bench.go)")
-	benchPprof         = flag.Bool("bench-pprof", false, "-bench-join: CPU profiles of A and B during the join, written to the run's directory")
+	benchPprof         = flag.Bool("bench-pprof", false, "-bench-join, -bench-fanout: CPU profiles of A and B during the join or the sending window, written to the run's directory")
 	benchSQLiteSync    = flag.String("bench-sqlite-synchronous", "", "benchmarks: global.sqlite_synchronous of every Axon server (full or normal; empty: the generated default)")
 )
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +21,10 @@ import (
 // is arrival minus the start of the PUT /send on A (arrows 4 → topic 2 → 5/6 → PUT /send on
 // B and C → their roomservers → topic 2 → their syncapi → the waiting /sync). Events per
 // transaction come from A's federation sender counters (axon_federationsender_pdus_sent_total
-// over axon_federationsender_transactions_total{result="ok"}) across the sending window.
+// over axon_federationsender_transactions_total{result="ok"}) across the sending window, and
+// the stage timings from the histograms of A (queue, transaction round trip) and of B and C
+// (PUT /send, roomserver writes, roomserver commit → syncapi stored / /sync woken),
+// bench_stages.go. With -bench-pprof, CPU profiles of A and B over the sending window.
 func (r *run) fanoutBench() error {
 	ctx := context.Background()
 	r.configHook = lowBcrypt
@@ -40,6 +44,24 @@ func (r *run) fanoutBench() error {
 		}
 	}
 	a, b, c := r.servers[0], r.servers[1], r.servers[2]
+	var aPprof, bPprof string
+	if *benchPprof {
+		r.begin("restart A and B with -pprof-bind")
+		for _, s := range []*server{a, b} {
+			if err := stopServer(s); err != nil {
+				return err
+			}
+			u, err := r.relaunch(bin, s, true)
+			if err != nil {
+				return err
+			}
+			if s == a {
+				aPprof = u
+			} else {
+				bPprof = u
+			}
+		}
+	}
 	n := *benchSenders
 	if n < 1 || *benchRate < 1 {
 		return fmt.Errorf("-bench-senders and -bench-rate must be positive")
@@ -105,6 +127,16 @@ func (r *run) fanoutBench() error {
 	if err != nil {
 		return err
 	}
+	stagesBefore, err := r.scrapeStages(a, b, c)
+	if err != nil {
+		return err
+	}
+	var profiles []func() error
+	if *benchPprof {
+		secs := max(1, int(benchDuration.Seconds()))
+		profiles = append(profiles, cpuProfile(aPprof, filepath.Join(r.work, "A.cpu.pprof"), secs),
+			cpuProfile(bPprof, filepath.Join(r.work, "B.cpu.pprof"), secs))
+	}
 	type sent struct {
 		key   string
 		start time.Time
@@ -167,6 +199,15 @@ func (r *run) fanoutBench() error {
 	if err != nil {
 		return err
 	}
+	stagesAfter, err := r.scrapeStages(a, b, c)
+	if err != nil {
+		return err
+	}
+	for _, w := range profiles {
+		if err := w(); err != nil {
+			return fmt.Errorf("CPU profile: %w", err)
+		}
+	}
 	cancel()
 	rwg.Wait()
 
@@ -196,11 +237,37 @@ func (r *run) fanoutBench() error {
 		r.say("RESULT fan-out: A's federation sender: %.0f PDUs in %.0f transactions (2 destinations): %.1f PDUs per transaction; failed transactions %.0f",
 			pdus, txns, pdus/txns, after.txnFailed-before.txnFailed)
 	}
+	for i, label := range []string{"A", "B", "C"} {
+		for _, line := range stageLines(stagesBefore[i], stagesAfter[i]) {
+			r.say("RESULT fan-out stage on %s: %s", label, line)
+		}
+	}
+	if *benchPprof {
+		r.say("CPU profiles of the sending window: %s, %s (go tool pprof -top FILE)", filepath.Join(r.work, "A.cpu.pprof"), filepath.Join(r.work, "B.cpu.pprof"))
+	}
 	if missing > 0 {
 		return fmt.Errorf("%d deliveries missing after 60 s", missing)
 	}
 	r.step = "done"
 	return nil
+}
+
+// scrapeStages reads the stage histograms of the sender a and the receivers b and c
+// (bench_stages.go).
+func (r *run) scrapeStages(a, b, c *server) ([]histograms, error) {
+	out := make([]histograms, 3)
+	for i, s := range []*server{a, b, c} {
+		names := receiverStages
+		if s == a {
+			names = senderStages
+		}
+		h, err := scrapeHistograms(s.metricsURL, names)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h
+	}
+	return out, nil
 }
 
 // arrivalLog is when one reader saw each message (by its transaction key).

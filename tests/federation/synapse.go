@@ -37,7 +37,7 @@ import (
 // synapseRoomVersions are the room versions the scenario runs in.
 var synapseRoomVersions = []string{"10", "11", "12"}
 
-const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, history from before the join paged back with /messages (backfill) both ways, messages, redactions, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked; knocks both ways, then invited and joined"
+const synapseSummary = "Axon ↔ Synapse over TLS in room versions 10, 11 and 12: rooms created on each side joined from the other, history from before the join paged back with /messages (backfill) both ways, messages, redactions, power levels, topics and leaves both ways; invites both ways rejected, then accepted, then kicked; knocks both ways, then invited and joined; space hierarchies both ways, Axon's public rooms listed from Synapse and Synapse's from Axon"
 
 // synapse is the Synapse the scenario talks to.
 type synapse struct {
@@ -88,6 +88,20 @@ func (r *run) synapseScenario() error {
 		return err
 	}
 	if err := r.synapseKnockRound(ctx, "axon", alice, carol, a.name); err != nil {
+		return err
+	}
+	// Synapse's public rooms listed by an Axon user (scripts/synapse.sh turns on
+	// allow_public_rooms_over_federation and lets users publish rooms
+	// (room_list_publication_rules), both off by default in Synapse).
+	if err := r.synapsePublicRooms(ctx, carol, alice, syn.name); err != nil {
+		return err
+	}
+	// Spaces both ways (spaces.go): Axon's /hierarchy client and server against Synapse's;
+	// Synapse's directory is checked above with a name unique to this run.
+	if err := r.spacesRound(ctx, "synapse→axon", carol, alice, syn.name, a.name, false, false); err != nil {
+		return err
+	}
+	if err := r.spacesRound(ctx, "axon→synapse", alice, carol, a.name, syn.name, true, true); err != nil {
 		return err
 	}
 	r.step = "done"
@@ -296,6 +310,74 @@ func (r *run) synapseKnockRound(ctx context.Context, side string, owner, knocker
 		return err
 	}
 	return r.waitSync(ctx, owner, roomID, func(v *roomView) bool { return v.members[knocker.UserID] == "join" })
+}
+
+// synapsePublicRooms: owner (on Synapse) creates a public room published in Synapse's
+// directory under a name unique to this run (a Synapse reused across runs keeps the rooms of
+// earlier ones); asker lists Synapse's public rooms through Axon (/publicRooms?server=: GET,
+// paged with since, and POST with a filter on the name), and finds it both ways.
+func (r *run) synapsePublicRooms(ctx context.Context, owner, asker *csapi.Client, synapseName string) error {
+	name := fmt.Sprintf("Synapse directory room %d", rand.IntN(1e9))
+	r.begin(fmt.Sprintf("[directory] %s publishes %q on Synapse; %s lists Synapse's public rooms through Axon (/publicRooms?server=, GET and POST with a filter)", owner.UserID, name, asker.UserID))
+	var created struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := owner.Do(ctx, http.MethodPost, "/_matrix/client/v3/createRoom",
+		map[string]any{"preset": "public_chat", "visibility": "public", "name": name}, &created); err != nil {
+		return err
+	}
+	// createRoom leaves a room Synapse may not publish unpublished, silently; this says why.
+	if err := owner.Do(ctx, http.MethodPut, "/_matrix/client/v3/directory/list/room/"+url.PathEscape(created.RoomID),
+		map[string]any{"visibility": "public"}, nil); err != nil {
+		return fmt.Errorf("publishing %s in Synapse's directory (its room_list_publication_rules): %w", created.RoomID, err)
+	}
+	type page struct {
+		Chunk []struct {
+			RoomID string `json:"room_id"`
+			Name   string `json:"name"`
+		} `json:"chunk"`
+		NextBatch string `json:"next_batch"`
+	}
+	listed := func(p page) bool {
+		for _, c := range p.Chunk {
+			if c.RoomID == created.RoomID && c.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	// Synapse lists a room once its room statistics are updated, which it does in the
+	// background: the list is read again for up to 20 s.
+	found := false
+	for deadline := time.Now().Add(20 * time.Second); !found; time.Sleep(250 * time.Millisecond) {
+		since := ""
+		for range 50 {
+			q := "/_matrix/client/v3/publicRooms?limit=50&server=" + url.QueryEscape(synapseName)
+			if since != "" {
+				q += "&since=" + url.QueryEscape(since)
+			}
+			var p page
+			if err := asker.Do(ctx, http.MethodGet, q, nil, &p); err != nil {
+				return fmt.Errorf("GET /publicRooms?server=%s: %w", synapseName, err)
+			}
+			if found = listed(p); found || p.NextBatch == "" {
+				break
+			}
+			since = p.NextBatch
+		}
+		if !found && time.Now().After(deadline) {
+			return fmt.Errorf("Synapse's directory through Axon (GET): %s (%q) not listed", created.RoomID, name)
+		}
+	}
+	var filtered page
+	if err := asker.Do(ctx, http.MethodPost, "/_matrix/client/v3/publicRooms?server="+url.QueryEscape(synapseName),
+		map[string]any{"limit": 5, "filter": map[string]any{"generic_search_term": name}}, &filtered); err != nil {
+		return fmt.Errorf("POST /publicRooms?server=%s: %w", synapseName, err)
+	}
+	if len(filtered.Chunk) != 1 || !listed(filtered) {
+		return fmt.Errorf("Synapse's filtered directory through Axon: %+v, want only %s", filtered.Chunk, created.RoomID)
+	}
+	return nil
 }
 
 // build builds the two commands the scenarios run into r.work/bin.

@@ -17,7 +17,11 @@ and checks, through the real framework:
    room reach the bridge in transactions;
 7. timestamp massaging: the ghost sends with ?ts= (the framework's timestamp) and the
    event keeps that origin_server_ts;
-8. the as_token (with ?user_id=) on the sync and media endpoints.
+8. the as_token (with ?user_id=) on the sync and media endpoints;
+9. appservice login (m.login.application_service), as the framework's encryption start-up
+   does for the bot and double puppeting for a ghost: GET /login offers the type, the
+   bot and the ghost get devices of their own whose tokens sync, and a user outside the
+   namespaces is refused 403.
 
 Every request from Axon must carry the right hs_token (checked in the framework, and
 counted here: one wrong token fails the test).
@@ -32,7 +36,8 @@ import time
 import aiohttp
 from mautrix.appservice import AppService
 from mautrix.appservice.state_store.file import FileASStateStore
-from mautrix.types import EventType, Membership, RoomCreatePreset, UserID
+from mautrix.client import ClientAPI
+from mautrix.types import DeviceID, EventType, LoginType, Membership, RoomCreatePreset, UserID
 
 HS = os.environ["AXON_E2E_BASE_URL"]
 BRIDGE_PORT = int(os.environ["AXON_E2E_BRIDGE_PORT"])
@@ -269,6 +274,29 @@ async def run(http, server, az):
         body = await up.json(content_type=None)
         assert up.status == 200 and body.get("content_uri", "").startswith("mxc://localhost/"), (up.status, body)
     print("as_token on sync and media: ok")
+
+    # 9. Appservice login, through the framework's ClientAPI as its encryption start-up
+    # (the bot) and double puppeting (a ghost) call it: the as_token authenticates the
+    # login, the answer is a device of the user's own.
+    flows = await ClientAPI(base_url=HS, client_session=http).get_login_flows()
+    assert flows.supports_type(LoginType.APPSERVICE), flows
+    bot = ClientAPI(mxid=UserID("@echobot:localhost"), base_url=HS, token=AS_TOKEN, client_session=http)
+    resp = await bot.login(login_type=LoginType.APPSERVICE, device_name="echo bridge", store_access_token=True)
+    assert resp.user_id == "@echobot:localhost" and resp.device_id and resp.access_token != AS_TOKEN, resp
+    who = await bot.whoami()
+    assert who.user_id == "@echobot:localhost" and who.device_id == resp.device_id, who
+    puppet = ClientAPI(mxid=UserID(GHOST), base_url=HS, token=AS_TOKEN, client_session=http)
+    resp = await puppet.login(login_type=LoginType.APPSERVICE, device_id=DeviceID("ECHOPUPPET"),
+                              device_name="echo puppet", store_access_token=True)
+    assert resp.user_id == GHOST and resp.device_id == "ECHOPUPPET", resp
+    js = await puppet.sync(timeout=0)
+    assert room in js.get("rooms", {}).get("join", {}), list(js.get("rooms", {}).get("join", {}))
+    devs = await call(http, "GET", "/_matrix/client/v3/devices/ECHOPUPPET", puppet.api.token)
+    assert devs.get("display_name") == "echo puppet", devs
+    r = await call(http, "POST", "/_matrix/client/v3/login", AS_TOKEN, want=403, body={
+        "type": "m.login.application_service", "identifier": {"type": "m.id.user", "user": "alice"}})
+    assert r["errcode"] == "M_FORBIDDEN", r
+    print("appservice login (bot and double puppet): ok")
     assert bad_tokens == 0, f"{bad_tokens} requests with a wrong hs_token"
     await az.stop()
     print("echo bridge e2e: passed")
