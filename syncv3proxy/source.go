@@ -89,7 +89,7 @@ func (s *Source) Typing(ctx context.Context, userID, roomID string, since int64,
 // ToDevice reads the device's stored messages in (after, upTo].
 func (s *Source) ToDevice(ctx context.Context, userID, deviceID string, after, upTo int64, limit int) ([]syncv3.ToDeviceMessage, error) {
 	rows, err := s.st.db.Reader().QueryContext(ctx, `SELECT pos, event FROM syncv3proxy_to_device
-		WHERE user_id = $1 AND device_id = $2 AND pos > $3 AND pos <= $4 ORDER BY pos LIMIT $5`, userID, deviceID, after, upTo, limit)
+		WHERE user_id = $1 AND device_id = $2 AND pos > $3 AND pos <= $4 ORDER BY pos LIMIT CAST($5 AS INTEGER)`, userID, deviceID, after, upTo, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -226,7 +226,7 @@ func (s *Source) Timeline(ctx context.Context, userID, roomID string, upTo, afte
 	var more bool
 	for fills := 0; ; fills++ {
 		rows, err := s.st.db.Reader().QueryContext(ctx, `SELECT `+storedCols+` FROM syncv3proxy_events
-		WHERE room_id = $1 AND timeline = 1 AND pos > $2 AND pos <= $3 ORDER BY pos DESC LIMIT $4`, roomID, lower, top, limit+1)
+		WHERE room_id = $1 AND timeline = 1 AND pos > $2 AND pos <= $3 ORDER BY pos DESC LIMIT CAST($4 AS INTEGER)`, roomID, lower, top, limit+1)
 		if err != nil {
 			return nil, 0, false, err
 		}

@@ -215,7 +215,7 @@ func (d *Database) RoomAliases(ctx context.Context) (map[string][]string, error)
 // Peek returns up to limit of the service's queued events, oldest first.
 func (d *Database) Peek(ctx context.Context, asID string, limit int) ([]Row, error) {
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT id, event_id, event_json, kind FROM appservice_queue
-		WHERE as_id = $1 ORDER BY id LIMIT $2`, asID, limit)
+		WHERE as_id = $1 ORDER BY id LIMIT CAST($2 AS INTEGER)`, asID, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (d *Database) QueueEDUs(ctx context.Context, edus []QueuedEDU) error {
 // PeekEDUs returns up to limit of destination's queued EDUs, oldest first.
 func (d *Database) PeekEDUs(ctx context.Context, destination string, limit int) ([]EDURow, error) {
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT id, edu_type, edu_json, ephemeral, queued_ts FROM federationsender_queue_edus
-		WHERE destination = $1 ORDER BY id LIMIT $2`, destination, limit)
+		WHERE destination = $1 ORDER BY id LIMIT CAST($2 AS INTEGER)`, destination, limit)
 	if err != nil {
 		return nil, err
 	}

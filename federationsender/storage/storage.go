@@ -95,7 +95,7 @@ func (d *Database) QueuePDUs(ctx context.Context, pdus []QueuedPDU) error {
 // PeekPDUs returns up to limit of destination's queued PDUs, oldest first.
 func (d *Database) PeekPDUs(ctx context.Context, destination string, limit int) ([]Row, error) {
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT id, room_id, event_id, event_json FROM federationsender_queue_pdus
-		WHERE destination = $1 ORDER BY id LIMIT $2`, destination, limit)
+		WHERE destination = $1 ORDER BY id LIMIT CAST($2 AS INTEGER)`, destination, limit)
 	if err != nil {
 		return nil, err
 	}

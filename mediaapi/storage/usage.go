@@ -51,7 +51,7 @@ func (d *Database) LeastRecentlyUsedRemote(ctx context.Context, local string, li
 	rows, err := d.DB.Reader().QueryContext(ctx, `SELECT origin, media_id, file_size, sha256 FROM mediaapi_media
 		WHERE origin <> $1 AND uploaded_ts > 0
 		ORDER BY CASE WHEN last_access_ts > uploaded_ts THEN last_access_ts ELSE uploaded_ts END, origin, media_id
-		LIMIT $2`, local, limit)
+		LIMIT CAST($2 AS INTEGER)`, local, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: listing remote media: %w", err)
 	}

@@ -153,7 +153,7 @@ func receivedAbove(ctx context.Context, tx *sql.Tx, s Stream, w int64) (map[int6
 // upTo], oldest first.
 func (d *Database) ToDeviceBetween(ctx context.Context, userID, deviceID string, after, upTo int64, limit int) ([]ToDevice, error) {
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT stream_pos, sender, event_type, content FROM syncapi_to_device
-		WHERE user_id = $1 AND device_id = $2 AND stream_pos > $3 AND stream_pos <= $4 ORDER BY stream_pos LIMIT $5`,
+		WHERE user_id = $1 AND device_id = $2 AND stream_pos > $3 AND stream_pos <= $4 ORDER BY stream_pos LIMIT CAST($5 AS INTEGER)`,
 		userID, deviceID, after, upTo, limit)
 	if err != nil {
 		return nil, err

@@ -115,7 +115,7 @@ type RoomPos struct {
 // before upTo, newest first (by position: an index range).
 func (d *Database) NewestEvents(ctx context.Context, upTo int64, limit int) ([]RoomPos, error) {
 	rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, stream_pos FROM syncapi_events
-		WHERE stream_pos <= $1 ORDER BY stream_pos DESC LIMIT $2`, upTo, limit)
+		WHERE stream_pos <= $1 ORDER BY stream_pos DESC LIMIT CAST($2 AS INTEGER)`, upTo, limit)
 	if err != nil {
 		return nil, err
 	}
