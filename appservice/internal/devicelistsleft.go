@@ -102,17 +102,20 @@ func (c *Consumer) joinedMembers(ctx context.Context, room string) ([]string, er
 // leftRows turns the checks of a run into org.matrix.msc3202.device_lists.left rows: a
 // user is left for a service when none of the rooms they are joined to now is one the
 // service is in (members gives a room's service-owned joined users after the run). A
-// roomserver failure skips that user (logged): events must not wait for device lists.
+// roomserver failure skips that user and the run's remaining checks (logged): events must
+// not wait for device lists, and a run can hold thousands of checks (a room the service's
+// last user left), each a call that may take the client's whole timeout to fail.
 func (c *Consumer) leftRows(ctx context.Context, checks []leaveCheck, members func(room string) []string) []storage.QueuedEvent {
 	var rows []storage.QueuedEvent
 	roomsOf := map[string][]string{}
-	for _, ch := range checks {
+	for i, ch := range checks {
 		rooms, ok := roomsOf[ch.user]
 		if !ok {
 			var err error
 			if rooms, err = c.rooms.QueryRoomsForUser(ctx, ch.user, []string{"join"}); err != nil {
-				c.log.WithError(err).WithField("user_id", ch.user).Warn("rooms unavailable: device_lists.left incomplete")
-				continue
+				c.log.WithError(err).WithField("user_id", ch.user).WithField("skipped", len(checks)-i).
+					Warn("rooms unavailable: device_lists.left incomplete")
+				break
 			}
 			roomsOf[ch.user] = rooms
 		}

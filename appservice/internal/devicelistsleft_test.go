@@ -186,3 +186,42 @@ func TestDeviceListsInTransaction(t *testing.T) {
 		})
 	}
 }
+
+// countingRoomServer fails every QueryRoomsForUser and counts them.
+type countingRoomServer struct {
+	fakeRoomServer
+	calls int
+}
+
+func (f *countingRoomServer) QueryRoomsForUser(context.Context, string, []string) ([]string, error) {
+	f.calls++
+	return nil, errors.New("roomserver down")
+}
+
+// TestDeviceListsLeftRoomServerDown: once the roomserver fails a run's check, the run's
+// other checks are skipped rather than each waiting for its own failure (a room the
+// service's last user left has a check per member).
+func TestDeviceListsLeftRoomServerDown(t *testing.T) {
+	reg, err := api.ParseRegistration("e2ee.yaml", []byte(`{id: e2ee, url: "http://127.0.0.1:1/e2ee", as_token: a1,
+  hs_token: h1, sender_localpart: e2eebot, org.matrix.msc3202: true, namespaces: {users: [{exclusive: true, regex: "@_e2ee_.*"}]}}`), testServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs, err := api.NewRegistrations([]*api.Registration{reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConsumer(nil, nil, regs)
+	rs := &countingRoomServer{}
+	c.SetRooms(rs)
+	var checks []leaveCheck
+	for _, u := range []string{"@a:hs.test", "@b:hs.test", "@c:hs.test"} {
+		checks = append(checks, leaveCheck{reg: reg, user: u, key: "left:$e:" + u})
+	}
+	if rows := c.leftRows(context.Background(), checks, func(string) []string { return nil }); len(rows) != 0 {
+		t.Fatalf("rows = %v", rows)
+	}
+	if rs.calls != 1 {
+		t.Fatalf("roomserver asked %d times after failing, want 1", rs.calls)
+	}
+}

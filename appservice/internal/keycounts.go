@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/axon-matrix/axon/appservice/api"
 	"github.com/axon-matrix/axon/appservice/storage"
@@ -23,6 +24,10 @@ type KeyCounts interface {
 
 // maxCountUsers bounds the users whose devices' counts one transaction looks up.
 const maxCountUsers = 100
+
+// defaultKeyCountsTimeout bounds the keyserver calls of one transaction: a keyserver that
+// does not answer holds the events up this long at most (not a call timeout per device).
+const defaultKeyCountsTimeout = 5 * time.Second
 
 // deviceCounts is one device's counts as a transaction carries them.
 type deviceCounts struct {
@@ -78,9 +83,10 @@ func (s *sentCounts) record(asID string, counts map[string]deviceCounts) {
 }
 
 // countUsers is the users whose devices' counts a transaction of rows to reg carries
-// (MSC3202, as Synapse chooses them): the service's sender, and the local users of its
-// namespaces that the transaction names — senders and membership targets of its events
-// and recipients of its to-device messages.
+// (MSC3202): the service's sender, and the local users of its namespaces that the
+// transaction names — senders and membership targets of its events and recipients of its
+// to-device messages. (Synapse takes all of the service's users joined to the rooms of
+// the transaction's events and ephemeral data, plus the to-device recipients.)
 func countUsers(reg *api.Registration, rows []storage.Row) []string {
 	sender := reg.SenderUserID()
 	server := sender[strings.IndexByte(sender, ':')+1:]
@@ -120,12 +126,18 @@ func countUsers(reg *api.Registration, rows []storage.Row) []string {
 // addKeyCounts fills txn's MSC3202 one-time key counts and unused fallback key types for
 // the devices (with keys) of countUsers whose counts differ from those last sent to reg,
 // and returns what it put in, for sentCounts once the service accepted it. Without a
-// keyserver, or when it fails, the transaction goes without them (the events must not
-// wait for the counts).
+// keyserver, or when it fails or does not answer within keyCountsTimeout, the transaction
+// goes without them, or without the rest (the events must not wait for the counts).
 func (q *Queues) addKeyCounts(ctx context.Context, reg *api.Registration, rows []storage.Row, txn *Transaction) map[string]deviceCounts {
 	if q.keys == nil || !reg.MSC3202 {
 		return nil
 	}
+	timeout := q.keyCountsTimeout
+	if timeout <= 0 {
+		timeout = defaultKeyCountsTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	users := countUsers(reg, rows)
 	req := &keyapi.QueryKeysRequest{Requester: reg.SenderUserID(), DeviceKeys: map[string][]string{}}
 	for _, u := range users {
@@ -144,6 +156,9 @@ func (q *Queues) addKeyCounts(ctx context.Context, reg *api.Registration, rows [
 		}
 		slices.Sort(devices)
 		for _, d := range devices {
+			if ctx.Err() != nil {
+				break
+			}
 			c, err := q.keys.QueryKeyCounts(ctx, &keyapi.QueryKeyCountsRequest{UserID: u, DeviceID: d})
 			if err != nil {
 				q.log.WithError(err).WithField("appservice", reg.ID).Warn("key counts unavailable: transaction without some")

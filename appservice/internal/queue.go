@@ -33,6 +33,8 @@ type Queues struct {
 	// sent is what each service last got of them.
 	keys KeyCounts
 	sent sentCounts
+	// keyCountsTimeout bounds the keyserver calls of one transaction (0: the default).
+	keyCountsTimeout time.Duration
 	// txnPrefix makes transaction IDs unique across restarts.
 	txnPrefix string
 	txnSeq    atomic.Int64
@@ -120,6 +122,11 @@ func (q *Queues) run(ctx context.Context, reg *api.Registration, wake chan struc
 	failures := 0
 	var batch []storage.Row
 	var txnID string
+	// txn and counts are built once per batch: a retry is the same transaction (same ID,
+	// same body), as the service may have processed an attempt whose answer was lost and
+	// then only dedupes by ID.
+	var txn Transaction
+	var counts map[string]deviceCounts
 	for ctx.Err() == nil {
 		if batch == nil {
 			select { // drain: the read below sees every row committed before it
@@ -144,9 +151,9 @@ func (q *Queues) run(ctx context.Context, reg *api.Registration, wake chan struc
 			}
 			batch = rows
 			txnID = fmt.Sprintf("%s.%d", q.txnPrefix, q.txnSeq.Add(1))
+			txn = newTransaction(batch)
+			counts = q.addKeyCounts(ctx, reg, batch, &txn)
 		}
-		txn := newTransaction(batch)
-		counts := q.addKeyCounts(ctx, reg, batch, &txn)
 		err := q.bridge.SendTransaction(ctx, reg, txnID, txn)
 		if err == nil {
 			q.sent.record(reg.ID, counts)

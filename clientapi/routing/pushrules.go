@@ -15,7 +15,7 @@ import (
 )
 
 // loadPushRules returns the user's push rules: the stored m.push_rules account data
-// brought up to the current server defaults (mergeDefaultRules), or the defaults for a
+// brought up to the current server defaults (pushrules.MergeDefaults), or the defaults for a
 // user who has none stored yet. The merged set is stored with the user's next change.
 func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushrules.AccountData, error) {
 	raw, err := rt.userAPI.GetAccountData(ctx, userID, "", "m.push_rules")
@@ -30,7 +30,7 @@ func (rt *Routes) loadPushRules(ctx context.Context, userID string) (*pushrules.
 		return nil, err
 	}
 	c.Global.NonNil() // never send null lists
-	mergeDefaultRules(&c.Global, pushrules.Defaults(userID))
+	pushrules.MergeDefaults(&c.Global, pushrules.Defaults(userID))
 	return &c, nil
 }
 

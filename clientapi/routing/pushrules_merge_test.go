@@ -2,74 +2,12 @@ package routing
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/axon-matrix/axon/matrix/pushrules"
 	uapi "github.com/axon-matrix/axon/userapi/api"
 )
-
-// ids lists a kind's rule IDs, with "-" after a disabled rule.
-func ids(list []pushrules.PushRule) string {
-	var out []string
-	for _, r := range list {
-		id := r.RuleID
-		if !r.Enabled {
-			id += "-"
-		}
-		out = append(out, id)
-	}
-	return strings.Join(out, " ")
-}
-
-func TestMergeDefaultRules(t *testing.T) {
-	def := func(id string) pushrules.PushRule {
-		return pushrules.PushRule{RuleID: id, Default: true, Enabled: true, Actions: []any{}}
-	}
-	user := func(id string) pushrules.PushRule {
-		return pushrules.PushRule{RuleID: id, Enabled: true, Actions: []any{"notify"}}
-	}
-	off := func(r pushrules.PushRule) pushrules.PushRule { r.Enabled = false; return r }
-	defaults := []pushrules.PushRule{def(".m.rule.master"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")}
-	cases := []struct {
-		name    string
-		stored  []pushrules.PushRule
-		want    string
-		changed bool
-	}{
-		{"up to date", defaults, ".m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", false},
-		{"old server_acl name, user's flag carried over",
-			[]pushrules.PushRule{def(".m.rule.master"), user("mine"), def(".m.rule.reaction"), off(def(".m.rule.server_acl")), def(".m.rule.suppress_edits")},
-			".m.rule.master mine .m.rule.reaction .m.rule.room.server_acl- .m.rule.suppress_edits", true},
-		{"missing defaults go after their predecessor, user rules stay",
-			[]pushrules.PushRule{user("a"), off(def(".m.rule.reaction")), user("b")},
-			"a .m.rule.master .m.rule.reaction- .m.rule.room.server_acl .m.rule.suppress_edits b", true},
-		{"a default the server no longer has is dropped",
-			[]pushrules.PushRule{def(".m.rule.master"), def(".m.rule.gone"), def(".m.rule.reaction"), def(".m.rule.room.server_acl"), def(".m.rule.suppress_edits")},
-			".m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
-		{"only user rules", []pushrules.PushRule{user("x")}, "x .m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
-		{"a user rule named like a retired default is kept", []pushrules.PushRule{user(".m.rule.server_acl")},
-			".m.rule.server_acl .m.rule.master .m.rule.reaction .m.rule.room.server_acl .m.rule.suppress_edits", true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			rs := pushrules.Ruleset{Override: append([]pushrules.PushRule{}, c.stored...)}
-			changed := mergeDefaultRules(&rs, pushrules.Ruleset{Override: defaults})
-			if got := ids(rs.Override); got != c.want || changed != c.changed {
-				t.Fatalf("got %q changed=%v, want %q changed=%v", got, changed, c.want, c.changed)
-			}
-		})
-	}
-	// The carried-over rule keeps the user's actions too.
-	old := def(".m.rule.server_acl")
-	old.Actions = []any{"notify"}
-	rs := pushrules.Ruleset{Override: []pushrules.PushRule{old}}
-	mergeDefaultRules(&rs, pushrules.Ruleset{Override: defaults})
-	if !reflect.DeepEqual(rs.Override[2].Actions, []any{"notify"}) {
-		t.Fatalf("actions not carried over: %+v", rs.Override[2])
-	}
-}
 
 // A user whose stored rules predate .m.rule.room.server_acl (Axon stored it as
 // .m.rule.server_acl) sees the spec's rule through the API and the account data, and the

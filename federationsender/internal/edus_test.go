@@ -166,9 +166,11 @@ func TestEDUQueue(t *testing.T) {
 				}
 				return false
 			})
-			if left, _ := db.PeekEDUs(ctx, dest, 100); len(left) != 0 {
-				t.Fatalf("left in the queue: %+v", left)
-			}
+			// Delivered rows are deleted off the sending path (delivered.go): wait for it.
+			waitFor(t, "the delivered EDUs deleted", 5*time.Second, func() bool {
+				left, err := db.PeekEDUs(ctx, dest, 100)
+				return err == nil && len(left) == 0
+			})
 		})
 	}
 }

@@ -24,17 +24,39 @@ const (
 	maxHierarchyEntries = 1024
 	// maxHierarchyServers is how many of a child's via servers are tried.
 	maxHierarchyServers = 5
+	// maxHierarchyAnswerBytes bounds what is kept of one server's /hierarchy answer (the
+	// room's summary, the children summaries and the inaccessible IDs, as sent): a
+	// response may be as large as the federation client allows (64 MiB), and the answers
+	// stay in the cache and in the roomserver's paginated walks. Children past it are left
+	// out; a room summary larger than it alone is no answer.
+	maxHierarchyAnswerBytes = 1 << 20
+	// maxHierarchyCacheBytes bounds the cache's answers together; when full it starts afresh.
+	maxHierarchyCacheBytes = 32 << 20
 )
 
 // hierarchyCache remembers other servers' /hierarchy answers. The zero value is ready.
 type hierarchyCache struct {
 	mu      sync.Mutex
 	entries map[string]hierarchyEntry
+	size    int // the entries' sizes together
 }
 
 type hierarchyEntry struct {
 	resp    *api.QueryRemoteHierarchyResponse
+	size    int // hierarchySize(resp)
 	expires time.Time
+}
+
+// hierarchySize is the bytes an answer holds (what maxHierarchyAnswerBytes bounds).
+func hierarchySize(resp *api.QueryRemoteHierarchyResponse) int {
+	n := len(resp.Room)
+	for _, c := range resp.Children {
+		n += len(c)
+	}
+	for _, id := range resp.InaccessibleChildren {
+		n += len(id)
+	}
+	return n
 }
 
 func (c *hierarchyCache) get(key string, now time.Time) *api.QueryRemoteHierarchyResponse {
@@ -47,12 +69,18 @@ func (c *hierarchyCache) get(key string, now time.Time) *api.QueryRemoteHierarch
 }
 
 func (c *hierarchyCache) put(key string, resp *api.QueryRemoteHierarchyResponse, now time.Time) {
+	size := hierarchySize(resp)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil || len(c.entries) >= maxHierarchyEntries {
-		c.entries = map[string]hierarchyEntry{}
+	if old, ok := c.entries[key]; ok {
+		delete(c.entries, key)
+		c.size -= old.size
 	}
-	c.entries[key] = hierarchyEntry{resp: resp, expires: now.Add(hierarchyTTL)}
+	if c.entries == nil || len(c.entries) >= maxHierarchyEntries || c.size+size > maxHierarchyCacheBytes {
+		c.entries, c.size = map[string]hierarchyEntry{}, 0
+	}
+	c.entries[key] = hierarchyEntry{resp: resp, size: size, expires: now.Add(hierarchyTTL)}
+	c.size += size
 }
 
 // QueryRemotePublicRooms implements api.RoomsAPI (arrow 7): another server's room
@@ -119,16 +147,23 @@ func (a *API) QueryRemoteHierarchy(ctx context.Context, req *api.QueryRemoteHier
 			lastErr = errors.New(server + " answered with another room")
 			continue
 		}
+		if len(resp.Room) > maxHierarchyAnswerBytes {
+			lastErr = errors.New(server + " answered with a room summary too large")
+			continue
+		}
 		out := &api.QueryRemoteHierarchyResponse{Origin: server, Room: resp.Room,
 			Children: []json.RawMessage{}, InaccessibleChildren: []string{}}
-		for _, c := range resp.Children {
-			if roomIDOf(c) != "" {
-				out.Children = append(out.Children, c)
+		size := len(resp.Room) // kept within maxHierarchyAnswerBytes
+		for _, id := range resp.InaccessibleChildren {
+			if matrix.ValidRoomID(id) && size+len(id) <= maxHierarchyAnswerBytes {
+				out.InaccessibleChildren = append(out.InaccessibleChildren, id)
+				size += len(id)
 			}
 		}
-		for _, id := range resp.InaccessibleChildren {
-			if matrix.ValidRoomID(id) {
-				out.InaccessibleChildren = append(out.InaccessibleChildren, id)
+		for _, c := range resp.Children {
+			if roomIDOf(c) != "" && size+len(c) <= maxHierarchyAnswerBytes {
+				out.Children = append(out.Children, c)
+				size += len(c)
 			}
 		}
 		a.hierarchy.put(key, out, now)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,5 +120,53 @@ func TestQueryRemoteHierarchy(t *testing.T) {
 	}
 	if _, err := a.QueryRemoteHierarchy(ctx, &api.QueryRemoteHierarchyRequest{RoomID: "space"}); errCodeOf(err) != "M_INVALID_PARAM" {
 		t.Errorf("bad room ID: %v", err)
+	}
+}
+
+// TestQueryRemoteHierarchyBounded: what is kept of another server's /hierarchy answer, and
+// so remembered, is bounded (maxHierarchyAnswerBytes): children past the bound are left
+// out, a room summary larger than it alone is no answer, and the cache holds at most
+// maxHierarchyCacheBytes of answers together.
+func TestQueryRemoteHierarchyBounded(t *testing.T) {
+	pad := strings.Repeat("x", 64<<10)
+	child := func(i int) string { return `{"room_id":"!c` + strconv.Itoa(i) + `:x","topic":"` + pad + `"}` }
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.EscapedPath() {
+		case "/_matrix/federation/v1/hierarchy/%21huge:x":
+			w.Write([]byte(`{"room":{"room_id":"!huge:x","topic":"` + strings.Repeat("y", 2<<20) + `"},"children":[],"inaccessible_children":[]}`))
+		default: // !sN:x, with 64 children of 64 KiB: 4 MiB
+			id, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/_matrix/federation/v1/hierarchy/"))
+			kids := make([]string, 64)
+			for i := range kids {
+				kids[i] = child(i)
+			}
+			w.Write([]byte(`{"room":{"room_id":"` + id + `"},"children":[` + strings.Join(kids, ",") + `],"inaccessible_children":["!i:x"]}`))
+		}
+	}))
+	defer srv.Close()
+	dest := srv.Listener.Addr().String()
+	a := &API{ServerName: testOrigin, Client: testClient(t, testKey(t, "k1"))}
+	ctx := context.Background()
+	if _, err := a.QueryRemoteHierarchy(ctx, &api.QueryRemoteHierarchyRequest{RoomID: "!huge:x", Servers: []string{dest}}); errCodeOf(err) != "M_NOT_FOUND" {
+		t.Fatalf("room summary over the bound: %v, want M_NOT_FOUND", err)
+	}
+	for i := 0; i < 40; i++ {
+		resp, err := a.QueryRemoteHierarchy(ctx, &api.QueryRemoteHierarchyRequest{RoomID: "!s" + strconv.Itoa(i) + ":x", Servers: []string{dest}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := hierarchySize(resp); n > maxHierarchyAnswerBytes {
+			t.Fatalf("answer %d keeps %d bytes, more than %d", i, n, maxHierarchyAnswerBytes)
+		}
+		if len(resp.Children) == 0 || len(resp.Children) == 64 || len(resp.InaccessibleChildren) != 1 {
+			t.Fatalf("answer %d: %d children, %v inaccessible; want some of the 64 children left out", i, len(resp.Children), resp.InaccessibleChildren)
+		}
+		a.hierarchy.mu.Lock()
+		size := a.hierarchy.size
+		a.hierarchy.mu.Unlock()
+		if size > maxHierarchyCacheBytes {
+			t.Fatalf("after %d answers the cache holds %d bytes, more than %d", i+1, size, maxHierarchyCacheBytes)
+		}
 	}
 }

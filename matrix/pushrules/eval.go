@@ -125,12 +125,14 @@ func Compile(rs Ruleset) *Compiled {
 	return c
 }
 
-// CompileAccountData compiles the content of an m.push_rules account data event; nil or
+// CompileAccountData compiles the content of an m.push_rules account data event, brought
+// up to the current server defaults as GET /pushrules shows it (MergeDefaults); nil or
 // unreadable content gives userID's server-default rules.
 func CompileAccountData(userID string, content []byte) *Compiled {
 	if len(content) > 0 {
 		var ad AccountData
 		if json.Unmarshal(content, &ad) == nil {
+			MergeDefaults(&ad.Global, Defaults(userID))
 			return Compile(ad.Global)
 		}
 	}

@@ -206,10 +206,28 @@ func TestCompileAccountData(t *testing.T) {
 		t.Fatal("bad content: the defaults")
 	}
 	rs := Defaults(me)
-	rs.Underride = nil
+	for i := range rs.Underride {
+		rs.Underride[i].Enabled = false
+	}
 	raw, _ := json.Marshal(AccountData{Global: rs})
 	if CompileAccountData(me, raw).Evaluate(plain, room, &u).Notify {
-		t.Fatal("stored rules without underrides still notify")
+		t.Fatal("stored rules with every underride disabled still notify")
+	}
+	// Rules stored before a default existed get it, as GET /pushrules shows them: a
+	// mention in m.mentions highlights although the stored set lacks .m.rule.is_user_mention.
+	rs = Defaults(me)
+	var kept []PushRule
+	for _, r := range rs.Override {
+		if r.RuleID != ".m.rule.is_user_mention" {
+			kept = append(kept, r)
+		}
+	}
+	rs.Override = kept
+	raw, _ = json.Marshal(AccountData{Global: rs})
+	mention := NewEvent(ev(map[string]any{"type": "m.room.message", "sender": "@bob:example.org",
+		"content": map[string]any{"msgtype": "m.text", "body": "look", "m.mentions": map[string]any{"user_ids": []string{me}}}}))
+	if got := CompileAccountData(me, raw).Evaluate(mention, room, &u); !got.Highlight || got.RuleID != ".m.rule.is_user_mention" {
+		t.Fatalf("stored rules without a newer default: %+v", got)
 	}
 }
 

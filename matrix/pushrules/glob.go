@@ -35,6 +35,11 @@ type glob struct {
 	// literal is set when the pattern has no wildcard: a plain (lower-cased) string.
 	literal bool
 	lit     string
+	// segs are toks split at the `*`s: segs[0] is anchored at the start of the match,
+	// the last at its end, those between float. Matching them one after the other, each
+	// middle one at its leftmost place, is linear per segment: backtracking over every
+	// `*` (a pattern like `*a*a*a*a*b` on a long body) would be exponential.
+	segs [][]globTok
 }
 
 // compileGlob compiles pattern (lower-cased first).
@@ -75,7 +80,14 @@ func compileGlob(pattern string) glob {
 		}
 	}
 	flush()
-	g := glob{toks: toks}
+	g := glob{toks: toks, segs: [][]globTok{nil}}
+	for _, t := range toks {
+		if t.kind == tokMany {
+			g.segs = append(g.segs, nil)
+		} else {
+			g.segs[len(g.segs)-1] = append(g.segs[len(g.segs)-1], t)
+		}
+	}
 	if len(toks) == 0 {
 		g.literal = true
 	} else if len(toks) == 1 && toks[0].kind == tokLit {
@@ -142,7 +154,7 @@ func (g *glob) matchWhole(s string) bool {
 	if g.literal {
 		return s == g.lit
 	}
-	return matchToks(g.toks, s, 0, false)
+	return g.matchAt(s, 0, false)
 }
 
 // matchWords reports whether the pattern matches a substring of s that starts and ends at
@@ -152,8 +164,16 @@ func (g *glob) matchWords(s string) bool {
 		return containsWord(s, g.lit)
 	}
 	for i := 0; i <= len(s); i++ {
-		if boundaryBefore(s, i) && matchToks(g.toks, s, i, true) {
-			return true
+		if boundaryBefore(s, i) {
+			if len(g.segs) > 1 {
+				// With a `*`, the first start where segs[0] matches decides: a later start
+				// ends segs[0] later and so leaves the rest of the pattern less to match.
+				if _, ok := matchSeg(g.segs[0], s, i); ok {
+					return g.matchAt(s, i, true)
+				}
+			} else if g.matchAt(s, i, true) {
+				return true
+			}
 		}
 		if i < len(s) && s[i] >= utf8.RuneSelf {
 			// Step over the rest of a multi-byte rune: only rune starts are start points.
@@ -184,40 +204,72 @@ func containsWord(s, word string) bool {
 	return false
 }
 
-// matchToks matches toks against s from byte i: to the end of s, or (words) to any
-// position that is a word boundary.
-func matchToks(toks []globTok, s string, i int, words bool) bool {
-	for k, t := range toks {
+// matchSeg matches seg (no `*`) against s at byte i: the end of the match.
+func matchSeg(seg []globTok, s string, i int) (int, bool) {
+	for k := range seg {
+		t := &seg[k]
 		switch t.kind {
 		case tokLit:
 			if !strings.HasPrefix(s[i:], t.lit) {
-				return false
+				return 0, false
 			}
 			i += len(t.lit)
-		case tokOne, tokClass:
+		default: // tokOne, tokClass
 			if i >= len(s) {
-				return false
+				return 0, false
 			}
 			r, n := utf8.DecodeRuneInString(s[i:])
 			if t.kind == tokClass && !t.matchesRune(r) {
-				return false
+				return 0, false
 			}
 			i += n
-		case tokMany:
-			rest := toks[k+1:]
-			for j := len(s); j >= i; j-- {
-				if j < len(s) && j > i && !utf8.RuneStart(s[j]) {
-					continue
-				}
-				if matchToks(rest, s, j, words) {
-					return true
-				}
+		}
+	}
+	return i, true
+}
+
+// matchAt matches the pattern against s from byte i: to the end of s, or (words) to any
+// position that is a word boundary.
+func (g *glob) matchAt(s string, i int, words bool) bool {
+	accept := func(end int) bool {
+		if words {
+			return boundaryAfter(s, end)
+		}
+		return end == len(s)
+	}
+	if len(g.segs) == 0 {
+		return false // the zero glob
+	}
+	cur, ok := matchSeg(g.segs[0], s, i)
+	if !ok {
+		return false
+	}
+	if len(g.segs) == 1 {
+		return accept(cur)
+	}
+	last := len(g.segs) - 1
+	for _, seg := range g.segs[1:last] {
+		found := false
+		for j := cur; j <= len(s); j++ {
+			if j < len(s) && !utf8.RuneStart(s[j]) {
+				continue
 			}
+			if end, ok := matchSeg(seg, s, j); ok {
+				cur, found = end, true
+				break
+			}
+		}
+		if !found {
 			return false
 		}
 	}
-	if words {
-		return boundaryAfter(s, i)
+	for j := cur; j <= len(s); j++ {
+		if j < len(s) && !utf8.RuneStart(s[j]) {
+			continue
+		}
+		if end, ok := matchSeg(g.segs[last], s, j); ok && accept(end) {
+			return true
+		}
 	}
-	return i == len(s)
+	return false
 }

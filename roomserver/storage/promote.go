@@ -9,10 +9,16 @@ import (
 // outlier promotion): no longer an outlier, rejected or not, with e's state snapshots. Its
 // numeric ID stays (snapshots and the current state may name it) and so do its DAG edges,
 // written when it was stored as an outlier. Anything but an outlier of that ID fails.
+// The two copies of one event ID differ at most in content stripped for a content hash
+// that did not match (both redact to the same form), so the longer JSON is the full event:
+// e's replaces the stored one when it is longer (the outlier came redacted, the live copy
+// whole).
 func (s *Store) PromoteOutlier(ctx context.Context, nid int64, e *EventRow) error {
 	res, err := s.q.ExecContext(ctx, `UPDATE roomserver_events SET is_outlier = FALSE, is_rejected = $1,
-		state_before_snapshot_id = $2, state_after_snapshot_id = $3 WHERE event_nid = $4 AND event_id = $5 AND is_outlier`,
-		e.IsRejected, e.StateBefore, e.StateAfter, nid, e.EventID)
+		state_before_snapshot_id = $2, state_after_snapshot_id = $3,
+		event_json = CASE WHEN LENGTH(event_json) < LENGTH(CAST($6 AS TEXT)) THEN CAST($6 AS TEXT) ELSE event_json END
+		WHERE event_nid = $4 AND event_id = $5 AND is_outlier`,
+		e.IsRejected, e.StateBefore, e.StateAfter, nid, e.EventID, string(e.JSON))
 	if err != nil {
 		return fmt.Errorf("storage: promoting outlier %s: %w", e.EventID, err)
 	}

@@ -8,7 +8,9 @@ import (
 // the event their newest read receipt names (m.read or m.read.private, unthreaded or on
 // the main timeline): where their unread notification counts start
 // (internal/unread.go). A receipt naming an event this instance does not have (yet), or
-// one never on the timeline, is left out, and its room is in pending.
+// one never on the timeline, is left out, and its room is in pending; so is one naming
+// an event of another room (receipts are not checked against the room when posted, and
+// another room's position would hide this room's unread events).
 func (d *Database) ReadPositions(ctx context.Context, userID string, rooms []string) (positions map[string]int64, pending map[string]bool, err error) {
 	out := map[string]int64{}
 	pending = map[string]bool{}
@@ -19,7 +21,7 @@ func (d *Database) ReadPositions(ctx context.Context, userID string, rooms []str
 			args = append(args, r)
 		}
 		rows, err := d.db.Reader().QueryContext(ctx, `SELECT r.room_id, COALESCE(MAX(e.stream_pos), 0), COUNT(*) - COUNT(e.stream_pos)
-			FROM syncapi_receipts r LEFT JOIN syncapi_events e ON e.event_id = r.event_id
+			FROM syncapi_receipts r LEFT JOIN syncapi_events e ON e.event_id = r.event_id AND e.room_id = r.room_id
 			WHERE r.user_id = $1 AND r.room_id IN (`+inList(2, len(ids))+`)
 				AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
 			GROUP BY r.room_id`, args...)

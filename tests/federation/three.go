@@ -442,7 +442,11 @@ func (r *run) threeFork(ctx context.Context, cuts *partition, b *server, alice, 
 	if err := r.waitSync(ctx, alice, room1, func(v *roomView) bool { return v.bodies["sent on B while partitioned"] }); err != nil {
 		return err
 	}
-	if err := r.eventually(3*r.timeout, "the same current state of room 1 on A, B and C", func() (bool, string, error) {
+	// The same state is not enough: when one side's topic wins, the servers agree before
+	// the other side's events reach every server (B's queue to C retries after its
+	// backoff). Both sides' topic events must be known on every server too, so that the
+	// state is the same because each resolved the same fork.
+	if err := r.eventually(3*r.timeout, "the same current state of room 1 on A, B and C, each serving both topic events", func() (bool, string, error) {
 		var states []roomState
 		for _, u := range []*csapi.Client{alice, bob, carol} {
 			st, err := getState(ctx, u, room1)
@@ -450,20 +454,20 @@ func (r *run) threeFork(ctx context.Context, cuts *partition, b *server, alice, 
 				return false, "", err
 			}
 			states = append(states, st)
+			for _, id := range []string{topicA, topicB} {
+				content, status, err := clientEvent(ctx, u, room1, id)
+				if err != nil {
+					return false, "", err
+				}
+				if status != 200 {
+					return false, fmt.Sprintf("%s's server does not serve the fork's topic event %s: HTTP %d %v", u.UserID, id, status, content), nil
+				}
+			}
 		}
 		diff := states[0].diff(states[1]) + states[0].diff(states[2])
 		return diff == "" && states[0].powerOf(carol.UserID) == 75, diff, nil
 	}); err != nil {
 		return err
-	}
-	// Both sides' topic events are known on every server: the state is the same because
-	// each resolved the same fork, not because one side never saw the other's.
-	for _, u := range []*csapi.Client{alice, bob, carol} {
-		for _, id := range []string{topicA, topicB} {
-			if content, status, err := clientEvent(ctx, u, room1, id); err != nil || status != 200 {
-				return fmt.Errorf("%s's server does not serve the fork's topic event %s: HTTP %d %v (%v)", u.UserID, id, status, content, err)
-			}
-		}
 	}
 	st, err = getState(ctx, alice, room1)
 	if err != nil {

@@ -1,6 +1,4 @@
-package routing
-
-import "github.com/axon-matrix/axon/matrix/pushrules"
+package pushrules
 
 // renamedDefaultRules maps a server-default rule ID Axon once stored under a wrong name
 // to the spec's name. The user's enabled flag and actions carry over to the new rule.
@@ -8,15 +6,15 @@ var renamedDefaultRules = map[string]string{
 	".m.rule.server_acl": ".m.rule.room.server_acl",
 }
 
-// mergeDefaultRules brings stored rules up to the current server defaults: a default rule
+// MergeDefaults brings stored rules up to the current server defaults: a default rule
 // the server no longer defines is dropped (its enabled flag and actions move to its new
 // name when it was renamed), and a default rule missing from the stored set is inserted
 // right after the default rule that precedes it in the spec's order. The user's own rules
 // and their order, and the enabled flag and actions of every stored default rule, stay as
 // they are. It reports whether anything changed.
-func mergeDefaultRules(stored *pushrules.Ruleset, defaults pushrules.Ruleset) bool {
+func MergeDefaults(stored *Ruleset, defaults Ruleset) bool {
 	changed := false
-	for _, k := range pushrules.Kinds {
+	for _, k := range Kinds {
 		if mergeKind(stored.Kind(k), *defaults.Kind(k)) {
 			changed = true
 		}
@@ -24,14 +22,14 @@ func mergeDefaultRules(stored *pushrules.Ruleset, defaults pushrules.Ruleset) bo
 	return changed
 }
 
-func mergeKind(list *[]pushrules.PushRule, defaults []pushrules.PushRule) bool {
+func mergeKind(list *[]PushRule, defaults []PushRule) bool {
 	isDefault := make(map[string]bool, len(defaults))
 	for _, d := range defaults {
 		isDefault[d.RuleID] = true
 	}
 	changed := false
-	carried := map[string]pushrules.PushRule{} // new ID → the stored rule under its old ID
-	out := make([]pushrules.PushRule, 0, len(*list)+len(defaults))
+	carried := map[string]PushRule{} // new ID → the stored rule under its old ID
+	out := make([]PushRule, 0, len(*list)+len(defaults))
 	have := map[string]int{}
 	for _, r := range *list {
 		if r.Default && !isDefault[r.RuleID] {
@@ -64,7 +62,7 @@ func mergeKind(list *[]pushrules.PushRule, defaults []pushrules.PushRule) bool {
 				}
 			}
 		}
-		out = append(out[:at], append([]pushrules.PushRule{d}, out[at:]...)...)
+		out = append(out[:at], append([]PushRule{d}, out[at:]...)...)
 		for id, j := range have {
 			if j >= at {
 				have[id] = j + 1
