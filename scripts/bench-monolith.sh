@@ -11,7 +11,9 @@
 # on SQLite with the embedded event log (the default) and, if AXON_TEST_POSTGRES_DSN is set,
 # on Postgres (a database created for each run on that server, dropped afterwards) with the
 # embedded event log in the same database. It prints one table row per run (the columns of
-# docs/benchmarks.md) and keeps the load tool's JSON when KEEP_TMP=1.
+# docs/benchmarks.md, and the delivery p99 of the messages sent in the send phase's first
+# second and in its worst second: the load tool's delivery_by_second) and keeps the load
+# tool's JSON when KEEP_TMP=1.
 #
 #   scripts/bench-monolith.sh                       # SQLite and (with the DSN) Postgres
 #   BACKENDS=sqlite SCENARIOS="S3" ROUNDS=3 scripts/bench-monolith.sh
@@ -140,15 +142,17 @@ import json, sys
 backend, scen, path, load = sys.argv[1:5]
 r = json.load(open(path))
 s, d = r["send_latency"], r["delivery_latency"]
-print("| %s | %s | %.0f | %.2f / %.1f | %.2f / %.1f | %d / %d | %.2f | %.1f | %.1f | %s |" % (
-    scen, backend, r["sends_per_second"], s["p50_ms"], s["p99_ms"], d["p50_ms"], d["p99_ms"],
+secs = [x for x in r.get("delivery_by_second") or [] if x["n"] > 0]
+by_second = "%.1f / %.1f" % (secs[0]["p99_ms"], max(x["p99_ms"] for x in secs)) if secs else "-"
+print("| %s | %s | %.0f | %.2f / %.1f | %.2f / %.1f | %s | %d / %d | %.2f | %.1f | %.1f | %s |" % (
+    scen, backend, r["sends_per_second"], s["p50_ms"], s["p99_ms"], d["p50_ms"], d["p99_ms"], by_second,
     r["missing"], r["duplicates"], r.get("server_cpu_ms_per_send", 0),
     r.get("server_rss_idle_kb", 0) / 1024, r.get("server_rss_after_kb", 0) / 1024, load))
 EOF
 }
 
-echo "| scenario | backend | sends/s | send p50 / p99 ms | delivery p50 / p99 ms | missing / dup | server CPU ms/send | idle RSS MB | RSS after MB | load avg |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | backend | sends/s | send p50 / p99 ms | delivery p50 / p99 ms | delivery p99 first s / worst s ms | missing / dup | server CPU ms/send | idle RSS MB | RSS after MB | load avg |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
   for backend in $BACKENDS; do
     if [ "$backend" = postgres ] && [ -z "${AXON_TEST_POSTGRES_DSN:-}" ]; then

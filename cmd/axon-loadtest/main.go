@@ -33,6 +33,7 @@ type options struct {
 	duration  time.Duration
 	rate      float64
 	warmup    time.Duration
+	noWarmup  bool
 	drain     time.Duration
 	serverPID int
 	jsonOut   bool
@@ -50,6 +51,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long senders send (bounded)")
 	flag.Float64Var(&o.rate, "rate", 0, "total sends per second across all senders (0: as fast as possible)")
 	flag.DurationVar(&o.warmup, "warmup-timeout", time.Minute, "how long to wait for the warm-up messages (one per room) to reach every syncer before sending")
+	flag.BoolVar(&o.noWarmup, "no-warmup", false, "send at once after every syncer's first long-poll, without the warm-up messages (what a load tool that does not warm up measures)")
 	flag.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait after sending for deliveries to arrive")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of a server on this machine whose RSS to report (optional)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
@@ -140,8 +142,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	sent := sync.Map{} // load ID → send start time
+	sent := sync.Map{} // load ID → sendStamp
 	var delivery latencies
+	var bySecond secondLatencies // the same deliveries by the second of the run they were sent in
 	received := make([]map[string]int, o.syncers)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	defer stopSync()
@@ -188,8 +191,11 @@ func run(ctx context.Context, o options) (*report, error) {
 						continue
 					}
 					received[i][id]++
-					if st, ok := sent.Load(id); ok && received[i][id] == 1 {
-						delivery.add(now.Sub(st.(time.Time)))
+					if v, ok := sent.Load(id); ok && received[i][id] == 1 {
+						st := v.(sendStamp)
+						d := now.Sub(st.at)
+						delivery.add(d)
+						bySecond.add(st.second, d)
 					}
 				}
 			}
@@ -197,8 +203,10 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	ready.Wait()
 	polling.Wait()
-	if err := warmUp(ctx, o, users, members, roomIDs, roomRecipients, warmID, &warmSeen); err != nil {
-		return nil, err
+	if !o.noWarmup {
+		if err := warmUp(ctx, o, users, members, roomIDs, roomRecipients, warmID, &warmSeen); err != nil {
+			return nil, err
+		}
 	}
 
 	// Senders. The server's CPU time over the send and drain phases, divided by the sends,
@@ -238,7 +246,7 @@ func run(ctx context.Context, o options) (*report, error) {
 				}
 				id := fmt.Sprintf("%s.%d.%d", runID, s, seq)
 				st := time.Now()
-				sent.Store(id, st)
+				sent.Store(id, sendStamp{at: st, second: int(st.Sub(start) / time.Second)})
 				_, err := u.Send(ctx, roomIDs[r], id, map[string]any{"msgtype": "m.text", "body": "load " + id, "axon_loadtest_id": id})
 				if err != nil {
 					failedSends.Add(1)
@@ -292,6 +300,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	rep.SendLatency = latencyReport{N: n, P50ms: ms(p50), P99ms: ms(p99), Maxms: ms(mx)}
 	n, p50, p99, mx = delivery.summary()
 	rep.DeliveryLatency = latencyReport{N: n, P50ms: ms(p50), P99ms: ms(p99), Maxms: ms(mx)}
+	rep.DeliveryBySecond = bySecond.reports()
 	rep.ExpectedDeliveries = expected.Load()
 	rep.Missing = max(0, expected.Load()-int64(n))
 	rep.Duplicates = dup
@@ -381,24 +390,28 @@ type latencyReport struct {
 }
 
 type report struct {
-	Options            string        `json:"options"`
-	SetupSeconds       float64       `json:"setup_seconds"`
-	Sends              int64         `json:"sends"`
-	FailedSends        int64         `json:"failed_sends"`
-	RateLimitedSends   int64         `json:"rate_limited_sends"`
-	SendsPerSecond     float64       `json:"sends_per_second"`
-	SendLatency        latencyReport `json:"send_latency"`
-	DeliveryLatency    latencyReport `json:"delivery_latency"`
-	ExpectedDeliveries int64         `json:"expected_deliveries"`
-	Missing            int64         `json:"missing"`
-	Duplicates         int64         `json:"duplicates"`
-	SyncErrors         int64         `json:"sync_errors"`
-	ReceiptErrors      int64         `json:"receipt_errors,omitempty"` // -receipts: receipts that failed
-	LimitedTimelines   int64         `json:"limited_timelines"`
-	ServerRSSIdleKB    int64         `json:"server_rss_idle_kb,omitempty"`
-	ServerRSSAfterKB   int64         `json:"server_rss_after_kb,omitempty"`
-	ServerCPUSeconds   float64       `json:"server_cpu_seconds,omitempty"`
-	ServerCPUPerSendMs float64       `json:"server_cpu_ms_per_send,omitempty"`
+	Options          string        `json:"options"`
+	SetupSeconds     float64       `json:"setup_seconds"`
+	Sends            int64         `json:"sends"`
+	FailedSends      int64         `json:"failed_sends"`
+	RateLimitedSends int64         `json:"rate_limited_sends"`
+	SendsPerSecond   float64       `json:"sends_per_second"`
+	SendLatency      latencyReport `json:"send_latency"`
+	DeliveryLatency  latencyReport `json:"delivery_latency"`
+	// DeliveryBySecond splits the deliveries by the second of the send phase their message
+	// was sent in (index 0: the first second after the warm-up), so a run shows whether its
+	// p99 holds from the start or only after the server warmed up.
+	DeliveryBySecond   []latencyReport `json:"delivery_by_second,omitempty"`
+	ExpectedDeliveries int64           `json:"expected_deliveries"`
+	Missing            int64           `json:"missing"`
+	Duplicates         int64           `json:"duplicates"`
+	SyncErrors         int64           `json:"sync_errors"`
+	ReceiptErrors      int64           `json:"receipt_errors,omitempty"` // -receipts: receipts that failed
+	LimitedTimelines   int64           `json:"limited_timelines"`
+	ServerRSSIdleKB    int64           `json:"server_rss_idle_kb,omitempty"`
+	ServerRSSAfterKB   int64           `json:"server_rss_after_kb,omitempty"`
+	ServerCPUSeconds   float64         `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerSendMs float64         `json:"server_cpu_ms_per_send,omitempty"`
 }
 
 func (o options) summary() string {
@@ -422,6 +435,15 @@ func (r *report) print(asJSON bool) {
 	fmt.Printf("  sends:    %d ok, %d failed, %.0f sends/s\n", r.Sends, r.FailedSends, r.SendsPerSecond)
 	fmt.Printf("  send latency:     p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.SendLatency.P50ms, r.SendLatency.P99ms, r.SendLatency.Maxms)
 	fmt.Printf("  send→sync delivery: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%d deliveries)\n", r.DeliveryLatency.P50ms, r.DeliveryLatency.P99ms, r.DeliveryLatency.Maxms, r.DeliveryLatency.N)
+	if len(r.DeliveryBySecond) > 0 {
+		first, worst, at := r.DeliveryBySecond[0].P99ms, 0.0, 0
+		for i, l := range r.DeliveryBySecond {
+			if l.P99ms > worst {
+				worst, at = l.P99ms, i
+			}
+		}
+		fmt.Printf("  delivery p99 by second sent: first second %.2f ms, worst second %.2f ms (second %d of %d)\n", first, worst, at+1, len(r.DeliveryBySecond))
+	}
 	fmt.Printf("  deliveries: expected %d, missing %d, duplicate %d; sync errors %d; limited timelines %d\n", r.ExpectedDeliveries, r.Missing, r.Duplicates, r.SyncErrors, r.LimitedTimelines)
 	if r.ServerRSSIdleKB > 0 {
 		fmt.Printf("  server RSS: idle %.1f MB, after %.1f MB\n", float64(r.ServerRSSIdleKB)/1024, float64(r.ServerRSSAfterKB)/1024)

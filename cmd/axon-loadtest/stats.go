@@ -40,3 +40,38 @@ func (l *latencies) summary() (n int, p50, p99, max time.Duration) {
 	defer l.mu.Unlock()
 	return len(l.d), percentile(l.d, 50), percentile(l.d, 99), percentile(l.d, 100)
 }
+
+// sendStamp is when a message was sent, and in which second of the send phase.
+type sendStamp struct {
+	at     time.Time
+	second int
+}
+
+// secondLatencies collects durations by the second (0, 1, ...) they belong to.
+type secondLatencies struct {
+	mu sync.Mutex
+	d  [][]time.Duration
+}
+
+func (l *secondLatencies) add(second int, d time.Duration) {
+	if second < 0 {
+		second = 0
+	}
+	l.mu.Lock()
+	for len(l.d) <= second {
+		l.d = append(l.d, nil)
+	}
+	l.d[second] = append(l.d[second], d)
+	l.mu.Unlock()
+}
+
+// reports summarises each second: n, p50, p99 and max (all 0 for a second without any).
+func (l *secondLatencies) reports() []latencyReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]latencyReport, len(l.d))
+	for i, ds := range l.d {
+		out[i] = latencyReport{N: len(ds), P50ms: ms(percentile(ds, 50)), P99ms: ms(percentile(ds, 99)), Maxms: ms(percentile(ds, 100))}
+	}
+	return out
+}

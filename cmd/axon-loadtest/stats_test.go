@@ -60,3 +60,29 @@ func TestParseStatCPU(t *testing.T) {
 		})
 	}
 }
+
+func TestSecondLatencies(t *testing.T) {
+	var l secondLatencies
+	if got := l.reports(); len(got) != 0 {
+		t.Fatalf("empty: %v", got)
+	}
+	for i := 1; i <= 100; i++ {
+		l.add(0, time.Duration(i)*time.Millisecond)
+	}
+	l.add(2, 5*time.Millisecond)
+	l.add(-1, time.Millisecond) // before the first second: counted in it
+	got := l.reports()
+	want := []latencyReport{
+		{N: 101, P50ms: 50, P99ms: 99, Maxms: 100},
+		{},
+		{N: 1, P50ms: 5, P99ms: 5, Maxms: 5},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("reports = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("second %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

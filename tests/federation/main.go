@@ -54,6 +54,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/axon-matrix/axon/internal/csapi"
@@ -149,11 +150,19 @@ func (r *run) say(format string, a ...any) {
 
 func (r *run) begin(step string) { r.step = step; r.say("%s", step) }
 
+// handedOut is every port freePort returned in this process: none is returned twice.
+var handedOut sync.Map
+
 // freePort picks a free port below the kernel's ephemeral range (32768+), so no outgoing
-// connection can take it between this check and the server's bind.
+// connection can take it between this check and the server's bind, and never one it
+// returned before. Another process picking ports the same way can still take it first:
+// startNamed starts a server again on other ports when its bind fails.
 func freePort() (int, error) {
 	for range 500 {
 		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -376,8 +385,37 @@ func membership(ctx context.Context, c *csapi.Client, roomID, action, target str
 func (r *run) start(bin, label string) (*server, error) { return r.startNamed(bin, label, "") }
 
 // startNamed is start with the server name given (a front of fronts.go, which forwards
-// to the server's own TLS port), or "" for the server's own TLS port as its name.
+// to the server's own TLS port), or "" for the server's own TLS port as its name. A
+// server whose bind failed because another process took one of its ports in between is
+// started again from scratch on other ports (up to three tries).
 func (r *run) startNamed(bin, label, name string) (*server, error) {
+	for try := 1; ; try++ {
+		s, err := r.startNamedOnce(bin, label, name)
+		if err == nil || try == 3 || s == nil || !s.bindFailed() {
+			return s, err
+		}
+		r.say("server %s: a port was taken before it could bind; starting it again on other ports", label)
+		s.logFile.Close()
+		for _, f := range []string{"axon.yaml", "axon.log", "tls.crt", "tls.key", "data"} {
+			if err := os.RemoveAll(filepath.Join(s.dir, f)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// bindFailed says whether the server exited because a listen address was in use.
+func (s *server) bindFailed() bool {
+	select {
+	case <-s.exited:
+	default:
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, "axon.log"))
+	return err == nil && strings.Contains(string(b), "address already in use")
+}
+
+func (r *run) startNamedOnce(bin, label, name string) (*server, error) {
 	fedPort, err := freePort()
 	if err != nil {
 		return nil, err
