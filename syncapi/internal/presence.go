@@ -24,8 +24,16 @@ type presenceState struct {
 	users  map[string]storage.Presence
 	maxPos int64
 	// recent are the newest changes in position order (at most maxRecentPresence), so an
-	// incremental /sync looks at the changes after its token only.
-	recent []storage.Presence
+	// incremental /sync looks at the changes after its token only; a record a newer one of
+	// its user replaced is marked stale (recentAt: each user's entry), so reading a window
+	// needs no lookup per record.
+	recent   []recentPresence
+	recentAt map[string]int
+}
+
+type recentPresence struct {
+	storage.Presence
+	stale bool
 }
 
 // maxRecentPresence bounds presenceState.recent; a token older than all of it scans users.
@@ -46,12 +54,30 @@ func (n *Notifier) PresenceStored(p storage.Presence) {
 	ps.users[p.UserID] = p
 	if p.StreamPos > ps.maxPos {
 		ps.maxPos = p.StreamPos
-		if len(ps.recent) >= maxRecentPresence {
-			ps.recent = append(ps.recent[:0:0], ps.recent[len(ps.recent)/2:]...)
+		if i, ok := ps.recentAt[p.UserID]; ok {
+			ps.recent[i].stale = true
 		}
-		ps.recent = append(ps.recent, p)
+		if len(ps.recent) >= maxRecentPresence {
+			// Keep the newer half, less what was replaced.
+			kept := make([]recentPresence, 0, maxRecentPresence)
+			for _, r := range ps.recent[len(ps.recent)/2:] {
+				if !r.stale {
+					kept = append(kept, r)
+				}
+			}
+			ps.recent, ps.recentAt = kept, make(map[string]int, len(kept))
+			for i, r := range kept {
+				ps.recentAt[r.UserID] = i
+			}
+		}
+		if ps.recentAt == nil {
+			ps.recentAt = map[string]int{}
+		}
+		ps.recentAt[p.UserID] = len(ps.recent)
+		ps.recent = append(ps.recent, recentPresence{Presence: p})
 	} else {
-		ps.recent = nil // out of order (loading, a gap closing): no longer a complete tail
+		// Out of order (loading, a gap closing): no longer a complete tail.
+		ps.recent, ps.recentAt = nil, nil
 	}
 }
 
@@ -68,7 +94,10 @@ func LoadPresence(ctx context.Context, db *storage.Database, n *Notifier) error 
 }
 
 // presenceChanged returns the presence records at positions in (since, upTo] (since < 0:
-// every record up to upTo that is not offline), sorted by user.
+// every record up to upTo that is not offline), in no particular order: a user's newest
+// record, when it lies in the window. It runs under the lock every /sync with presence
+// news takes, and right after many users came online (a restart, a load test's start)
+// each window holds a thousand records: callers sort what they keep, not all of it.
 func (n *Notifier) presenceChanged(since, upTo int64) []storage.Presence {
 	ps := &n.presence
 	ps.mu.Lock()
@@ -78,20 +107,13 @@ func (n *Notifier) presenceChanged(since, upTo int64) []storage.Presence {
 	}
 	var out []storage.Presence
 	if since >= 0 && len(ps.recent) > 0 && ps.recent[0].StreamPos <= since {
-		// Only the changes after since; a user's newest one counts.
-		seen := map[string]bool{}
-		for i := len(ps.recent) - 1; i >= 0 && ps.recent[i].StreamPos > since; i-- {
-			p := ps.recent[i]
-			if p.StreamPos > upTo || seen[p.UserID] {
-				seen[p.UserID] = true
-				continue
-			}
-			seen[p.UserID] = true
-			if cur := ps.users[p.UserID]; cur.StreamPos == p.StreamPos {
-				out = append(out, p)
+		// Only the changes after since, the records no newer one replaced (one per user).
+		from := sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].StreamPos > since })
+		for i := from; i < len(ps.recent) && ps.recent[i].StreamPos <= upTo; i++ {
+			if r := &ps.recent[i]; !r.stale {
+				out = append(out, r.Presence)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 		return out
 	}
 	for _, p := range ps.users {
@@ -100,7 +122,6 @@ func (n *Notifier) presenceChanged(since, upTo int64) []storage.Presence {
 		}
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out
 }
 
@@ -123,10 +144,9 @@ func (s *Syncer) presence(ctx context.Context, req *SyncRequest, joined map[stri
 		return nil, nil
 	}
 	f := &req.Filter.Presence
-	nowMS := s.Now().UnixMilli()
-	var out []json.RawMessage
+	var kept []storage.Presence
 	for _, p := range changed {
-		if !f.Matches("m.presence", p.UserID) || !underLimit(f.Limit, len(out)) || isIgnored(req.ignored, p.UserID) {
+		if !f.Matches("m.presence", p.UserID) || isIgnored(req.ignored, p.UserID) {
 			continue
 		}
 		if p.UserID != req.UserID {
@@ -145,6 +165,16 @@ func (s *Syncer) presence(ctx context.Context, req *SyncRequest, joined map[stri
 				continue
 			}
 		}
+		kept = append(kept, p)
+	}
+	// By user, then the filter's limit: the same users whatever order the records came in.
+	sort.Slice(kept, func(i, j int) bool { return kept[i].UserID < kept[j].UserID })
+	if f.Limit != nil && len(kept) > max(0, *f.Limit) {
+		kept = kept[:max(0, *f.Limit)]
+	}
+	nowMS := s.Now().UnixMilli()
+	var out []json.RawMessage
+	for _, p := range kept {
 		content := map[string]any{"presence": p.Presence, "currently_active": p.CurrentlyActive}
 		if p.LastActiveTS > 0 {
 			content["last_active_ago"] = max(0, nowMS-p.LastActiveTS)

@@ -50,6 +50,7 @@ func TestPresenceChanged(t *testing.T) {
 					for _, p := range n.presenceChanged(since, upTo) {
 						got = append(got, p.UserID)
 					}
+					sort.Strings(got)
 					if want := scan(since, upTo); !reflect.DeepEqual(got, want) {
 						t.Fatalf("since %d up to %d: %v, want %v", since, upTo, got, want)
 					}
