@@ -187,6 +187,14 @@ func (w *roomWriter) inputReceivedGap(ctx context.Context, e matrix.PDU, first b
 			return o, err
 		}
 		defer w.promote(old)()
+		// The two copies differ at most in content stripped for a content hash that did
+		// not match: the longer is the whole event, and it is what is stored and sent on
+		// (storage.PromoteOutlier keeps the longer JSON too).
+		if len(old.JSON) > len(e.JSON()) {
+			if whole, err := w.parsedRow(old); err == nil {
+				e = whole
+			}
+		}
 	}
 	prevRows, err := w.s.EventsByID(ctx, e.PrevEventIDs())
 	if err != nil {

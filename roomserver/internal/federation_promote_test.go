@@ -319,3 +319,72 @@ func TestOutlierBeforeTimelineNotPromoted(t *testing.T) {
 		}
 	})
 }
+
+// TestOutlierPromotionWholeCopy: a.test holds bob's message as an outlier in one form and
+// the other arrives live — the redacted form (a copy whose content hash did not match) and
+// the whole event, either way round. The promoted row and its topic 2 record carry the
+// whole content; input again changes nothing.
+func TestOutlierPromotionWholeCopy(t *testing.T) {
+	bob := "@bob:b.test"
+	for _, storedWhole := range []bool{false, true} {
+		name := "outlier redacted, live whole"
+		if storedWhole {
+			name = "outlier whole, live redacted"
+		}
+		t.Run(name, func(t *testing.T) {
+			forEachPair(t, func(t *testing.T, p *pair) {
+				ctx := context.Background()
+				cr, err := p.a.CreateRoom(ctx, &api.CreateRoomRequest{UserID: "@alice:a.test", RoomVersion: "10", Preset: "public_chat"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				room := cr.RoomID
+				if _, err := p.b.PerformMembership(ctx, &api.MembershipRequest{Action: "join", RoomID: room, Sender: bob, ServerNames: []string{"a.test"}}); err != nil {
+					t.Fatal(err)
+				}
+				prev, err := p.a.db2(t).ForwardExtremities(ctx, room)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var auth []string
+				for _, tuple := range []api.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
+					evs, err := p.a.QueryCurrentState(ctx, room, []api.StateTuple{tuple})
+					if err != nil || len(evs) != 1 {
+						t.Fatalf("auth event %v: %v", tuple, err)
+					}
+					auth = append(auth, eventIDOf(t, evs[0]))
+				}
+				whole := remoteEvent(t, "10", "b.test", p.b.key(), event.Builder{Type: "m.room.message", Sender: bob, RoomID: room,
+					Content: json.RawMessage(`{"msgtype":"m.text","body":"the whole of it"}`), PrevEvents: prev, AuthEvents: auth, Depth: 20})
+				redacted, err := whole.Redacted()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if redacted.EventID() != whole.EventID() || strings.Contains(string(redacted.JSON()), "the whole of it") {
+					t.Fatalf("redacted copy: %s", redacted.JSON())
+				}
+				stored, live := redacted, whole
+				if storedWhole {
+					stored, live = whole, redacted
+				}
+				storeAsOutlier(t, p.a, room, stored)
+				outsBefore := len(p.a.outbox.roomEvents(t))
+				for round := range 2 {
+					res, err := p.a.InputFederationEvents(ctx, &api.InputFederationEventsRequest{Origin: "b.test", RoomID: room,
+						Events: []api.FederationEvent{{EventID: live.EventID(), JSON: live.JSON()}}})
+					if err != nil || res.Results[0].Error != "" || res.Results[0].Rejected {
+						t.Fatalf("round %d: %+v %v", round, res, err)
+					}
+					row, err := p.a.db2(t).EventByID(ctx, whole.EventID())
+					if err != nil || row == nil || row.IsOutlier || !strings.Contains(string(row.JSON), "the whole of it") {
+						t.Fatalf("round %d: row %+v %v", round, row, err)
+					}
+					outs := p.a.outbox.roomEvents(t)[outsBefore:]
+					if len(outs) != 1 || !strings.Contains(string(outs[0].NewRoomEvent.Event), "the whole of it") {
+						t.Fatalf("round %d: topic 2 records %+v, want the whole event once", round, outs)
+					}
+				}
+			})
+		})
+	}
+}
