@@ -34,6 +34,9 @@ type options struct {
 	rate      float64
 	warmup    time.Duration
 	noWarmup  bool
+	pprofURL  string
+	pprofOut  string
+	pprofFor  time.Duration
 	drain     time.Duration
 	serverPID int
 	jsonOut   bool
@@ -52,6 +55,9 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 0, "total sends per second across all senders (0: as fast as possible)")
 	flag.DurationVar(&o.warmup, "warmup-timeout", time.Minute, "how long to wait for the warm-up messages (one per room) to reach every syncer before sending")
 	flag.BoolVar(&o.noWarmup, "no-warmup", false, "send at once after every syncer's first long-poll, without the warm-up messages (what a load tool that does not warm up measures)")
+	flag.StringVar(&o.pprofURL, "server-pprof", "", "base URL of the server's pprof listener (e.g. http://127.0.0.1:6060): a CPU profile of the first -server-pprof-seconds of the send phase goes to -server-pprof-out")
+	flag.StringVar(&o.pprofOut, "server-pprof-out", "send-start.pprof", "where -server-pprof writes the profile")
+	flag.DurationVar(&o.pprofFor, "server-pprof-seconds", time.Second, "how much of the send phase -server-pprof profiles (whole seconds, at least 1)")
 	flag.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait after sending for deliveries to arrive")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "PID of a server on this machine whose RSS to report (optional)")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
@@ -219,6 +225,10 @@ func run(ctx context.Context, o options) (*report, error) {
 	var sendLat latencies
 	var okSends, failedSends, rateLimitedSends, expected atomic.Int64
 	var sendWG sync.WaitGroup
+	if o.pprofURL != "" {
+		profileDone := profileServer(ctx, o.pprofURL, o.pprofOut, o.pprofFor)
+		defer func() { <-profileDone }()
+	}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	for s := range o.senders {

@@ -3,6 +3,7 @@ package internal
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -52,33 +53,44 @@ func (n *Notifier) PresenceStored(p storage.Presence) {
 		return
 	}
 	ps.users[p.UserID] = p
-	if p.StreamPos > ps.maxPos {
-		ps.maxPos = p.StreamPos
-		if i, ok := ps.recentAt[p.UserID]; ok {
-			ps.recent[i].stale = true
-		}
-		if len(ps.recent) >= maxRecentPresence {
-			// Keep the newer half, less what was replaced.
-			kept := make([]recentPresence, 0, maxRecentPresence)
-			for _, r := range ps.recent[len(ps.recent)/2:] {
-				if !r.stale {
-					kept = append(kept, r)
-				}
-			}
-			ps.recent, ps.recentAt = kept, make(map[string]int, len(kept))
-			for i, r := range kept {
-				ps.recentAt[r.UserID] = i
-			}
-		}
-		if ps.recentAt == nil {
-			ps.recentAt = map[string]int{}
-		}
-		ps.recentAt[p.UserID] = len(ps.recent)
-		ps.recent = append(ps.recent, recentPresence{Presence: p})
-	} else {
-		// Out of order (loading, a gap closing): no longer a complete tail.
-		ps.recent, ps.recentAt = nil, nil
+	ps.maxPos = max(ps.maxPos, p.StreamPos)
+	if i, ok := ps.recentAt[p.UserID]; ok {
+		ps.recent[i].stale = true
 	}
+	if len(ps.recent) >= maxRecentPresence {
+		// Keep the newer half, less what was replaced.
+		kept := make([]recentPresence, 0, maxRecentPresence)
+		for _, r := range ps.recent[len(ps.recent)/2:] {
+			if !r.stale {
+				kept = append(kept, r)
+			}
+		}
+		ps.recent, ps.recentAt = kept, make(map[string]int, len(kept))
+		for i, r := range kept {
+			ps.recentAt[r.UserID] = i
+		}
+	}
+	if ps.recentAt == nil {
+		ps.recentAt = map[string]int{}
+	}
+	at := len(ps.recent)
+	if at > 0 && ps.recent[at-1].StreamPos > p.StreamPos {
+		// Out of order (topic 3's partitions are consumed side by side, a gap closing,
+		// the records loaded at start): in its place, so recent stays every known record
+		// from recent[0] on. One older than all of it is left to the scan of users.
+		at = sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].StreamPos > p.StreamPos })
+		if at == 0 {
+			delete(ps.recentAt, p.UserID)
+			return
+		}
+		for i := at; i < len(ps.recent); i++ {
+			if !ps.recent[i].stale {
+				ps.recentAt[ps.recent[i].UserID] = i + 1
+			}
+		}
+	}
+	ps.recent = slices.Insert(ps.recent, at, recentPresence{Presence: p})
+	ps.recentAt[p.UserID] = at
 }
 
 // LoadPresence fills the Notifier's record of presence from the database (at start).

@@ -18,7 +18,8 @@ func TestPresenceChanged(t *testing.T) {
 		name     string
 		n, users int
 		shuffle  bool
-	}{{"in order", 50, 7, false}, {"out of order", 50, 7, true}, {"past the bound", 3 * maxRecentPresence, 40, false}} {
+	}{{"in order", 50, 7, false}, {"out of order", 50, 7, true}, {"past the bound", 3 * maxRecentPresence, 40, false},
+		{"out of order past the bound", 3 * maxRecentPresence, 2000, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := NewNotifier(types.StreamToken{})
 			positions := make([]int64, tc.n)
