@@ -337,6 +337,7 @@ if [ -z "${DOCKER_TEST_SKIP_ARM:-}" ]; then
     [ -x "$bin" ] || CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "-s -w" -o "$work/arm/$arch/" ./cmd/axon-monolith
     say "$arch: axon-monolith${qemu:+ under $qemu}"
     p=$(free_port) pm=$(free_port)
+    while [ "$pm" = "$p" ]; do pm=$(free_port); done
     data=$(mktemp -d "$work/arm/$arch/data.XXXX")
     ${qemu:+"$qemu"} "$bin" -data-dir "$data" -http-bind "127.0.0.1:$p" -metrics-bind "127.0.0.1:$pm" >"$data.log" 2>&1 &
     qemu_pid=$!

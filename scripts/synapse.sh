@@ -235,6 +235,7 @@ start() {
 	for attempt in 1 2 3; do
 		fed="$(free_port)"
 		client="$(free_port)"
+		while [[ "$client" == "$fed" ]]; do client="$(free_port)"; done
 		write_config "$fed" "$client" "$secret"
 		if [[ ! -f "$dir/signing.key" ]]; then
 			"${PY[@]}" -m synapse.app.homeserver -c "$dir/homeserver.yaml" --generate-keys >"$dir/generate.log" 2>&1 ||

@@ -75,15 +75,30 @@ cleanup() {
 trap cleanup EXIT
 
 # A port below the kernel's ephemeral range (32768+), where no outgoing connection can take
-# it between this check and the server's bind (or while a killed server restarts on it).
-free_port() { python3 -c 'import random, socket
+# it between this check and the server's bind (or while a killed server restarts on it),
+# and never one this run handed out before ($work/ports: the processes bind only later,
+# so two picks could otherwise return the same free port).
+free_port() { python3 - "$work/ports" <<'EOF'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
 for _ in range(500):
-    p = random.randint(20000, 31999); s = socket.socket()
+    p = random.randint(20000, 31999)
+    if str(p) in used:
+        continue
+    s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
     except OSError:
         s.close(); continue
-    s.close(); print(p); break'; }
+    s.close()
+    open(path, "a").write("%d\n" % p)
+    print(p); break
+EOF
+}
 
 logs_tail() { # logs_tail [N]: the end of every process log
   for n in "${order[@]}"; do echo "--- $n (last ${1:-15} lines)"; tail -n "${1:-15}" "$work/logs/$n.log" 2>/dev/null; done

@@ -37,6 +37,9 @@ func Build(t *testing.T, pkgDir, name string) string {
 	return bin
 }
 
+// handedOut is every port FreePort returned in this process.
+var handedOut sync.Map
+
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t *testing.T) int {
 	t.Helper()
@@ -44,8 +47,13 @@ func FreePort(t *testing.T) int {
 	// any outgoing connection between this check and the process's bind — with many test
 	// binaries running at once that happened. Ports below the ephemeral range (32768 on
 	// Linux) are only ever taken by an explicit bind, so pick one there at random.
+	// A port handed out before in this process is not handed out again: the processes bind
+	// only later, so two calls could otherwise return the same free port.
 	for range 200 {
 		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
