@@ -3,9 +3,9 @@ package routing
 import (
 	"context"
 	"encoding/json"
-	"runtime"
 	"sync"
 
+	"github.com/axon-matrix/axon/internal/parallel"
 	"github.com/axon-matrix/axon/matrix/event"
 	"github.com/axon-matrix/axon/matrix/signing"
 )
@@ -77,27 +77,9 @@ func (h *sendHandler) checkAll(ctx context.Context, verify func(context.Context,
 			todo = append(todo, i)
 		}
 	}
-	workers := min(len(todo), runtime.GOMAXPROCS(0))
-	if workers <= 1 {
-		for _, i := range todo {
-			pdus[i].rv, pdus[i].err = h.checkWith(ctx, verify, pdus[i].raw, pdus[i].version)
-		}
-		return
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				pdus[i].rv, pdus[i].err = h.checkWith(ctx, verify, pdus[i].raw, pdus[i].version)
-			}
-		}()
-	}
-	for _, i := range todo {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	// One PDU per worker at least: each is a signature check, far more than the scheduling.
+	parallel.Each(len(todo), 1, func(k int) {
+		i := todo[k]
+		pdus[i].rv, pdus[i].err = h.checkWith(ctx, verify, pdus[i].raw, pdus[i].version)
+	})
 }

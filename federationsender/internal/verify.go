@@ -5,10 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
+	"github.com/axon-matrix/axon/internal/parallel"
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/event"
 	"github.com/axon-matrix/axon/matrix/signing"
@@ -41,7 +39,7 @@ func (k keyLookup) lookup(_ context.Context, server string, keyID signing.KeyID)
 func (a *API) fetchKeys(ctx context.Context, events []*event.Event) (keyLookup, error) {
 	// Reading each event's signatures is JSON decoding: on every core, then merged.
 	names := make([][]keyName, len(events))
-	eachParallel(len(events), func(i int) {
+	parallel.Each(len(events), parallelMin, func(i int) {
 		servers, err := event.RequiredSigners(events[i])
 		if err != nil {
 			return // VerifyEventSignatures reports it
@@ -89,7 +87,7 @@ func (a *API) verifiedEvents(ctx context.Context, version matrix.RoomVersionID, 
 	// CPU of a large join (tens of thousands of events): both run on every core, each
 	// event on its own, and the order of raws is kept.
 	all := make([]*event.Event, len(raws))
-	eachParallel(len(raws), func(i int) {
+	parallel.Each(len(raws), parallelMin, func(i int) {
 		e, err := event.NewEventFromUntrustedJSON(raws[i], version)
 		if err != nil {
 			eventsDropped.Inc()
@@ -114,7 +112,7 @@ func (a *API) verifiedEvents(ctx context.Context, version matrix.RoomVersionID, 
 		return nil, nil, err
 	}
 	ok := make([]bool, len(parsed))
-	eachParallel(len(parsed), func(i int) {
+	parallel.Each(len(parsed), parallelMin, func(i int) {
 		if err := event.VerifyEventSignatures(ctx, parsed[i], keys.lookup); err != nil {
 			eventsDropped.Inc()
 			a.logDrop(parsed[i].EventID(), err)
@@ -133,31 +131,7 @@ func (a *API) verifiedEvents(ctx context.Context, version matrix.RoomVersionID, 
 	return outJSON, out, nil
 }
 
-// eachParallel calls f(i) for every i in [0, n) on up to GOMAXPROCS goroutines (one, for
-// few items) and returns when all calls have returned.
-func eachParallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), (n+parallelMin-1)/parallelMin)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// parallelMin is the fewest items eachParallel gives each goroutine.
+// parallelMin is the fewest events parallel.Each gives each goroutine.
 const parallelMin = 64
 
 func (a *API) logDrop(eventID string, err error) {

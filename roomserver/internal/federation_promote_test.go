@@ -44,6 +44,33 @@ func storeAsOutlier(t *testing.T, rs *testRS, room string, e matrix.PDU) {
 	}
 }
 
+// bobJoinedRoom creates a public room of alice on a.test that bob of b.test joins, and
+// returns it with a.test's forward extremities and the auth events of a message of bob's
+// (create, power levels, his membership).
+func bobJoinedRoom(t *testing.T, p *pair, alice, bob string) (room string, prev, auth []string) {
+	t.Helper()
+	ctx := context.Background()
+	cr, err := p.a.CreateRoom(ctx, &api.CreateRoomRequest{UserID: alice, RoomVersion: "10", Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room = cr.RoomID
+	if _, err := p.b.PerformMembership(ctx, &api.MembershipRequest{Action: "join", RoomID: room, Sender: bob, ServerNames: []string{"a.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if prev, err = p.a.db2(t).ForwardExtremities(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	for _, tuple := range []api.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
+		evs, err := p.a.QueryCurrentState(ctx, room, []api.StateTuple{tuple})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("auth event %v: %v", tuple, err)
+		}
+		auth = append(auth, eventIDOf(t, evs[0]))
+	}
+	return room, prev, auth
+}
+
 // TestOutlierPromotion: an event a.test holds as an outlier (backfilled history, an auth
 // event) that then arrives live from b.test is checked like any received event and its row
 // becomes the verdict (federation_promote.go): accepted → a timeline event (forward
@@ -106,26 +133,7 @@ func TestOutlierPromotion(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				ctx := context.Background()
-				cr, err := p.a.CreateRoom(ctx, &api.CreateRoomRequest{UserID: alice, RoomVersion: "10", Preset: "public_chat"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				room := cr.RoomID
-				if _, err := p.b.PerformMembership(ctx, &api.MembershipRequest{Action: "join", RoomID: room, Sender: bob, ServerNames: []string{"a.test"}}); err != nil {
-					t.Fatal(err)
-				}
-				prev, err := p.a.db2(t).ForwardExtremities(ctx, room)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var auth []string
-				for _, tuple := range []api.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
-					evs, err := p.a.QueryCurrentState(ctx, room, []api.StateTuple{tuple})
-					if err != nil || len(evs) != 1 {
-						t.Fatalf("auth event %v: %v", tuple, err)
-					}
-					auth = append(auth, eventIDOf(t, evs[0]))
-				}
+				room, prev, auth := bobJoinedRoom(t, p, alice, bob)
 				e := tc.build(t, p, room, prev, auth)
 				storeAsOutlier(t, p.a, room, e)
 				outsBefore := len(p.a.outbox.roomEvents(t))
@@ -334,26 +342,7 @@ func TestOutlierPromotionWholeCopy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			forEachPair(t, func(t *testing.T, p *pair) {
 				ctx := context.Background()
-				cr, err := p.a.CreateRoom(ctx, &api.CreateRoomRequest{UserID: "@alice:a.test", RoomVersion: "10", Preset: "public_chat"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				room := cr.RoomID
-				if _, err := p.b.PerformMembership(ctx, &api.MembershipRequest{Action: "join", RoomID: room, Sender: bob, ServerNames: []string{"a.test"}}); err != nil {
-					t.Fatal(err)
-				}
-				prev, err := p.a.db2(t).ForwardExtremities(ctx, room)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var auth []string
-				for _, tuple := range []api.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
-					evs, err := p.a.QueryCurrentState(ctx, room, []api.StateTuple{tuple})
-					if err != nil || len(evs) != 1 {
-						t.Fatalf("auth event %v: %v", tuple, err)
-					}
-					auth = append(auth, eventIDOf(t, evs[0]))
-				}
+				room, prev, auth := bobJoinedRoom(t, p, "@alice:a.test", bob)
 				whole := remoteEvent(t, "10", "b.test", p.b.key(), event.Builder{Type: "m.room.message", Sender: bob, RoomID: room,
 					Content: json.RawMessage(`{"msgtype":"m.text","body":"the whole of it"}`), PrevEvents: prev, AuthEvents: auth, Depth: 20})
 				redacted, err := whole.Redacted()

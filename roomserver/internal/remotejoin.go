@@ -11,6 +11,7 @@ import (
 
 	fsapi "github.com/axon-matrix/axon/federationsender/api"
 	"github.com/axon-matrix/axon/internal/httputil"
+	"github.com/axon-matrix/axon/internal/parallel"
 	"github.com/axon-matrix/axon/matrix"
 	"github.com/axon-matrix/axon/matrix/auth"
 	"github.com/axon-matrix/axon/roomserver/api"
@@ -424,7 +425,7 @@ func (w *roomWriter) storeOutliers(ctx context.Context, byID map[string]matrix.P
 	}
 	for _, lv := range levels {
 		bad := make([]bool, len(lv))
-		eachParallel(len(lv), func(i int) { bad[i] = refusedOutlier(byID[lv[i]], byID, rejected, create) })
+		parallel.Each(len(lv), parallelMin, func(i int) { bad[i] = refusedOutlier(byID[lv[i]], byID, rejected, create) })
 		for i, id := range lv {
 			rejected[id] = bad[i]
 		}
@@ -472,3 +473,7 @@ func refusedOutlier(e matrix.PDU, byID map[string]matrix.PDU, rejected map[strin
 	}
 	return err != nil
 }
+
+// parallelMin is the fewest events of one auth chain level parallel.Each gives each
+// goroutine: below it the level is checked on the calling goroutine.
+const parallelMin = 64
