@@ -67,15 +67,7 @@ func TestServerACLEnforced(t *testing.T) {
 	}
 
 	// /send: the PDU gets an error and is not stored.
-	authIDs := func() []string {
-		var ids []string
-		for _, tp := range []rsapi.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
-			evs, _ := e.rs.QueryCurrentState(ctx, room, []rsapi.StateTuple{tp})
-			parsed, _ := event.NewEventFromTrustedJSON(evs[0], "10")
-			ids = append(ids, parsed.EventID())
-		}
-		return ids
-	}
+	authIDs := func() []string { return messageAuth(t, e, room, bob) }
 	msg := e.remoteEvent(t, event.Builder{Type: "m.room.message", Sender: bob, RoomID: room, Content: map[string]string{"msgtype": "m.text", "body": "hi"},
 		PrevEvents: []string{joinEv}, AuthEvents: authIDs(), Depth: 100})
 	var res struct {

@@ -344,3 +344,22 @@ func lastEvent(t *testing.T, rs rsapi.RoomserverAPI, room, user string) string {
 	}
 	return id
 }
+
+// messageAuth returns the auth events of a message of user in room (create, power levels,
+// the user's membership), as the room's current state names them.
+func messageAuth(t *testing.T, e *roomEnv, room, user string) []string {
+	t.Helper()
+	var auth []string
+	for _, tp := range []rsapi.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: user}} {
+		evs, err := e.rs.QueryCurrentState(context.Background(), room, []rsapi.StateTuple{tp})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("state %v: %v", tp, err)
+		}
+		parsed, err := event.NewEventFromTrustedJSON(evs[0], "10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth = append(auth, parsed.EventID())
+	}
+	return auth
+}

@@ -92,15 +92,7 @@ func TestSendChecksEachKeyOnce(t *testing.T) {
 	}
 	room := cr.RoomID
 	joinRemote(t, e, room, bob)
-	var auth []string
-	for _, tp := range []rsapi.StateTuple{{EventType: "m.room.create"}, {EventType: "m.room.power_levels"}, {EventType: "m.room.member", StateKey: bob}} {
-		evs, err := e.rs.QueryCurrentState(ctx, room, []rsapi.StateTuple{tp})
-		if err != nil || len(evs) != 1 {
-			t.Fatalf("state %v: %v", tp, err)
-		}
-		parsed, _ := event.NewEventFromTrustedJSON(evs[0], "10")
-		auth = append(auth, parsed.EventID())
-	}
+	auth := messageAuth(t, e, room, bob)
 	prev := lastEvent(t, e.rs, room, bob)
 	var pdus []*event.Event
 	bad := map[string]bool{}
