@@ -17,3 +17,19 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+func TestValueRows(t *testing.T) {
+	for _, tc := range []struct {
+		rows, cols int
+		want       string
+	}{
+		{0, 3, ""},
+		{1, 1, "($1)"},
+		{2, 3, "($1, $2, $3), ($4, $5, $6)"},
+		{3, 2, "($1, $2), ($3, $4), ($5, $6)"},
+	} {
+		if got := ValueRows(tc.rows, tc.cols); got != tc.want {
+			t.Errorf("ValueRows(%d, %d) = %q, want %q", tc.rows, tc.cols, got, tc.want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/axon-matrix/axon/internal/sqlutil"
 )
@@ -34,20 +33,8 @@ func (s *Store) InsertEvents(ctx context.Context, rows []*EventRow) (map[string]
 	per := s.rowsPerStatement(13)
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
-		var b strings.Builder
 		args := make([]any, 0, 13*len(chunk))
-		for i, e := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := 1; j <= 13; j++ {
-				if j > 1 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d", len(args)+j)
-			}
-			b.WriteByte(')')
+		for _, e := range chunk {
 			var sk sql.NullString
 			if e.StateKey != nil {
 				sk = sql.NullString{String: *e.StateKey, Valid: true}
@@ -57,7 +44,7 @@ func (s *Store) InsertEvents(ctx context.Context, rows []*EventRow) (map[string]
 		}
 		res, err := s.q.QueryContext(ctx, `INSERT INTO roomserver_events (event_id, room_id, event_type, state_key, sender, depth,
 			origin_server_ts, event_json, is_outlier, is_rejected, state_before_snapshot_id, state_after_snapshot_id, stream_pos)
-			VALUES `+b.String()+` RETURNING event_id, event_nid`, args...)
+			VALUES `+sqlutil.ValueRows(len(chunk), 13)+` RETURNING event_id, event_nid`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("storage: inserting %d events: %w", len(chunk), err)
 		}
@@ -104,16 +91,11 @@ func (s *Store) insertEdgeRows(ctx context.Context, table, column string, edges 
 	per := s.rowsPerStatement(2)
 	for start := 0; start < len(edges); start += per {
 		chunk := edges[start:min(start+per, len(edges))]
-		var b strings.Builder
 		args := make([]any, 0, 2*len(chunk))
-		for i, e := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d)", 2*i+1, 2*i+2)
+		for _, e := range chunk {
 			args = append(args, e[0], e[1])
 		}
-		if _, err := s.q.ExecContext(ctx, `INSERT INTO `+table+` (event_nid, `+column+`) VALUES `+b.String(), args...); err != nil {
+		if _, err := s.q.ExecContext(ctx, `INSERT INTO `+table+` (event_nid, `+column+`) VALUES `+sqlutil.ValueRows(len(chunk), 2), args...); err != nil {
 			return fmt.Errorf("storage: inserting %d %s: %w", len(chunk), table, err)
 		}
 	}
@@ -130,21 +112,15 @@ type MembershipRow struct {
 // SetMemberships is SetMembership for many users of one room (each user at most once), in
 // multi-row upserts.
 func (s *Store) SetMemberships(ctx context.Context, roomID string, rows []MembershipRow) error {
-	per := s.rowsPerStatement(4)
+	per := s.rowsPerStatement(5)
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
-		var b strings.Builder
-		args := make([]any, 0, 4*len(chunk))
-		for i, m := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, FALSE)", n+1, n+2, n+3, n+4)
-			args = append(args, roomID, m.UserID, m.Membership, m.EventNID)
+		args := make([]any, 0, 5*len(chunk))
+		for _, m := range chunk {
+			args = append(args, roomID, m.UserID, m.Membership, m.EventNID, false)
 		}
 		if _, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_memberships (room_id, user_id, membership, event_nid, forgotten)
-			VALUES `+b.String()+`
+			VALUES `+sqlutil.ValueRows(len(chunk), 5)+`
 			ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_nid = excluded.event_nid,
 				forgotten = CASE WHEN excluded.membership IN ('leave', 'ban') THEN roomserver_memberships.forgotten ELSE FALSE END`,
 			args...); err != nil {
@@ -158,15 +134,13 @@ func (s *Store) SetMemberships(ctx context.Context, roomID string, rows []Member
 // multi-row upserts: UpdateCurrentState's set, for a whole state at once.
 func (s *Store) SetCurrentState(ctx context.Context, roomID string, set StateMap) error {
 	per := s.rowsPerStatement(4)
-	var b strings.Builder
 	args := make([]any, 0, 4*per)
 	flush := func() error {
 		if len(args) == 0 {
 			return nil
 		}
 		_, err := s.q.ExecContext(ctx, `INSERT INTO roomserver_current_state (room_id, event_type, state_key, event_nid) VALUES `+
-			b.String()+` ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_nid = excluded.event_nid`, args...)
-		b.Reset()
+			sqlutil.ValueRows(len(args)/4, 4)+` ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_nid = excluded.event_nid`, args...)
 		args = args[:0]
 		if err != nil {
 			return fmt.Errorf("storage: setting the current state: %w", err)
@@ -174,11 +148,6 @@ func (s *Store) SetCurrentState(ctx context.Context, roomID string, set StateMap
 		return nil
 	}
 	for t, nid := range set {
-		if len(args) > 0 {
-			b.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
 		args = append(args, roomID, t.EventType, t.StateKey, nid)
 		if len(args) == 4*per {
 			if err := flush(); err != nil {

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // ReadPositions returns, per room of rooms where userID has one, the topic 2 position of
@@ -22,7 +24,7 @@ func (d *Database) ReadPositions(ctx context.Context, userID string, rooms []str
 		}
 		rows, err := d.db.Reader().QueryContext(ctx, `SELECT r.room_id, COALESCE(MAX(e.stream_pos), 0), COUNT(*) - COUNT(e.stream_pos)
 			FROM syncapi_receipts r LEFT JOIN syncapi_events e ON e.event_id = r.event_id AND e.room_id = r.room_id
-			WHERE r.user_id = $1 AND r.room_id IN (`+inList(2, len(ids))+`)
+			WHERE r.user_id = $1 AND r.room_id IN (`+sqlutil.Placeholders(2, len(ids))+`)
 				AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
 			GROUP BY r.room_id`, args...)
 		if err != nil {
@@ -61,7 +63,7 @@ func (d *Database) ReadReceiptRoomsBetween(ctx context.Context, userID string, r
 			args = append(args, r)
 		}
 		rows, err := d.db.Reader().QueryContext(ctx, `SELECT DISTINCT room_id FROM syncapi_receipts
-			WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND room_id IN (`+inList(4, len(ids))+`)
+			WHERE user_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND room_id IN (`+sqlutil.Placeholders(4, len(ids))+`)
 				AND receipt_type IN ('m.read', 'm.read.private')`, args...)
 		if err != nil {
 			return err

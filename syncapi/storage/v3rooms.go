@@ -2,8 +2,8 @@ package storage
 
 import (
 	"context"
-	"fmt"
-	"strings"
+
+	"github.com/axon-matrix/axon/internal/sqlutil"
 )
 
 // Bulk reads of many rooms at once for sync v3's room_list (syncapi/internal/v3roomlist.go):
@@ -12,15 +12,6 @@ import (
 // roomChunk bounds the room IDs of one IN list (binding many parameters costs SQLite's
 // driver time quadratic in their number; callers with many rooms use the UserRooms* reads).
 const roomChunk = 100
-
-// inList renders placeholders $first.. for n values.
-func inList(first, n int) string {
-	ph := make([]string, n)
-	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", first+i)
-	}
-	return strings.Join(ph, ",")
-}
 
 // chunks calls fn with roomIDs in slices of at most roomChunk.
 func chunks(roomIDs []string, fn func([]string) error) error {
@@ -44,7 +35,7 @@ func (d *Database) LastEventPositions(ctx context.Context, roomIDs []string, upT
 			args = append(args, r)
 		}
 		rows, err := d.db.Reader().QueryContext(ctx, `SELECT room_id, MAX(stream_pos) FROM syncapi_events
-			WHERE room_id IN (`+inList(2, len(ids))+`) AND stream_pos <= $1 GROUP BY room_id`, args...)
+			WHERE room_id IN (`+sqlutil.Placeholders(2, len(ids))+`) AND stream_pos <= $1 GROUP BY room_id`, args...)
 		if err != nil {
 			return err
 		}
@@ -99,7 +90,7 @@ func (d *Database) UserRoomsState(ctx context.Context, userID string, types []st
 	}
 	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
 		JOIN syncapi_events e ON e.event_id = h.event_id
-		WHERE h.event_type IN (`+inList(3, len(types))+`) AND h.state_key = '' AND h.room_id IN (
+		WHERE h.event_type IN (`+sqlutil.Placeholders(3, len(types))+`) AND h.state_key = '' AND h.room_id IN (
 			SELECT DISTINCT room_id FROM syncapi_state_history WHERE event_type = 'm.room.member' AND state_key = $2 AND stream_pos <= $1)
 		AND h.stream_pos = (SELECT MAX(h2.stream_pos) FROM syncapi_state_history h2
 			WHERE h2.room_id = h.room_id AND h2.event_type = h.event_type AND h2.state_key = '' AND h2.stream_pos <= $1)`, args...))
@@ -167,7 +158,7 @@ func (d *Database) StateOfRooms(ctx context.Context, roomIDs, types []string, up
 		}
 		evs, err := scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+prefixed("e.", eventCols)+` FROM syncapi_state_history h
 			JOIN syncapi_events e ON e.event_id = h.event_id
-			WHERE h.event_type IN (`+inList(2, len(types))+`) AND h.state_key = '' AND h.room_id IN (`+inList(2+len(types), len(ids))+`)
+			WHERE h.event_type IN (`+sqlutil.Placeholders(2, len(types))+`) AND h.state_key = '' AND h.room_id IN (`+sqlutil.Placeholders(2+len(types), len(ids))+`)
 			AND h.stream_pos = (SELECT MAX(h2.stream_pos) FROM syncapi_state_history h2
 				WHERE h2.room_id = h.room_id AND h2.event_type = h.event_type AND h2.state_key = '' AND h2.stream_pos <= $1)`, args...))
 		out = append(out, evs...)
@@ -185,7 +176,7 @@ func (d *Database) EventsAtPositions(ctx context.Context, positions []int64) ([]
 	for i, p := range positions {
 		args[i] = p
 	}
-	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE stream_pos IN (`+inList(1, len(positions))+`)`, args...))
+	return scanEvents(d.db.Reader().QueryContext(ctx, `SELECT `+eventCols+` FROM syncapi_events WHERE stream_pos IN (`+sqlutil.Placeholders(1, len(positions))+`)`, args...))
 }
 
 // AccountDataOfType returns the user's account data of one type, by room ("" for the
